@@ -1,0 +1,61 @@
+# The one entry point of the project. `make demo` and `make test` work on a fresh clone: they create
+# ./.venv and ./node_modules themselves.
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+VENV := .venv
+PY := $(VENV)/bin/python
+VENV_STAMP := $(VENV)/.installed
+NODE_STAMP := node_modules/.installed
+export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
+
+.PHONY: help venv demo test lint lint-spec generate check-generated check-wheel docs pytest lock
+
+help: ## List the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-16s %s\n", $$1, $$2}'
+
+$(VENV_STAMP): pyproject.toml constraints.txt
+	test -x $(PY) || python3 -m venv $(VENV)
+	$(PY) -m pip install -q --disable-pip-version-check -c constraints.txt -e '.[dev]'
+	touch $@
+
+$(NODE_STAMP): package.json package-lock.json
+	npm ci --no-audit --no-fund --loglevel=error
+	touch $@
+
+venv: $(VENV_STAMP) ## Create .venv with the project and its development tools
+
+demo: $(VENV_STAMP) ## Start the emulator, send a real message through the wrapper and the CLI, stop
+	$(PY) scripts/demo.py
+
+test: lint-spec check-generated lint pytest check-wheel ## Everything CI checks
+	@echo "make test: all checks passed"
+
+lint-spec: $(VENV_STAMP) $(NODE_STAMP) ## openapi-spec-validator, Spectral (spectral:oas) and Redocly: zero problems
+	scripts/lint_spec.sh
+
+generate: $(VENV_STAMP) ## Regenerate generated/dms_rocketmq_api from openapi.yaml
+	scripts/generate.sh
+
+check-generated: $(VENV_STAMP) ## Fail when generated/ differs from what openapi.yaml generates
+	scripts/check_generated.sh
+
+lint: $(VENV_STAMP) ## ruff (lint and format) and mypy --strict on wrapper/ and emulator/
+	ruff check .
+	ruff format --check .
+	mypy
+
+pytest: $(VENV_STAMP) ## The pytest suite: unit, integration, contract and interop tiers
+	$(PY) -m pytest
+
+check-wheel: $(VENV_STAMP) ## Build the wheel, install it in a new venv, import it, run both console scripts
+	scripts/check_wheel.sh
+
+docs: $(NODE_STAMP) ## Render build/api-reference.html from openapi.yaml (not committed)
+	REDOCLY_TELEMETRY=off node_modules/.bin/redocly build-docs openapi.yaml --config redocly.yaml \
+	  --output build/api-reference.html
+
+lock: $(VENV_STAMP) ## Rewrite constraints.txt from what .venv has now (after changing pyproject.toml)
+	{ echo "# Exact versions for .venv (make venv / make test). Refresh with: make lock"; \
+	  $(PY) -m pip freeze --exclude-editable | grep -v -E '^(-e|dms-rocketmq)'; } > constraints.txt.new
+	mv constraints.txt.new constraints.txt

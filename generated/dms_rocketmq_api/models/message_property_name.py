@@ -1,0 +1,9 @@
+from enum import StrEnum
+
+
+class MessagePropertyName(StrEnum):
+    KEYS = "KEYS"
+    TAGS = "TAGS"
+
+    def __str__(self) -> str:
+        return str(self.value)

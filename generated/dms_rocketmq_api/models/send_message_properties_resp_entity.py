@@ -1,0 +1,73 @@
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any, TypeVar
+
+from attrs import define as _attrs_define
+from attrs import field as _attrs_field
+
+from ..types import UNSET, Unset
+
+T = TypeVar("T", bound="SendMessagePropertiesRespEntity")
+
+
+@_attrs_define
+class SendMessagePropertiesRespEntity:
+    """One property of the sent message (Table 5 of the API reference).
+
+    Attributes:
+        name (str | Unset): Definition: the property's name.
+            Range: `KEYS` (the message keys), `TAGS` (the message tag) and `UNIQ_KEY` (RocketMQ's built-in
+            globally unique identifier, equal to `msg_id`). Other names may appear and must be accepted.
+        value (str | Unset): The property's value.
+    """
+
+    name: str | Unset = UNSET
+    value: str | Unset = UNSET
+    additional_properties: dict[str, Any] = _attrs_field(init=False, factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        name = self.name
+
+        value = self.value
+
+        field_dict: dict[str, Any] = {}
+        field_dict.update(self.additional_properties)
+        field_dict.update({})
+        if name is not UNSET:
+            field_dict["name"] = name
+        if value is not UNSET:
+            field_dict["value"] = value
+
+        return field_dict
+
+    @classmethod
+    def from_dict(cls: type[T], src_dict: Mapping[str, Any]) -> T:
+        d = dict(src_dict)
+        name = d.pop("name", UNSET)
+
+        value = d.pop("value", UNSET)
+
+        send_message_properties_resp_entity = cls(
+            name=name,
+            value=value,
+        )
+
+        send_message_properties_resp_entity.additional_properties = d
+        return send_message_properties_resp_entity
+
+    @property
+    def additional_keys(self) -> list[str]:
+        return list(self.additional_properties.keys())
+
+    def __getitem__(self, key: str) -> Any:
+        return self.additional_properties[key]
+
+    def __setitem__(self, key: str, value: Any) -> None:
+        self.additional_properties[key] = value
+
+    def __delitem__(self, key: str) -> None:
+        del self.additional_properties[key]
+
+    def __contains__(self, key: str) -> bool:
+        return key in self.additional_properties

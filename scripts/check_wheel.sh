@@ -1,0 +1,36 @@
+#!/usr/bin/env bash
+# Builds the wheel, installs it with its extras into a new virtual environment outside the checkout, and
+# checks that the three packages import from there, that openapi.yaml ships inside, and that both console
+# scripts answer --help: "imported as a package" is tested, not assumed.
+set -euo pipefail
+here=$(cd "$(dirname "$0")/.." && pwd)
+work=$(mktemp -d)
+trap 'rm -rf "$work"' EXIT
+"$here/.venv/bin/python" -m build --wheel --outdir "$work/dist" "$here" >"$work/build.log" 2>&1 \
+  || { cat "$work/build.log"; exit 1; }
+wheel=$(ls "$work"/dist/dms_rocketmq-*.whl)
+python3 -m venv "$work/venv"
+# The same versions as the development environment, so this step needs no new downloads.
+"$here/.venv/bin/pip" freeze --exclude-editable | grep -v '^-e' >"$work/constraints.txt"
+"$work/venv/bin/pip" install -q -c "$work/constraints.txt" "$wheel[emulator,cli]" >"$work/pip.log" 2>&1 \
+  || { cat "$work/pip.log"; exit 1; }
+cd "$work"
+"$work/venv/bin/python" - <<'PY'
+import importlib.resources
+import pathlib
+
+import dms_rocketmq
+import dms_rocketmq_api
+import dms_rocketmq_emulator
+
+for module in (dms_rocketmq, dms_rocketmq_api, dms_rocketmq_emulator):
+    where = pathlib.Path(module.__file__).parent
+    assert "site-packages" in str(where), f"{module.__name__} imported from {where}, not the installed wheel"
+    assert (where / "py.typed").is_file(), f"{module.__name__} ships no py.typed"
+spec = importlib.resources.files("dms_rocketmq_emulator").joinpath("openapi.yaml").read_text()
+assert spec.startswith("openapi: 3.1.0"), "openapi.yaml is not shipped inside dms_rocketmq_emulator"
+print("wheel: the three packages import from site-packages; openapi.yaml ships")
+PY
+"$work/venv/bin/dms-rocketmq" --help >/dev/null
+"$work/venv/bin/dms-rocketmq-emulator" --help >/dev/null
+echo "wheel: dms-rocketmq and dms-rocketmq-emulator answer --help ($(basename "$wheel"))"
