@@ -1,0 +1,86 @@
+"""Defaults and limits, in one place so that code, tests and documentation agree."""
+
+from __future__ import annotations
+
+import re
+
+import httpx
+
+__all__ = [
+    "DEFAULT_CONCURRENCY",
+    "DEFAULT_ENGINE",
+    "DEFAULT_MAX_CONNECTIONS",
+    "DEFAULT_MAX_RETRIES",
+    "DEFAULT_TIMEOUT",
+    "ENGINES",
+    "INITIAL_RETRY_DELAY",
+    "MAX_BODY_BYTES",
+    "MAX_KEY_CHARS",
+    "MAX_PROPERTY_CHARS",
+    "MAX_RETRY_AFTER",
+    "MAX_RETRY_DELAY",
+    "MAX_TAG_CHARS",
+    "MAX_TOPIC_CHARS",
+    "MIN_TOPIC_CHARS",
+    "RESERVED_TOPICS",
+    "RETRYABLE_STATUSES",
+    "SYSTEM_TOPIC_PREFIX",
+    "TOPIC_CHARACTERS",
+    "USER_AGENT",
+    "WHITESPACE",
+]
+
+USER_AGENT = "dms-rocketmq-python/0.1.0"
+
+DEFAULT_ENGINE = "rocketmq"
+#: `reliability` is the service's alias of `rocketmq`.
+ENGINES = ("rocketmq", "reliability")
+
+#: The official SDK waits 60 s to connect and 120 s to read; a message send that takes a minute is
+#: already broken, so we fail sooner and let the retry policy decide.
+DEFAULT_TIMEOUT = httpx.Timeout(60.0, connect=10.0)
+DEFAULT_MAX_RETRIES = 2
+#: Sends in flight at once in `send_many` when the caller does not say.
+DEFAULT_CONCURRENCY = 16
+#: Connection pool size of each client; above any sensible `concurrency`.
+DEFAULT_MAX_CONNECTIONS = 128
+
+#: Exponential backoff: 0.5 s, 1 s, 2 s, ... capped at 8 s, each multiplied by a jitter in [0.75, 1].
+INITIAL_RETRY_DELAY = 0.5
+MAX_RETRY_DELAY = 8.0
+#: A server's `Retry-After` is honoured up to this many seconds; above it we use our own backoff.
+MAX_RETRY_AFTER = 60.0
+#: Statuses after which the message was certainly not stored, so sending again cannot duplicate it.
+#: 502 and 504 are left out on purpose: a gateway that timed out may have forwarded the request, and the
+#: broker may have stored the message (see docs/wrapper.md, "Retries").
+RETRYABLE_STATUSES = frozenset({429, 503})
+
+# DMS limits (openapi.yaml, components/schemas).
+MIN_TOPIC_CHARS = 3
+MAX_TOPIC_CHARS = 64
+TOPIC_CHARACTERS = re.compile(r"[%|a-zA-Z0-9_-]+")
+SYSTEM_TOPIC_PREFIX = "rmq_sys_"
+RESERVED_TOPICS = frozenset(
+    {
+        "TBW102",
+        "SCHEDULE_TOPIC_XXXX",
+        "BenchmarkTest",
+        "RMQ_SYS_TRANS_HALF_TOPIC",
+        "RMQ_SYS_TRACE_TOPIC",
+        "RMQ_SYS_TRANS_OP_HALF_TOPIC",
+        "TRANS_CHECK_MAX_TIME_TOPIC",
+        "SELF_TEST_TOPIC",
+        "OFFSET_MOVED_EVENT",
+        "rmq_sys_offset_commit_event",
+    }
+)
+MAX_BODY_BYTES = 4 * 1024 * 1024
+MAX_PROPERTY_CHARS = 16384
+MAX_KEY_CHARS = 128
+MAX_TAG_CHARS = 128
+#: White space as the spec's regular expressions (ECMA-262 `\s`) define it; Python's `str.isspace` differs
+#: (it includes U+001C..U+001F and U+0085, and excludes U+FEFF).
+WHITESPACE = frozenset(
+    "\t\n\v\f\r \u00a0\u1680\u2000\u2001\u2002\u2003\u2004\u2005\u2006\u2007\u2008\u2009\u200a"
+    "\u2028\u2029\u202f\u205f\u3000\ufeff"
+)

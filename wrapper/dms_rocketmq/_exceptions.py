@@ -1,0 +1,209 @@
+"""The exceptions of `dms_rocketmq`, all rooted in `DMSError`.
+
+```
+DMSError
+├── ConfigurationError          a required setting is missing or invalid (names the argument and env var)
+├── ValidationError             the message breaks a DMS rule; raised before anything is sent (also ValueError)
+└── APIError                    sending failed; carries `request_id` when the server sent one
+    ├── APIConnectionError      no HTTP response: connection refused, reset, DNS, TLS...
+    │   └── APITimeoutError     the request timed out
+    ├── MalformedResponseError  a 200 whose body is not the documented JSON
+    └── APIStatusError          a non-success status; `status_code`, `error_code`, `error_msg`, `response`
+        ├── BadRequestError         400
+        ├── AuthenticationError     401
+        ├── PermissionDeniedError   403
+        ├── NotFoundError           404
+        ├── PayloadTooLargeError    413
+        ├── RateLimitError          429
+        ├── InternalServerError     >= 500
+        └── UnexpectedStatusError   any other status the API does not document
+```
+
+`status_error_from_response` is the one place that picks the class for a response.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import httpx
+
+__all__ = [
+    "APIConnectionError",
+    "APIError",
+    "APIStatusError",
+    "APITimeoutError",
+    "AuthenticationError",
+    "BadRequestError",
+    "ConfigurationError",
+    "DMSError",
+    "InternalServerError",
+    "MalformedResponseError",
+    "NotFoundError",
+    "PayloadTooLargeError",
+    "PermissionDeniedError",
+    "RateLimitError",
+    "UnexpectedStatusError",
+    "ValidationError",
+    "parse_error_body",
+    "status_error_from_response",
+]
+
+
+class DMSError(Exception):
+    """The base class of every exception raised by `dms_rocketmq`."""
+
+
+class ConfigurationError(DMSError):
+    """A setting the client needs is missing or invalid; the message names the argument and the env var."""
+
+
+class ValidationError(DMSError, ValueError):
+    """The message breaks a rule of DMS for RocketMQ; nothing was sent. The message says what to change."""
+
+
+class APIError(DMSError):
+    """Sending failed. `request_id` is the server's `X-Request-Id` when a response arrived, else None."""
+
+    request_id: str | None
+
+    def __init__(self, message: str, *, request_id: str | None = None) -> None:
+        super().__init__(message)
+        self.request_id = request_id
+
+
+class APIConnectionError(APIError):
+    """No HTTP response was received (connection refused or reset, DNS or TLS failure...).
+
+    `request_sent` is False when the failure certainly happened before the request left the client (so the
+    message was not stored), True when it may have reached the server.
+    """
+
+    request_sent: bool
+
+    def __init__(self, message: str = "Connection error.", *, request_sent: bool = True) -> None:
+        super().__init__(message)
+        self.request_sent = request_sent
+
+
+class APITimeoutError(APIConnectionError):
+    """The request timed out (connecting, writing, reading or waiting for a pooled connection)."""
+
+    def __init__(self, message: str = "Request timed out.", *, request_sent: bool = True) -> None:
+        super().__init__(message, request_sent=request_sent)
+
+
+class MalformedResponseError(APIError):
+    """The server answered 200 but the body is not the documented JSON; the message may have been stored."""
+
+    status_code: int
+    response: httpx.Response
+
+    def __init__(self, message: str, *, response: httpx.Response) -> None:
+        super().__init__(message, request_id=response.headers.get("X-Request-Id"))
+        self.status_code = response.status_code
+        self.response = response
+
+
+class APIStatusError(APIError):
+    """The server answered with a status other than 200.
+
+    `error_code` and `error_msg` come from the Huawei error body (`{"error_code", "error_msg"}`); when the
+    body is not JSON, as the official SDK does, `error_msg` is the raw text and `error_code` the status.
+    """
+
+    status_code: int
+    error_code: str
+    error_msg: str
+    response: httpx.Response
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        response: httpx.Response,
+        error_code: str,
+        error_msg: str,
+        request_id: str | None,
+    ) -> None:
+        super().__init__(message, request_id=request_id)
+        self.status_code = response.status_code
+        self.error_code = error_code
+        self.error_msg = error_msg
+        self.response = response
+
+
+class BadRequestError(APIStatusError):
+    """400: the request is invalid (unknown topic, bad field, malformed JSON, message too large...)."""
+
+
+class AuthenticationError(APIStatusError):
+    """401: the signature, the AK or the token was refused."""
+
+
+class PermissionDeniedError(APIStatusError):
+    """403: authenticated, but not allowed to send (or the tenant is frozen)."""
+
+
+class NotFoundError(APIStatusError):
+    """404: the instance, the engine or the URL does not exist."""
+
+
+class PayloadTooLargeError(APIStatusError):
+    """413: the request is larger than the gateway accepts (12 MB)."""
+
+
+class RateLimitError(APIStatusError):
+    """429: throttled; retried automatically."""
+
+
+class InternalServerError(APIStatusError):
+    """A 5xx status; only 503 is retried automatically (see RETRYABLE_STATUSES)."""
+
+
+class UnexpectedStatusError(APIStatusError):
+    """A status the API does not document (such as 405, 409 or a redirect)."""
+
+
+_STATUS_CLASSES: dict[int, type[APIStatusError]] = {
+    400: BadRequestError,
+    401: AuthenticationError,
+    403: PermissionDeniedError,
+    404: NotFoundError,
+    413: PayloadTooLargeError,
+    429: RateLimitError,
+}
+
+#: The code/message pairs the official SDK tries, in its order (exception_handler.py).
+_ERROR_FIELD_PAIRS = (("error_code", "error_msg"), ("errorCode", "errorMsg"), ("code", "message"))
+
+
+def parse_error_body(status_code: int, content: bytes) -> tuple[str, str]:
+    """Return `(error_code, error_msg)` from an error body, the way Huawei's official SDK reads it."""
+    text = content.decode("utf-8", errors="replace")
+    try:
+        document: Any = json.loads(text)
+    except ValueError:
+        return str(status_code), text
+    if isinstance(document, dict):
+        for code_field, msg_field in _ERROR_FIELD_PAIRS:
+            code = document.get(code_field)
+            if code is not None:
+                msg = document.get(msg_field)
+                return str(code), "" if msg is None else str(msg)
+    return str(status_code), text
+
+
+def status_error_from_response(response: httpx.Response) -> APIStatusError:
+    """Build the `APIStatusError` subclass that matches a response's status (not raised: returned)."""
+    status = response.status_code
+    cls = _STATUS_CLASSES.get(status)
+    if cls is None:
+        cls = InternalServerError if status >= 500 else UnexpectedStatusError
+    error_code, error_msg = parse_error_body(status, response.content)
+    request_id = response.headers.get("X-Request-Id")
+    message = f"{status} {error_code}: {error_msg}"
+    if request_id:
+        message += f" (request id {request_id})"
+    return cls(message, response=response, error_code=error_code, error_msg=error_msg, request_id=request_id)
