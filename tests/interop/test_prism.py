@@ -1,0 +1,191 @@
+"""Prism, a mock server nobody here wrote, serves every example of openapi.yaml; our clients parse each one.
+
+Prism (npm `@stoplight/prism-cli`, pinned in package.json) reads the spec on its own: it validates each request
+it receives against the spec (a request the spec does not allow is answered with the spec's 400 example and an
+`sl-violations` header listing what is wrong), and it answers a valid request with the example named in
+`Prefer: code=<status>, example=<name>`. So these tests prove, against an
+independent reading of the spec, that the requests our clients build are valid and that every documented
+response, success or error, is parsed into the right values.
+"""
+
+from __future__ import annotations
+
+import os
+import pathlib
+import re
+import subprocess
+import threading
+from collections.abc import Iterator
+from typing import Any
+
+import httpx
+import pytest
+import yaml
+from dms_rocketmq_api import Client as GeneratedClient
+from dms_rocketmq_api.api.messages import send_message
+from dms_rocketmq_api.models import Engine, ErrorBody, SendMessageRequestBody, SendMessageResponse
+
+pytestmark = pytest.mark.interop
+
+ROOT = pathlib.Path(__file__).resolve().parents[2]
+PRISM = ROOT / "node_modules" / ".bin" / "prism"
+SPEC: dict[str, Any] = yaml.safe_load((ROOT / "openapi.yaml").read_text(encoding="utf-8"))
+PATH = "/v2/{engine}/{project_id}/instances/{instance_id}/messages"
+PROJECT_ID = "0a1b2c3d4e5f60718293a4b5c6d7e8f9"
+INSTANCE_ID = "11c55a3e-5b4a-4f0c-9d3e-2f7b8e6a1c90"
+# Prism only checks that a credential is present; the value is never verified by a mock.
+TOKEN_HEADERS = {"X-Auth-Token": "prism-does-not-verify-tokens"}
+LISTENING = re.compile(r"Prism is listening on (http://127\.0\.0\.1:\d+)")
+START_TIMEOUT_S = 60.0
+
+
+def _resolve(node: dict[str, Any]) -> dict[str, Any]:
+    """Follow local `$ref`s until a node that is not a reference."""
+    while "$ref" in node:
+        target: Any = SPEC
+        for part in node["$ref"].removeprefix("#/").split("/"):
+            target = target[part]
+        node = target
+    return node
+
+
+def _operation() -> dict[str, Any]:
+    return SPEC["paths"][PATH]["post"]
+
+
+def response_examples() -> list[tuple[int, str, dict[str, Any], dict[str, Any]]]:
+    """Every (status, example name, example body, response headers spec) that openapi.yaml documents."""
+    found = []
+    for status, response in _operation()["responses"].items():
+        resolved = _resolve(response)
+        media = resolved["content"]["application/json"]
+        for name, example in media["examples"].items():
+            found.append((int(status), name, _resolve(example)["value"], resolved.get("headers", {})))
+    return found
+
+
+def request_examples() -> list[tuple[str, dict[str, Any]]]:
+    """Every (name, request body) example that openapi.yaml documents."""
+    media = _operation()["requestBody"]["content"]["application/json"]
+    return [(name, _resolve(example)["value"]) for name, example in media["examples"].items()]
+
+
+def _header_example(headers_spec: dict[str, Any], name: str) -> Any:
+    return _resolve(headers_spec[name])["schema"]["examples"][0]
+
+
+@pytest.fixture(scope="module")
+def prism_url() -> Iterator[str]:
+    """Start `prism mock openapi.yaml` on a free loopback port (Prism binds port 0) and stop it afterwards."""
+    if not PRISM.exists():
+        pytest.fail(f"{PRISM} is missing: run `npm ci` (or `make test`, which runs it) first")
+    process = subprocess.Popen(
+        [str(PRISM), "mock", str(ROOT / "openapi.yaml"), "--host", "127.0.0.1", "--port", "0"],
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        env={**os.environ, "NO_COLOR": "1"},
+    )
+    assert process.stdout is not None
+    found: list[str] = []
+    seen: list[str] = []
+    ready = threading.Event()
+
+    def read_output() -> None:
+        # Prism keeps logging every request; the pipe is drained for its whole life so it never blocks.
+        assert process.stdout is not None
+        for line in process.stdout:
+            if not ready.is_set():
+                seen.append(line)
+                match = LISTENING.search(line)
+                if match:
+                    found.append(match.group(1))
+                    ready.set()
+        ready.set()
+
+    reader = threading.Thread(target=read_output, daemon=True)
+    reader.start()
+    try:
+        ready.wait(START_TIMEOUT_S)
+        if not found:
+            pytest.fail("Prism did not start:\n" + "".join(seen[-20:]))
+        yield found[0]
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+        reader.join(timeout=5)
+
+
+@pytest.fixture
+def generated_client(prism_url: str) -> Iterator[GeneratedClient]:
+    with GeneratedClient(base_url=prism_url, headers=TOKEN_HEADERS, raise_on_unexpected_status=True) as client:
+        yield client
+
+
+REQUEST_EXAMPLES = request_examples()
+RESPONSE_EXAMPLES = response_examples()
+
+
+def test_spec_has_examples_for_every_documented_status() -> None:
+    """The examples the tests below iterate over cover every status the operation documents."""
+    documented = {int(status) for status in _operation()["responses"]}
+    assert {status for status, *_ in RESPONSE_EXAMPLES} == documented
+    assert len(REQUEST_EXAMPLES) >= 2
+
+
+@pytest.mark.parametrize(("name", "value"), REQUEST_EXAMPLES, ids=[name for name, _ in REQUEST_EXAMPLES])
+def test_generated_client_sends_request_examples_that_prism_accepts(
+    generated_client: GeneratedClient, name: str, value: dict[str, Any]
+) -> None:
+    """Each request example, built into the generated model and sent by the generated client, passes Prism's
+    validation of the request (Prism answers an invalid one with its 400 and `sl-violations`, not 200)."""
+    body = SendMessageRequestBody.from_dict(value)
+    assert body.to_dict() == value
+    response = send_message.sync_detailed(Engine.ROCKETMQ, PROJECT_ID, INSTANCE_ID, client=generated_client, body=body)
+    assert "sl-violations" not in response.headers, response.headers["sl-violations"]
+    assert response.status_code == 200, response.content
+    assert isinstance(response.parsed, SendMessageResponse)
+
+
+@pytest.mark.parametrize(
+    ("status", "name", "value", "headers_spec"),
+    RESPONSE_EXAMPLES,
+    ids=[f"{status}-{name}" for status, name, *_ in RESPONSE_EXAMPLES],
+)
+def test_generated_client_parses_every_response_example(
+    generated_client: GeneratedClient,
+    status: int,
+    name: str,
+    value: dict[str, Any],
+    headers_spec: dict[str, Any],
+) -> None:
+    """Prism serves each documented response example; the generated client parses it into the model of that
+    status with exactly the example's values, and the X-Request-Id header arrives as the spec shows."""
+    client = generated_client.with_headers({"Prefer": f"code={status}, example={name}"})
+    body = SendMessageRequestBody.from_dict(REQUEST_EXAMPLES[0][1])
+    response = send_message.sync_detailed(Engine.ROCKETMQ, PROJECT_ID, INSTANCE_ID, client=client, body=body)
+    assert "sl-violations" not in response.headers, response.headers["sl-violations"]
+    assert response.status_code == status, response.content
+    expected_model = SendMessageResponse if status == 200 else ErrorBody
+    assert isinstance(response.parsed, expected_model)
+    assert response.parsed.to_dict() == value
+    assert response.headers["X-Request-Id"] == _header_example(headers_spec, "X-Request-Id")
+    if "Retry-After" in headers_spec:
+        assert response.headers["Retry-After"] == str(_header_example(headers_spec, "Retry-After"))
+
+
+def test_prism_rejects_a_request_the_spec_forbids(prism_url: str) -> None:
+    """Prism really validates requests (so the acceptance above means something): a body without `topic` gets
+    a 400 with an `sl-violations` header naming the missing property, whatever example was asked for."""
+    response = httpx.post(
+        f"{prism_url}/v2/rocketmq/{PROJECT_ID}/instances/{INSTANCE_ID}/messages",
+        json={"body": "no topic"},
+        headers={**TOKEN_HEADERS, "Prefer": "code=200, example=seed"},
+    )
+    assert response.status_code == 400, response.text
+    assert "required property 'topic'" in response.headers["sl-violations"]
