@@ -9,7 +9,7 @@ VENV_STAMP := $(VENV)/.installed
 NODE_STAMP := node_modules/.installed
 export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 
-.PHONY: help venv demo test lint lint-spec generate check-generated check-wheel docs pytest lock
+.PHONY: help venv demo test lint lint-spec generate check-generated check-wheel docs pytest lock bench
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-16s %s\n", $$1, $$2}'
@@ -54,6 +54,9 @@ check-wheel: $(VENV_STAMP) ## Build the wheel, install it in a new venv, import 
 docs: $(NODE_STAMP) ## Render build/api-reference.html from openapi.yaml (not committed)
 	REDOCLY_TELEMETRY=off node_modules/.bin/redocly build-docs openapi.yaml --config redocly.yaml \
 	  --output build/api-reference.html
+
+bench: $(VENV_STAMP) ## Throughput vs Huawei's SDK and the raw limits (~5 min; BENCH_ARGS=--quick for a smoke run)
+	$(PY) bench/run.py $(BENCH_ARGS)
 
 lock: $(VENV_STAMP) ## Rewrite constraints.txt from what .venv has now (after changing pyproject.toml)
 	{ echo "# Exact versions for .venv (make venv / make test). Refresh with: make lock"; \
