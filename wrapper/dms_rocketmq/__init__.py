@@ -1,6 +1,16 @@
-"""Python client for the Send-a-message HTTP API of Huawei Cloud DMS for RocketMQ."""
+"""Python client for the Send-a-message HTTP API of Huawei Cloud DMS for RocketMQ.
+
+```python
+from dms_rocketmq import Client
+
+with Client() as client:  # settings from HUAWEICLOUD_SDK_* and DMS_ROCKETMQ_* environment variables
+    print(client.send("orders", "hello", keys="order-1042").msg_id)
+```
+"""
 
 from ._auth import AKSKAuth, TokenAuth, sign_request
+from ._client import AsyncClient, Client
+from ._config import REGION_ENDPOINTS, Settings
 from ._exceptions import (
     APIConnectionError,
     APIError,
@@ -19,25 +29,39 @@ from ._exceptions import (
     UnexpectedStatusError,
     ValidationError,
 )
+from ._models import Message, SendFailure, SendOutcome, SendResult
+from ._retry import set_testing
+
+__version__ = "0.1.0"
 
 __all__ = [
+    "REGION_ENDPOINTS",
     "AKSKAuth",
     "APIConnectionError",
     "APIError",
     "APIStatusError",
     "APITimeoutError",
+    "AsyncClient",
     "AuthenticationError",
     "BadRequestError",
+    "Client",
     "ConfigurationError",
     "DMSError",
     "InternalServerError",
     "MalformedResponseError",
+    "Message",
     "NotFoundError",
     "PayloadTooLargeError",
     "PermissionDeniedError",
     "RateLimitError",
+    "SendFailure",
+    "SendOutcome",
+    "SendResult",
+    "Settings",
     "TokenAuth",
     "UnexpectedStatusError",
     "ValidationError",
+    "__version__",
+    "set_testing",
     "sign_request",
 ]

@@ -1,0 +1,189 @@
+"""Client settings: keyword arguments first, then the environment, then documented defaults."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+
+import attrs
+
+from ._constants import DEFAULT_ENGINE, ENGINES
+from ._exceptions import ConfigurationError
+
+__all__ = ["ENV", "REGION_ENDPOINTS", "Settings", "endpoint_for_region", "resolve_settings"]
+
+#: The environment variable read for each argument; the official SDK's names where it has one.
+ENV = {
+    "ak": "HUAWEICLOUD_SDK_AK",
+    "sk": "HUAWEICLOUD_SDK_SK",
+    "security_token": "HUAWEICLOUD_SDK_SECURITY_TOKEN",
+    "project_id": "HUAWEICLOUD_SDK_PROJECT_ID",
+    "endpoint": "DMS_ROCKETMQ_ENDPOINT",
+    "region": "DMS_ROCKETMQ_REGION",
+    "instance_id": "DMS_ROCKETMQ_INSTANCE_ID",
+    "engine": "DMS_ROCKETMQ_ENGINE",
+    "token": "DMS_ROCKETMQ_TOKEN",
+}
+
+#: Copied from huaweicloudsdkrocketmq 3.1.219, v2/region/rocketmq_region.py.
+REGION_ENDPOINTS: Mapping[str, str] = {
+    "eu-west-101": "https://dms.eu-west-101.myhuaweicloud.eu",
+    **{
+        region: f"https://dms.{region}.myhuaweicloud.com"
+        for region in (
+            "cn-north-1",
+            "cn-north-2",
+            "cn-north-4",
+            "cn-east-3",
+            "cn-east-2",
+            "cn-south-1",
+            "cn-south-2",
+            "cn-southwest-2",
+            "ap-southeast-1",
+            "ap-southeast-2",
+            "ap-southeast-3",
+            "af-south-1",
+            "ru-northwest-2",
+            "cn-north-9",
+            "la-south-2",
+            "la-north-2",
+            "ap-southeast-4",
+            "tr-west-1",
+            "ae-ad-1",
+            "eu-west-0",
+            "me-east-1",
+            "na-mexico-1",
+            "cn-east-5",
+            "my-kualalumpur-1",
+            "cn-east-4",
+            "af-north-1",
+            "ap-southeast-5",
+            "ru-moscow-1",
+            "sa-brazil-1",
+            "cn-south-4",
+            "cn-north-12",
+            "cn-north-11",
+            "cn-southwest-3",
+        )
+    },
+}
+
+
+@attrs.frozen(repr=False)
+class Settings:
+    """Resolved settings of a client. Exactly one of (`ak`, `sk`) and `token` is set."""
+
+    endpoint: str
+    project_id: str
+    instance_id: str
+    engine: str
+    ak: str | None = None
+    sk: str | None = None
+    security_token: str | None = None
+    token: str | None = None
+
+    def __repr__(self) -> str:
+        auth = f"ak={self.ak!r}, sk='***'" if self.ak else "token='***'"
+        return (
+            f"Settings(endpoint={self.endpoint!r}, project_id={self.project_id!r}, "
+            f"instance_id={self.instance_id!r}, engine={self.engine!r}, {auth})"
+        )
+
+
+def endpoint_for_region(region: str, environ: Mapping[str, str] | None = None) -> str:
+    """The endpoint of a region; `HUAWEICLOUD_SDK_REGION_ROCKETMQ_<REGION>` overrides it, as in the SDK."""
+    environ = os.environ if environ is None else environ
+    override = environ.get("HUAWEICLOUD_SDK_REGION_ROCKETMQ_" + region.replace("-", "_").upper())
+    if override:
+        return override.rstrip("/")
+    try:
+        return REGION_ENDPOINTS[region]
+    except KeyError:
+        raise ConfigurationError(
+            f"Unknown region {region!r}. Known regions: {', '.join(sorted(REGION_ENDPOINTS))}. "
+            f"For another endpoint pass endpoint= or set {ENV['endpoint']}."
+        ) from None
+
+
+def _pick(name: str, value: str | None, environ: Mapping[str, str]) -> str | None:
+    if value is not None:
+        return value
+    return environ.get(ENV[name]) or None
+
+
+def _missing(name: str, what: str) -> ConfigurationError:
+    return ConfigurationError(f"Missing {what}: pass {name}= or set the environment variable {ENV[name]}.")
+
+
+def resolve_settings(
+    *,
+    region: str | None = None,
+    endpoint: str | None = None,
+    project_id: str | None = None,
+    instance_id: str | None = None,
+    ak: str | None = None,
+    sk: str | None = None,
+    security_token: str | None = None,
+    token: str | None = None,
+    engine: str | None = None,
+    environ: Mapping[str, str] | None = None,
+) -> Settings:
+    """Merge arguments with the environment and check them; raise `ConfigurationError` saying what to set."""
+    env = os.environ if environ is None else environ
+
+    endpoint = _pick("endpoint", endpoint, env)
+    if endpoint is None:
+        region = _pick("region", region, env)
+        if region is None:
+            raise ConfigurationError(
+                f"Missing endpoint: pass endpoint= or region= (or set {ENV['endpoint']} or {ENV['region']})."
+            )
+        endpoint = endpoint_for_region(region, env)
+    endpoint = endpoint.rstrip("/")
+    if not endpoint.startswith(("https://", "http://")):
+        raise ConfigurationError(f"endpoint must start with https:// or http://, got {endpoint!r}.")
+
+    project = _pick("project_id", project_id, env)
+    if not project:
+        raise _missing("project_id", "project ID")
+    instance = _pick("instance_id", instance_id, env)
+    if not instance:
+        raise _missing("instance_id", "instance ID")
+    engine_name = _pick("engine", engine, env) or DEFAULT_ENGINE
+    if engine_name not in ENGINES:
+        raise ConfigurationError(
+            f"engine must be one of {', '.join(ENGINES)}, got {engine_name!r} (from engine= or {ENV['engine']})."
+        )
+
+    # Explicit arguments win over the environment as a whole, so that passing token= is not mixed with an
+    # AK found in the environment.
+    if ak is not None or sk is not None or token is not None:
+        env_credentials: Mapping[str, str] = {}
+    else:
+        env_credentials = env
+    ak = _pick("ak", ak, env_credentials)
+    sk = _pick("sk", sk, env_credentials)
+    token = _pick("token", token, env_credentials)
+    security_token = _pick("security_token", security_token, env_credentials if ak else {})
+    if token and (ak or sk):
+        raise ConfigurationError("Pass either ak= and sk= (AK/SK signing) or token= (IAM token), not both.")
+    if token:
+        return Settings(endpoint=endpoint, project_id=project, instance_id=instance, engine=engine_name, token=token)
+    if ak and not sk:
+        raise _missing("sk", "secret key")
+    if sk and not ak:
+        raise _missing("ak", "access key")
+    if not ak or not sk:
+        raise ConfigurationError(
+            f"Missing credentials: pass ak= and sk= (or set {ENV['ak']} and {ENV['sk']}), "
+            f"or pass token= (or set {ENV['token']})."
+        )
+    return Settings(
+        endpoint=endpoint,
+        project_id=project,
+        instance_id=instance,
+        engine=engine_name,
+        ak=ak,
+        sk=sk,
+        security_token=security_token,
+    )

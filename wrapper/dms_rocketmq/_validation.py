@@ -1,0 +1,180 @@
+"""DMS's rules for a message, checked before anything is sent, with errors that say what to change.
+
+The rules are those of the request schema in openapi.yaml (the unit tests prove they accept the same
+requests), plus the one a JSON schema cannot express: the body is at most 4 MiB once encoded as UTF-8.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+from ._constants import (
+    MAX_BODY_BYTES,
+    MAX_KEY_CHARS,
+    MAX_PROPERTY_CHARS,
+    MAX_TAG_CHARS,
+    MAX_TOPIC_CHARS,
+    MIN_TOPIC_CHARS,
+    RESERVED_TOPICS,
+    SYSTEM_TOPIC_PREFIX,
+    TOPIC_CHARACTERS,
+    WHITESPACE,
+)
+from ._exceptions import ValidationError
+from ._models import Message
+
+__all__ = ["body_text", "json_body", "keys_value", "message_from", "tag_value", "topic_name"]
+
+_MESSAGE_FIELDS = frozenset({"topic", "body", "keys", "tags"})
+
+
+def _check_encodable(what: str, text: str) -> None:
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError as exc:
+        raise ValidationError(
+            f"{what} contains a character that UTF-8 cannot encode at position {exc.start} "
+            "(a lone surrogate); remove it."
+        ) from None
+
+
+def topic_name(topic: object) -> str:
+    """Return the topic if DMS accepts its name, else raise `ValidationError` saying why."""
+    if not isinstance(topic, str):
+        raise ValidationError(f"topic must be a string, got {type(topic).__name__}.")
+    if not MIN_TOPIC_CHARS <= len(topic) <= MAX_TOPIC_CHARS:
+        raise ValidationError(
+            f"topic must be {MIN_TOPIC_CHARS} to {MAX_TOPIC_CHARS} characters long, got {len(topic)} ({topic[:80]!r})."
+        )
+    if TOPIC_CHARACTERS.fullmatch(topic) is None:
+        bad = sorted({c for c in topic if TOPIC_CHARACTERS.fullmatch(c) is None})
+        raise ValidationError(
+            f"topic {topic!r} contains {', '.join(map(repr, bad))}; "
+            "a topic name may only use letters a-z and A-Z, digits, %, |, - and _."
+        )
+    if topic.startswith(SYSTEM_TOPIC_PREFIX):
+        raise ValidationError(f"topic {topic!r} starts with {SYSTEM_TOPIC_PREFIX!r}, which DMS reserves.")
+    if topic in RESERVED_TOPICS:
+        raise ValidationError(f"topic {topic!r} is a name DMS reserves for its own use; choose another.")
+    return topic
+
+
+def body_text(body: object) -> str:
+    """Return the body as text if DMS accepts it (1 character to 4 MiB of UTF-8), else raise."""
+    if isinstance(body, bytes | bytearray | memoryview):
+        try:
+            body = bytes(body).decode("utf-8")
+        except UnicodeDecodeError as exc:
+            raise ValidationError(
+                f"body bytes are not valid UTF-8 (at byte {exc.start}); the API carries text, so "
+                "encode binary data first (for example with base64)."
+            ) from None
+    if not isinstance(body, str):
+        raise ValidationError(
+            f"body must be str or bytes, got {type(body).__name__}; use send_json() for other objects."
+        )
+    if not body:
+        raise ValidationError("body must not be empty.")
+    if body.isascii():
+        size = len(body)
+    else:
+        _check_encodable("body", body)
+        size = len(body.encode("utf-8"))
+    if size > MAX_BODY_BYTES:
+        raise ValidationError(
+            f"body is {size} bytes in UTF-8, over the limit of {MAX_BODY_BYTES} (4 MiB); "
+            "split the message or store the payload elsewhere and send a reference."
+        )
+    return body
+
+
+def json_body(obj: Any) -> str:
+    """Serialise a JSON-compatible object as a compact JSON body; raise `ValidationError` if it is not."""
+    try:
+        return json.dumps(obj, ensure_ascii=False, separators=(",", ":"), allow_nan=False)
+    except (TypeError, ValueError) as exc:
+        raise ValidationError(f"send_json needs a JSON-compatible object: {exc}.") from exc
+
+
+def _has_whitespace(text: str) -> bool:
+    return not WHITESPACE.isdisjoint(text)
+
+
+def _check_key(key: object) -> str:
+    if not isinstance(key, str):
+        raise ValidationError(f"each key must be a string, got {type(key).__name__}.")
+    if not key:
+        raise ValidationError("a key must not be empty.")
+    if len(key) > MAX_KEY_CHARS:
+        raise ValidationError(f"key {key[:40]!r}... is {len(key)} characters, over the limit of {MAX_KEY_CHARS}.")
+    if _has_whitespace(key):
+        raise ValidationError(f"key {key!r} contains white space; pass several keys as a list instead.")
+    _check_encodable("key", key)
+    return key
+
+
+def keys_value(keys: str | Iterable[str] | None) -> str | None:
+    """The `KEYS` property value for `keys`: several keys joined by one space, or None for no keys.
+
+    A string is taken as the KEYS value itself, so `"a b"` means the two keys `a` and `b`.
+    """
+    if keys is None:
+        return None
+    if isinstance(keys, str):
+        if not keys:
+            raise ValidationError("keys must not be empty; pass None for no keys.")
+        parts = keys.split(" ")
+        if "" in parts:
+            raise ValidationError(
+                f"keys {keys[:80]!r} has a leading, trailing or double space; separate keys with one space."
+            )
+    elif isinstance(keys, Iterable) and not isinstance(keys, bytes | bytearray | Mapping):
+        parts = list(keys)
+        if not parts:
+            return None
+    else:
+        raise ValidationError(f"keys must be a string or a list of strings, got {type(keys).__name__}.")
+    value = " ".join(_check_key(key) for key in parts)
+    if len(value) > MAX_PROPERTY_CHARS:
+        raise ValidationError(
+            f"keys are {len(value)} characters together, over the property limit of {MAX_PROPERTY_CHARS}."
+        )
+    return value
+
+
+def tag_value(tags: object) -> str | None:
+    """The `TAGS` property value: one tag of 1-128 characters, without white space or `||`."""
+    if tags is None:
+        return None
+    if not isinstance(tags, str):
+        raise ValidationError(f"tags must be one tag as a string, got {type(tags).__name__}; a message has one tag.")
+    if not tags:
+        raise ValidationError("tags must not be empty; pass None for no tag.")
+    if len(tags) > MAX_TAG_CHARS:
+        raise ValidationError(f"tag {tags[:40]!r}... is {len(tags)} characters, over the limit of {MAX_TAG_CHARS}.")
+    if _has_whitespace(tags):
+        raise ValidationError(f"tag {tags!r} contains white space; a message has one tag, without spaces.")
+    if "||" in tags:
+        raise ValidationError(f"tag {tags!r} contains '||', the separator of RocketMQ tag filters; remove it.")
+    _check_encodable("tag", tags)
+    return tags
+
+
+def message_from(item: object) -> Message:
+    """Turn an input of `send_many` (a `Message` or a mapping with its fields) into a `Message`."""
+    if isinstance(item, Message):
+        return item
+    if isinstance(item, Mapping):
+        unknown = set(item) - _MESSAGE_FIELDS
+        if unknown:
+            raise ValidationError(
+                f"unknown message field(s) {', '.join(sorted(map(str, unknown)))}; "
+                "a message has topic, body, keys and tags."
+            )
+        missing = [name for name in ("topic", "body") if name not in item]
+        if missing:
+            raise ValidationError(f"message is missing {' and '.join(missing)}.")
+        return Message(item["topic"], item["body"], keys=item.get("keys"), tags=item.get("tags"))
+    raise ValidationError(f"each message must be a Message or a mapping, got {type(item).__name__}.")
