@@ -1,12 +1,222 @@
 """The `dms-rocketmq-emulator` command line."""
 
+from __future__ import annotations
+
 import argparse
+import logging
+import socket
 import sys
+from pathlib import Path
+from typing import Any
+
+from . import __version__
+from ._app import EmulatorApp
+from ._config import (
+    DEFAULT_DATA_DIR,
+    DEFAULT_HOST,
+    DEFAULT_INSTANCE_ID,
+    DEFAULT_PORT,
+    DEFAULT_PROJECT_ID,
+    ConfigError,
+    InstanceSettings,
+    Settings,
+    load_toml,
+    merge_lists,
+    parse_credential,
+    parse_topic,
+)
+from ._store import StoreError
+
+__all__ = ["build_parser", "main", "settings_from_args"]
+
+_ENGINE = "rocketmq"
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser (flags are an interface other tools rely on: keep them)."""
+    parser = argparse.ArgumentParser(
+        prog="dms-rocketmq-emulator",
+        description=(
+            "A local server that behaves like the 'Send a message' API of Huawei Cloud DMS for RocketMQ: "
+            "topics, queues, offsets, message ids, durable storage and AK/SK or token authentication."
+        ),
+    )
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+    parser.add_argument("--host", help=f"address to listen on (default {DEFAULT_HOST})")
+    parser.add_argument("--port", type=int, help=f"port to listen on, 0 for any free one (default {DEFAULT_PORT})")
+    where = parser.add_mutually_exclusive_group()
+    where.add_argument(
+        "--data-dir", type=Path, help=f"keep messages in SQLite in this folder (default ./{DEFAULT_DATA_DIR}/)"
+    )
+    where.add_argument("--memory", action="store_true", default=None, help="keep messages in memory only")
+    parser.add_argument("--project-id", help=f"the project id (default {DEFAULT_PROJECT_ID})")
+    parser.add_argument(
+        "--instance-id",
+        action="append",
+        default=[],
+        metavar="UUID",
+        help=f"an instance id; repeat for several (default {DEFAULT_INSTANCE_ID})",
+    )
+    parser.add_argument(
+        "--topic",
+        action="append",
+        default=[],
+        metavar="NAME[:QUEUES]",
+        help="a topic in every instance, with 1-50 queues (default 8); repeat for several",
+    )
+    parser.add_argument(
+        "--auto-create-topics",
+        action="store_true",
+        default=None,
+        help="create a topic on its first send (DMS never does: off by default)",
+    )
+    parser.add_argument(
+        "--credential",
+        action="append",
+        default=[],
+        metavar="AK:SK",
+        help="accept AK/SK signatures with this pair; repeat for several (turns authentication on)",
+    )
+    parser.add_argument(
+        "--token",
+        action="append",
+        default=[],
+        metavar="TOKEN",
+        help="accept this X-Auth-Token; repeat for several (turns authentication on)",
+    )
+    parser.add_argument("--config", type=Path, metavar="FILE.toml", help="read settings from a TOML file")
+    parser.add_argument(
+        "--log-level",
+        default="warning",
+        choices=["critical", "error", "warning", "info", "debug"],
+        help="log level (default warning; info logs each request)",
+    )
+    return parser
+
+
+def settings_from_args(args: argparse.Namespace) -> Settings:
+    """Settings from parsed flags: flags over the TOML file over the defaults."""
+    file: dict[str, Any] = load_toml(args.config) if args.config is not None else {}
+    values: dict[str, Any] = {}
+    for key in ("host", "port", "project_id", "auto_create_topics"):
+        given = getattr(args, key)
+        if given is not None:
+            values[key] = given
+        elif key in file:
+            values[key] = file[key]
+    if args.memory:
+        values["data_dir"] = None
+    elif args.data_dir is not None:
+        values["data_dir"] = args.data_dir
+    elif "data_dir" in file:
+        values["data_dir"] = file["data_dir"]
+    instances = list(file.get("instances", ()))
+    known = {instance.instance_id for instance in instances}
+    instances += [InstanceSettings(i) for i in dict.fromkeys(args.instance_id) if i not in known]
+    if instances:
+        values["instances"] = tuple(instances)
+    values["topics"] = merge_lists(file.get("topics", ()), (parse_topic(t) for t in args.topic))
+    values["credentials"] = merge_lists(file.get("credentials", ()), (parse_credential(c) for c in args.credential))
+    values["tokens"] = merge_lists(file.get("tokens", ()), args.token)
+    return Settings(**values)
+
+
+def _url_host(host: str) -> str:
+    if host in ("0.0.0.0", ""):  # noqa: S104 - only for the printed URL
+        return "127.0.0.1"
+    if host == "::":
+        return "[::1]"
+    return f"[{host}]" if ":" in host else host
+
+
+def _bind(host: str, port: int) -> socket.socket:
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind((host, port))
+    except OSError:
+        sock.close()
+        raise
+    sock.listen(2048)
+    sock.set_inheritable(True)
+    return sock
+
+
+def banner(app: EmulatorApp, endpoint: str) -> str:
+    """What the emulator prints when it is ready: everything a user needs to copy."""
+    settings = app.settings
+    lines = [
+        f"dms-rocketmq-emulator {__version__}: DMS for RocketMQ 'Send a message' API",
+        f"  endpoint    {endpoint}",
+        f"  project id  {settings.project_id}",
+    ]
+    for instance in app.registry.instances.values():
+        topics = ", ".join(f"{t.name} ({t.queues} queues)" for t in instance.topics.values()) or "none"
+        lines.append(f"  instance    {instance.instance_id}  broker {instance.broker_name}  topics: {topics}")
+    if settings.auto_create_topics:
+        lines.append("  topics      created on their first send (--auto-create-topics)")
+    if app.auth.enabled:
+        aks = ", ".join(c.ak for c in settings.credentials) or "none"
+        lines.append(f"  auth        ON: AK/SK signatures from AKs {aks}; {len(settings.tokens)} X-Auth-Token(s)")
+    else:
+        lines.append("  auth        OFF: every request is accepted (give --credential or --token to turn it on)")
+    lines.append(f"  store       {app.store.description}")
+    first = next(iter(app.registry.instances.values()))
+    url = f"{endpoint}/v2/{_ENGINE}/{settings.project_id}/instances/{first.instance_id}/messages"
+    topic = next(iter(first.topics), "orders")
+    lines.append(
+        f"  try         curl -X POST {url} -H 'Content-Type: application/json'"
+        f' -d \'{{"topic": "{topic}", "body": "hello"}}\''
+    )
+    lines.append(f"  control     {endpoint}/_emulator/health, /_emulator/messages, /_emulator/reset, /_emulator/faults")
+    lines.append(f"DMS_ROCKETMQ_ENDPOINT={endpoint}")
+    lines.append(f"DMS_ROCKETMQ_PROJECT_ID={settings.project_id}")
+    lines.append(f"DMS_ROCKETMQ_INSTANCE_ID={first.instance_id}")
+    return "\n".join(lines)
 
 
 def main(argv: list[str] | None = None) -> int:
     """Run the `dms-rocketmq-emulator` command line."""
-    parser = argparse.ArgumentParser(prog="dms-rocketmq-emulator", description="Emulate DMS for RocketMQ.")
-    parser.parse_args(argv)
-    print("dms-rocketmq-emulator: not implemented yet", file=sys.stderr)
-    return 2
+    import uvicorn
+
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        settings = settings_from_args(args)
+        sock = _bind(settings.host, settings.port)
+    except ConfigError as exc:
+        parser.error(str(exc))
+    except OSError as exc:
+        print(f"dms-rocketmq-emulator: cannot listen on {args.host}:{args.port}: {exc}", file=sys.stderr)
+        return 1
+    endpoint = f"http://{_url_host(settings.host)}:{sock.getsockname()[1]}"
+
+    def ready(app: EmulatorApp) -> None:
+        print(banner(app, endpoint), flush=True)
+
+    try:
+        app = EmulatorApp(settings, on_ready=ready)
+        app.store.open()
+    except ConfigError as exc:
+        sock.close()
+        parser.error(str(exc))
+    except (StoreError, OSError) as exc:
+        sock.close()
+        print(f"dms-rocketmq-emulator: cannot open the store: {exc}", file=sys.stderr)
+        return 1
+    logging.basicConfig(level=args.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    config = uvicorn.Config(
+        app,
+        lifespan="on",
+        log_level=args.log_level,
+        access_log=args.log_level in ("info", "debug"),
+        server_header=False,
+        date_header=False,
+    )
+    server = uvicorn.Server(config)
+    # uvicorn handles SIGINT/SIGTERM: it stops accepting, lets in-flight sends finish (their commits
+    # included), then the lifespan closes the store after its last batch.
+    server.run(sockets=[sock])
+    sock.close()
+    return 0 if server.started else 1

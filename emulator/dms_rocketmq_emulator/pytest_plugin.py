@@ -1,1 +1,332 @@
-"""pytest plugin: fixtures that start the emulator for a test session."""
+"""pytest plugin: fixtures that run the emulator as a real server on a free loopback port.
+
+Installed with the package and loaded automatically (entry point `pytest11`). Two fixtures:
+
+- `dms_emulator` (session): one emulator for the whole test session, durable store in a temporary
+  folder, authentication on (an AK/SK pair and a token), topics `orders` and `payments`.
+- `dms_emulator_factory` (function): `dms_emulator_factory(memory=True, auth=True, topics=(...), ...)`
+  starts another emulator with other options and stops it when the test ends.
+
+Both give an `EmulatorProcess`: `url`, `project_id`, `instance_id`, `ak`, `sk`, `token`, `topics`,
+`data_dir`, and `messages(topic=None)`, `reset()`, `inject_faults(...)`, `stop()`, `restart()`.
+The emulator runs in a subprocess, exactly as `dms-rocketmq-emulator` runs for users.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import secrets
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.error
+import urllib.parse
+import urllib.request
+from collections.abc import Callable, Iterator, Sequence
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from ._config import DEFAULT_INSTANCE_ID, DEFAULT_PROJECT_ID
+
+__all__ = ["EmulatorProcess", "dms_emulator", "dms_emulator_factory", "start_emulator"]
+
+_ENDPOINT_LINE = "DMS_ROCKETMQ_ENDPOINT="
+DEFAULT_TOPICS = ("orders", "payments")
+
+
+def _toml_string(value: str) -> str:
+    return json.dumps(value)  # a JSON string is a valid TOML basic string
+
+
+class EmulatorProcess:
+    """A running `dms-rocketmq-emulator` subprocess and what a test needs to talk to it."""
+
+    def __init__(
+        self,
+        *,
+        args: list[str],
+        workdir: Path,
+        data_dir: Path | None,
+        project_id: str,
+        instance_id: str,
+        instance_ids: tuple[str, ...],
+        topics: tuple[str, ...],
+        ak: str | None,
+        sk: str | None,
+        token: str | None,
+        start_timeout: float,
+    ) -> None:
+        self.url = ""
+        self.project_id = project_id
+        self.instance_id = instance_id
+        self.instance_ids = instance_ids
+        self.topics = topics
+        self.ak = ak
+        self.sk = sk
+        self.token = token
+        self.data_dir = data_dir
+        self.auth = ak is not None or token is not None
+        self._args = args
+        self._workdir = workdir
+        self._start_timeout = start_timeout
+        self._process: subprocess.Popen[bytes] | None = None
+        self._starts = 0
+        self.log_path = workdir / "emulator.log"
+
+    def __repr__(self) -> str:  # never the SK or the token
+        return f"EmulatorProcess(url={self.url!r}, instance_id={self.instance_id!r}, auth={self.auth})"
+
+    @property
+    def messages_url(self) -> str:
+        """The send-message URL of the default instance, engine `rocketmq`."""
+        return f"{self.url}/v2/rocketmq/{self.project_id}/instances/{self.instance_id}/messages"
+
+    @property
+    def running(self) -> bool:
+        """Whether the process is alive."""
+        return self._process is not None and self._process.poll() is None
+
+    # -- life cycle -------------------------------------------------------------------------------------
+    def start(self) -> EmulatorProcess:
+        """Start the process and wait until it answers its health check."""
+        if self.running:
+            return self
+        log = self.log_path.open("ab")
+        try:
+            self._process = subprocess.Popen(  # noqa: S603 - our own interpreter and module
+                [sys.executable, "-m", "dms_rocketmq_emulator", *self._args],
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL,
+                cwd=self._workdir,
+            )
+        finally:
+            log.close()
+        self.url = self._wait_for_endpoint()
+        self._wait_for_health()
+        return self
+
+    def _log_tail(self) -> str:
+        try:
+            return self.log_path.read_text("utf-8", "replace")[-4000:]
+        except OSError:
+            return ""
+
+    def _wait_for_endpoint(self) -> str:
+        deadline = time.monotonic() + self._start_timeout
+        assert self._process is not None
+        while time.monotonic() < deadline:
+            text = self._log_tail() if self.log_path.exists() else ""
+            # The last banner wins (a restarted process appends to the same log).
+            for line in reversed(text.splitlines()):
+                if line.startswith(_ENDPOINT_LINE) and self._banner_is_current(text, line):
+                    return line[len(_ENDPOINT_LINE) :].strip()
+            if self._process.poll() is not None:
+                raise RuntimeError(f"the emulator exited with {self._process.returncode}:\n{self._log_tail()}")
+            time.sleep(0.02)
+        self.kill()
+        raise RuntimeError(f"the emulator did not start in {self._start_timeout} s:\n{self._log_tail()}")
+
+    def _banner_is_current(self, text: str, line: str) -> bool:
+        # After a restart, the old endpoint line is still in the log: only a line printed after the
+        # latest start marker counts.
+        marker = f"--- start {self._starts} ---"
+        return marker in text and text.rfind(line) > text.rfind(marker)
+
+    def _mark_start(self) -> None:
+        self._starts += 1
+        with self.log_path.open("a", encoding="utf-8") as log:
+            log.write(f"--- start {self._starts} ---\n")
+
+    def _wait_for_health(self) -> None:
+        deadline = time.monotonic() + self._start_timeout
+        while time.monotonic() < deadline:
+            with contextlib.suppress(OSError, ValueError):
+                if self._request("GET", "/_emulator/health") == {"status": "ok"}:
+                    return
+            time.sleep(0.02)
+        raise RuntimeError(f"the emulator did not answer its health check:\n{self._log_tail()}")
+
+    def stop(self, timeout: float = 15.0) -> int | None:
+        """Stop gracefully (SIGTERM: in-flight sends finish and are committed); kill after `timeout` s."""
+        process = self._process
+        if process is None:
+            return None
+        if process.poll() is None:
+            process.terminate()  # SIGTERM on POSIX
+            try:
+                process.wait(timeout)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()
+        return process.returncode
+
+    def kill(self) -> None:
+        """Kill at once (SIGKILL), as a crash would."""
+        if self._process is not None and self._process.poll() is None:
+            self._process.kill()
+            self._process.wait()
+
+    def restart(self) -> EmulatorProcess:
+        """Stop, then start again with the same options (and data directory); `url` may change."""
+        self.stop()
+        self._mark_start()
+        return self.start()
+
+    def close(self) -> None:
+        """Stop and remove the temporary files (not a data directory the caller gave)."""
+        self.stop()
+        shutil.rmtree(self._workdir, ignore_errors=True)
+
+    # -- control API ------------------------------------------------------------------------------------
+    def _request(self, method: str, path: str, body: Any = None) -> Any:
+        data = None if body is None else json.dumps(body).encode("utf-8")
+        request = urllib.request.Request(  # noqa: S310 - always our own http://127.0.0.1 URL
+            self.url + path, data=data, method=method, headers={"Content-Type": "application/json"}
+        )
+        with urllib.request.urlopen(request, timeout=30) as response:  # noqa: S310
+            return json.loads(response.read())
+
+    def messages(self, topic: str | None = None, *, instance_id: str | None = None) -> list[dict[str, Any]]:
+        """Every stored message (of `topic`, of `instance_id`), in store order."""
+        out: list[dict[str, Any]] = []
+        while True:
+            query = {"limit": "10000", "offset": str(len(out))}
+            if topic is not None:
+                query["topic"] = topic
+            if instance_id is not None:
+                query["instance_id"] = instance_id
+            page = self._request("GET", "/_emulator/messages?" + urllib.parse.urlencode(query))
+            out += page["messages"]
+            if not page["messages"] or len(out) >= page["total"]:
+                return out
+
+    def reset(self) -> None:
+        """Forget every message, offset and round-robin position."""
+        self._request("POST", "/_emulator/reset")
+
+    def inject_faults(
+        self,
+        count: int,
+        status: int = 503,
+        retry_after: int | None = None,
+        delay_ms: int = 0,
+        drop_connection: bool = False,
+    ) -> dict[str, Any]:
+        """Make the next `count` sends fail: `status` (200: only delayed), after `delay_ms`, or dropped."""
+        result: dict[str, Any] = self._request(
+            "POST",
+            "/_emulator/faults",
+            {
+                "count": count,
+                "status": status,
+                "retry_after": retry_after,
+                "delay_ms": delay_ms,
+                "drop_connection": drop_connection,
+            },
+        )
+        return result
+
+
+def start_emulator(
+    *,
+    memory: bool = True,
+    data_dir: str | os.PathLike[str] | None = None,
+    auth: bool = True,
+    topics: Sequence[str] = DEFAULT_TOPICS,
+    project_id: str = DEFAULT_PROJECT_ID,
+    instance_ids: Sequence[str] = (DEFAULT_INSTANCE_ID,),
+    auto_create_topics: bool = False,
+    ak: str | None = None,
+    sk: str | None = None,
+    token: str | None = None,
+    extra_args: Sequence[str] = (),
+    start_timeout: float = 30.0,
+) -> EmulatorProcess:
+    """Start `dms-rocketmq-emulator` on a free loopback port and wait until it is healthy.
+
+    `memory=False` keeps messages in SQLite in `data_dir` (a new temporary folder when None). With
+    `auth=True` an AK/SK pair and a token are made up (or taken from `ak`/`sk`/`token`) and passed in a
+    TOML file, so they never appear on a command line. `topics` are `NAME` or `NAME:QUEUES`.
+    """
+    workdir = Path(tempfile.mkdtemp(prefix="dms-emulator-"))
+    args = ["--host", "127.0.0.1", "--port", "0", "--project-id", project_id]
+    for instance_id in instance_ids:
+        args += ["--instance-id", instance_id]
+    for topic in topics:
+        args += ["--topic", topic]
+    if auto_create_topics:
+        args.append("--auto-create-topics")
+    store_dir: Path | None = None
+    if memory and data_dir is None:
+        args.append("--memory")
+    else:
+        store_dir = Path(data_dir) if data_dir is not None else workdir / "data"
+        args += ["--data-dir", str(store_dir)]
+    if auth:
+        ak = ak or "EMU" + secrets.token_hex(9).upper()
+        sk = sk or secrets.token_urlsafe(30)
+        token = token or "emulator-token-" + secrets.token_urlsafe(24)
+        config = workdir / "auth.toml"
+        config.write_text(
+            "tokens = [" + _toml_string(token) + "]\n\n[[credentials]]\n"
+            f"ak = {_toml_string(ak)}\nsk = {_toml_string(sk)}\n",
+            encoding="utf-8",
+        )
+        config.chmod(0o600)
+        args += ["--config", str(config)]
+    else:
+        ak = sk = token = None
+    args += list(extra_args)
+    process = EmulatorProcess(
+        args=args,
+        workdir=workdir,
+        data_dir=store_dir,
+        project_id=project_id,
+        instance_id=instance_ids[0],
+        instance_ids=tuple(instance_ids),
+        topics=tuple(t.partition(":")[0] for t in topics),
+        ak=ak,
+        sk=sk,
+        token=token,
+        start_timeout=start_timeout,
+    )
+    process._mark_start()
+    try:
+        return process.start()
+    except BaseException:
+        process.close()
+        raise
+
+
+@pytest.fixture(scope="session")
+def dms_emulator(tmp_path_factory: pytest.TempPathFactory) -> Iterator[EmulatorProcess]:
+    """One emulator for the session: durable store, auth on (AK/SK and token), topics orders and payments."""
+    process = start_emulator(memory=False, data_dir=tmp_path_factory.mktemp("dms-emulator-data"), auth=True)
+    try:
+        yield process
+    finally:
+        process.close()
+
+
+@pytest.fixture
+def dms_emulator_factory() -> Iterator[Callable[..., EmulatorProcess]]:
+    """Start more emulators with `start_emulator`'s options; each is stopped when the test ends."""
+    started: list[EmulatorProcess] = []
+
+    def factory(**options: Any) -> EmulatorProcess:
+        process = start_emulator(**options)
+        started.append(process)
+        return process
+
+    try:
+        yield factory
+    finally:
+        for process in started:
+            process.close()

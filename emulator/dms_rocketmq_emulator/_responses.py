@@ -1,0 +1,286 @@
+"""The HTTP side of `POST /v2/{engine}/{project_id}/instances/{instance_id}/messages`.
+
+A plain ASGI handler rather than a Starlette endpoint: this is the hot path a benchmark measures, and it
+needs to read the body under a size limit anyway. Checks run in the order the real service's layers do:
+the URL, the method, the gateway's size limit, authentication, the instance, then the body.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+import os
+from collections.abc import Awaitable, Callable, MutableMapping
+from typing import Any
+
+from . import _exceptions as errors
+from ._auth import Authenticator
+from ._exceptions import MAX_MESSAGE_BYTES, MAX_REQUEST_BYTES, DMSError
+from ._schema import RequestSchema
+from ._store import Store, StoreError
+from .models import FaultPlan, PendingMessage, Property, Registry
+
+__all__ = ["ASGIReceive", "ASGISend", "RequestIds", "SendMessageHandler", "error_response", "send_reply"]
+
+logger = logging.getLogger("dms_rocketmq_emulator")
+
+Scope = MutableMapping[str, Any]
+ASGIReceive = Callable[[], Awaitable[MutableMapping[str, Any]]]
+ASGISend = Callable[[MutableMapping[str, Any]], Awaitable[None]]
+
+_JSON = (b"content-type", b"application/json")
+_CLOSE = (b"connection", b"close")
+_ALLOW = (b"allow", b"POST")
+# A str of more than this many characters may be over 4 MiB in UTF-8 (at most 4 bytes a character).
+_MAYBE_TOO_LARGE = MAX_MESSAGE_BYTES // 4
+_dumps = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
+
+
+class RequestIds:
+    """X-Request-Id values: 32 lowercase hex characters, a random prefix and a counter (no syscall each)."""
+
+    def __init__(self) -> None:
+        self._prefix = os.urandom(8).hex()
+        self._counter = int.from_bytes(os.urandom(4), "big")
+
+    def next(self) -> str:
+        """A new request id."""
+        self._counter = (self._counter + 1) & 0xFFFFFFFFFFFFFFFF
+        return f"{self._prefix}{self._counter:016x}"
+
+
+class _Disconnected(Exception):
+    """The client went away before its request was read."""
+
+
+class _Reply:
+    """A response to send: status, JSON bytes, extra headers."""
+
+    __slots__ = ("body", "headers", "status")
+
+    def __init__(self, status: int, body: bytes, headers: tuple[tuple[bytes, bytes], ...] = ()) -> None:
+        self.status = status
+        self.body = body
+        self.headers = headers
+
+
+def error_response(error: DMSError, request_id: str) -> _Reply:
+    """The Huawei error body and headers for `error`."""
+    headers: tuple[tuple[bytes, bytes], ...] = ()
+    if error.retry_after is not None:
+        headers += ((b"retry-after", str(error.retry_after).encode("ascii")),)
+    if error.status == 413:
+        # Part of the body may still be unread: the connection cannot be reused.
+        headers += (_CLOSE,)
+    elif error.status == 405:
+        headers += (_ALLOW,)
+    return _Reply(error.status, _dumps(error.body(request_id)).encode("utf-8"), headers)
+
+
+async def send_reply(send: ASGISend, reply: _Reply, request_id: str) -> None:
+    """Send `reply` with its X-Request-Id."""
+    await send(
+        {
+            "type": "http.response.start",
+            "status": reply.status,
+            "headers": [
+                _JSON,
+                (b"content-length", str(len(reply.body)).encode("ascii")),
+                (b"x-request-id", request_id.encode("ascii")),
+                *reply.headers,
+            ],
+        }
+    )
+    await send({"type": "http.response.body", "body": reply.body})
+
+
+def _header_map(scope: Scope) -> dict[str, str]:
+    headers: dict[str, str] = {}
+    for raw_name, raw_value in scope["headers"]:
+        name = raw_name.decode("latin-1").lower()
+        try:
+            value = raw_value.decode("utf-8")
+        except UnicodeDecodeError:
+            value = raw_value.decode("latin-1")
+        # Repeated headers are joined as HTTP says they may be.
+        headers[name] = f"{headers[name]},{value}" if name in headers else value
+    return headers
+
+
+def _content_length(scope: Scope) -> int | None:
+    for name, value in scope["headers"]:
+        if name == b"content-length":
+            try:
+                return int(value)
+            except ValueError:
+                return None
+    return None
+
+
+async def _read_body(receive: ASGIReceive, declared: int | None) -> bytes:
+    """The request body, refusing (413) as soon as more than 12 MB has arrived."""
+    if declared is not None and declared > MAX_REQUEST_BYTES:
+        raise errors.request_too_large()
+    first = await receive()
+    if first["type"] == "http.disconnect":
+        raise _Disconnected
+    body: bytes = first.get("body", b"")
+    if not first.get("more_body", False):
+        if len(body) > MAX_REQUEST_BYTES:
+            raise errors.request_too_large()
+        return body
+    chunks = [body]
+    size = len(body)
+    while True:
+        message = await receive()
+        if message["type"] == "http.disconnect":
+            raise _Disconnected
+        chunk = message.get("body", b"")
+        size += len(chunk)
+        if size > MAX_REQUEST_BYTES:
+            raise errors.request_too_large()
+        chunks.append(chunk)
+        if not message.get("more_body", False):
+            return b"".join(chunks)
+
+
+def _properties(document: dict[str, Any]) -> tuple[Property, ...]:
+    entries = document.get("property_list")
+    if not entries:
+        return ()
+    out = []
+    for entry in entries:
+        name, value = entry.get("name"), entry.get("value")
+        # The reference makes both optional: an entry without a name or a value sets nothing.
+        if name is not None and value is not None:
+            out.append((name, value))
+    return tuple(out)
+
+
+def _check_encodable(document: dict[str, Any]) -> int:
+    """The body's size in UTF-8 bytes; 400 if any text holds a lone surrogate (not valid Unicode)."""
+    try:
+        size = len(document["body"].encode("utf-8"))
+        for entry in document.get("property_list") or ():
+            value = entry.get("value")
+            if value is not None:
+                value.encode("utf-8")
+    except UnicodeEncodeError:
+        raise errors.malformed_json() from None
+    return size
+
+
+class SendMessageHandler:
+    """The ASGI handler of the send-message API."""
+
+    def __init__(
+        self,
+        *,
+        registry: Registry,
+        store: Store,
+        schema: RequestSchema,
+        auth: Authenticator,
+        faults: FaultPlan,
+        request_ids: RequestIds,
+    ) -> None:
+        self.registry = registry
+        self.store = store
+        self.schema = schema
+        self.auth = auth
+        self.faults = faults
+        self.request_ids = request_ids
+        self._engines = schema.engines
+
+    async def __call__(self, scope: Scope, receive: ASGIReceive, send: ASGISend) -> None:
+        """Answer one request; every answer, even to a bug, is a Huawei error body with X-Request-Id."""
+        request_id = self.request_ids.next()
+        try:
+            reply = await self._handle(scope, receive)
+        except DMSError as exc:
+            reply = error_response(exc, request_id)
+        except _Disconnected:
+            return
+        except StoreError:
+            logger.exception("request %s: the store failed", request_id)
+            reply = error_response(errors.internal_error(), request_id)
+        except Exception:
+            logger.exception("request %s: unexpected error", request_id)
+            reply = error_response(errors.internal_error(), request_id)
+        if reply is None:  # an injected dropped connection
+            await _drop_connection(receive, send)
+            return
+        await send_reply(send, reply, request_id)
+
+    async def _handle(self, scope: Scope, receive: ASGIReceive) -> _Reply | None:
+        # /v2/{engine}/{project_id}/instances/{instance_id}/messages
+        parts = scope["path"].split("/")
+        if (
+            len(parts) != 7
+            or parts[4] != "instances"
+            or parts[6] != "messages"
+            or parts[2] not in self._engines
+            or not parts[3]
+            or not parts[5]
+        ):
+            raise errors.url_not_found()
+        if scope["method"] != "POST":
+            raise errors.method_not_allowed()
+        body = await _read_body(receive, _content_length(scope))
+        if self.auth.enabled:
+            raw_path = scope.get("raw_path")
+            path = raw_path.decode("latin-1") if raw_path else scope["path"]
+            query = scope.get("query_string", b"").decode("latin-1")
+            self.auth.check("POST", path, query, _header_map(scope), body)
+        instance = self.registry.instance(parts[3], parts[5])
+        if not body:
+            raise errors.empty_body()
+        try:
+            document = json.loads(body)
+        except ValueError:  # also invalid UTF-8 (UnicodeDecodeError is a ValueError)
+            raise errors.malformed_json() from None
+        if isinstance(document, dict):
+            text = document.get("body")
+            if isinstance(text, str) and len(text) > _MAYBE_TOO_LARGE:
+                size = len(text.encode("utf-8", "surrogatepass"))
+                if size > MAX_MESSAGE_BYTES:
+                    raise errors.message_too_large(size)
+        self.schema.check(document)
+        _check_encodable(document)
+        topic = self.registry.topic(instance, document["topic"])
+        fault = self.faults.take()
+        if fault is not None:
+            if fault.delay_ms:
+                await asyncio.sleep(fault.delay_ms / 1000)
+            if fault.drop_connection:
+                return None
+            if fault.status != 200:
+                raise errors.fault_for_status(fault.status, fault.retry_after)
+        properties = _properties(document)
+        stored = await self.store.append(PendingMessage(instance.instance_id, topic, document["body"], properties))
+        response = {
+            "topic": stored.topic,
+            "body": stored.body,
+            "property_list": [{"name": name, "value": value} for name, value in stored.properties],
+            "msg_id": stored.msg_id,
+            "queue_id": stored.queue_id,
+            "queue_offset": stored.queue_offset,
+            "broker_name": instance.broker_name,
+        }
+        return _Reply(200, _dumps(response).encode("utf-8"))
+
+
+async def _drop_connection(receive: ASGIReceive, send: ASGISend) -> None:
+    """Close the connection without a response, as a crashed server or a broken network would."""
+    # uvicorn's receive() is a method of the request cycle that owns the transport; closing it sends a FIN
+    # before any byte of a response. Waiting for the disconnect keeps uvicorn from writing its own 500.
+    transport = getattr(getattr(receive, "__self__", None), "transport", None)
+    if transport is not None:
+        transport.close()
+        with contextlib.suppress(asyncio.TimeoutError):
+            await asyncio.wait_for(receive(), timeout=1.0)
+        return
+    # Another server: start a response and fail, which makes any ASGI server abort the connection.
+    await send({"type": "http.response.start", "status": 503, "headers": []})
+    raise ConnectionAbortedError("injected dropped connection")
