@@ -424,7 +424,8 @@ class Client(_BaseClient):
             )
         except httpx.RequestError as exc:
             raise _connection_error(exc) from exc
-        except (ValueError, KeyError, TypeError, AttributeError) as exc:
+        # RecursionError: JSON nested deeper than the json module can follow (a hostile or broken server).
+        except (ValueError, KeyError, TypeError, AttributeError, RecursionError) as exc:
             raise self._parse_failure(exc) from exc
         return self._result(generated, retries_taken)
 
@@ -586,7 +587,8 @@ class AsyncClient(_BaseClient):
             )
         except httpx.RequestError as exc:
             raise _connection_error(exc) from exc
-        except (ValueError, KeyError, TypeError, AttributeError) as exc:
+        # RecursionError: JSON nested deeper than the json module can follow (a hostile or broken server).
+        except (ValueError, KeyError, TypeError, AttributeError, RecursionError) as exc:
             raise self._parse_failure(exc) from exc
         except Exception as exc:
             # httpx-aiohttp re-raises aiohttp errors it does not map (and asyncio timeouts) as they are.

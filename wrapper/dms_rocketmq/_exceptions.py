@@ -184,7 +184,7 @@ def parse_error_body(status_code: int, content: bytes) -> tuple[str, str]:
     text = content.decode("utf-8", errors="replace")
     try:
         document: Any = json.loads(text)
-    except ValueError:
+    except (ValueError, RecursionError):  # not JSON, or nested deeper than the json module can follow
         return str(status_code), text
     if isinstance(document, dict):
         for code_field, msg_field in _ERROR_FIELD_PAIRS:
