@@ -237,8 +237,9 @@ class SendMessageHandler:
         if not body:
             raise errors.empty_body()
         try:
-            document = json.loads(body)
-        except ValueError:  # also invalid UTF-8 (UnicodeDecodeError is a ValueError)
+            # Decoded strictly: json.loads(bytes) would let UTF-8-encoded surrogates (ED A0 80...) through.
+            document = json.loads(body.decode(json.detect_encoding(body)))
+        except (ValueError, RecursionError):  # invalid UTF-8 is a ValueError; RecursionError: nested too deep
             raise errors.malformed_json() from None
         if isinstance(document, dict):
             text = document.get("body")

@@ -83,9 +83,13 @@ class RequestSchema:
 
     def check(self, document: Any) -> None:
         """Raise DMS.00400062 naming the first field that breaks the schema; return if the body is valid."""
-        if self._is_valid(document):
-            return
-        error = next(iter(self._validator.iter_errors(document)), None)
+        try:
+            if self._is_valid(document):
+                return
+            error = next(iter(self._validator.iter_errors(document)), None)
+        except ValueError:
+            # jsonschema-rs refuses values nested deeper than its recursion limit; no valid request is that deep.
+            raise invalid_parameter(None) from None
         raise invalid_parameter(_field_of(error) if error is not None else None)
 
     def first_error(self, document: Any) -> BadRequestError | None:

@@ -1,0 +1,128 @@
+"""Load: hold N concurrent senders against the durable emulator for a fixed time and report the figures.
+
+Starts the emulator with its durable store on a free port (AK/SK signing on, as against the real service),
+runs `--senders` tasks (default 64) that each send one message after another through the wrapper's
+`AsyncClient` for `--seconds` (default 30), then reports sends per second and the p50/p99/max latency of one
+send. Afterwards it checks that the emulator stored exactly the acknowledged messages.
+
+Zero errors are expected: the exit status is 1 if any send failed or the store disagrees. The figures are
+reported, never asserted on (they depend on the machine).
+
+    python scripts/soak.py --seconds 30 --senders 64 [--json FILE] [--memory]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import dataclasses
+import json
+import pathlib
+import statistics
+import sys
+import tempfile
+import time
+
+from crash_test import INSTANCE_ID, PROJECT_ID, EmulatorProcess, stored_messages
+
+TOPIC = "soak"
+AK = "SOAKTESTAK0000000001"
+SK = "soak-test-secret-key-not-real"
+
+
+@dataclasses.dataclass
+class SoakFigures:
+    """What one soak run measured."""
+
+    senders: int
+    seconds: float
+    sends: int = 0
+    errors: int = 0
+    sends_per_second: float = 0.0
+    p50_ms: float = 0.0
+    p99_ms: float = 0.0
+    max_ms: float = 0.0
+    stored: int = 0
+    first_errors: list[str] = dataclasses.field(default_factory=list)
+
+
+def percentile(sorted_values: list[float], fraction: float) -> float:
+    """The value below which `fraction` of the sorted values fall (nearest rank)."""
+    if not sorted_values:
+        return 0.0
+    rank = max(0, min(len(sorted_values) - 1, round(fraction * len(sorted_values)) - 1))
+    return sorted_values[rank]
+
+
+async def load(endpoint: str, *, senders: int, seconds: float) -> tuple[list[float], list[str], float]:
+    """Run the senders; return every successful send's latency (s), the errors, and the elapsed time."""
+    from dms_rocketmq import AsyncClient, DMSError
+
+    latencies: list[float] = []
+    errors: list[str] = []
+    deadline = time.monotonic() + seconds
+
+    async def sender(client: AsyncClient, worker: int) -> None:
+        sequence = 0
+        while time.monotonic() < deadline:
+            started = time.perf_counter()
+            try:
+                await client.send(TOPIC, f"soak-w{worker}-n{sequence}")
+            except DMSError as exc:
+                errors.append(repr(exc))
+            else:
+                latencies.append(time.perf_counter() - started)
+            sequence += 1
+
+    client = AsyncClient(endpoint=endpoint, project_id=PROJECT_ID, instance_id=INSTANCE_ID, ak=AK, sk=SK)
+    async with client:
+        started = time.monotonic()
+        await asyncio.gather(*(sender(client, worker) for worker in range(senders)))
+        elapsed = time.monotonic() - started
+    return latencies, errors, elapsed
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the soak; exit status 0 when no send failed and the store holds exactly what was acknowledged."""
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n", 1)[0])
+    parser.add_argument("--seconds", type=float, default=30.0, help="how long to send (default 30)")
+    parser.add_argument("--senders", type=int, default=64, help="concurrent senders (default 64)")
+    parser.add_argument("--memory", action="store_true", help="use the in-memory store instead of the durable one")
+    parser.add_argument("--json", type=pathlib.Path, help="also write the figures to this file as JSON")
+    options = parser.parse_args(argv)
+    figures = SoakFigures(senders=options.senders, seconds=options.seconds)
+    with tempfile.TemporaryDirectory(prefix="dms-soak-") as tmp:
+        store = ["--memory"] if options.memory else ["--data-dir", str(pathlib.Path(tmp) / "data")]
+        with EmulatorProcess([*store, "--topic", f"{TOPIC}:8", "--credential", f"{AK}:{SK}"]) as emulator:
+            latencies, errors, elapsed = asyncio.run(
+                load(emulator.endpoint, senders=options.senders, seconds=options.seconds)
+            )
+            figures.stored = len(stored_messages(emulator.endpoint, TOPIC))
+    latencies.sort()
+    figures.sends = len(latencies)
+    figures.errors = len(errors)
+    figures.first_errors = errors[:5]
+    figures.sends_per_second = round(len(latencies) / elapsed, 1)
+    figures.p50_ms = round(1000 * statistics.median(latencies), 2) if latencies else 0.0
+    figures.p99_ms = round(1000 * percentile(latencies, 0.99), 2)
+    figures.max_ms = round(1000 * latencies[-1], 2) if latencies else 0.0
+    print(
+        f"soak ({'memory' if options.memory else 'durable'} store): {figures.senders} senders for "
+        f"{elapsed:.1f} s: {figures.sends} sends, {figures.sends_per_second} sends/s, p50 {figures.p50_ms} ms, "
+        f"p99 {figures.p99_ms} ms, max {figures.max_ms} ms, {figures.errors} errors, {figures.stored} stored"
+    )
+    if options.json:
+        options.json.write_text(json.dumps(dataclasses.asdict(figures), indent=2))
+    failed = False
+    for error in figures.first_errors:
+        print(f"FAIL: {error}", file=sys.stderr)
+        failed = True
+    if figures.stored != figures.sends:
+        # Every send had one answer (no in-doubt case without a kill), so the store must match exactly.
+        print(f"FAIL: {figures.sends} acknowledged but {figures.stored} stored", file=sys.stderr)
+        failed = True
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
