@@ -1,0 +1,156 @@
+"""Client-side validation: it accepts exactly the requests openapi.yaml accepts, and says what to change."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import dms_rocketmq as dms
+import jsonschema_rs
+import pytest
+import yaml
+from dms_rocketmq._client import _BaseClient
+from dms_rocketmq._constants import MAX_BODY_BYTES, RESERVED_TOPICS, WHITESPACE
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+SPEC = yaml.safe_load((Path(__file__).parents[2] / "openapi.yaml").read_text(encoding="utf-8"))
+REQUEST_SCHEMA = jsonschema_rs.Draft202012Validator(
+    {"$ref": "#/components/schemas/SendMessageRequestBody", "components": SPEC["components"]}
+)
+
+
+def schema_accepts(topic: str, body: str, keys: str | None, tags: str | None) -> bool:
+    properties = []
+    if keys is not None:
+        properties.append({"name": "KEYS", "value": keys})
+    if tags is not None:
+        properties.append({"name": "TAGS", "value": tags})
+    return bool(REQUEST_SCHEMA.is_valid({"topic": topic, "body": body, "property_list": properties}))
+
+
+def wrapper_accepts(topic: str, body: str, keys: str | None, tags: str | None) -> bool:
+    try:
+        _BaseClient._request_body(topic, body, keys, tags)
+    except dms.ValidationError:
+        return False
+    return True
+
+
+# Characters near every rule's edge: topic characters, white space (ECMA and Python's differing sets),
+# the tag separator, unicode.
+EDGY = st.sampled_from(sorted(WHITESPACE) + list("%|-_aZ09 .#é世\x1c\x85") + ["\U0001f600"])
+edgy_text = st.text(st.one_of(EDGY, st.characters(exclude_categories=("Cs",))), max_size=20)
+topics = st.one_of(
+    st.from_regex(r"[%|a-zA-Z0-9_-]{3,64}", fullmatch=True),
+    st.from_regex(r"[%|a-zA-Z0-9_-]{1,70}", fullmatch=True),
+    st.sampled_from(sorted(RESERVED_TOPICS)),
+    st.from_regex(r"rmq_sys_[a-z]{0,10}", fullmatch=True),
+    edgy_text,
+)
+keys_values = st.one_of(
+    st.none(),
+    st.lists(st.from_regex(r"[^\s]{1,130}", fullmatch=True), min_size=1, max_size=3).map(" ".join),
+    edgy_text,
+    st.text(st.sampled_from("ab |\t\ufeff\x1c"), max_size=6),
+)
+tag_values = st.one_of(
+    st.none(),
+    st.text(st.sampled_from("ab|\u00a0\x85 "), max_size=6),
+    st.from_regex(r"[a-z|]{1,130}", fullmatch=True),
+    edgy_text,
+)
+
+
+@settings(max_examples=1500, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(topics, st.text(max_size=8), keys_values, tag_values)
+def test_validation_agrees_with_request_schema(topic: str, body: str, keys: str | None, tags: str | None) -> None:
+    """For any topic, body, KEYS and TAGS value, the wrapper accepts the message iff the spec's schema does."""
+    assert wrapper_accepts(topic, body, keys, tags) == schema_accepts(topic, body, keys, tags)
+
+
+@pytest.mark.parametrize(
+    ("topic", "fragment"),
+    [
+        ("ab", "3 to 64 characters"),
+        ("a" * 65, "3 to 64 characters"),
+        ("my topic", "may only use letters"),
+        ("rmq_sys_orders", "reserves"),
+        ("TBW102", "reserves"),
+        (5, "must be a string"),
+    ],
+)
+def test_topic_messages(topic: Any, fragment: str) -> None:
+    """A bad topic is refused before sending, with a message that says what the rule is."""
+    with pytest.raises(dms.ValidationError, match=fragment):
+        _BaseClient._request_body(topic, "x", None, None)
+
+
+@pytest.mark.parametrize(
+    ("body", "fragment"),
+    [
+        ("", "must not be empty"),
+        (b"\xff\xfe", "not valid UTF-8"),
+        ({"a": 1}, "use send_json"),
+        ("\ud800", "lone surrogate"),
+        ("é" * (MAX_BODY_BYTES // 2 + 1), "over the limit of 4194304"),
+    ],
+)
+def test_body_messages(body: Any, fragment: str) -> None:
+    """Empty, non-UTF-8, non-text and over-4-MiB bodies are refused with a reason."""
+    with pytest.raises(dms.ValidationError, match=fragment):
+        _BaseClient._request_body("orders", body, None, None)
+
+
+def test_body_limit_is_utf8_bytes() -> None:
+    """The limit counts UTF-8 bytes: exactly 4 MiB of ASCII passes, and bytes bodies are decoded."""
+    request = _BaseClient._request_body("orders", b"a" * MAX_BODY_BYTES, None, None)
+    assert len(request.body) == MAX_BODY_BYTES
+
+
+@pytest.mark.parametrize(
+    ("keys", "fragment"),
+    [
+        ("", "must not be empty"),
+        ("a  b", "double space"),
+        (" a", "leading"),
+        (["ok", "has space"], "white space; pass several keys as a list"),
+        (["k" * 129], "over the limit of 128"),
+        ([""], "must not be empty"),
+        ([1], "must be a string"),
+        (5, "string or a list"),
+        (["k" * 128] * 130, "over the property limit of 16384"),
+    ],
+)
+def test_keys_messages(keys: Any, fragment: str) -> None:
+    """Bad keys are refused with what to change."""
+    with pytest.raises(dms.ValidationError, match=fragment):
+        _BaseClient._request_body("orders", "x", keys, None)
+
+
+def test_keys_joined_with_one_space() -> None:
+    """Several keys become one KEYS value joined by single spaces; an empty list means no KEYS."""
+    request = _BaseClient._request_body("orders", "x", ("order-1", "customer-7"), None)
+    assert request.to_dict()["property_list"] == [{"name": "KEYS", "value": "order-1 customer-7"}]
+    assert _BaseClient._request_body("orders", "x", [], None).to_dict()["property_list"] == []
+
+
+@pytest.mark.parametrize(
+    ("tags", "fragment"),
+    [
+        ("", "must not be empty"),
+        ("a b", "white space"),
+        ("a||b", "'||'"),
+        ("t" * 129, "over the limit of 128"),
+        (["a", "b"], "one tag"),
+    ],
+)
+def test_tag_messages(tags: Any, fragment: str) -> None:
+    """Bad tags are refused with what to change."""
+    with pytest.raises(dms.ValidationError, match=fragment):
+        _BaseClient._request_body("orders", "x", None, tags)
+
+
+def test_validation_error_is_value_error() -> None:
+    """ValidationError is also a ValueError, so generic input handling catches it."""
+    assert issubclass(dms.ValidationError, ValueError)

@@ -1,0 +1,7 @@
+"""`python -m dms_rocketmq` runs the `dms-rocketmq` command line."""
+
+import sys
+
+from ._cli import main
+
+sys.exit(main())
