@@ -1,0 +1,116 @@
+"""The dms-rocketmq command line without a server: help, usage and configuration errors (exit code 2)."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import pytest
+from dms_rocketmq._cli import main
+
+NO_RICH = "import sys; sys.modules['rich'] = None; from dms_rocketmq._cli import main; sys.exit(main(sys.argv[1:]))"
+
+
+@pytest.mark.parametrize("argv", [["--help"], ["send", "--help"]])
+def test_help_works_without_rich(argv: list[str]) -> None:
+    """--help works when the `cli` extra (rich) is not installed, and documents env vars and exit codes."""
+    done = subprocess.run([sys.executable, "-c", NO_RICH, *argv], capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    assert "HUAWEICLOUD_SDK_SK" in done.stdout
+    assert "exit codes" in done.stdout
+
+
+def test_no_command_is_usage_error(capsys: pytest.CaptureFixture[str]) -> None:
+    """Running without a command is a usage error: exit code 2."""
+    with pytest.raises(SystemExit) as caught:
+        main([])
+    assert caught.value.code == 2
+
+
+def test_sk_flag_does_not_exist(capsys: pytest.CaptureFixture[str]) -> None:
+    """There is no --sk flag: secrets never go on the command line."""
+    with pytest.raises(SystemExit) as caught:
+        main(["send", "--topic", "orders", "--body", "x", "--sk", "secret"])
+    assert caught.value.code == 2
+
+
+def test_missing_configuration_exit_2(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    """Without endpoint or credentials the CLI names what to set and exits 2 before any network call."""
+    for name in ("DMS_ROCKETMQ_ENDPOINT", "DMS_ROCKETMQ_REGION", "HUAWEICLOUD_SDK_AK", "HUAWEICLOUD_SDK_SK"):
+        monkeypatch.delenv(name, raising=False)
+    assert main(["send", "--topic", "orders", "--body", "x"]) == 2
+    assert "DMS_ROCKETMQ_ENDPOINT" in capsys.readouterr().err
+
+
+def test_ak_without_sk_exit_2(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    """--ak without HUAWEICLOUD_SDK_SK in the environment is a configuration error naming the variable."""
+    monkeypatch.delenv("HUAWEICLOUD_SDK_SK", raising=False)
+    code = main(
+        [
+            "send",
+            "--endpoint",
+            "http://127.0.0.1:9",
+            "--project-id",
+            "p",
+            "--instance-id",
+            "i",
+            "--ak",
+            "AK",
+            "--topic",
+            "orders",
+            "--body",
+            "x",
+        ]
+    )
+    assert code == 2
+    assert "HUAWEICLOUD_SDK_SK" in capsys.readouterr().err
+
+
+def test_invalid_message_exit_2(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    """A message DMS would refuse (bad topic) is reported with what to change, exit 2, nothing sent."""
+    monkeypatch.setenv("HUAWEICLOUD_SDK_SK", "sk-secret-value")
+    code = main(
+        [
+            "send",
+            "--endpoint",
+            "http://127.0.0.1:9",
+            "--project-id",
+            "p",
+            "--instance-id",
+            "i",
+            "--ak",
+            "AK",
+            "--topic",
+            "bad topic",
+            "--body",
+            "x",
+        ]
+    )
+    assert code == 2
+    err = capsys.readouterr().err
+    assert "may only use letters" in err
+    assert "sk-secret-value" not in err
+
+
+def test_unreadable_file_exit_2(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    """A --file that cannot be read is a usage error (exit 2)."""
+    monkeypatch.setenv("HUAWEICLOUD_SDK_SK", "sk")
+    code = main(
+        [
+            "send",
+            "--endpoint",
+            "http://127.0.0.1:9",
+            "--project-id",
+            "p",
+            "--instance-id",
+            "i",
+            "--ak",
+            "AK",
+            "--topic",
+            "orders",
+            "--file",
+            "/nonexistent/messages.jsonl",
+        ]
+    )
+    assert code == 2
+    assert "cannot read" in capsys.readouterr().err

@@ -1,0 +1,82 @@
+"""The public surface of dms_rocketmq: pinned names, docstrings, typing marker."""
+
+from __future__ import annotations
+
+import inspect
+import subprocess
+import sys
+from pathlib import Path
+
+import dms_rocketmq
+
+PUBLIC = [
+    "AKSKAuth",
+    "APIConnectionError",
+    "APIError",
+    "APIStatusError",
+    "APITimeoutError",
+    "AsyncClient",
+    "AuthenticationError",
+    "BadRequestError",
+    "Client",
+    "ConfigurationError",
+    "DMSError",
+    "InternalServerError",
+    "MalformedResponseError",
+    "Message",
+    "NotFoundError",
+    "PayloadTooLargeError",
+    "PermissionDeniedError",
+    "REGION_ENDPOINTS",
+    "RateLimitError",
+    "SendFailure",
+    "SendOutcome",
+    "SendResult",
+    "Settings",
+    "TokenAuth",
+    "UnexpectedStatusError",
+    "ValidationError",
+    "__version__",
+    "set_testing",
+    "sign_request",
+]
+
+
+def test_all_is_pinned() -> None:
+    """__all__ is exactly the documented public names; adding or removing one is a deliberate change."""
+    assert sorted(dms_rocketmq.__all__) == sorted(PUBLIC)
+    for name in PUBLIC:
+        assert hasattr(dms_rocketmq, name)
+
+
+def test_public_names_have_docstrings() -> None:
+    """Every public class and function, and their public methods, has a docstring."""
+    for name in PUBLIC:
+        obj = getattr(dms_rocketmq, name)
+        if inspect.isclass(obj) or inspect.isfunction(obj):
+            assert inspect.getdoc(obj), name
+        if inspect.isclass(obj):
+            for attr, member in vars(obj).items():
+                if not attr.startswith("_") and (inspect.isfunction(member) or isinstance(member, property)):
+                    assert inspect.getdoc(member), f"{name}.{attr}"
+
+
+def test_private_modules_declare_all() -> None:
+    """Each private module lists its exports in __all__ (the httpx habit)."""
+    package = Path(dms_rocketmq.__file__).parent
+    for path in package.glob("_*.py"):
+        if path.name in ("__init__.py", "__main__.py"):
+            continue
+        assert "__all__" in path.read_text(encoding="utf-8"), path.name
+
+
+def test_py_typed_marker() -> None:
+    """The package ships py.typed so that users' type checkers read its annotations."""
+    assert (Path(dms_rocketmq.__file__).parent / "py.typed").exists()
+
+
+def test_import_does_not_need_requests_or_aiohttp_modules() -> None:
+    """Importing dms_rocketmq does not import requests (not a dependency) nor the aiohttp transport."""
+    code = "import sys, dms_rocketmq; print('requests' in sys.modules, 'httpx_aiohttp' in sys.modules)"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.split() == ["False", "False"]
