@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import signal
 import socket
 import sys
 from pathlib import Path
@@ -176,6 +177,10 @@ def banner(app: EmulatorApp, endpoint: str) -> str:
     return "\n".join(lines)
 
 
+def _stopped_gracefully(signum: int, frame: object) -> None:
+    """The signal was handled by uvicorn's graceful shutdown; nothing is left to do."""
+
+
 def main(argv: list[str] | None = None) -> int:
     """Run the `dms-rocketmq-emulator` command line."""
     import uvicorn
@@ -216,7 +221,10 @@ def main(argv: list[str] | None = None) -> int:
     )
     server = uvicorn.Server(config)
     # uvicorn handles SIGINT/SIGTERM: it stops accepting, lets in-flight sends finish (their commits
-    # included), then the lifespan closes the store after its last batch.
+    # included), then the lifespan closes the store after its last batch. Afterwards it raises the signal
+    # again for the handler that was there before; these no-op handlers make that graceful stop exit 0.
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(signum, _stopped_gracefully)
     server.run(sockets=[sock])
     sock.close()
     return 0 if server.started else 1

@@ -97,6 +97,7 @@ class EmulatorProcess:
         """Start the process and wait until it answers its health check."""
         if self.running:
             return self
+        self._mark_start()
         log = self.log_path.open("ab")
         try:
             self._process = subprocess.Popen(  # noqa: S603 - our own interpreter and module
@@ -176,7 +177,6 @@ class EmulatorProcess:
     def restart(self) -> EmulatorProcess:
         """Stop, then start again with the same options (and data directory); `url` may change."""
         self.stop()
-        self._mark_start()
         return self.start()
 
     def close(self) -> None:
@@ -297,7 +297,6 @@ def start_emulator(
         token=token,
         start_timeout=start_timeout,
     )
-    process._mark_start()
     try:
         return process.start()
     except BaseException:

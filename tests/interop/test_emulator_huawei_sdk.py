@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+from dms_rocketmq_emulator import decode_msg_id
 from huaweicloudsdkcore.auth.credentials import BasicCredentials
 from huaweicloudsdkcore.exceptions.exceptions import ClientRequestException
 from huaweicloudsdkcore.http.http_config import HttpConfig
@@ -14,8 +15,6 @@ from huaweicloudsdkrocketmq.v2 import (
     SendMessageReq,
     SendMessageRequest,
 )
-
-from dms_rocketmq_emulator import decode_msg_id
 
 pytestmark = pytest.mark.interop
 
