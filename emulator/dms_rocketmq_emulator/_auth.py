@@ -133,6 +133,19 @@ def parse_authorization(value: str) -> tuple[str, list[str], str]:
     return fields["Access"], signed, fields["Signature"]
 
 
+#: Signed headers whose values are credentials: masked in the DEBUG log of the canonical request.
+_SECRET_HEADERS = frozenset({"x-security-token", "x-auth-token"})
+
+
+def _masked(canonical: str) -> str:
+    lines = canonical.split("\n")
+    for index, line in enumerate(lines):
+        name, sep, _ = line.partition(":")
+        if sep and name in _SECRET_HEADERS:
+            lines[index] = f"{name}:***"
+    return "\n".join(lines)
+
+
 def _shown_ak(ak: str) -> str:
     # An AK is not a secret (the gateway itself quotes it), but it is user input: keep it short and printable.
     return ak[:64] if ak.isascii() and ak.isprintable() else "<unprintable>"
@@ -223,6 +236,7 @@ class Authenticator:
         canonical = canonical_request(method, raw_path, raw_query, headers, signed, body)
         expected = signature(sk, string_to_sign(sdk_date, canonical))
         if not hmac.compare_digest(expected.encode("ascii"), given.encode("utf-8", "replace")):
-            # The canonical request holds no secret; it is what a user needs to find a signing bug.
-            logger.debug("signature mismatch for ak %s; canonical request:\n%s", _shown_ak(ak), canonical)
+            # The canonical request is what a user needs to find a signing bug; credential headers a client
+            # chose to sign (X-Security-Token, X-Auth-Token) are masked in it.
+            logger.debug("signature mismatch for ak %s; canonical request:\n%s", _shown_ak(ak), _masked(canonical))
             raise errors.signature_failure("verify aksk signature fail")

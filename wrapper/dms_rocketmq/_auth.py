@@ -48,6 +48,19 @@ UNSIGNED_PAYLOAD = "UNSIGNED-PAYLOAD"
 #: Headers the HTTP stack manages itself; the official SDK never signs them (its transport adds them after
 #: signing), and signing hop-by-hop headers would break behind a proxy. The adapters leave them unsigned.
 TRANSPORT_HEADERS = frozenset({"accept", "accept-encoding", "connection", "content-length", "transfer-encoding"})
+#: Signed headers whose values are credentials: masked in the DEBUG log of the canonical request.
+SECRET_HEADERS = frozenset({"x-security-token", "x-auth-token"})
+
+
+def _masked(canonical: str) -> str:
+    """The canonical request with the values of credential headers replaced by `***`, for logging."""
+    lines = canonical.split("\n")
+    for index, line in enumerate(lines):
+        name, sep, _ = line.partition(":")
+        if sep and name in SECRET_HEADERS:
+            lines[index] = f"{name}:***"
+    return "\n".join(lines)
+
 
 Headers = Mapping[str, str] | Iterable[tuple[str, str]]
 
@@ -188,7 +201,7 @@ def sign_request(
     )
     to_sign = string_to_sign(sdk_date, canonical)
     if logger.isEnabledFor(logging.DEBUG):
-        logger.debug("canonical request:\n%s\nstring to sign:\n%s", canonical, to_sign)
+        logger.debug("canonical request:\n%s\nstring to sign:\n%s", _masked(canonical), to_sign)
     added["Authorization"] = authorization_header(ak, names, signature(sk, to_sign))
     return added
 
@@ -264,7 +277,7 @@ class AKSKAuth(httpx.Auth):
         )
         to_sign = string_to_sign(date, canonical)
         if logger.isEnabledFor(logging.DEBUG):
-            logger.debug("canonical request:\n%s\nstring to sign:\n%s", canonical, to_sign)
+            logger.debug("canonical request:\n%s\nstring to sign:\n%s", _masked(canonical), to_sign)
         mac = self._hmac.copy()
         mac.update(to_sign.encode("utf-8"))
         headers["Authorization"] = authorization_header(self.ak, names, mac.hexdigest())

@@ -1,0 +1,272 @@
+"""SKs and tokens appear in no log line, repr or exception message of the wrapper, the CLI or the emulator.
+
+Every secret below is a distinctive string; each test drives its component through success and failure
+(with logging at DEBUG where there is logging) and searches everything it printed, logged or raised.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import pathlib
+import subprocess
+import sys
+import traceback
+import types
+from collections.abc import Iterable
+
+import httpx
+import pytest
+from emulators import AK, INSTANCE_ID, PROJECT_ID, SK, TOKEN, EmulatorFactory, EmulatorProcess
+from huaweicloudsdkcore.sdk_request import SdkRequest
+from huaweicloudsdkcore.signer.signer import Signer
+
+SECURITY_TOKEN = "sectok-SECRET-7d1e0c4b9a8f7e6d5c4b3a29181706f5"
+WRONG_SK = "sk-SECRET-WRONG-aa11bb22cc33dd44ee55ff66"
+WRONG_TOKEN = "tok-SECRET-WRONG-99887766554433221100ffee"
+SECRETS = (SK, TOKEN, SECURITY_TOKEN, WRONG_SK, WRONG_TOKEN)
+BIN = pathlib.Path(sys.executable).parent
+
+
+def leaks(texts: Iterable[str]) -> list[str]:
+    """The secrets (by their first characters) found in any of the texts, and where."""
+    found = []
+    for text in texts:
+        for secret in SECRETS:
+            # A secret cut short or split is still a leak: look for a 16-character prefix too.
+            if secret in text or secret[:16] in text:
+                index = text.find(secret[:16])
+                found.append(f"{secret[:12]}... in: ...{text[max(0, index - 120) : index + 40]!r}")
+    return found
+
+
+def client_kwargs(emulator: EmulatorProcess, **auth: str) -> dict[str, object]:
+    return {
+        "endpoint": emulator.endpoint,
+        "project_id": PROJECT_ID,
+        "instance_id": INSTANCE_ID,
+        "max_retries": 0,
+        "environ": {},
+        **auth,
+    }
+
+
+def sdk_signed_with(emulator: EmulatorProcess, sk: str, extra: dict[str, str]) -> tuple[str, dict[str, str]]:
+    request = SdkRequest(
+        method="POST",
+        schema="http",
+        host=emulator.endpoint.removeprefix("http://"),
+        resource_path=f"/v2/rocketmq/{PROJECT_ID}/instances/{INSTANCE_ID}/messages",
+        query_params=[],
+        header_params={"Content-Type": "application/json", **extra},
+        body=b'{"topic":"orders","body":"x"}',
+    )
+    Signer(types.SimpleNamespace(ak=AK, sk=sk)).sign(request)
+    return request.uri, dict(request.header_params)
+
+
+@pytest.fixture
+def debug_logs(caplog: pytest.LogCaptureFixture) -> pytest.LogCaptureFixture:
+    """Every logger of the process at DEBUG (httpx, httpcore, dms_rocketmq...)."""
+    caplog.set_level(logging.DEBUG)
+    return caplog
+
+
+def logged(caplog: pytest.LogCaptureFixture) -> list[str]:
+    texts = []
+    for record in caplog.records:
+        texts.append(record.getMessage())
+        if record.exc_info:
+            texts.append("".join(traceback.format_exception(*record.exc_info)))
+    return texts
+
+
+def exception_texts(exc: BaseException) -> list[str]:
+    return [str(exc), repr(exc), "".join(traceback.format_exception(exc))]
+
+
+def test_the_wrapper_never_shows_a_secret(auth_emulator: EmulatorProcess, debug_logs: pytest.LogCaptureFixture) -> None:
+    """Client/AsyncClient/settings/auth reprs, DEBUG logs (signer canonical strings included) and the exceptions
+    of refused sends, with AK/SK plus a security token and with tokens, contain no SK or token."""
+    import dms_rocketmq
+    from dms_rocketmq import auth_requests
+
+    texts: list[str] = []
+    with dms_rocketmq.Client(**client_kwargs(auth_emulator, ak=AK, sk=SK, security_token=SECURITY_TOKEN)) as client:
+        assert client.send("orders", "signed with a security token").queue_offset >= 0
+        texts += [repr(client), repr(client.settings), str(client.settings)]
+    with dms_rocketmq.Client(**client_kwargs(auth_emulator, token=TOKEN)) as client:
+        assert client.send("orders", "token").queue_offset >= 0
+        texts += [repr(client), repr(client.settings)]
+    for auth in ({"ak": AK, "sk": WRONG_SK, "security_token": SECURITY_TOKEN}, {"token": WRONG_TOKEN}):
+        with (
+            dms_rocketmq.Client(**client_kwargs(auth_emulator, **auth)) as client,
+            pytest.raises(dms_rocketmq.AuthenticationError) as refused,
+        ):
+            client.send("orders", "refused")
+        texts += exception_texts(refused.value)
+    texts += [
+        repr(dms_rocketmq.AKSKAuth(AK, SK, SECURITY_TOKEN)),
+        repr(dms_rocketmq.TokenAuth(TOKEN)),
+        repr(auth_requests.AKSKAuth(AK, SK, SECURITY_TOKEN)),
+        repr(auth_requests.TokenAuth(TOKEN)),
+        repr(dms_rocketmq.AsyncClient(**client_kwargs(auth_emulator, ak=AK, sk=SK))),
+    ]
+    texts += logged(debug_logs)
+    assert any("canonical request" in text for text in texts), "the signer's DEBUG log was not captured"
+    assert leaks(texts) == []
+
+
+@pytest.mark.parametrize(
+    "settings",
+    [
+        {"endpoint": "ftp://nowhere", "ak": AK, "sk": SK},
+        {"endpoint": "http://127.0.0.1:1", "project_id": "", "ak": AK, "sk": SK},
+        {"endpoint": "http://127.0.0.1:1", "instance_id": "", "token": TOKEN},
+        {"endpoint": "http://127.0.0.1:1", "ak": AK, "sk": SK, "token": TOKEN},
+        {"endpoint": "http://127.0.0.1:1", "ak": "", "sk": SK},
+        {"endpoint": "http://127.0.0.1:1", "ak": AK, "sk": ""},
+        {"endpoint": "http://127.0.0.1:1", "token": "", "security_token": SECURITY_TOKEN},
+        {"endpoint": "http://127.0.0.1:1", "ak": SK, "sk": SK},
+    ],
+)
+def test_configuration_errors_never_quote_a_secret(settings: dict[str, str]) -> None:
+    """Every ConfigurationError raised while secrets are set (bad endpoint, missing ids, both auth kinds...)
+    names the setting, not the secret."""
+    import dms_rocketmq
+
+    options: dict[str, object] = {"project_id": PROJECT_ID, "instance_id": INSTANCE_ID, "environ": {}, **settings}
+    try:
+        client = dms_rocketmq.Client(**options)  # type: ignore[arg-type]
+    except dms_rocketmq.DMSError as exc:
+        texts = exception_texts(exc)
+    else:
+        # Accepted settings: then the connection fails, and that error must not quote them either.
+        with client, pytest.raises(dms_rocketmq.APIConnectionError) as failed:
+            client.send("orders", "x")
+        texts = [*exception_texts(failed.value), repr(client)]
+    if settings.get("ak") == SK:
+        # An SK passed as the AK is sent as the AK, which is public: only its use as the key must not show.
+        texts = [text.replace(f"ak={SK!r}", "ak=<the AK>") for text in texts]
+    assert leaks(texts) == []
+
+
+def run_cli(emulator: EmulatorProcess, *args: str, **env: str) -> subprocess.CompletedProcess[str]:
+    environ = {key: value for key, value in os.environ.items() if not key.startswith(("HUAWEICLOUD_", "DMS_"))}
+    environ |= {
+        "DMS_ROCKETMQ_ENDPOINT": emulator.endpoint,
+        "HUAWEICLOUD_SDK_PROJECT_ID": PROJECT_ID,
+        "DMS_ROCKETMQ_INSTANCE_ID": INSTANCE_ID,
+        **env,
+    }
+    return subprocess.run(
+        [str(BIN / "dms-rocketmq"), "send", "--topic", "orders", *args],
+        capture_output=True,
+        text=True,
+        env=environ,
+        timeout=60,
+        check=False,
+    )
+
+
+def test_the_cli_never_prints_a_secret(auth_emulator: EmulatorProcess, tmp_path: pathlib.Path) -> None:
+    """`dms-rocketmq send`, succeeding, refused (wrong SK, wrong token), unreachable and misconfigured, prints
+    no SK or token on stdout or stderr, nor in its failures file."""
+    aksk = {"HUAWEICLOUD_SDK_AK": AK, "HUAWEICLOUD_SDK_SK": SK, "HUAWEICLOUD_SDK_SECURITY_TOKEN": SECURITY_TOKEN}
+    lines = tmp_path / "messages.jsonl"
+    lines.write_text("".join(json.dumps({"body": f"line {n}"}) + "\n" for n in range(3)))
+    runs = [
+        (run_cli(auth_emulator, "--body", "ok", **aksk), 0),
+        (run_cli(auth_emulator, "--body", "ok", DMS_ROCKETMQ_TOKEN=TOKEN), 0),
+        (run_cli(auth_emulator, "--body", "x", **{**aksk, "HUAWEICLOUD_SDK_SK": WRONG_SK}), 1),
+        (run_cli(auth_emulator, "--body", "x", DMS_ROCKETMQ_TOKEN=WRONG_TOKEN), 1),
+        (
+            run_cli(
+                auth_emulator,
+                "--file",
+                str(lines),
+                "--failures",
+                str(tmp_path / "failed.jsonl"),
+                **{**aksk, "HUAWEICLOUD_SDK_SK": WRONG_SK},
+            ),
+            1,
+        ),
+        (run_cli(auth_emulator, "--body", "x", "--endpoint", "http://127.0.0.1:1", "--max-retries", "0", **aksk), 1),
+        (run_cli(auth_emulator, "--body", "x", "--endpoint", "ftp://bad", **aksk), 2),
+        (run_cli(auth_emulator, "--body", "x", "--ak", AK, DMS_ROCKETMQ_TOKEN=TOKEN, HUAWEICLOUD_SDK_SK=SK), None),
+    ]
+    texts = []
+    for completed, expected in runs:
+        if expected is not None:
+            assert completed.returncode == expected, (completed.args, completed.stdout, completed.stderr)
+        texts += [completed.stdout, completed.stderr]
+    texts.append((tmp_path / "failed.jsonl").read_text())
+    assert leaks(texts) == []
+
+
+def test_the_emulator_never_logs_or_answers_a_secret(start_emulator: EmulatorFactory) -> None:
+    """With --log-level debug, the emulator's output (banner, request log, the canonical request it logs on a
+    signature mismatch) and its answers contain no SK or token, even when a token is a signed header."""
+    import dms_rocketmq
+
+    emulator = start_emulator(log_level="debug")
+    answers: list[str] = []
+    good = client_kwargs(emulator, ak=AK, sk=SK, security_token=SECURITY_TOKEN)
+    with dms_rocketmq.Client(**good) as client:
+        client.send("orders", "fine")
+    for auth in ({"ak": AK, "sk": WRONG_SK, "security_token": SECURITY_TOKEN}, {"token": WRONG_TOKEN}):
+        with dms_rocketmq.Client(**client_kwargs(emulator, **auth)) as client:
+            try:
+                client.send("orders", "refused")
+            except dms_rocketmq.APIStatusError as exc:
+                answers.append(exc.response.text)
+    # Signed by the official SDK with the secrets as signed headers and the wrong SK, so the emulator's
+    # mismatch log has them in its canonical request.
+    uri, headers = sdk_signed_with(emulator, WRONG_SK, {"X-Auth-Token": TOKEN, "X-Security-Token": SECURITY_TOKEN})
+    with httpx.Client(base_url=emulator.endpoint) as http:
+        reply = http.post(uri, content=b'{"topic":"orders","body":"x"}', headers=headers)
+        assert reply.status_code == 401
+        answers.append(reply.text)
+    emulator.stop()  # flushes and closes its output
+    assert "DMS_ROCKETMQ_ENDPOINT=" in emulator.output
+    assert "signature mismatch" in emulator.output, "the debug log of a mismatch was not produced"
+    assert leaks([emulator.output, *answers]) == []
+
+
+def test_the_emulator_configuration_never_shows_a_secret(tmp_path: pathlib.Path) -> None:
+    """The emulator's settings, authenticator and credential reprs, and its CLI's configuration errors (flags
+    and TOML), never show an SK or token."""
+    from dms_rocketmq_emulator._auth import Authenticator
+    from dms_rocketmq_emulator._config import Credential, Settings
+
+    texts = [
+        repr(Settings(credentials=(Credential(AK, SK),), tokens=(TOKEN,))),
+        repr(Credential(AK, SK)),
+        repr(Authenticator([Credential(AK, SK)], [TOKEN])),
+    ]
+    bad_toml = tmp_path / "bad.toml"
+    bad_toml.write_text(f'port = "not a number"\ntokens = ["{TOKEN}"]\n[[credentials]]\nak = "{AK}"\nsk = "{SK}"\n')
+    odd_toml = tmp_path / "odd.toml"
+    odd_toml.write_text(f'[[credentials]]\nak = "{AK}"\nsk = ["{SK}"]\n')
+    runs = [
+        ["--credential", f"{AK}{SK}"],  # no colon
+        ["--credential", f":{SK}"],
+        ["--credential", f"BAD AK:{SK}"],
+        ["--credential", f"{AK}:{SK}", "--credential", f"{AK}:{SK}x"],
+        ["--token", "", "--credential", f"{AK}:{SK}"],
+        ["--config", str(bad_toml)],
+        ["--config", str(odd_toml)],
+        ["--port", "99999", "--credential", f"{AK}:{SK}", "--token", TOKEN],
+    ]
+    for args in runs:
+        completed = subprocess.run(
+            [str(BIN / "dms-rocketmq-emulator"), "--memory", *args],
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=False,
+        )
+        assert completed.returncode != 0, (args, completed.stdout)
+        texts += [completed.stdout, completed.stderr]
+    assert leaks(texts) == []
