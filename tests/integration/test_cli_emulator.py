@@ -1,0 +1,160 @@
+"""The dms-rocketmq command, run as users run it, against the emulator."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from collections import Counter
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+pytestmark = pytest.mark.integration
+
+
+def command() -> list[str]:
+    """The installed console script (next to this interpreter), else `python -m dms_rocketmq`."""
+    script = Path(sys.executable).with_name("dms-rocketmq")
+    if script.exists():
+        return [str(script)]
+    found = shutil.which("dms-rocketmq")
+    return [found] if found else [sys.executable, "-m", "dms_rocketmq"]
+
+
+@pytest.fixture(autouse=True)
+def clean(dms_emulator: Any) -> None:
+    """Each test starts from an empty store."""
+    dms_emulator.reset()
+
+
+def environment(emulator: Any, **extra: str) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("HUAWEICLOUD_SDK_", "DMS_ROCKETMQ_"))}
+    env.update(
+        DMS_ROCKETMQ_ENDPOINT=emulator.url,
+        HUAWEICLOUD_SDK_PROJECT_ID=emulator.project_id,
+        DMS_ROCKETMQ_INSTANCE_ID=emulator.instance_id,
+        HUAWEICLOUD_SDK_AK=emulator.ak,
+        HUAWEICLOUD_SDK_SK=emulator.sk,
+    )
+    env.update(extra)
+    return env
+
+
+def run(args: list[str], env: dict[str, str], stdin: str | None = None) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([*command(), *args], env=env, input=stdin, capture_output=True, text=True, timeout=120)
+
+
+def test_send_from_stdin_prints_json(dms_emulator: Any) -> None:
+    """`send` reads the body from stdin, prints the result as JSON when piped, and exits 0."""
+    done = run(
+        ["send", "--topic", "orders", "--key", "k1", "--key", "k2", "--tag", "t"],
+        environment(dms_emulator),
+        stdin="hello from stdin\n",
+    )
+    assert done.returncode == 0, done.stderr
+    result = json.loads(done.stdout)
+    [stored] = dms_emulator.messages("orders")
+    assert stored["body"] == "hello from stdin"
+    assert result["msg_id"] == stored["msg_id"]
+    assert result["properties"]["KEYS"] == "k1 k2"
+    assert result["properties"]["TAGS"] == "t"
+    assert dms_emulator.sk not in done.stdout + done.stderr
+
+
+def test_send_body_table_output_with_flags(dms_emulator: Any) -> None:
+    """Connection flags override the environment; `--output table` prints a readable table."""
+    env = environment(dms_emulator, DMS_ROCKETMQ_ENDPOINT="http://127.0.0.1:9", DMS_ROCKETMQ_INSTANCE_ID="x")
+    done = run(
+        [
+            "send",
+            "--endpoint",
+            dms_emulator.url,
+            "--instance-id",
+            dms_emulator.instance_id,
+            "--ak",
+            dms_emulator.ak,
+            "--topic",
+            "orders",
+            "--body",
+            "tabled",
+            "--output",
+            "table",
+        ],
+        env,
+    )
+    assert done.returncode == 0, done.stderr
+    [stored] = dms_emulator.messages("orders")
+    assert stored["msg_id"] in done.stdout
+    assert "queue_offset" in done.stdout
+
+
+def test_send_with_token_from_environment(dms_emulator: Any) -> None:
+    """DMS_ROCKETMQ_TOKEN authenticates the CLI with an IAM token instead of AK/SK."""
+    env = environment(dms_emulator, DMS_ROCKETMQ_TOKEN=dms_emulator.token)
+    del env["HUAWEICLOUD_SDK_AK"], env["HUAWEICLOUD_SDK_SK"]
+    done = run(["send", "--topic", "orders", "--body", "with token"], env)
+    assert done.returncode == 0, done.stderr
+    assert [m["body"] for m in dms_emulator.messages()] == ["with token"]
+
+
+def test_failed_send_exit_1_with_error_json(dms_emulator: Any) -> None:
+    """A send the server refuses exits 1 and prints the error, with the server's request id, as JSON."""
+    done = run(["send", "--topic", "no_such_topic", "--body", "x"], environment(dms_emulator))
+    assert done.returncode == 1
+    error = json.loads(done.stdout)["error"]
+    assert error["error_code"] == "DMS.00400876"
+    assert len(error["request_id"]) == 32
+    assert "does not exist" in done.stderr
+
+
+def test_file_with_failures_then_resend(dms_emulator: Any, tmp_path: Path) -> None:
+    """A JSONL file with server faults exits 1 and writes the failed lines; re-sending that file completes it."""
+    messages = tmp_path / "messages.jsonl"
+    lines = [{"body": f"line-{i}", "keys": [f"k-{i}"]} for i in range(300)]
+    lines[10]["body"] = {"structured": 10}  # a non-string body is sent as JSON
+    messages.write_text("\n".join(json.dumps(line) for line in lines) + "\n\n", encoding="utf-8")
+    failures = tmp_path / "failed.jsonl"
+    dms_emulator.inject_faults(12, status=500)
+
+    done = run(
+        ["send", "--topic", "orders", "--file", str(messages), "--concurrency", "16", "--failures", str(failures)],
+        environment(dms_emulator),
+    )
+    assert done.returncode == 1, done.stderr
+    summary = json.loads(done.stdout)
+    assert (summary["sent"], summary["failed"], summary["total"]) == (288, 12, 300)
+    assert summary["messages_per_second"] > 0
+    failed = [json.loads(line) for line in failures.read_text(encoding="utf-8").splitlines()]
+    assert len(failed) == 12
+    assert all(line["topic"] == "orders" for line in failed)
+
+    again = run(
+        ["send", "--file", str(failures), "--failures", str(tmp_path / "again.jsonl")], environment(dms_emulator)
+    )
+    assert again.returncode == 0, again.stderr
+    assert json.loads(again.stdout)["sent"] == 12
+    assert (tmp_path / "again.jsonl").read_text(encoding="utf-8") == ""
+
+    stored = dms_emulator.messages("orders")
+    counts = Counter(m["body"] for m in stored)
+    expected = {f"line-{i}" for i in range(300) if i != 10} | {'{"structured":10}'}
+    assert set(counts) == expected
+    assert set(counts.values()) == {1}
+
+
+def test_file_with_bad_lines(dms_emulator: Any, tmp_path: Path) -> None:
+    """Lines that are not JSON objects, or break DMS rules, are failures kept verbatim in the failures file."""
+    messages = tmp_path / "messages.jsonl"
+    messages.write_text('{"body": "good"}\nnot json\n[1]\n{"body": "x", "topic": "bad topic"}\n', encoding="utf-8")
+    failures = tmp_path / "failed.jsonl"
+    done = run(
+        ["send", "--topic", "orders", "--file", str(messages), "--failures", str(failures)], environment(dms_emulator)
+    )
+    assert done.returncode == 1
+    assert json.loads(done.stdout)["failed"] == 3
+    assert failures.read_text(encoding="utf-8").splitlines()[:2] == ["not json", "[1]"]
+    assert [m["body"] for m in dms_emulator.messages()] == ["good"]
