@@ -1,0 +1,187 @@
+"""Deliberately broken emulators: the real emulator app behind a small ASGI middleware that plants one defect.
+
+Each variant is served by uvicorn on a free loopback port, in a thread of the test process, so the contract
+suite (run in a subprocess) talks to it over real HTTP exactly as it talks to a correct server.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import threading
+import time
+from collections.abc import Awaitable, Callable, Iterator, MutableMapping
+from typing import Any
+
+import uvicorn
+from dms_rocketmq_emulator import Credential, InstanceSettings, Settings, TopicSettings, create_app
+
+Scope = MutableMapping[str, Any]
+Message = MutableMapping[str, Any]
+Receive = Callable[[], Awaitable[Message]]
+Send = Callable[[Message], Awaitable[None]]
+ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
+# (status, headers, body) -> (status, headers, body), for one buffered response.
+ResponseEdit = Callable[[int, list[tuple[bytes, bytes]], bytes], tuple[int, list[tuple[bytes, bytes]], bytes]]
+
+PROJECT_ID = "b0b0b0b0b0b0b0b0b0b0b0b0b0b0b0b0"
+INSTANCE_ID = "0badc0de-0000-4000-8000-00000000b0b0"
+TOPIC = "broken-orders"
+AK = "BROKENVARIANTAK00001"
+SK = "sk-BROKEN-VARIANT-SECRET-3c8e1f0a9b7d"
+START_TIMEOUT_S = 30.0
+
+
+def _is_send(scope: Scope) -> bool:
+    return scope["type"] == "http" and scope["path"].startswith("/v2/")
+
+
+def _replace_json(body: bytes, edit: Callable[[Any], Any]) -> bytes:
+    return json.dumps(edit(json.loads(body))).encode("utf-8")
+
+
+def _set_content_length(headers: list[tuple[bytes, bytes]], length: int) -> list[tuple[bytes, bytes]]:
+    kept = [(name, value) for name, value in headers if name.lower() != b"content-length"]
+    return [*kept, (b"content-length", str(length).encode("ascii"))]
+
+
+def rewrite_responses(app: ASGIApp, edit: ResponseEdit) -> ASGIApp:
+    """Middleware: buffer each send-message response and pass it through `edit` before it leaves."""
+
+    async def middleware(scope: Scope, receive: Receive, send: Send) -> None:
+        if not _is_send(scope):
+            await app(scope, receive, send)
+            return
+        start: Message = {}
+        chunks: list[bytes] = []
+
+        async def capture(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                start.update(message)
+            elif message["type"] == "http.response.body":
+                chunks.append(message.get("body", b""))
+                if not message.get("more_body", False):
+                    status, headers, body = edit(start["status"], list(start.get("headers", [])), b"".join(chunks))
+                    headers = _set_content_length(headers, len(body))
+                    await send({"type": "http.response.start", "status": status, "headers": headers})
+                    await send({"type": "http.response.body", "body": body})
+            else:
+                await send(message)
+
+        await app(scope, receive, capture)
+
+    return middleware
+
+
+def queue_offset_as_string(app: ASGIApp) -> ASGIApp:
+    """Defect: a 200 whose `queue_offset` is a JSON string ("41") instead of an integer."""
+
+    def edit(status: int, headers: list[tuple[bytes, bytes]], body: bytes) -> tuple[int, list[Any], bytes]:
+        if status == 200:
+
+            def stringify(payload: dict[str, Any]) -> dict[str, Any]:
+                return {**payload, "queue_offset": str(payload["queue_offset"])}
+
+            body = _replace_json(body, stringify)
+        return status, headers, body
+
+    return rewrite_responses(app, edit)
+
+
+def server_error_for_malformed_body(app: ASGIApp) -> ASGIApp:
+    """Defect: a body the emulator refuses as malformed (400 DMS.00400004/5/62) gets a 500 instead."""
+    malformed = {"DMS.00400004", "DMS.00400005", "DMS.00400062"}
+
+    def edit(status: int, headers: list[tuple[bytes, bytes]], body: bytes) -> tuple[int, list[Any], bytes]:
+        if status == 400 and json.loads(body).get("error_code") in malformed:
+            error = {"error_code": "DMS.00500000", "error_msg": "Internal service error."}
+            return 500, headers, json.dumps(error).encode("utf-8")
+        return status, headers, body
+
+    return rewrite_responses(app, edit)
+
+
+def accepts_body_without_topic(app: ASGIApp) -> ASGIApp:
+    """Defect: a JSON object without `topic` is not refused; the server quietly sends it to a default topic."""
+
+    async def middleware(scope: Scope, receive: Receive, send: Send) -> None:
+        if not _is_send(scope):
+            await app(scope, receive, send)
+            return
+        chunks: list[bytes] = []
+        while True:
+            message = await receive()
+            chunks.append(message.get("body", b""))
+            if not message.get("more_body", False):
+                break
+        raw = b"".join(chunks)
+        try:
+            payload = json.loads(raw)
+        except ValueError:
+            payload = None
+        if isinstance(payload, dict) and "topic" not in payload:
+            raw = json.dumps({**payload, "topic": TOPIC}).encode("utf-8")
+            # The AK/SK signature covered the original body, so this variant is run with token auth.
+            scope = {**scope, "headers": [(k, v) for k, v in scope["headers"] if k.lower() != b"content-length"]}
+        delivered = False
+
+        async def replay() -> Message:
+            nonlocal delivered
+            if delivered:
+                return await receive()
+            delivered = True
+            return {"type": "http.request", "body": raw, "more_body": False}
+
+        await app(scope, replay, send)
+
+    return middleware
+
+
+def drops_request_id(app: ASGIApp) -> ASGIApp:
+    """Defect: responses leave out the X-Request-Id header."""
+
+    def edit(status: int, headers: list[tuple[bytes, bytes]], body: bytes) -> tuple[int, list[Any], bytes]:
+        return status, [(name, value) for name, value in headers if name.lower() != b"x-request-id"], body
+
+    return rewrite_responses(app, edit)
+
+
+def settings_for(*, token: str | None = None) -> Settings:
+    """An in-memory emulator with the broken variants' project, instance and topic, auth on (AK/SK, or the
+    token when one is given)."""
+    return Settings(
+        host="127.0.0.1",
+        port=0,
+        data_dir=None,
+        project_id=PROJECT_ID,
+        topics=(TopicSettings(TOPIC),),
+        instances=(InstanceSettings(INSTANCE_ID),),
+        credentials=() if token else (Credential(AK, SK),),
+        tokens=(token,) if token else (),
+    )
+
+
+@contextlib.contextmanager
+def serve(app: ASGIApp) -> Iterator[str]:
+    """Serve `app` with uvicorn on a free loopback port in a background thread; yield its base URL."""
+    config = uvicorn.Config(app, host="127.0.0.1", port=0, log_level="warning", lifespan="on")
+    server = uvicorn.Server(config)
+    thread = threading.Thread(target=asyncio.run, args=(server.serve(),), daemon=True)
+    thread.start()
+    deadline = time.monotonic() + START_TIMEOUT_S
+    while not server.started:
+        if not thread.is_alive() or time.monotonic() > deadline:
+            raise RuntimeError("the broken emulator did not start")
+        time.sleep(0.02)
+    port = server.servers[0].sockets[0].getsockname()[1]
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.should_exit = True
+        thread.join(timeout=15)
+
+
+def build(variant: Callable[[ASGIApp], ASGIApp], *, token: str | None = None) -> ASGIApp:
+    """The real emulator app, wrapped in `variant`."""
+    return variant(create_app(settings_for(token=token)))

@@ -1,0 +1,233 @@
+"""How the contract suite loads openapi.yaml into schemathesis: phases, data, checks, auth and pinning.
+
+Everything schemathesis is told lives here, in one place, so that the reason for each choice sits next to it.
+The suite itself (`test_send_message_contract.py`) only calls `case.call_and_validate()`.
+
+Knobs (environment), all optional:
+- `DMS_CONTRACT_SEED`: the run's seed (default a fixed one, so `make test` is reproducible); `random` for none.
+- `DMS_CONTRACT_MAX_EXAMPLES`: cases per generation mode in the fuzzing phase (default 40).
+- `DMS_CONTRACT_FAILURES_FILE`: where to append, one per line, the name of each check that fails (the
+  broken-variant tests read it to learn which checks caught their planted defect).
+- `DMS_CONTRACT_NO_SHRINK=1`: report the first failing case as found instead of shrinking it (faster).
+"""
+
+from __future__ import annotations
+
+import os
+import pathlib
+from typing import Any
+
+import schemathesis
+from _contract_target import Target
+from schemathesis.core.parameters import ParameterLocation
+from schemathesis.specs.openapi.schemas import OpenApiSchema
+
+ROOT = pathlib.Path(__file__).resolve().parents[2]
+SPEC_PATH = ROOT / "openapi.yaml"
+DEFAULT_SEED = 20261126
+DEFAULT_MAX_EXAMPLES = 40
+# The body's byte limit (4 MiB of UTF-8). The schema can only bound characters; see `pin_to_target`.
+BODY_MAX_BYTES = 4 * 1024 * 1024
+
+SEED = "DMS_CONTRACT_SEED"
+MAX_EXAMPLES = "DMS_CONTRACT_MAX_EXAMPLES"
+FAILURES_FILE = "DMS_CONTRACT_FAILURES_FILE"
+NO_SHRINK = "DMS_CONTRACT_NO_SHRINK"
+
+# Checks, and why each is configured as it is. Every built-in check of schemathesis 4.32 is listed: none is
+# left out, so each one runs whenever it has something to look at.
+CHECKS: dict[str, Any] = {
+    # A 5xx is never the right answer to a request this suite can build. The default expectation (2xx, 3xx,
+    # 4xx) is kept as it is.
+    "not_a_server_error": {"enabled": True},
+    # The status is one the operation documents (200, 400, 401, 403, 404, 413, 429, 500, 503).
+    "status_code_conformance": {"enabled": True},
+    # The Content-Type is the one documented for that status (application/json for all of them).
+    "content_type_conformance": {"enabled": True},
+    # The body matches the documented schema: SendMessageResponse for 200, ErrorBody for every error.
+    "response_schema_conformance": {"enabled": True, "validate-formats": True},
+    # The documented headers are present and valid: X-Request-Id (32 lowercase hex) on every response and
+    # Retry-After, when sent, on 429/503.
+    "response_headers_conformance": {"enabled": True},
+    # A request valid against the schema, sent to an existing instance and topic with valid credentials, must
+    # be accepted. Narrowed from schemathesis's default (2xx, 3xx, 401, 403, 404, 409, 429, 5xx): this API never
+    # redirects or conflicts (3xx, 409), and positive cases carry valid credentials and are pinned to an
+    # existing project, instance and topic, so a 401, 403 or 404 would be a real finding (a signing mismatch, a
+    # routing bug). Kept: 429, because throttling answers load, not data; and 5xx, because a server error is
+    # reported by not_a_server_error and must not be reported twice.
+    "positive_data_acceptance": {"enabled": True, "expected-statuses": ["200", "429", "5xx"]},
+    # A request the schema forbids must be refused. Narrowed from schemathesis's default (which also allows
+    # 405, 406, 409, 415, 422 and 428, statuses this API never documents, so status_code_conformance would
+    # flag them anyway) to the statuses that are a correct refusal here: 400 (invalid body or path parameter),
+    # 401 (credentials negated), 403 (a real gateway may deny), 404 (a negated path parameter names no
+    # instance or no URL, e.g. an unknown engine or an empty segment). Added: 413, the gateway's refusal of a
+    # request over 12 MB, the right answer to an oversized negative body. Kept: 429 (throttling, as above) and
+    # 5xx (reported by not_a_server_error, not twice).
+    "negative_data_rejection": {
+        "enabled": True,
+        "expected-statuses": ["400", "401", "403", "404", "413", "429", "5xx"],
+    },
+    # Declared security is enforced: the request without credentials, and with invalid ones, gets a 401.
+    # schemathesis probes this once per operation per run.
+    "ignored_auth": {"enabled": True},
+    # Methods the path does not document get 405 (GET, PUT, ... on the messages URL); the real service answers
+    # them with 405 DMS.00405001.
+    "unsupported_method": {"enabled": True},
+    # A 405 names the allowed methods in an Allow header.
+    "allow_header_conformance": {"enabled": True},
+    # This operation declares no required request headers besides its security schemes; the check finds
+    # nothing to remove otherwise, and costs nothing.
+    "missing_required_header": {"enabled": True},
+    # The next three look at resources across operations (delete then read, create then read, one user's
+    # object read by another). The API has one operation, a POST with no links and no read-back, so they have
+    # nothing to look at; enabled anyway, so that they start working the day the spec grows such operations.
+    "use_after_free": {"enabled": True},
+    "ensure_resource_availability": {"enabled": True},
+    "object_level_authorization": {"enabled": True},
+    # `max_response_time` stays off: the suite makes no timed assertions (a slow shared CI machine is not a
+    # contract violation); latency is measured by the benchmarks.
+}
+
+
+def seed_from_env() -> int | None:
+    value = os.environ.get(SEED, "").strip()
+    if value.lower() == "random":
+        return None
+    return int(value) if value else DEFAULT_SEED
+
+
+def max_examples_from_env() -> int:
+    value = os.environ.get(MAX_EXAMPLES, "").strip()
+    return int(value) if value else DEFAULT_MAX_EXAMPLES
+
+
+def config_for(target: Target) -> schemathesis.Config:
+    """The schemathesis configuration of a run against `target`."""
+    seed = seed_from_env()
+    generation: dict[str, Any] = {
+        # Positive (schema-valid) and negative (schema-violating) data, in every phase.
+        "mode": "all",
+        "max-examples": max_examples_from_env(),
+        # No example database: a run depends on its seed only, and writes nothing into the checkout.
+        "database": "none",
+        "no-shrink": os.environ.get(NO_SHRINK, "") == "1",
+    }
+    data: dict[str, Any] = {
+        "base-url": target.url,
+        "request-timeout": 30,
+        "generation": generation,
+        "phases": {
+            "examples": {"enabled": True},
+            "coverage": {"enabled": True},
+            "fuzzing": {"enabled": True},
+            # Stateful testing follows links between operations; this spec has one operation and no links.
+            "stateful": {"enabled": False},
+        },
+        "checks": CHECKS,
+    }
+    if seed is not None:
+        data["seed"] = seed
+    return schemathesis.Config.from_dict(data)
+
+
+def _fit_byte_limit(text: str) -> str:
+    """`text` shortened, if needed, to at most BODY_MAX_BYTES of UTF-8 (never cutting a character)."""
+    encoded = text.encode("utf-8")
+    if len(encoded) <= BODY_MAX_BYTES:
+        return text
+    return encoded[:BODY_MAX_BYTES].decode("utf-8", errors="ignore")
+
+
+def pin_to_target(target: Target) -> Any:
+    """A `map_case` hook: positive components are pointed at the target's existing instance and topic.
+
+    Path parameters and the topic are free strings in the schema, but the server only accepts an instance and a
+    topic that exist. So when a case's path parameters were generated as valid, `project_id` and `instance_id`
+    become the target's (the engine stays as generated: both `rocketmq` and `reliability` are valid); when its
+    body was generated as valid, `topic` becomes the target's. Components generated as invalid (negative) keep
+    their values, so the server's refusal of them is still tested. Without this, positive cases would only
+    ever meet "instance does not exist" or "topic does not exist" and positive_data_acceptance would test
+    nothing.
+
+    One more adjustment, for the one rule the schema cannot state: `body` is limited to 4 MiB of UTF-8, while
+    JSON Schema's maxLength counts characters (the spec says so in `body`'s description). A positive body whose
+    UTF-8 encoding is over 4 MiB is shortened to fit; without it, a correct server's documented refusal
+    (DMS.10540011) would be reported as a positive case rejected.
+    """
+
+    def map_case(context: schemathesis.HookContext, case: schemathesis.Case) -> schemathesis.Case:
+        meta = case.meta
+        if meta is None:
+            return case
+
+        def is_positive(location: ParameterLocation) -> bool:
+            # Explicit examples record no per-component mode; the case's own mode then covers every component.
+            component = meta.components.get(location)
+            mode = component.mode if component is not None else meta.generation.mode
+            return not mode.is_negative
+
+        path = case.path_parameters
+        if is_positive(ParameterLocation.PATH):
+            case.path_parameters = {
+                **(path or {}),
+                "project_id": target.project_id,
+                "instance_id": target.instance_id,
+            }
+        body = case.body
+        if is_positive(ParameterLocation.BODY) and isinstance(body, dict):
+            pinned = {**body, "topic": target.topic}
+            if isinstance(pinned.get("body"), str):
+                pinned["body"] = _fit_byte_limit(pinned["body"])
+            case.body = pinned
+        return case
+
+    return map_case
+
+
+def pin_examples_to_target(target: Target) -> Any:
+    """A `before_add_examples` hook doing for the examples phase what `pin_to_target` does for the others.
+
+    The spec's own examples are added to the test as explicit cases, which schemathesis does not pass through
+    `map_case`; this hook maps them in place before they are added.
+    """
+    map_case = pin_to_target(target)
+
+    def before_add_examples(context: schemathesis.HookContext, examples: list[schemathesis.Case]) -> None:
+        examples[:] = [map_case(context, example) for example in examples]
+
+    return before_add_examples
+
+
+def redact(text: str, secrets: list[str]) -> str:
+    """`text` with every secret in `secrets` replaced by `[Filtered]`, schemathesis's own mask."""
+    for secret in secrets:
+        text = text.replace(secret, "[Filtered]")
+    return text
+
+
+def record_failures(path: str) -> Any:
+    """An `after_validate` hook that appends the name of each failed check to the file at `path`."""
+
+    def after_validate(context: schemathesis.HookContext, case: schemathesis.Case, response: Any, results: Any) -> None:
+        failed = [result.name for result in results if result.failure is not None]
+        if failed:
+            with open(path, "a", encoding="utf-8") as out:
+                out.writelines(f"{name}\n" for name in failed)
+
+    return after_validate
+
+
+def build_schema(target: Target) -> OpenApiSchema:
+    """openapi.yaml loaded for a run against `target`: configured, authenticated, pinned."""
+    schema = schemathesis.openapi.from_path(SPEC_PATH, config=config_for(target))
+    # The project's own signer, registered through schemathesis's auth mechanism: schemathesis then knows the
+    # requests are authenticated, leaves credentials off the cases it generates without them (negative security
+    # tests), and its ignored_auth probes remove them. A signer applied behind schemathesis's back would make
+    # those negative cases look like accepted bad data.
+    schema.auth.set_from_requests(target.requests_auth())
+    schema.hook(pin_to_target(target))
+    schema.hook(pin_examples_to_target(target))
+    failures_file = os.environ.get(FAILURES_FILE, "").strip()
+    if failures_file:
+        schema.hook(record_failures(failures_file))
+    return schema

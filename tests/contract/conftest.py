@@ -1,0 +1,54 @@
+"""Fixtures of the contract tier: the target server and openapi.yaml loaded for it."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+from _contract_suite import build_schema
+from _contract_target import Target, target_from_env
+from dms_rocketmq_emulator.pytest_plugin import start_emulator
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Everything in this directory runs schemathesis (or the suite) against a server."""
+    for item in items:
+        if "tests/contract/" in item.nodeid:
+            item.add_marker(pytest.mark.contract)
+
+
+CONTRACT_TOPIC = "orders"
+
+
+@pytest.fixture(scope="session")
+def contract_target() -> Iterator[Target]:
+    """The real instance the environment configures, or else an emulator of the suite's own.
+
+    The emulator is the plugin's (`start_emulator`, what `dms_emulator_factory` calls), started for this tier
+    alone: in memory, auth on (an AK/SK pair and a token), topic `orders`. Not the shared `dms_emulator`:
+    the suite stores hundreds of messages, which must not show up in other tests' topics.
+    """
+    configured = target_from_env()
+    if configured is not None:
+        yield configured
+        return
+    emulator = start_emulator(memory=True, auth=True, topics=(CONTRACT_TOPIC,))
+    try:
+        yield Target(
+            url=emulator.url,
+            project_id=emulator.project_id,
+            instance_id=emulator.instance_id,
+            topic=CONTRACT_TOPIC,
+            kind="emulator",
+            ak=emulator.ak,
+            sk=emulator.sk,
+            token=emulator.token,
+        )
+    finally:
+        emulator.close()
+
+
+@pytest.fixture(scope="session")
+def contract_schema(contract_target: Target):  # type: ignore[no-untyped-def]
+    """openapi.yaml, configured for a run against the target (see _contract_suite.py)."""
+    return build_schema(contract_target)

@@ -1,0 +1,69 @@
+"""The suite catches what it exists to catch: run against deliberately broken emulators, it reports each defect.
+
+Each variant is the real emulator app behind one small ASGI middleware (see `_broken_emulators.py`), served on a
+loopback port; the suite runs in a pytest subprocess pointed at it through the DMS_CONTRACT_* variables.
+"""
+
+from __future__ import annotations
+
+import pathlib
+from collections.abc import Callable
+
+import _broken_emulators as broken
+import pytest
+from _suite_runner import run_suite, target_env
+
+# A broken server fails at its first bad response; shrinking it to the smallest example would only cost time.
+FAST = {"DMS_CONTRACT_NO_SHRINK": "1"}
+VARIANT_TOKEN = "tok-BROKEN-VARIANT-SECRET-7d2a90c4e1"
+
+VARIANTS = [
+    pytest.param(broken.queue_offset_as_string, "response_schema_conformance", False, id="queue_offset-string"),
+    pytest.param(broken.server_error_for_malformed_body, "not_a_server_error", False, id="500-malformed-body"),
+    # Token auth: this variant rewrites the body, which an AK/SK signature (it hashes the body) would refuse.
+    pytest.param(broken.accepts_body_without_topic, "negative_data_rejection", True, id="200-without-topic"),
+    pytest.param(broken.drops_request_id, "response_headers_conformance", False, id="no-X-Request-Id"),
+]
+
+
+@pytest.mark.parametrize(("variant", "expected_check", "use_token"), VARIANTS)
+def test_suite_reports_the_planted_defect(
+    variant: Callable[[broken.ASGIApp], broken.ASGIApp],
+    expected_check: str,
+    use_token: bool,
+    tmp_path: pathlib.Path,
+) -> None:
+    """Against an emulator with one planted defect the suite fails, the check made for that defect is among
+    the failed ones, and no secret appears in the report."""
+    token = VARIANT_TOKEN if use_token else None
+    with broken.serve(broken.build(variant, token=token)) as url:
+        credentials = {"token": token} if token else {"ak": broken.AK, "sk": broken.SK}
+        env = target_env(
+            url, project_id=broken.PROJECT_ID, instance_id=broken.INSTANCE_ID, topic=broken.TOPIC, **credentials
+        )
+        run = run_suite(env, tmp_path, extra_env=FAST)
+    assert run.returncode == 1, run.output[-3000:]
+    assert expected_check in run.failed_checks, (sorted(run.failed_checks), run.output[-3000:])
+    assert broken.SK not in run.output
+    assert VARIANT_TOKEN not in run.output
+
+
+def test_unbroken_wrapper_passes(tmp_path: pathlib.Path) -> None:
+    """The middleware machinery alone changes nothing: the emulator behind a pass-through rewrite passes the
+    suite, so the failures above come from the planted defects, not from the harness."""
+
+    def unchanged(app: broken.ASGIApp) -> broken.ASGIApp:
+        return broken.rewrite_responses(app, lambda status, headers, body: (status, headers, body))
+
+    with broken.serve(broken.build(unchanged)) as url:
+        env = target_env(
+            url,
+            project_id=broken.PROJECT_ID,
+            instance_id=broken.INSTANCE_ID,
+            topic=broken.TOPIC,
+            ak=broken.AK,
+            sk=broken.SK,
+        )
+        run = run_suite(env, tmp_path, extra_env=FAST)
+    assert run.returncode == 0, run.output[-3000:]
+    assert run.failed_checks == frozenset()
