@@ -107,8 +107,10 @@ def _connection_error(exc: Exception) -> APIConnectionError:
         sent = True
     detail = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
     is_timeout = isinstance(exc, httpx.TimeoutException | TimeoutError)
-    if not sent and is_timeout and cause is not None and not isinstance(cause, TimeoutError):
-        is_timeout = False  # aiohttp's disconnects arrive as ConnectTimeout; they are not timeouts
+    if is_timeout and cause is not None and type(cause).__module__.startswith("aiohttp"):
+        # httpx-aiohttp reports aiohttp's disconnects ("Server disconnected", before or after the request
+        # was written) as ConnectTimeout; only aiohttp's own timeouts (TimeoutError subclasses) are timeouts.
+        is_timeout = isinstance(cause, TimeoutError)
     if is_timeout:
         return APITimeoutError(f"Request timed out ({detail}).", request_sent=sent)
     return APIConnectionError(f"Connection error ({detail}).", request_sent=sent)
