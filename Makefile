@@ -9,7 +9,7 @@ VENV_STAMP := $(VENV)/.installed
 NODE_STAMP := node_modules/.installed
 export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 
-.PHONY: help venv demo test lint lint-spec generate check-generated check-wheel docs pytest lock bench
+.PHONY: help venv demo test lint lint-spec generate check-generated check-wheel docs pytest lock bench contract contract-deep
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-16s %s\n", $$1, $$2}'
@@ -47,6 +47,13 @@ lint: $(VENV_STAMP) ## ruff (lint and format) and mypy --strict on wrapper/ and 
 
 pytest: $(VENV_STAMP) ## The pytest suite: unit, integration, contract and interop tiers
 	$(PY) -m pytest
+
+contract: $(VENV_STAMP) ## schemathesis contract suite (fixed seed): the emulator, or the instance DMS_CONTRACT_* names
+	$(PY) -m pytest tests/contract
+
+contract-deep: $(VENV_STAMP) ## Longer contract run: 2000 examples, a new random seed each time (minutes)
+	DMS_CONTRACT_MAX_EXAMPLES=$${DMS_CONTRACT_MAX_EXAMPLES:-2000} DMS_CONTRACT_SEED=$${DMS_CONTRACT_SEED:-random} \
+	  $(PY) -m pytest tests/contract/test_send_message_contract.py
 
 check-wheel: $(VENV_STAMP) ## Build the wheel, install it in a new venv, import it, run both console scripts
 	scripts/check_wheel.sh

@@ -4,8 +4,9 @@ Everything schemathesis is told lives here, in one place, so that the reason for
 The suite itself (`test_send_message_contract.py`) only calls `case.call_and_validate()`.
 
 Knobs (environment), all optional:
-- `DMS_CONTRACT_SEED`: the run's seed (default a fixed one, so `make test` is reproducible); `random` for none.
-- `DMS_CONTRACT_MAX_EXAMPLES`: cases per generation mode in the fuzzing phase (default 40).
+- `DMS_CONTRACT_SEED`: the run's seed (default a fixed one, so `make test` is reproducible); `random` for a
+  fresh one, which failure reports print so that the run can be replayed.
+- `DMS_CONTRACT_MAX_EXAMPLES`: how many cases the fuzzing phase generates, positive and negative together (default 100).
 - `DMS_CONTRACT_FAILURES_FILE`: where to append, one per line, the name of each check that fails (the
   broken-variant tests read it to learn which checks caught their planted defect).
 - `DMS_CONTRACT_NO_SHRINK=1`: report the first failing case as found instead of shrinking it (faster).
@@ -13,8 +14,10 @@ Knobs (environment), all optional:
 
 from __future__ import annotations
 
+import functools
 import os
 import pathlib
+import random
 from typing import Any
 
 import schemathesis
@@ -25,7 +28,7 @@ from schemathesis.specs.openapi.schemas import OpenApiSchema
 ROOT = pathlib.Path(__file__).resolve().parents[2]
 SPEC_PATH = ROOT / "openapi.yaml"
 DEFAULT_SEED = 20261126
-DEFAULT_MAX_EXAMPLES = 40
+DEFAULT_MAX_EXAMPLES = 100
 # The body's byte limit (4 MiB of UTF-8). The schema can only bound characters; see `pin_to_target`.
 BODY_MAX_BYTES = 4 * 1024 * 1024
 
@@ -89,11 +92,22 @@ CHECKS: dict[str, Any] = {
 }
 
 
-def seed_from_env() -> int | None:
+@functools.cache
+def seed_from_env() -> int:
+    """The run's seed: DMS_CONTRACT_SEED, a fresh random one for `random`, else the fixed default.
+
+    A random seed is drawn here rather than left to schemathesis so that it can be reported (see
+    `reproduce_hint`) and a failing deep run replayed with DMS_CONTRACT_SEED.
+    """
     value = os.environ.get(SEED, "").strip()
     if value.lower() == "random":
-        return None
+        return random.SystemRandom().randrange(2**32)
     return int(value) if value else DEFAULT_SEED
+
+
+def reproduce_hint() -> str:
+    """How to replay this run, for failure reports."""
+    return f"contract run: seed {seed_from_env()}, max examples {max_examples_from_env()} (replay with {SEED}=...)"
 
 
 def max_examples_from_env() -> int:
@@ -103,7 +117,6 @@ def max_examples_from_env() -> int:
 
 def config_for(target: Target) -> schemathesis.Config:
     """The schemathesis configuration of a run against `target`."""
-    seed = seed_from_env()
     generation: dict[str, Any] = {
         # Positive (schema-valid) and negative (schema-violating) data, in every phase.
         "mode": "all",
@@ -124,9 +137,8 @@ def config_for(target: Target) -> schemathesis.Config:
             "stateful": {"enabled": False},
         },
         "checks": CHECKS,
+        "seed": seed_from_env(),
     }
-    if seed is not None:
-        data["seed"] = seed
     return schemathesis.Config.from_dict(data)
 
 

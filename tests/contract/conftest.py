@@ -5,9 +5,14 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import pytest
-from _contract_suite import build_schema
+from _contract_suite import build_schema, reproduce_hint
 from _contract_target import Target, target_from_env
 from dms_rocketmq_emulator.pytest_plugin import start_emulator
+
+
+def pytest_report_header(config: pytest.Config) -> str:
+    """The seed and size of the contract run, in the header of a run that starts in this directory."""
+    return reproduce_hint()
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:

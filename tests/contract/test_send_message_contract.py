@@ -8,7 +8,7 @@ default, or the real instance the DMS_CONTRACT_* variables name (see docs/contra
 from __future__ import annotations
 
 import schemathesis
-from _contract_suite import redact
+from _contract_suite import redact, reproduce_hint
 from _contract_target import Target
 from schemathesis.core.failures import FailureGroup
 
@@ -23,4 +23,5 @@ def test_send_message_conforms_to_openapi(case: schemathesis.Case, contract_targ
     except FailureGroup as exc:
         # schemathesis's report includes a curl command with the headers our `requests` auth added after its
         # own sanitising ran, so an IAM token would be printed: the report is re-raised with secrets masked.
-        raise FailureGroup(list(exc.exceptions), redact(exc.message, contract_target.secrets())) from None
+        message = f"{redact(exc.message, contract_target.secrets())}\n{reproduce_hint()}"
+        raise FailureGroup(list(exc.exceptions), message) from None

@@ -18,6 +18,7 @@ import threading
 from collections.abc import Iterator
 from typing import Any
 
+import dms_rocketmq
 import httpx
 import pytest
 import yaml
@@ -177,6 +178,101 @@ def test_generated_client_parses_every_response_example(
     assert response.headers["X-Request-Id"] == _header_example(headers_spec, "X-Request-Id")
     if "Retry-After" in headers_spec:
         assert response.headers["Retry-After"] == str(_header_example(headers_spec, "Retry-After"))
+
+
+# The wrapper's exception for each documented error status (its one status-to-class mapping).
+WRAPPER_ERRORS: dict[int, type[dms_rocketmq.APIStatusError]] = {
+    400: dms_rocketmq.BadRequestError,
+    401: dms_rocketmq.AuthenticationError,
+    403: dms_rocketmq.PermissionDeniedError,
+    404: dms_rocketmq.NotFoundError,
+    413: dms_rocketmq.PayloadTooLargeError,
+    429: dms_rocketmq.RateLimitError,
+    500: dms_rocketmq.InternalServerError,
+    503: dms_rocketmq.InternalServerError,
+}
+
+
+class PreferTransport(httpx.HTTPTransport):
+    """An httpx transport that asks Prism for one example (`Prefer`) on every request the wrapper sends."""
+
+    def __init__(self, prefer: str) -> None:
+        super().__init__()
+        self.prefer = prefer
+        self.sent: list[httpx.Request] = []
+        self.violations: list[str] = []
+
+    def handle_request(self, request: httpx.Request) -> httpx.Response:
+        request.headers["Prefer"] = self.prefer
+        self.sent.append(request)
+        response = super().handle_request(request)
+        # Prism lists what is wrong with a request it found invalid; the wrapper never sees this header.
+        if "sl-violations" in response.headers:
+            self.violations.append(response.headers["sl-violations"])
+        return response
+
+
+def wrapper_client(prism_url: str, transport: httpx.BaseTransport) -> dms_rocketmq.Client:
+    # No retries: Prism answers every retry with the same example, and one request is what is being tested.
+    return dms_rocketmq.Client(
+        endpoint=prism_url,
+        project_id=PROJECT_ID,
+        instance_id=INSTANCE_ID,
+        token=TOKEN_HEADERS["X-Auth-Token"],
+        max_retries=0,
+        transport=transport,
+        environ={},
+    )
+
+
+@pytest.mark.parametrize(("name", "value"), REQUEST_EXAMPLES, ids=[name for name, _ in REQUEST_EXAMPLES])
+def test_wrapper_sends_request_examples_that_prism_accepts(prism_url: str, name: str, value: dict[str, Any]) -> None:
+    """Each request example, sent through the wrapper's `send` (keys and tags as arguments), is a request
+    Prism validates as conforming, and the wrapper returns a SendResult."""
+    properties = {entry["name"]: entry["value"] for entry in value.get("property_list", [])}
+    transport = PreferTransport("code=200")
+    with wrapper_client(prism_url, transport) as client:
+        result = client.send(value["topic"], value["body"], keys=properties.get("KEYS"), tags=properties.get("TAGS"))
+    assert isinstance(result, dms_rocketmq.SendResult)
+    assert len(transport.sent) == 1
+    assert transport.violations == []
+
+
+@pytest.mark.parametrize(
+    ("status", "name", "value", "headers_spec"),
+    RESPONSE_EXAMPLES,
+    ids=[f"{status}-{name}" for status, name, *_ in RESPONSE_EXAMPLES],
+)
+def test_wrapper_parses_every_response_example(
+    prism_url: str, status: int, name: str, value: dict[str, Any], headers_spec: dict[str, Any]
+) -> None:
+    """Prism serves each documented response example to the wrapper's `send`: a 200 becomes a SendResult with
+    the example's values, an error becomes the exception of its status carrying the example's error_code,
+    error_msg and the X-Request-Id header as request_id."""
+    request_id = _header_example(headers_spec, "X-Request-Id")
+    transport = PreferTransport(f"code={status}, example={name}")
+    with wrapper_client(prism_url, transport) as client:
+        if status == 200:
+            result = client.send("orders", "hello")
+            assert result.msg_id == value["msg_id"]
+            assert result.queue_id == value["queue_id"]
+            assert result.queue_offset == value["queue_offset"]
+            assert result.broker_name == value["broker_name"]
+            assert result.topic == value["topic"]
+            assert dict(result.properties) == {entry["name"]: entry["value"] for entry in value["property_list"]}
+            assert result.uniq_key == dict(result.properties).get("UNIQ_KEY")
+            assert result.request_id == request_id
+        else:
+            with pytest.raises(dms_rocketmq.APIStatusError) as caught:
+                client.send("orders", "hello")
+            error = caught.value
+            assert type(error) is WRAPPER_ERRORS[status]
+            assert error.status_code == status
+            assert error.error_code == value["error_code"]
+            assert error.error_msg == value["error_msg"]
+            assert error.request_id == request_id
+    assert len(transport.sent) == 1
+    assert transport.violations == []
 
 
 def test_prism_rejects_a_request_the_spec_forbids(prism_url: str) -> None:
