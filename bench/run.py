@@ -669,6 +669,14 @@ def machine() -> dict[str, Any]:
     }
 
 
+MACHINE = machine()
+
+
+def load_average() -> str:
+    """The 1, 5 and 15 minute load averages: how busy the machine was (other work skews the numbers)."""
+    return " ".join(f"{value:.2f}" for value in os.getloadavg())
+
+
 def git_commit() -> str | None:
     try:
         out = subprocess.run(
@@ -696,16 +704,20 @@ def report(sections: dict[str, list[Row]], extra: dict[str, list[Row]], args: ar
     }
     for section, rows in sections.items():
         lines.append(f"{titles[section]} (median of {args.rounds} rounds)")
-        lines.append(f"  {'contender':<34} {'sends/s':>9} {'client CPU µs/send':>19} {'server CPU µs/req':>18}")
+        lines.append(
+            f"  {'contender':<34} {'sends/s':>9} {'client CPU µs/send':>19} {'server CPU µs/req':>18}  each round"
+        )
         for row in rows + extra.get(section, []):
             if row.unavailable:
                 lines.append(f"  {row.label:<34} {'n/a':>9}   ({row.unavailable})")
                 continue
+            each = " / ".join(fmt_rate(s.rate) for s in row.samples)
             lines.append(
                 f"  {row.label:<34} {fmt_rate(row.rate):>9} {fmt_us(row.client_cpu_us):>19}"
-                f" {fmt_us(row.server_cpu_us):>18}"
+                f" {fmt_us(row.server_cpu_us):>18}  {each}"
             )
         lines.append("")
+    lines.append(f"Machine: {MACHINE['cpu_model']}, {MACHINE['cores']} cores; load average {load_average()}")
     lines.append("Targets (ratios of the medians above)")
     for target, ratio in ratios(sections).items():
         spec = next(t for t in TARGETS if t.name == target)
@@ -746,7 +758,7 @@ def results_json(
     result["extra"] = {section: rates(rows) for section, rows in extra.items()}
     result["ratios"] = ratios(sections)
     result["targets"] = {t.name: t.minimum for t in TARGETS}
-    result["machine"] = machine()
+    result["machine"] = MACHINE
     result["run"] = {
         "command": "make bench" if not args.quick else "python bench/run.py --quick",
         "started": started.isoformat(timespec="seconds"),
@@ -754,7 +766,8 @@ def results_json(
         "git_commit": git_commit(),
         "rounds": args.rounds,
         "in_flight": IN_FLIGHT,
-        "load_average_at_start": list(os.getloadavg()),
+        "load_average_at_start": args.load_at_start,
+        "load_average_at_end": [round(value, 2) for value in os.getloadavg()],
     }
     result["details"] = {
         section: {row.key: detail(row) for row in rows + extra.get(section, [])} for section, rows in sections.items()
@@ -768,9 +781,9 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument("--rounds", type=int, default=3, help="rounds per contender (median reported)")
     parser.add_argument("--sequential", type=int, default=2_000, help="sends per sequential run")
     parser.add_argument("--bulk", type=int, default=20_000, help="messages per bulk run")
-    parser.add_argument("--server", type=int, default=20_000, help="messages per server run")
+    parser.add_argument("--server", type=int, default=10_000, help="messages per server run")
     parser.add_argument(
-        "--httpx-default", type=int, default=4_000, help="messages per run of the httpx default-pool row (slow)"
+        "--httpx-default", type=int, default=2_000, help="messages per run of the httpx default-pool row (slow)"
     )
     parser.add_argument("--output", type=Path, help="where to write the JSON (default bench/results.json)")
     parser.add_argument(
@@ -791,6 +804,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         serve_minimal()
         return 0
     started = datetime.now(UTC)
+    args.load_at_start = [round(value, 2) for value in os.getloadavg()]
     for count in {args.sequential, args.bulk, args.server, args.httpx_default}:
         WORKLOADS[count] = Workload.make(count)
 
