@@ -295,7 +295,8 @@ def test_sync_send_many_with_faults(dms_emulator: Any) -> None:
     """Sync send_many with injected 429s retries them; every message ends stored exactly once."""
     dms_emulator.inject_faults(10, status=429, retry_after=0)
     bodies = [f"sync-{i}" for i in range(400)]
-    with dms.Client(**options(dms_emulator)) as client:
+    # Ten retries allowed: with 16 in flight and no backoff, one send may meet several of the faults.
+    with dms.Client(**options(dms_emulator, max_retries=10)) as client:
         outcomes = client.send_many([dms.Message("orders", b, keys=b) for b in bodies], concurrency=16)
     results = [o for o in outcomes if isinstance(o, dms.SendResult)]
     assert len(results) == len(bodies)

@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 import asyncio
+from typing import Any
 
+import aiohttp
 import dms_rocketmq as dms
 import httpx
 import pytest
+from aiohttp.client_reqrep import ConnectionKey
+from dms_rocketmq._client import _aiohttp_error, _BaseClient
 from dms_rocketmq._exceptions import parse_error_body, status_error_from_response
 from test_wrapper_fakes import REQUEST_ID, async_client, error, sync_client
 
@@ -157,3 +161,58 @@ def test_transport_errors(raised: Exception, cls: type[dms.APIConnectionError], 
     assert type(caught.value) is cls
     assert caught.value.request_sent is sent
     assert caught.value.__cause__ is raised
+
+
+def _lazy(status: int, content: bytes) -> Any:
+    return lambda: httpx.Response(status, content=content, headers={"X-Request-Id": REQUEST_ID})
+
+
+@pytest.mark.parametrize(("status", "cls"), STATUS_CLASSES)
+def test_direct_path_status_mapping(status: int, cls: type[dms.APIStatusError]) -> None:
+    """AsyncClient's aiohttp path maps each status to the same class as the httpx path."""
+    body = b'{"error_code": "DMS.X", "error_msg": "went wrong"}'
+    with pytest.raises(cls) as caught:
+        _BaseClient._result_from_content(status, REQUEST_ID, body, _lazy(status, body), 0)
+    assert (caught.value.error_code, caught.value.request_id) == ("DMS.X", REQUEST_ID)
+
+
+@pytest.mark.parametrize("content", [*MALFORMED_200, b"[" * 100_000 + b"]" * 100_000])
+def test_direct_path_malformed_200(content: bytes) -> None:
+    """AsyncClient's aiohttp path turns every malformed 200 into MalformedResponseError."""
+    with pytest.raises(dms.MalformedResponseError) as caught:
+        _BaseClient._result_from_content(200, REQUEST_ID, content, _lazy(200, content), 0)
+    assert caught.value.request_id == REQUEST_ID
+
+
+def test_direct_path_success() -> None:
+    """AsyncClient's aiohttp path builds the same SendResult as the httpx path."""
+    content = (
+        b'{"topic":"orders","body":"x","property_list":[{"name":"UNIQ_KEY","value":"U"}],"msg_id":"A",'
+        b'"queue_id":2,"queue_offset":7.0,"broker_name":"b"}'
+    )
+    result = _BaseClient._result_from_content(200, REQUEST_ID, content, _lazy(200, content), 3)
+    assert (result.queue_id, result.queue_offset, result.uniq_key, result.retries_taken) == (2, 7, "U", 3)
+
+
+@pytest.mark.parametrize(
+    ("raised", "cls", "sent"),
+    [
+        (
+            aiohttp.ClientConnectorError(
+                ConnectionKey("h", 1, False, False, None, None, None), OSError(111, "refused")
+            ),
+            dms.APIConnectionError,
+            False,
+        ),
+        (aiohttp.ConnectionTimeoutError("connect"), dms.APITimeoutError, False),
+        (aiohttp.SocketTimeoutError("read"), dms.APITimeoutError, True),
+        (TimeoutError(), dms.APITimeoutError, True),
+        (aiohttp.ServerDisconnectedError(), dms.APIConnectionError, True),
+        (aiohttp.ClientPayloadError("truncated"), dms.APIConnectionError, True),
+    ],
+)
+def test_aiohttp_errors(raised: Exception, cls: type[dms.APIConnectionError], sent: bool) -> None:
+    """aiohttp failures map to APIConnectionError/APITimeoutError; only failures to connect count as unsent."""
+    exc = _aiohttp_error(raised)
+    assert type(exc) is cls
+    assert exc.request_sent is sent

@@ -23,6 +23,7 @@ __all__ = [
     "ALGORITHM",
     "DATE_FORMAT",
     "AKSKAuth",
+    "PrecomputedSigner",
     "TokenAuth",
     "authorization_header",
     "canonical_headers",
@@ -301,3 +302,55 @@ class TokenAuth(httpx.Auth):
         if self.project_id and "x-project-id" not in request.headers:
             request.headers["X-Project-Id"] = self.project_id
         yield request
+
+
+class PrecomputedSigner:
+    """Signs requests whose method, URL and headers are fixed and only the body and date change.
+
+    Everything `sign_request` would compute from the fixed parts (canonical URI and query, the canonical
+    header lines, the signed header list) is computed once; each request then costs two SHA-256 and one
+    HMAC. The result is the same as `sign_request` for the same request (the unit tests compare them).
+    """
+
+    def __init__(self, ak: str, sk: str, method: str, url: str, headers: Mapping[str, str]) -> None:
+        if not ak or not sk:
+            raise ValueError("PrecomputedSigner needs a non-empty ak and sk")
+        parts = urlsplit(url)
+        fixed = {name: value for name, value in headers.items() if name.lower() != "x-sdk-date"}
+        if _find(list(fixed.items()), "host") is None:
+            fixed["Host"] = parts.netloc.rpartition("@")[2]
+        self.headers = fixed
+        pairs = [*fixed.items(), ("X-Sdk-Date", "")]
+        names = signed_header_names(pairs)
+        values = {name.lower(): str(value).strip() for name, value in fixed.items()}
+        before = "".join(f"{n}:{values[n]}\n" for n in names if n < "x-sdk-date")
+        after = "".join(f"{n}:{values[n]}\n" for n in names if n > "x-sdk-date")
+        start = f"{method.upper()}\n{canonical_uri(parts.path or '/')}\n{canonical_query(parts.query)}\n"
+        self._head = f"{start}{before}x-sdk-date:"
+        self._tail = f"\n{after}\n{';'.join(names)}\n"
+        self._authorization = f"{ALGORITHM} Access={ak}, SignedHeaders={';'.join(names)}, Signature="
+        self._hmac = hmac.new(sk.encode("utf-8"), digestmod=hashlib.sha256)
+        self._second = -1
+        self._date = ""
+
+    def __repr__(self) -> str:
+        return f"PrecomputedSigner(headers={sorted(self.headers)!r}, sk='***')"
+
+    def _now(self) -> str:
+        second = int(time.time())
+        if second != self._second:
+            self._date = time.strftime(DATE_FORMAT, time.gmtime(second))
+            self._second = second
+        return self._date
+
+    def sign(self, body: bytes, date: str | None = None) -> dict[str, str]:
+        """Every header to send with `body`: the fixed ones, `X-Sdk-Date` and `Authorization`."""
+        sdk_date = self._now() if date is None else date
+        body_hash = hashlib.sha256(body).hexdigest() if body else EMPTY_BODY_HASH
+        canonical = f"{self._head}{sdk_date}{self._tail}{body_hash}"
+        to_sign = f"{ALGORITHM}\n{sdk_date}\n{hashlib.sha256(canonical.encode('utf-8')).hexdigest()}"
+        if logger.isEnabledFor(logging.DEBUG):
+            logger.debug("canonical request:\n%s\nstring to sign:\n%s", _masked(canonical), to_sign)
+        mac = self._hmac.copy()
+        mac.update(to_sign.encode("utf-8"))
+        return {**self.headers, "X-Sdk-Date": sdk_date, "Authorization": self._authorization + mac.hexdigest()}
