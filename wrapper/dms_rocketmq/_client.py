@@ -600,8 +600,9 @@ class AsyncClient(_BaseClient):
         import aiohttp
 
         connector = aiohttp.TCPConnector(limit=self._max_connections, limit_per_host=0)
+        # trust_env: honour HTTP(S)_PROXY and NO_PROXY as httpx (and so Client) does.
         self._session = aiohttp.ClientSession(
-            connector=connector, auto_decompress=True, skip_auto_headers=("User-Agent",)
+            connector=connector, auto_decompress=True, skip_auto_headers=("User-Agent",), trust_env=True
         )
         return self._session
 
