@@ -18,17 +18,21 @@ import functools
 import os
 import pathlib
 import random
+import zlib
 from typing import Any
 
 import schemathesis
 from _contract_target import Target
 from schemathesis.core.parameters import ParameterLocation
+from schemathesis.generation.meta import TestPhase
 from schemathesis.specs.openapi.schemas import OpenApiSchema
 
 ROOT = pathlib.Path(__file__).resolve().parents[2]
 SPEC_PATH = ROOT / "openapi.yaml"
 DEFAULT_SEED = 20261126
 DEFAULT_MAX_EXAMPLES = 100
+# One positive case in this many keeps its generated (well-formed, non-existent) ids; see `pin_to_target`.
+UNPINNED_SHARE = 4
 # The body's byte limit (4 MiB of UTF-8). The schema can only bound characters; see `pin_to_target`.
 BODY_MAX_BYTES = 4 * 1024 * 1024
 
@@ -52,13 +56,14 @@ CHECKS: dict[str, Any] = {
     # The documented headers are present and valid: X-Request-Id (32 lowercase hex) on every response and
     # Retry-After, when sent, on 429/503.
     "response_headers_conformance": {"enabled": True},
-    # A request valid against the schema, sent to an existing instance and topic with valid credentials, must
-    # be accepted. Narrowed from schemathesis's default (2xx, 3xx, 401, 403, 404, 409, 429, 5xx): this API never
-    # redirects or conflicts (3xx, 409), and positive cases carry valid credentials and are pinned to an
-    # existing project, instance and topic, so a 401, 403 or 404 would be a real finding (a signing mismatch, a
-    # routing bug). Kept: 429, because throttling answers load, not data; and 5xx, because a server error is
-    # reported by not_a_server_error and must not be reported twice.
-    "positive_data_acceptance": {"enabled": True, "expected-statuses": ["200", "429", "5xx"]},
+    # A request valid against the schema, with valid credentials and an existing topic, must be accepted.
+    # Narrowed from schemathesis's default (2xx, 3xx, 401, 403, 404, 409, 429, 5xx): this API never redirects
+    # or conflicts (3xx, 409), and positive cases carry valid credentials, so a 401 or 403 would be a real
+    # finding (a signing mismatch). Kept: 404, the right answer for the share of positive cases whose
+    # well-formed ids name no instance (see `pin_to_target`; a 404 for the configured instance is caught by the
+    # suite's own check, `configured_instance_is_found`); 429, because throttling answers load, not data; and
+    # 5xx, because a server error is reported by not_a_server_error and must not be reported twice.
+    "positive_data_acceptance": {"enabled": True, "expected-statuses": ["200", "404", "429", "5xx"]},
     # A request the schema forbids must be refused. Narrowed from schemathesis's default (which also allows
     # 405, 406, 409, 415, 422 and 428, statuses this API never documents, so status_code_conformance would
     # flag them anyway) to the statuses that are a correct refusal here: 400 (invalid body or path parameter),
@@ -150,16 +155,50 @@ def _fit_byte_limit(text: str) -> str:
     return encoded[:BODY_MAX_BYTES].decode("utf-8", errors="ignore")
 
 
+def _keeps_generated_ids(phase: TestPhase, path: dict[str, Any]) -> bool:
+    """Whether a positive case keeps its generated ids (one in UNPINNED_SHARE, never in the examples phase)."""
+    if phase == TestPhase.EXAMPLES:
+        return False
+    key = f"{path.get('project_id')}/{path.get('instance_id')}".encode()
+    return zlib.crc32(key) % UNPINNED_SHARE == 0
+
+
+def configured_instance_is_found(target: Target) -> Any:
+    """A check: a request to the configured (existing) project and instance never gets a 404.
+
+    positive_data_acceptance must accept 404 for the unpinned share of positive cases (their instance does not
+    exist); this check keeps a 404 for the instance that does exist from slipping through.
+    """
+
+    def configured_instance_is_found(ctx: schemathesis.CheckContext, response: Any, case: schemathesis.Case) -> None:
+        path = case.path_parameters or {}
+        addresses_target = (
+            path.get("engine") in ("rocketmq", "reliability")
+            and path.get("project_id") == target.project_id
+            and path.get("instance_id") == target.instance_id
+        )
+        if addresses_target and response.status_code == 404:
+            raise AssertionError(
+                f"The configured instance {target.instance_id} of project {target.project_id} exists, but the "
+                f"server answered 404: {response.text[:300]}"
+            )
+
+    return configured_instance_is_found
+
+
 def pin_to_target(target: Target) -> Any:
     """A `map_case` hook: positive components are pointed at the target's existing instance and topic.
 
-    Path parameters and the topic are free strings in the schema, but the server only accepts an instance and a
-    topic that exist. So when a case's path parameters were generated as valid, `project_id` and `instance_id`
-    become the target's (the engine stays as generated: both `rocketmq` and `reliability` are valid); when its
-    body was generated as valid, `topic` becomes the target's. Components generated as invalid (negative) keep
-    their values, so the server's refusal of them is still tested. Without this, positive cases would only
-    ever meet "instance does not exist" or "topic does not exist" and positive_data_acceptance would test
-    nothing.
+    The schema can say what a well-formed project id, instance id or topic name is, not which ones exist; the
+    server accepts only existing ones. So when a case's body was generated as valid, `topic` becomes the
+    target's, always: a well-formed topic that does not exist is refused with 400 (DMS.00400876), which no
+    schema can foresee. When a case's path parameters were generated as valid, `project_id` and `instance_id`
+    become the target's too, except in one case out of UNPINNED_SHARE (chosen from the generated values, so the
+    seed decides): those keep their well-formed, generated ids and must get 404, which tests that the server
+    accepts every id the schema allows as well-formed (a 400 there means the schema and the server disagree
+    on the ids' format). The engine stays as generated: `rocketmq` and `reliability` are both valid. The spec's
+    own examples (examples phase) are always pinned. Components generated as invalid (negative) keep their
+    values, so the server's refusal of them is still tested.
 
     One more adjustment, for the one rule the schema cannot state: `body` is limited to 4 MiB of UTF-8, while
     JSON Schema's maxLength counts characters (the spec says so in `body`'s description). A positive body whose
@@ -179,7 +218,7 @@ def pin_to_target(target: Target) -> Any:
             return not mode.is_negative
 
         path = case.path_parameters
-        if is_positive(ParameterLocation.PATH):
+        if is_positive(ParameterLocation.PATH) and not _keeps_generated_ids(meta.phase.name, path or {}):
             case.path_parameters = {
                 **(path or {}),
                 "project_id": target.project_id,

@@ -8,7 +8,7 @@ default, or the real instance the DMS_CONTRACT_* variables name (see docs/contra
 from __future__ import annotations
 
 import schemathesis
-from _contract_suite import redact, reproduce_hint
+from _contract_suite import configured_instance_is_found, redact, reproduce_hint
 from _contract_target import Target
 from schemathesis.core.failures import FailureGroup
 
@@ -19,7 +19,7 @@ schema = schemathesis.pytest.from_fixture("contract_schema")
 def test_send_message_conforms_to_openapi(case: schemathesis.Case, contract_target: Target) -> None:
     """Each generated request gets a response that every enabled check accepts."""
     try:
-        case.call_and_validate()
+        case.call_and_validate(additional_checks=[configured_instance_is_found(contract_target)])
     except FailureGroup as exc:
         # schemathesis's report includes a curl command with the headers our `requests` auth added after its
         # own sanitising ran, so an IAM token would be printed: the report is re-raised with secrets masked.
