@@ -452,6 +452,7 @@ class Client(_BaseClient):
         outcomes: list[SendOutcome | None] = [None] * len(items)
         indexes = iter(range(len(items)))
         lock = threading.Lock()
+        callback_lock = threading.Lock()  # on_outcome runs one call at a time, without blocking the senders
 
         def send_message_(message: Message) -> SendResult:
             return self.send(message.topic, message.body, keys=message.keys, tags=message.tags)
@@ -465,7 +466,7 @@ class Client(_BaseClient):
                 outcome = _outcome_of(items[index], send_message_)
                 outcomes[index] = outcome
                 if on_outcome is not None:
-                    with lock:
+                    with callback_lock:
                         on_outcome(outcome)
 
         workers = min(concurrency, len(items))
