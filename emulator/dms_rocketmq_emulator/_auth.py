@@ -12,9 +12,11 @@ string to sign, signature. Failures say what was wrong but never quote an SK, a 
 from __future__ import annotations
 
 import datetime
+import functools
 import hashlib
 import hmac
 import logging
+import re
 from collections.abc import Iterable, Mapping
 from urllib.parse import quote, unquote
 
@@ -30,6 +32,7 @@ __all__ = [
     "canonical_request",
     "canonical_uri",
     "parse_authorization",
+    "parse_sdk_date",
     "payload_hash",
     "signature",
     "string_to_sign",
@@ -49,6 +52,7 @@ def _encode(text: str) -> str:
     return quote(text, safe="~")
 
 
+@functools.lru_cache(maxsize=4096)
 def canonical_uri(raw_path: str) -> str:
     """The path percent-decoded, each segment encoded again, with a trailing `/`."""
     path = "/".join(_encode(segment) for segment in unquote(raw_path).split("/"))
@@ -112,7 +116,27 @@ def string_to_sign(sdk_date: str, canonical: str) -> str:
 
 def signature(sk: str, to_sign: str) -> str:
     """Hex HMAC-SHA256 of the string to sign, keyed with the SK."""
-    return hmac.new(sk.encode("utf-8"), to_sign.encode("utf-8"), hashlib.sha256).hexdigest()
+    return hmac.digest(sk.encode("utf-8"), to_sign.encode("utf-8"), "sha256").hex()
+
+
+_SDK_DATE = re.compile(r"(\d{4})(\d\d)(\d\d)T(\d\d)(\d\d)(\d\d)Z")
+
+
+@functools.lru_cache(maxsize=256)
+def parse_sdk_date(value: str) -> datetime.datetime | None:
+    """The UTC time of an X-Sdk-Date (`YYYYMMDDTHHMMSSZ`), or None if it is not one."""
+    # Cached: every request of the same second carries the same value, and strptime is slow.
+    match = _SDK_DATE.fullmatch(value)
+    if match is None:
+        return None
+    year, month, day, hour, minute, second = (int(part) for part in match.groups())
+    try:
+        return datetime.datetime(year, month, day, hour, minute, second, tzinfo=datetime.UTC)
+    except ValueError:
+        return None
+
+
+_AUTHORIZATION_FIELD = re.compile(r"\s*([A-Za-z]+)=([^,]*)")
 
 
 def parse_authorization(value: str) -> tuple[str, list[str], str]:
@@ -123,9 +147,9 @@ def parse_authorization(value: str) -> tuple[str, list[str], str]:
         raise errors.signature_failure(f"unsupported signing algorithm {shown!r}, expected {ALGORITHM}")
     fields: dict[str, str] = {}
     for part in rest.split(","):
-        name, sep, field_value = part.strip().partition("=")
-        if sep:
-            fields[name.strip()] = field_value.strip()
+        match = _AUTHORIZATION_FIELD.match(part)
+        if match is not None:
+            fields[match.group(1)] = match.group(2).strip()
     missing = [name for name in ("Access", "SignedHeaders", "Signature") if not fields.get(name)]
     if missing:
         raise errors.signature_failure(f"Authorization header has no {', '.join(missing)}")
@@ -223,10 +247,9 @@ class Authenticator:
                 shown = name[:64] if name.isascii() and name.isprintable() else "?"
                 raise errors.signature_failure(f"signed header {shown!r} is missing from the request")
         sdk_date = headers["x-sdk-date"].strip()
-        try:
-            signed_at = datetime.datetime.strptime(sdk_date, _DATE_FORMAT).replace(tzinfo=datetime.UTC)
-        except ValueError:
-            raise errors.signature_failure("X-Sdk-Date is not formatted YYYYMMDDTHHMMSSZ") from None
+        signed_at = parse_sdk_date(sdk_date)
+        if signed_at is None:
+            raise errors.signature_failure("X-Sdk-Date is not formatted YYYYMMDDTHHMMSSZ")
         now = self._clock.now(tz=datetime.UTC)
         if abs(now - signed_at) > MAX_CLOCK_SKEW:
             raise errors.signature_failure(

@@ -4,11 +4,18 @@ Both stores place messages the same way (`models.TopicLog`: round-robin per topi
 gaps) and make ids with `models.MessageIdFactory`.
 
 The durable store runs one writer thread with its own SQLite connection (WAL, `synchronous=FULL`).
-Sends queue their message and wait; the writer takes *everything* queued, places the messages, writes
-them in one transaction, commits, and only then wakes the senders, so a 200 always means "on disk".
-While one commit is being flushed the next sends pile up and go into the next transaction together
-(group commit): fsync is paid per batch, not per message. If a commit fails, the batch's placements are
-undone (no gaps in offsets) and its senders get an error.
+A send is placed (queue, offset, id) on the event loop, queued for the writer, and awaited. The writer
+takes *everything* queued and writes it with one multi-row INSERT, which SQLite runs as one transaction
+with one fsync; only then are the senders woken, so a 200 always means "on disk". While one batch is
+being flushed the next sends pile up and go into the next statement together (group commit): fsync is
+paid per batch, not per message.
+
+The writer does nothing but SQLite calls, which release the GIL: every time a thread wants the GIL back
+it may have to wait for the event loop to yield it, so the fewer Python steps the writer takes per batch,
+the less a send waits (one statement per batch instead of one per row, no Python placement work).
+
+If a write fails (a full or broken disk), its senders get an error and so does every send placed after
+it, until the event loop has reloaded the placement state from the database: offsets never get a gap.
 """
 
 from __future__ import annotations
@@ -148,12 +155,6 @@ CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value INTEGER NOT NULL) W
 CREATE TABLE IF NOT EXISTS topics (
     instance_id TEXT NOT NULL, name TEXT NOT NULL, queues INTEGER NOT NULL,
     PRIMARY KEY (instance_id, name)) WITHOUT ROWID;
-CREATE TABLE IF NOT EXISTS topic_state (
-    instance_id TEXT NOT NULL, topic TEXT NOT NULL, next_queue INTEGER NOT NULL,
-    PRIMARY KEY (instance_id, topic)) WITHOUT ROWID;
-CREATE TABLE IF NOT EXISTS queue_state (
-    instance_id TEXT NOT NULL, topic TEXT NOT NULL, queue_id INTEGER NOT NULL, next_offset INTEGER NOT NULL,
-    PRIMARY KEY (instance_id, topic, queue_id)) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS messages (
     seq INTEGER PRIMARY KEY,
     instance_id TEXT NOT NULL, topic TEXT NOT NULL, queue_id INTEGER NOT NULL, queue_offset INTEGER NOT NULL,
@@ -161,23 +162,53 @@ CREATE TABLE IF NOT EXISTS messages (
 CREATE INDEX IF NOT EXISTS messages_by_topic ON messages (topic, seq);
 """
 
-_INSERT_MESSAGE = (
+_INSERT_MESSAGES = (
     "INSERT INTO messages (seq, instance_id, topic, queue_id, queue_offset, msg_id, body, properties,"
-    " stored_at_ms) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)"
+    " stored_at_ms) VALUES "
 )
-_UPSERT_QUEUE = (
-    "INSERT INTO queue_state (instance_id, topic, queue_id, next_offset) VALUES (?, ?, ?, ?)"
-    " ON CONFLICT (instance_id, topic, queue_id) DO UPDATE SET next_offset = excluded.next_offset"
-)
-_UPSERT_TOPIC = (
-    "INSERT INTO topic_state (instance_id, topic, next_queue) VALUES (?, ?, ?)"
-    " ON CONFLICT (instance_id, topic) DO UPDATE SET next_queue = excluded.next_queue"
-)
-_INSERT_TOPIC = "INSERT OR IGNORE INTO topics (instance_id, name, queues) VALUES (?, ?, ?)"
+_ROW = "(?,?,?,?,?,?,?,?,?)"
+# SQLite allows 32,766 parameters in a statement (since 3.32; 999 before): the rows one INSERT can carry.
+_ROWS_PER_STATEMENT = (32766 if sqlite3.sqlite_version_info >= (3, 32, 0) else 999) // 9
 
-# Work items for the writer thread: (kind, payload, future).
-_APPEND, _RESET, _STOP = 0, 1, 2
+# Work items for the writer thread: (kind, payload, future or None).
+_APPEND, _SQL, _RESYNC, _STOP = 0, 1, 2, 3
 _Item = tuple[int, Any, "asyncio.Future[Any] | None"]
+_Done = list[tuple["asyncio.Future[Any]", Any, "BaseException | None"]]
+
+
+def _row(m: StoredMessage) -> tuple[Any, ...]:
+    return (
+        m.seq,
+        m.instance_id,
+        m.topic,
+        m.queue_id,
+        m.queue_offset,
+        m.msg_id,
+        m.body,
+        json.dumps(m.properties, ensure_ascii=False),
+        m.stored_at_ms,
+    )
+
+
+def _placement_state(db: sqlite3.Connection) -> tuple[dict[tuple[str, str], TopicLog], int]:
+    """Rebuild every topic's placement (next offset per queue, next queue) and the last seq from the rows."""
+    offsets: dict[tuple[str, str], dict[int, int]] = {}
+    for instance_id, topic, queue_id, last in db.execute(
+        "SELECT instance_id, topic, queue_id, MAX(queue_offset) FROM messages GROUP BY instance_id, topic, queue_id"
+    ):
+        offsets.setdefault((instance_id, topic), {})[queue_id] = last + 1
+    logs: dict[tuple[str, str], TopicLog] = {}
+    for key, per_queue in offsets.items():
+        width = max(per_queue) + 1
+        logs[key] = TopicLog(width, 0, [per_queue.get(q, 0) for q in range(width)])
+    # Round-robin goes on after the queue of each topic's latest message.
+    for instance_id, topic, queue_id in db.execute(
+        "SELECT instance_id, topic, queue_id FROM messages WHERE seq IN"
+        " (SELECT MAX(seq) FROM messages GROUP BY instance_id, topic)"
+    ):
+        logs[(instance_id, topic)].next_queue = queue_id + 1
+    seq = db.execute("SELECT COALESCE(MAX(seq), 0) FROM messages").fetchone()[0]
+    return logs, seq
 
 
 class DurableStore(Store):
@@ -195,32 +226,33 @@ class DurableStore(Store):
         self._lock_file: Any = None
         self._restored_topics: list[tuple[str, str, int]] = []
         self._persisted_topics: set[tuple[str, str]] = set()
+        # Set while placement waits for the writer (after a failed write, during a reset): sends wait on it.
+        self._barrier: asyncio.Event | None = None
         self._closed = False
 
-    # -- start-up ---------------------------------------------------------------------------------------
+    # -- start-up (event loop thread) -----------------------------------------------------------------
     def open(self) -> None:
         if self._db is not None:
             return
         self.data_dir.mkdir(parents=True, exist_ok=True)
         self._lock_data_dir()
         db = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
-        db.execute("PRAGMA journal_mode=WAL")
-        db.execute("PRAGMA synchronous=FULL")
-        db.execute("PRAGMA busy_timeout=5000")
-        db.executescript(_SCHEMA)
+        try:
+            db.execute("PRAGMA journal_mode=WAL")
+            db.execute("PRAGMA synchronous=FULL")
+            db.execute("PRAGMA busy_timeout=5000")
+            db.executescript(_SCHEMA)
+            self._restore(db)
+        except sqlite3.Error as exc:
+            db.close()
+            self._unlock()
+            raise StoreError(f"{self.path} cannot be used: {exc}") from exc
         self._db = db
-        self._restore(db)
-
-    async def start(self) -> None:
-        self.open()
-        self._loop = asyncio.get_running_loop()
-        self._thread = threading.Thread(target=self._run_writer, name="dms-emulator-writer", daemon=True)
-        self._thread.start()
 
     def _lock_data_dir(self) -> None:
         try:
             import fcntl
-        except ImportError:  # pragma: no cover
+        except ImportError:  # pragma: no cover - not POSIX: the data directory is simply not locked
             return
         handle = (self.data_dir / _LOCK_NAME).open("a")
         try:
@@ -230,27 +262,17 @@ class DurableStore(Store):
             raise DataDirInUseError(f"{self.data_dir} is used by another running emulator") from None
         self._lock_file = handle
 
+    def _unlock(self) -> None:
+        if self._lock_file is not None:
+            self._lock_file.close()
+            self._lock_file = None
+
     def _restore(self, db: sqlite3.Connection) -> None:
         row = db.execute("SELECT value FROM meta WHERE key = 'generation'").fetchone()
         generation = (row[0] if row else 0) + 1
         db.execute("INSERT OR REPLACE INTO meta (key, value) VALUES ('generation', ?)", (generation,))
         self._ids = MessageIdFactory(generation, ip=self._ip, on_new_month=self._next_generation)
-        self._seq = db.execute("SELECT COALESCE(MAX(seq), 0) FROM messages").fetchone()[0]
-        offsets: dict[tuple[str, str], dict[int, int]] = {}
-        for instance_id, topic, queue_id, next_offset in db.execute(
-            "SELECT instance_id, topic, queue_id, next_offset FROM queue_state"
-        ):
-            offsets.setdefault((instance_id, topic), {})[queue_id] = next_offset
-        cursors = dict(
-            ((instance_id, topic), next_queue)
-            for instance_id, topic, next_queue in db.execute("SELECT instance_id, topic, next_queue FROM topic_state")
-        )
-        for key in offsets.keys() | cursors.keys():
-            per_queue = offsets.get(key, {})
-            width = max(per_queue, default=-1) + 1
-            log = TopicLog(width, 0, [per_queue.get(q, 0) for q in range(width)])
-            log.next_queue = cursors.get(key, 0)
-            self._logs[key] = log
+        self._logs, self._seq = _placement_state(db)
         self._restored_topics = [
             (instance_id, name, queues)
             for instance_id, name, queues in db.execute("SELECT instance_id, name, queues FROM topics")
@@ -258,17 +280,24 @@ class DurableStore(Store):
         self._persisted_topics = {(i, n) for i, n, _ in self._restored_topics}
 
     def _next_generation(self) -> int:
-        # Called by the id factory in the writer thread, inside a batch's transaction.
-        assert self._db is not None
+        # A new month restarts the id's time field: persist the new generation before any id that uses it.
         assert self._ids is not None
         generation = self._ids.generation + 1
-        self._db.execute("INSERT OR REPLACE INTO meta (key, value) VALUES ('generation', ?)", (generation,))
+        self._queue.put(
+            (_SQL, ("INSERT OR REPLACE INTO meta (key, value) VALUES ('generation', ?)", (generation,)), None)
+        )
         return generation
 
     def restored_topics(self) -> list[tuple[str, str, int]]:
         return list(self._restored_topics)
 
-    # -- the event loop's side --------------------------------------------------------------------------
+    async def start(self) -> None:
+        self.open()
+        self._loop = asyncio.get_running_loop()
+        self._thread = threading.Thread(target=self._run_writer, name="dms-emulator-writer", daemon=True)
+        self._thread.start()
+
+    # -- sends, resets, reads (event loop thread) -----------------------------------------------------
     def _submit(self, kind: int, payload: Any) -> asyncio.Future[Any]:
         if self._closed or self._loop is None:
             raise StoreError("the store is closed")
@@ -277,11 +306,53 @@ class DurableStore(Store):
         return future
 
     async def append(self, message: PendingMessage) -> StoredMessage:
-        result: StoredMessage = await self._submit(_APPEND, message)
-        return result
+        while self._barrier is not None:
+            await self._barrier.wait()
+        key = (message.instance_id, message.topic.name)
+        if message.topic.auto_created and key not in self._persisted_topics:
+            self._persisted_topics.add(key)
+            self._queue.put(
+                (
+                    _SQL,
+                    (
+                        "INSERT OR IGNORE INTO topics (instance_id, name, queues) VALUES (?, ?, ?)",
+                        (*key, message.topic.queues),
+                    ),
+                    None,
+                )
+            )
+        stored = self._place(message, now_ms())
+        try:
+            await self._submit(_APPEND, _row(stored))
+        except StoreError:
+            self._resync()
+            raise
+        return stored
+
+    def _resync(self) -> None:
+        """After a failed write: hold new sends until placement is reloaded from what is on disk."""
+        if self._barrier is not None or self._closed:
+            return
+        barrier = self._barrier = asyncio.Event()
+
+        def reloaded(future: asyncio.Future[Any]) -> None:
+            if not future.cancelled() and future.exception() is None:
+                self._logs, self._seq = future.result()
+            self._barrier = None
+            barrier.set()
+
+        self._submit(_RESYNC, None).add_done_callback(reloaded)
 
     async def reset(self) -> None:
-        await self._submit(_RESET, None)
+        while self._barrier is not None:
+            await self._barrier.wait()
+        barrier = self._barrier = asyncio.Event()
+        try:
+            await self._submit(_SQL, ("DELETE FROM messages", ()))
+            self._logs.clear()
+        finally:
+            self._barrier = None
+            barrier.set()
 
     async def close(self) -> None:
         if self._closed:
@@ -295,9 +366,7 @@ class DurableStore(Store):
                 self._db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
             self._db.close()
             self._db = None
-        if self._lock_file is not None:
-            self._lock_file.close()
-            self._lock_file = None
+        self._unlock()
 
     async def messages(
         self, instance_id: str | None, topic: str | None, limit: int, offset: int
@@ -342,6 +411,9 @@ class DurableStore(Store):
 
     # -- the writer thread ------------------------------------------------------------------------------
     def _run_writer(self) -> None:
+        db = self._db
+        assert db is not None
+        failing = False  # after a failed write, until a resync: refuse every append
         stop = False
         while not stop:
             batch = [self._queue.get()]
@@ -350,114 +422,80 @@ class DurableStore(Store):
                     batch.append(self._queue.get_nowait())
                 except queue.Empty:
                     break
-            done: list[tuple[asyncio.Future[Any], Any, BaseException | None]] = []
-            appends: list[tuple[asyncio.Future[Any], PendingMessage]] = []
+            done: _Done = []
+            rows: list[tuple[Any, ...]] = []
+            waiting: list[asyncio.Future[Any]] = []
             for kind, payload, future in batch:
                 if kind == _APPEND:
                     assert future is not None
-                    appends.append((future, payload))
+                    if failing:
+                        done.append((future, None, StoreError("an earlier write failed; retry")))
+                    else:
+                        rows.append(payload)
+                        waiting.append(future)
                     continue
-                # A reset or a stop is a barrier: what was queued before it is written first.
-                done += self._write_batch(appends)
-                appends = []
-                if kind == _RESET:
+                # Anything else is a barrier: the messages queued before it are written first.
+                failing = self._flush(db, rows, waiting, done) or failing
+                rows, waiting = [], []
+                if kind == _SQL:
+                    error = self._execute(db, *payload)
+                    if future is not None:
+                        done.append((future, None, error))
+                elif kind == _RESYNC:
                     assert future is not None
-                    done.append((future, None, self._reset_now()))
+                    try:
+                        done.append((future, _placement_state(db), None))
+                        failing = False
+                    except sqlite3.Error as exc:
+                        done.append((future, None, StoreError(f"cannot read the store: {exc}")))
                 else:
                     stop = True
-            done += self._write_batch(appends)
+            failing = self._flush(db, rows, waiting, done) or failing
             if done:
                 self._deliver_later(done)
 
-    def _deliver_later(self, done: list[tuple[asyncio.Future[Any], Any, BaseException | None]]) -> None:
+    @staticmethod
+    def _execute(db: sqlite3.Connection, sql: str, args: tuple[Any, ...]) -> BaseException | None:
+        try:
+            db.execute(sql, args)
+        except sqlite3.Error as exc:
+            logger.exception("store statement failed")
+            return StoreError(f"the store failed: {exc}")
+        return None
+
+    @staticmethod
+    def _flush(
+        db: sqlite3.Connection, rows: list[tuple[Any, ...]], waiting: list[asyncio.Future[Any]], done: _Done
+    ) -> bool:
+        """Write `rows`, one autocommit INSERT (one transaction, one fsync) per chunk; True if one failed."""
+        failed = False
+        for start in range(0, len(rows), _ROWS_PER_STATEMENT):
+            chunk = rows[start : start + _ROWS_PER_STATEMENT]
+            futures = waiting[start : start + _ROWS_PER_STATEMENT]
+            if failed:
+                done.extend((f, None, StoreError("an earlier write failed; retry")) for f in futures)
+                continue
+            try:
+                db.execute(_INSERT_MESSAGES + ",".join([_ROW] * len(chunk)), [v for row in chunk for v in row])
+            except sqlite3.Error as exc:
+                logger.exception("could not write %d messages; their senders get an error", len(chunk))
+                error = StoreError("the message could not be written to disk")
+                error.__cause__ = exc
+                done.extend((f, None, error) for f in futures)
+                failed = True
+            else:
+                done.extend((f, None, None) for f in futures)
+        return failed
+
+    def _deliver_later(self, done: _Done) -> None:
         assert self._loop is not None
         try:
             self._loop.call_soon_threadsafe(_deliver, done)
         except RuntimeError:  # the loop is gone: nobody is waiting any more
             logger.warning("event loop closed before %d results could be delivered", len(done))
 
-    def _write_batch(
-        self, appends: list[tuple[asyncio.Future[Any], PendingMessage]]
-    ) -> list[tuple[asyncio.Future[Any], Any, BaseException | None]]:
-        if not appends:
-            return []
-        db = self._db
-        assert db is not None
-        snapshots: dict[tuple[str, str], tuple[int, list[int]]] = {}
-        seq_before = self._seq
-        stored_at = now_ms()
-        placed: list[StoredMessage] = []
-        new_topics: list[tuple[str, str, int]] = []
-        try:
-            db.execute("BEGIN IMMEDIATE")
-            for _, message in appends:
-                key = (message.instance_id, message.topic.name)
-                if key not in snapshots:
-                    log = self._logs.get(key)
-                    snapshots[key] = log.snapshot() if log is not None else (0, [])
-                    if message.topic.auto_created and key not in self._persisted_topics:
-                        new_topics.append((*key, message.topic.queues))
-                placed.append(self._place(message, stored_at))
-            db.executemany(
-                _INSERT_MESSAGE,
-                [
-                    (
-                        m.seq,
-                        m.instance_id,
-                        m.topic,
-                        m.queue_id,
-                        m.queue_offset,
-                        m.msg_id,
-                        m.body,
-                        json.dumps(m.properties, ensure_ascii=False),
-                        m.stored_at_ms,
-                    )
-                    for m in placed
-                ],
-            )
-            touched_queues = {(m.instance_id, m.topic, m.queue_id) for m in placed}
-            db.executemany(
-                _UPSERT_QUEUE,
-                [(i, t, q, self._logs[(i, t)].next_offsets[q]) for i, t, q in touched_queues],
-            )
-            db.executemany(_UPSERT_TOPIC, [(i, t, self._logs[(i, t)].next_queue) for i, t in snapshots])
-            if new_topics:
-                db.executemany(_INSERT_TOPIC, new_topics)
-            db.execute("COMMIT")
-        except Exception as exc:
-            logger.exception("could not commit %d messages; their senders get an error", len(appends))
-            with contextlib.suppress(sqlite3.Error):
-                db.execute("ROLLBACK")
-            for key, state in snapshots.items():
-                if state == (0, []):
-                    self._logs.pop(key, None)
-                else:
-                    self._logs[key].restore(state)
-            self._seq = seq_before
-            error = StoreError("the message could not be written to disk")
-            error.__cause__ = exc
-            return [(future, None, error) for future, _ in appends]
-        self._persisted_topics.update((i, n) for i, n, _ in new_topics)
-        return [(future, stored, None) for (future, _), stored in zip(appends, placed, strict=True)]
 
-    def _reset_now(self) -> BaseException | None:
-        db = self._db
-        assert db is not None
-        try:
-            db.execute("BEGIN IMMEDIATE")
-            db.execute("DELETE FROM messages")
-            db.execute("DELETE FROM queue_state")
-            db.execute("DELETE FROM topic_state")
-            db.execute("COMMIT")
-        except sqlite3.Error as exc:
-            with contextlib.suppress(sqlite3.Error):
-                db.execute("ROLLBACK")
-            return StoreError(f"reset failed: {exc}")
-        self._logs.clear()
-        return None
-
-
-def _deliver(done: list[tuple[asyncio.Future[Any], Any, BaseException | None]]) -> None:
+def _deliver(done: _Done) -> None:
     for future, result, error in done:
         if future.done():
             continue

@@ -12,6 +12,7 @@ import ipaddress
 import os
 import re
 import threading
+import time
 from collections.abc import Callable, Iterable
 
 from . import _exceptions as errors
@@ -200,7 +201,7 @@ def _next_month_ms(month_start: int) -> int:
 
 
 def _now_ms() -> int:
-    return int(datetime.datetime.now(tz=datetime.UTC).timestamp() * 1000)
+    return time.time_ns() // 1_000_000
 
 
 def now_ms() -> int:
