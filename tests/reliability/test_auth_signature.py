@@ -280,7 +280,13 @@ def test_every_signature_check_goes_through_compare_digest(monkeypatch: pytest.M
         compared.append((a, b))
         return hmac.compare_digest(a, b)
 
-    monkeypatch.setattr(_auth, "hmac", types.SimpleNamespace(new=hmac.new, compare_digest=spy))
+    class HmacWithSpy:
+        compare_digest = staticmethod(spy)
+
+        def __getattr__(self, name: str) -> Any:
+            return getattr(hmac, name)
+
+    monkeypatch.setattr(_auth, "hmac", HmacWithSpy())
     authenticator = _auth.Authenticator([Credential(AK, SK)], [])
     emulator = types.SimpleNamespace(endpoint="http://127.0.0.1:8765")
     uri, headers = signed(emulator)  # type: ignore[arg-type]
