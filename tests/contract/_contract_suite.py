@@ -31,7 +31,7 @@ ROOT = pathlib.Path(__file__).resolve().parents[2]
 SPEC_PATH = ROOT / "openapi.yaml"
 DEFAULT_SEED = 20261126
 DEFAULT_MAX_EXAMPLES = 100
-# One positive case in this many keeps its generated (well-formed, non-existent) ids; see `pin_to_target`.
+# One positive case in this many keeps its generated (well-formed, non-existent) instance id; see `pin_to_target`.
 UNPINNED_SHARE = 4
 # The body's byte limit (4 MiB of UTF-8). The schema can only bound characters; see `pin_to_target`.
 BODY_MAX_BYTES = 4 * 1024 * 1024
@@ -155,12 +155,11 @@ def _fit_byte_limit(text: str) -> str:
     return encoded[:BODY_MAX_BYTES].decode("utf-8", errors="ignore")
 
 
-def _keeps_generated_ids(phase: TestPhase, path: dict[str, Any]) -> bool:
-    """Whether a positive case keeps its generated ids (one in UNPINNED_SHARE, never in the examples phase)."""
+def _keeps_generated_instance_id(phase: TestPhase, path: dict[str, Any]) -> bool:
+    """Whether a positive case keeps its generated instance id (one in UNPINNED_SHARE, never for examples)."""
     if phase == TestPhase.EXAMPLES:
         return False
-    key = f"{path.get('project_id')}/{path.get('instance_id')}".encode()
-    return zlib.crc32(key) % UNPINNED_SHARE == 0
+    return zlib.crc32(str(path.get("instance_id")).encode()) % UNPINNED_SHARE == 0
 
 
 def configured_instance_is_found(target: Target) -> Any:
@@ -192,13 +191,14 @@ def pin_to_target(target: Target) -> Any:
     The schema can say what a well-formed project id, instance id or topic name is, not which ones exist; the
     server accepts only existing ones. So when a case's body was generated as valid, `topic` becomes the
     target's, always: a well-formed topic that does not exist is refused with 400 (DMS.00400876), which no
-    schema can foresee. When a case's path parameters were generated as valid, `project_id` and `instance_id`
-    become the target's too, except in one case out of UNPINNED_SHARE (chosen from the generated values, so the
-    seed decides): those keep their well-formed, generated ids and must get 404, which tests that the server
-    accepts every id the schema allows as well-formed (a 400 there means the schema and the server disagree
-    on the ids' format). The engine stays as generated: `rocketmq` and `reliability` are both valid. The spec's
-    own examples (examples phase) are always pinned. Components generated as invalid (negative) keep their
-    values, so the server's refusal of them is still tested.
+    schema can foresee. When a case's path parameters were generated as valid, `project_id` becomes the
+    target's (the credentials belong to that project: a real gateway answers another project with 401/403,
+    rightly) and so does `instance_id`, except in one case out of UNPINNED_SHARE (chosen from the generated
+    value, so the seed decides): those keep their well-formed, generated instance id and must get 404, which
+    tests that the server accepts as well-formed every id the schema allows (a 400 there means the schema and
+    the server disagree on the format). The engine stays as generated: `rocketmq` and `reliability` are both
+    valid. The spec's own examples (examples phase) are always pinned. Components generated as invalid
+    (negative) keep their values, so the server's refusal of them is still tested.
 
     One more adjustment, for the one rule the schema cannot state: `body` is limited to 4 MiB of UTF-8, while
     JSON Schema's maxLength counts characters (the spec says so in `body`'s description). A positive body whose
@@ -217,13 +217,12 @@ def pin_to_target(target: Target) -> Any:
             mode = component.mode if component is not None else meta.generation.mode
             return not mode.is_negative
 
-        path = case.path_parameters
-        if is_positive(ParameterLocation.PATH) and not _keeps_generated_ids(meta.phase.name, path or {}):
-            case.path_parameters = {
-                **(path or {}),
-                "project_id": target.project_id,
-                "instance_id": target.instance_id,
-            }
+        path = dict(case.path_parameters or {})
+        if is_positive(ParameterLocation.PATH):
+            path["project_id"] = target.project_id
+            if not _keeps_generated_instance_id(meta.phase.name, path):
+                path["instance_id"] = target.instance_id
+            case.path_parameters = path
         body = case.body
         if is_positive(ParameterLocation.BODY) and isinstance(body, dict):
             pinned = {**body, "topic": target.topic}
