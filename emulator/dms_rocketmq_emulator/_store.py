@@ -125,7 +125,11 @@ class MemoryStore(Store):
         self._messages: list[StoredMessage] = []
 
     async def start(self) -> None:
-        self._ids = MessageIdFactory(secrets.randbits(32), ip=self._ip)
+        self._ids = MessageIdFactory(secrets.randbits(32), ip=self._ip, on_new_month=self._next_generation)
+
+    def _next_generation(self) -> int:
+        assert self._ids is not None
+        return self._ids.generation + 1
 
     async def close(self) -> None:
         return None

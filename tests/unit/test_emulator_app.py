@@ -1,0 +1,137 @@
+"""The ASGI app called in-process (no sockets): error mapping, the 500 fallback, the schema loader."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+from dms_rocketmq_emulator import Settings, TopicSettings, create_app
+from dms_rocketmq_emulator._schema import load_spec, request_schema
+from dms_rocketmq_emulator._store import DurableStore, MemoryStore, StoreError
+from dms_rocketmq_emulator.models import PendingMessage, Topic
+
+PATH = "/v2/rocketmq/0a1b2c3d4e5f60718293a4b5c6d7e8f9/instances/11c55a3e-5b4a-4f0c-9d3e-2f7b8e6a1c90/messages"
+
+
+def _call(app: Any, body: bytes, path: str = PATH, method: str = "POST") -> tuple[int, dict[str, str], Any]:
+    async def run() -> list[dict[str, Any]]:
+        sent: list[dict[str, Any]] = []
+        chunks = [{"type": "http.request", "body": body, "more_body": False}]
+
+        async def receive() -> dict[str, Any]:
+            return chunks.pop(0) if chunks else {"type": "http.disconnect"}
+
+        async def send(message: dict[str, Any]) -> None:
+            sent.append(message)
+
+        await app.store.start()
+        scope = {
+            "type": "http",
+            "method": method,
+            "path": path,
+            "raw_path": path.encode(),
+            "query_string": b"",
+            "headers": [],
+        }
+        await app(scope, receive, send)
+        await app.store.close()
+        return sent
+
+    sent = asyncio.run(run())
+    headers = {k.decode(): v.decode() for k, v in sent[0]["headers"]}
+    return sent[0]["status"], headers, json.loads(sent[1]["body"])
+
+
+def test_unexpected_store_failure_is_500_with_huawei_body() -> None:
+    """A bug or a broken store answers 500 DMS.00500000 with an X-Request-Id, never a bare traceback."""
+
+    class BrokenStore(MemoryStore):
+        async def append(self, message: PendingMessage) -> Any:
+            raise RuntimeError("boom")
+
+    app = create_app(Settings(data_dir=None, topics=(TopicSettings("orders"),)), store=BrokenStore())
+    status, headers, body = _call(app, b'{"topic": "orders", "body": "x"}')
+    assert status == 500
+    assert body == {"error_code": "DMS.00500000", "error_msg": "Internal service error."}
+    assert len(headers["x-request-id"]) == 32
+
+
+def test_fuzzed_bodies_never_give_500() -> None:
+    """A spread of malformed bodies all get 4xx answers."""
+    app = create_app(Settings(data_dir=None, topics=(TopicSettings("orders"),)))
+    bodies = [
+        b"\x00",
+        b"[]",
+        b"{}",
+        b"null",
+        b'{"topic": null, "body": null}',
+        b'{"topic": "orders", "body": "x", "property_list": [1]}',
+        b'{"topic": "orders", "body": "x", "property_list": [{"name": 1}]}',
+        b'{"topic": ["orders"], "body": "x"}',
+        b'{"topic": "orders", "body": "\\udfff"}',
+        b'{"topic": "orders", "body": "x", "property_list": [{"name": "KEYS", "value": "\\ud800"}]}',
+        b"1e999999",
+        b'"' + b"a" * 100 + b'"',
+        b"{" * 10000,
+        b'{"topic": "orders", "body": "x"}garbage',
+    ]
+    for raw in bodies:
+        status, _, body = _call(app, raw)
+        assert 400 <= status < 500, (raw[:40], status, body)
+        assert body["error_code"].startswith("DMS.")
+
+
+def test_schema_comes_from_packaged_spec() -> None:
+    """The validator and the engines are built from openapi.yaml's own schemas."""
+    spec = load_spec()
+    schema = request_schema()
+    assert schema.engines == frozenset(spec["components"]["schemas"]["Engine"]["enum"])
+    assert schema.first_error({"topic": "orders", "body": "x"}) is None
+    assert request_schema() is schema  # compiled once per process
+
+
+def test_durable_store_failed_write_leaves_no_offset_gap(tmp_path: Path) -> None:
+    """When a write fails its sender gets StoreError, and the next message takes the offset the failed one had."""
+
+    async def run() -> list[int]:
+        store = DurableStore(tmp_path)
+        store.open()
+        assert store._db is not None
+        store._db.execute(
+            "CREATE TRIGGER fail BEFORE INSERT ON messages WHEN NEW.body = 'boom'"
+            " BEGIN SELECT RAISE(ABORT, 'simulated disk error'); END"
+        )
+        await store.start()
+        topic = Topic("orders", 1)
+        offsets = [(await store.append(PendingMessage("i", topic, "a", ()))).queue_offset]
+        with pytest.raises(StoreError):
+            await store.append(PendingMessage("i", topic, "boom", ()))
+        offsets.append((await store.append(PendingMessage("i", topic, "b", ()))).queue_offset)
+        total, messages = await store.messages(None, None, 10, 0)
+        await store.close()
+        assert total == 2
+        assert [m.body for m in messages] == ["a", "b"]
+        return offsets
+
+    assert asyncio.run(run()) == [0, 1]
+
+
+def test_durable_store_restores_placement(tmp_path: Path) -> None:
+    """A reopened store continues each queue's offsets and the round-robin from what is on disk."""
+
+    async def send(bodies: list[str]) -> list[tuple[int, int]]:
+        store = DurableStore(tmp_path)
+        await store.start()
+        topic = Topic("orders", 3)
+        out = [
+            (m.queue_id, m.queue_offset)
+            for m in [await store.append(PendingMessage("i", topic, b, ())) for b in bodies]
+        ]
+        await store.close()
+        return out
+
+    assert asyncio.run(send(["a", "b", "c", "d"])) == [(0, 0), (1, 0), (2, 0), (0, 1)]
+    assert asyncio.run(send(["e", "f"])) == [(1, 1), (2, 1)]
