@@ -154,7 +154,7 @@ class ControlAPI:
             raise errors.empty_body()
         try:
             document = json.loads(raw)
-        except ValueError:
+        except (ValueError, RecursionError):  # RecursionError: nested deeper than the json module follows
             raise errors.malformed_json() from None
         if not isinstance(document, dict):
             raise errors.invalid_parameter(None)

@@ -19,9 +19,12 @@ from typing import Any
 
 import httpx
 import pytest
+import rawhttp
 from emulators import AK, INSTANCE_ID, PROJECT_ID, SK, TOKEN, EmulatorProcess
 from huaweicloudsdkcore.sdk_request import SdkRequest
 from huaweicloudsdkcore.signer.signer import Signer
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from rawhttp import REQUEST_ID
 
 PATH = f"/v2/rocketmq/{PROJECT_ID}/instances/{INSTANCE_ID}/messages"
@@ -220,6 +223,36 @@ def test_a_malformed_authorization_is_refused(auth_emulator: EmulatorProcess, au
     raw = {name: value.encode("utf-8") for name, value in headers.items()}  # bytes: httpx sends them as they are
     detail = assert_gateway_401(post(auth_emulator, uri, raw))  # type: ignore[arg-type]
     assert SK not in detail
+
+
+header_text = st.text(
+    alphabet=st.characters(min_codepoint=0x20, max_codepoint=0xFF, blacklist_characters="\x7f"), max_size=300
+).map(str.strip)
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    authorization=header_text
+    | st.builds(
+        "SDK-HMAC-SHA256 Access={}, SignedHeaders={}, Signature={}".format,
+        header_text,
+        header_text,
+        header_text,
+    ),
+    date=st.none() | header_text | st.sampled_from(["99991231T235959Z", "00010101T000000Z", "20261301T000000Z"]),
+)
+def test_any_authorization_and_date_garbage_gets_a_gateway_401(
+    auth_emulator: EmulatorProcess, authorization: str, date: str | None
+) -> None:
+    """Arbitrary Authorization and X-Sdk-Date values (any Latin-1 text, odd dates) get 401 APIGW.0301."""
+    headers = [("Authorization", authorization), ("X-Project-Id", PROJECT_ID)]
+    if date is not None:
+        headers.append(("X-Sdk-Date", date))
+    head = rawhttp.request_bytes(BODY, headers=[(name, value) for name, value in headers if value])
+    reply = rawhttp.exchange(auth_emulator.endpoint, head)
+    body = rawhttp.assert_huawei_error(reply, 401)
+    assert body["error_code"] == "APIGW.0301", body
+    assert body["error_msg"].startswith(PREFIX), body
 
 
 def test_a_wrong_token_is_refused_by_dms_and_the_right_one_accepted(auth_emulator: EmulatorProcess) -> None:

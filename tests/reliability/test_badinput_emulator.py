@@ -261,6 +261,36 @@ def test_unknown_paths_and_methods_get_huawei_errors(open_emulator: EmulatorProc
         assert_huawei_error(reply, status)
 
 
+CONTROL_CASES = [
+    ("POST", "/_emulator/faults", b"garbage", 400),
+    ("POST", "/_emulator/faults", b"", 400),
+    ("POST", "/_emulator/faults", b"[" * 5000 + b"]" * 5000, 400),
+    ("POST", "/_emulator/faults", b"\xff\xfe", 400),
+    ("POST", "/_emulator/faults", b'{"count": -1}', 400),
+    ("POST", "/_emulator/faults", b'{"count": "1"}', 400),
+    ("POST", "/_emulator/faults", b'{"count": 1, "status": 200000}', 400),
+    ("POST", "/_emulator/faults", b'{"count": 1, "delay_ms": 1e999}', 400),
+    ("POST", "/_emulator/faults", b'{"count": 1' + b"0" * 5000 + b"}", 400),
+    ("GET", "/_emulator/messages?limit=-1", b"", 400),
+    ("GET", "/_emulator/messages?limit=abc", b"", 400),
+    ("GET", "/_emulator/messages?offset=" + "9" * 30, b"", 400),
+    ("GET", "/_emulator/reset", b"", 405),
+    ("GET", "/_emulator/nothing-here", b"", 404),
+]
+
+
+@pytest.mark.parametrize(("method", "path", "body", "status"), CONTROL_CASES)
+def test_the_control_api_refuses_bad_input_with_huawei_errors(
+    open_emulator: EmulatorProcess, method: str, path: str, body: bytes, status: int
+) -> None:
+    """The control API (faults, messages, reset) answers bad input with a 4xx Huawei body too, never a 500."""
+    reply = exchange(open_emulator.endpoint, request_bytes(body, method=method, path=path))
+    assert_huawei_error(reply, status)
+    armed = exchange(open_emulator.endpoint, request_bytes(method="GET", path="/_emulator/faults"))
+    assert armed is not None
+    assert armed.json()["count"] == 0, "a refused fault request armed faults"
+
+
 def test_memory_stays_bounded_under_heavy_bad_input(
     start_emulator: EmulatorFactory, record_property: Callable[[str, object], None]
 ) -> None:
