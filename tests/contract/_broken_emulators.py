@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import json
 import threading
 import time
@@ -147,9 +148,11 @@ def drops_request_id(app: ASGIApp) -> ASGIApp:
     return rewrite_responses(app, edit)
 
 
-def settings_for(*, token: str | None = None) -> Settings:
+def settings_for(*, token: str | None = None, auth: bool = True) -> Settings:
     """An in-memory emulator with the broken variants' project, instance and topic, auth on (AK/SK, or the
-    token when one is given)."""
+    token when one is given) unless `auth` is False."""
+    if not auth:
+        return dataclasses.replace(settings_for(token=token), credentials=(), tokens=())
     return Settings(
         host="127.0.0.1",
         port=0,
@@ -182,6 +185,11 @@ def serve(app: ASGIApp) -> Iterator[str]:
         thread.join(timeout=15)
 
 
-def build(variant: Callable[[ASGIApp], ASGIApp], *, token: str | None = None) -> ASGIApp:
+def build(variant: Callable[[ASGIApp], ASGIApp], *, token: str | None = None, auth: bool = True) -> ASGIApp:
     """The real emulator app, wrapped in `variant`."""
-    return variant(create_app(settings_for(token=token)))
+    return variant(create_app(settings_for(token=token, auth=auth)))
+
+
+def unchanged(app: ASGIApp) -> ASGIApp:
+    """No middleware: for variants whose defect is in the emulator's settings (see `build`)."""
+    return app

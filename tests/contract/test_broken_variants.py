@@ -26,6 +26,25 @@ VARIANTS = [
 ]
 
 
+def test_suite_reports_a_server_that_ignores_authentication(tmp_path: pathlib.Path) -> None:
+    """An emulator with authentication off, to which the suite still sends signed requests, is reported by
+    ignored_auth: its probes without credentials and with invalid ones are accepted. (This also shows that the
+    signer is registered through schemathesis's auth mechanism: the probes could remove it.)"""
+    with broken.serve(broken.build(broken.unchanged, auth=False)) as url:
+        env = target_env(
+            url,
+            project_id=broken.PROJECT_ID,
+            instance_id=broken.INSTANCE_ID,
+            topic=broken.TOPIC,
+            ak=broken.AK,
+            sk=broken.SK,
+        )
+        run = run_suite(env, tmp_path, extra_env=FAST)
+    assert run.returncode == 1, run.output[-3000:]
+    assert "ignored_auth" in run.failed_checks, (sorted(run.failed_checks), run.output[-3000:])
+    assert broken.SK not in run.output
+
+
 @pytest.mark.parametrize(("variant", "expected_check", "use_token"), VARIANTS)
 def test_suite_reports_the_planted_defect(
     variant: Callable[[broken.ASGIApp], broken.ASGIApp],
