@@ -1,11 +1,20 @@
 """A local server that behaves like the Send-a-message API of DMS for RocketMQ.
 
 Run it with `dms-rocketmq-emulator`, or embed it: `create_app(Settings(...))` is an ASGI application.
+
+The names below are imported lazily: the pytest plugin (`pytest_plugin`, loaded by every pytest run
+where this package is installed) must import without the `emulator` extra (Starlette, uvicorn...).
 """
 
-from ._app import EmulatorApp, create_app
-from ._config import Credential, InstanceSettings, Settings, TopicSettings
-from .models import decode_msg_id
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from ._app import EmulatorApp, create_app
+    from ._config import Credential, InstanceSettings, Settings, TopicSettings
+    from .models import decode_msg_id
 
 __version__ = "0.1.0"
 
@@ -19,3 +28,22 @@ __all__ = [
     "create_app",
     "decode_msg_id",
 ]
+
+_HOMES = {
+    "EmulatorApp": "._app",
+    "create_app": "._app",
+    "Credential": "._config",
+    "InstanceSettings": "._config",
+    "Settings": "._config",
+    "TopicSettings": "._config",
+    "decode_msg_id": ".models",
+}
+
+
+def __getattr__(name: str) -> Any:
+    home = _HOMES.get(name)
+    if home is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(home, __name__), name)
+    globals()[name] = value
+    return value

@@ -24,6 +24,7 @@ DEFAULT_PAGE = 1000
 MAX_PAGE = 100_000
 MAX_FAULT_COUNT = 1_000_000
 MAX_DELAY_MS = 600_000
+MAX_CONTROL_BODY = 64 * 1024
 
 
 def json_response(content: Any, request_id: str, status: int = 200, headers: dict[str, str] | None = None) -> Response:
@@ -38,7 +39,9 @@ def json_response(content: Any, request_id: str, status: int = 200, headers: dic
 
 def error_json(error: DMSError, request_id: str) -> Response:
     """The Huawei error body for `error`."""
-    headers = {"Retry-After": str(error.retry_after)} if error.retry_after is not None else None
+    headers = {"Retry-After": str(error.retry_after)} if error.retry_after is not None else {}
+    if error.status == 413:
+        headers["Connection"] = "close"
     return json_response(error.body(request_id), request_id, error.status, headers)
 
 
@@ -53,6 +56,17 @@ def _int_param(request: Request, name: str, default: int, low: int, high: int) -
     if not low <= value <= high:
         raise errors.invalid_parameter(name)
     return value
+
+
+async def _small_body(request: Request) -> bytes:
+    """The body of a control request; a control request has no reason to be large (413 past 64 KiB)."""
+    chunks, size = [], 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > MAX_CONTROL_BODY:
+            raise errors.request_too_large()
+        chunks.append(chunk)
+    return b"".join(chunks)
 
 
 def _field(document: dict[str, Any], name: str, default: Any, check: Any) -> Any:
@@ -142,7 +156,7 @@ class ControlAPI:
         if request.method == "GET":
             return json_response(self.faults.as_json(), request_id)
         try:
-            fault, count = self._parse_fault(await request.body())
+            fault, count = self._parse_fault(await _small_body(request))
         except DMSError as exc:
             return error_json(exc, request_id)
         self.faults.arm(count, fault)

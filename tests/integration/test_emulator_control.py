@@ -207,3 +207,11 @@ def test_info_describes_instances_and_auth(client: httpx.Client, emulator: Emula
     assert info["auth"] is False
     assert {i["instance_id"] for i in info["instances"]} == {emulator.instance_id, OTHER_INSTANCE}
     assert {"name": "payments", "queues": 2} in info["instances"][0]["topics"]
+
+
+def test_oversized_fault_request_is_413(client: httpx.Client) -> None:
+    """A control request body over 64 KiB is refused with 413 APIGW.0201 and arms nothing."""
+    response = client.post("/_emulator/faults", content=b" " * (65 * 1024))
+    assert response.status_code == 413
+    assert response.json()["error_code"] == "APIGW.0201"
+    assert client.get("/_emulator/faults").json()["count"] == 0

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import json
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -135,3 +137,14 @@ def test_durable_store_restores_placement(tmp_path: Path) -> None:
 
     assert asyncio.run(send(["a", "b", "c", "d"])) == [(0, 0), (1, 0), (2, 0), (0, 1)]
     assert asyncio.run(send(["e", "f"])) == [(1, 1), (2, 1)]
+
+
+def test_pytest_plugin_imports_without_the_emulator_extra() -> None:
+    """The auto-loaded pytest plugin needs neither Starlette, uvicorn, jsonschema-rs nor PyYAML."""
+    code = (
+        "import sys\n"
+        "for name in ('starlette', 'uvicorn', 'jsonschema_rs', 'yaml'): sys.modules[name] = None\n"
+        "import dms_rocketmq_emulator.pytest_plugin\n"
+        "from dms_rocketmq_emulator import Settings, decode_msg_id\n"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True, timeout=60)
