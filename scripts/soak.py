@@ -43,6 +43,9 @@ class SoakFigures:
     p99_ms: float = 0.0
     max_ms: float = 0.0
     stored: int = 0
+    #: The emulator's resident memory before and after the load (KiB): a leak would show as steady growth.
+    rss_before_kib: int = 0
+    rss_after_kib: int = 0
     first_errors: list[str] = dataclasses.field(default_factory=list)
 
 
@@ -94,9 +97,11 @@ def main(argv: list[str] | None = None) -> int:
     with tempfile.TemporaryDirectory(prefix="dms-soak-") as tmp:
         store = ["--memory"] if options.memory else ["--data-dir", str(pathlib.Path(tmp) / "data")]
         with EmulatorProcess([*store, "--topic", f"{TOPIC}:8", "--credential", f"{AK}:{SK}"]) as emulator:
+            figures.rss_before_kib = emulator.rss_kib()
             latencies, errors, elapsed = asyncio.run(
                 load(emulator.endpoint, senders=options.senders, seconds=options.seconds)
             )
+            figures.rss_after_kib = emulator.rss_kib()
             figures.stored = len(stored_messages(emulator.endpoint, TOPIC))
     latencies.sort()
     figures.sends = len(latencies)
@@ -109,7 +114,8 @@ def main(argv: list[str] | None = None) -> int:
     print(
         f"soak ({'memory' if options.memory else 'durable'} store): {figures.senders} senders for "
         f"{elapsed:.1f} s: {figures.sends} sends, {figures.sends_per_second} sends/s, p50 {figures.p50_ms} ms, "
-        f"p99 {figures.p99_ms} ms, max {figures.max_ms} ms, {figures.errors} errors, {figures.stored} stored"
+        f"p99 {figures.p99_ms} ms, max {figures.max_ms} ms, {figures.errors} errors, {figures.stored} stored; "
+        f"emulator RSS {figures.rss_before_kib / 1024:.1f} -> {figures.rss_after_kib / 1024:.1f} MiB"
     )
     if options.json:
         options.json.write_text(json.dumps(dataclasses.asdict(figures), indent=2))
