@@ -7,7 +7,7 @@ from typing import Any
 import pytest
 from dms_rocketmq_emulator import decode_msg_id
 from huaweicloudsdkcore.auth.credentials import BasicCredentials
-from huaweicloudsdkcore.exceptions.exceptions import ClientRequestException
+from huaweicloudsdkcore.exceptions.exceptions import ClientRequestException, ServerResponseException
 from huaweicloudsdkcore.http.http_config import HttpConfig
 from huaweicloudsdkrocketmq.v2 import (
     RocketMQClient,
@@ -79,3 +79,13 @@ def test_sdk_unknown_topic_parsed_as_dms_error(dms_emulator: Any) -> None:
         _client(dms_emulator).send_message(_request(dms_emulator, topic="no-such-topic"))
     assert caught.value.status_code == 400
     assert caught.value.error_code == "DMS.00400876"
+
+
+def test_sdk_parses_injected_503_as_server_response_exception(dms_emulator: Any) -> None:
+    """An injected 503 reaches the SDK as ServerResponseException with DMS.00503000 and our request id."""
+    dms_emulator.inject_faults(1, status=503, retry_after=1)
+    with pytest.raises(ServerResponseException) as caught:
+        _client(dms_emulator).send_message(_request(dms_emulator))
+    assert caught.value.status_code == 503
+    assert caught.value.error_code == "DMS.00503000"
+    assert len(caught.value.request_id) == 32

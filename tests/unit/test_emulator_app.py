@@ -14,6 +14,8 @@ from dms_rocketmq_emulator import Settings, TopicSettings, create_app
 from dms_rocketmq_emulator._schema import load_spec, request_schema
 from dms_rocketmq_emulator._store import DurableStore, MemoryStore, StoreError
 from dms_rocketmq_emulator.models import PendingMessage, Topic
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 PATH = "/v2/rocketmq/0a1b2c3d4e5f60718293a4b5c6d7e8f9/instances/11c55a3e-5b4a-4f0c-9d3e-2f7b8e6a1c90/messages"
 
@@ -148,3 +150,43 @@ def test_pytest_plugin_imports_without_the_emulator_extra() -> None:
         "from dms_rocketmq_emulator import Settings, decode_msg_id\n"
     )
     subprocess.run([sys.executable, "-c", code], check=True, timeout=60)
+
+
+_json_values = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=20),
+    lambda children: st.lists(children, max_size=4) | st.dictionaries(st.text(max_size=10), children, max_size=4),
+    max_leaves=12,
+)
+_near_valid = st.fixed_dictionaries(
+    {
+        "topic": st.one_of(st.just("orders"), st.text(max_size=70)),
+        "body": st.one_of(st.text(max_size=50), _json_values),
+    },
+    optional={
+        "property_list": st.one_of(
+            _json_values,
+            st.lists(
+                st.fixed_dictionaries(
+                    {},
+                    optional={
+                        "name": st.one_of(st.sampled_from(["KEYS", "TAGS", "UNIQ_KEY"]), _json_values),
+                        "value": st.one_of(st.text(max_size=140), _json_values),
+                    },
+                ),
+                max_size=4,
+            ),
+        )
+    },
+)
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(document=st.one_of(_near_valid, _json_values), raw=st.binary(max_size=64), use_raw=st.booleans())
+def test_no_input_gives_500(document: Any, raw: bytes, use_raw: bool) -> None:
+    """Property: whatever JSON or bytes are sent, the answer is 200 or a 4xx Huawei error, never a 500."""
+    app = create_app(Settings(data_dir=None, topics=(TopicSettings("orders"),)))
+    status, headers, body = _call(app, raw if use_raw else json.dumps(document).encode())
+    assert status == 200 or 400 <= status < 500, body
+    assert len(headers["x-request-id"]) == 32
+    if status != 200:
+        assert set(body) == {"error_code", "error_msg"}
