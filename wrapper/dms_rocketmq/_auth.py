@@ -49,6 +49,9 @@ UNSIGNED_PAYLOAD = "UNSIGNED-PAYLOAD"
 #: Headers the HTTP stack manages itself; the official SDK never signs them (its transport adds them after
 #: signing), and signing hop-by-hop headers would break behind a proxy. The adapters leave them unsigned.
 TRANSPORT_HEADERS = frozenset({"accept", "accept-encoding", "connection", "content-length", "transfer-encoding"})
+_UNSIGNED = TRANSPORT_HEADERS | {"authorization"}
+#: What AKSKAuth leaves out of a signer's fixed headers: the unsigned ones, and the date, which varies.
+_UNSIGNED_BYTES = frozenset(name.encode("ascii") for name in (*_UNSIGNED, "x-sdk-date"))
 #: Signed headers whose values are credentials: masked in the DEBUG log of the canonical request.
 SECRET_HEADERS = frozenset({"x-security-token", "x-auth-token"})
 
@@ -208,8 +211,8 @@ def sign_request(
 
 
 def headers_to_sign(headers: Iterable[tuple[str, str]]) -> list[tuple[str, str]]:
-    """The headers an adapter signs: all but those the HTTP stack manages (TRANSPORT_HEADERS)."""
-    return [(name, value) for name, value in headers if name.lower() not in TRANSPORT_HEADERS]
+    """The headers an adapter signs: all but those the HTTP stack manages and a previous Authorization."""
+    return [(name, value) for name, value in headers if name.lower() not in _UNSIGNED]
 
 
 class AKSKAuth(httpx.Auth):
@@ -229,10 +232,7 @@ class AKSKAuth(httpx.Auth):
         self._sk = sk
         self.security_token = security_token
         self.project_id = project_id
-        # The HMAC state after absorbing the key, copied for each request instead of re-deriving it.
-        self._hmac = hmac.new(sk.encode("utf-8"), digestmod=hashlib.sha256)
-        # Every send goes to the same path: remember its canonical form.
-        self._uri_cache: dict[str, str] = {}
+        self._signers: dict[tuple[str, bytes, tuple[tuple[bytes, bytes], ...]], PrecomputedSigner] = {}
 
     def __repr__(self) -> str:
         return f"AKSKAuth(ak={self.ak!r}, sk='***', security_token={'***' if self.security_token else None})"
@@ -245,43 +245,38 @@ class AKSKAuth(httpx.Auth):
     def sign(self, request: httpx.Request) -> None:
         """Add `X-Sdk-Date`, `X-Project-Id`, `X-Security-Token` and `Authorization` to an httpx request."""
         headers = request.headers
-        date = headers.get("x-sdk-date")
-        if date is None:
+        present = {name.lower(): value for name, value in headers.raw}
+        raw_date = present.get(b"x-sdk-date")
+        if raw_date is None:
             date = format_date()
             headers["X-Sdk-Date"] = date
         else:
-            date = _normalise_date(date)
-        if self.project_id and "x-project-id" not in headers:
+            date = _normalise_date(raw_date.decode(headers.encoding))
+        if self.project_id and b"x-project-id" not in present:
             headers["X-Project-Id"] = self.project_id
         if self.security_token:
             headers["X-Security-Token"] = self.security_token
-        content_type = headers.get("content-type")
-        if content_type and not content_type.startswith(("application/json", "application/bson")):
+        content_type = present.get(b"content-type")
+        if content_type and not content_type.startswith((b"application/json", b"application/bson")):
             headers["X-Sdk-Content-Sha256"] = UNSIGNED_PAYLOAD
 
-        pairs = headers_to_sign(headers.multi_items())
-        names = signed_header_names(pairs)
-        url = request.url
-        path = url.path
-        uri = self._uri_cache.get(path)
-        if uri is None:
-            uri = canonical_uri(path)
-            if len(self._uri_cache) < 64:
-                self._uri_cache[path] = uri
-        canonical = canonical_request(
-            request.method,
-            uri,
-            canonical_query(url.query.decode("ascii")),
-            canonical_headers(pairs, names),
-            names,
-            payload_hash(request.content, headers.get("x-sdk-content-sha256")),
-        )
-        to_sign = string_to_sign(date, canonical)
-        if logger.isEnabledFor(logging.DEBUG):
-            logger.debug("canonical request:\n%s\nstring to sign:\n%s", _masked(canonical), to_sign)
-        mac = self._hmac.copy()
-        mac.update(to_sign.encode("utf-8"))
-        headers["Authorization"] = authorization_header(self.ak, names, mac.hexdigest())
+        # Every send of a client has the same method, URL and headers but for the date (and the transport's
+        # Content-Length): the canonical request's fixed parts are built once per such combination.
+        fixed = tuple((name.lower(), value) for name, value in headers.raw if name.lower() not in _UNSIGNED_BYTES)
+        key = (request.method, request.url.raw_path, fixed)
+        signer = self._signers.get(key)
+        if signer is None:
+            encoding = headers.encoding
+            signer = PrecomputedSigner(
+                self.ak,
+                self._sk,
+                request.method,
+                str(request.url),
+                {name.decode(encoding): value.decode(encoding) for name, value in fixed},
+            )
+            if len(self._signers) < 64:
+                self._signers[key] = signer
+        headers["Authorization"] = signer.authorization(request.content, date)
 
 
 class TokenAuth(httpx.Auth):
@@ -323,6 +318,7 @@ class PrecomputedSigner:
         pairs = [*fixed.items(), ("X-Sdk-Date", "")]
         names = signed_header_names(pairs)
         values = {name.lower(): str(value).strip() for name, value in fixed.items()}
+        self._content_sha256 = values.get("x-sdk-content-sha256")
         before = "".join(f"{n}:{values[n]}\n" for n in names if n < "x-sdk-date")
         after = "".join(f"{n}:{values[n]}\n" for n in names if n > "x-sdk-date")
         start = f"{method.upper()}\n{canonical_uri(parts.path or '/')}\n{canonical_query(parts.query)}\n"
@@ -343,14 +339,18 @@ class PrecomputedSigner:
             self._second = second
         return self._date
 
-    def sign(self, body: bytes, date: str | None = None) -> dict[str, str]:
-        """Every header to send with `body`: the fixed ones, `X-Sdk-Date` and `Authorization`."""
-        sdk_date = self._now() if date is None else date
-        body_hash = hashlib.sha256(body).hexdigest() if body else EMPTY_BODY_HASH
-        canonical = f"{self._head}{sdk_date}{self._tail}{body_hash}"
-        to_sign = f"{ALGORITHM}\n{sdk_date}\n{hashlib.sha256(canonical.encode('utf-8')).hexdigest()}"
+    def authorization(self, body: bytes, date: str) -> str:
+        """The `Authorization` value for `body` sent at `date` (an `X-Sdk-Date` string)."""
+        body_hash = EMPTY_BODY_HASH if not body else self._content_sha256 or hashlib.sha256(body).hexdigest()
+        canonical = f"{self._head}{date}{self._tail}{body_hash}"
+        to_sign = f"{ALGORITHM}\n{date}\n{hashlib.sha256(canonical.encode('utf-8')).hexdigest()}"
         if logger.isEnabledFor(logging.DEBUG):
             logger.debug("canonical request:\n%s\nstring to sign:\n%s", _masked(canonical), to_sign)
         mac = self._hmac.copy()
         mac.update(to_sign.encode("utf-8"))
-        return {**self.headers, "X-Sdk-Date": sdk_date, "Authorization": self._authorization + mac.hexdigest()}
+        return self._authorization + mac.hexdigest()
+
+    def sign(self, body: bytes, date: str | None = None) -> dict[str, str]:
+        """Every header to send with `body`: the fixed ones, `X-Sdk-Date` and `Authorization`."""
+        sdk_date = self._now() if date is None else date
+        return {**self.headers, "X-Sdk-Date": sdk_date, "Authorization": self.authorization(body, sdk_date)}
