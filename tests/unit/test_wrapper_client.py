@@ -225,3 +225,28 @@ def test_client_is_thread_safe() -> None:
     assert sorted(json.loads(r.content)["body"] for r in seen) == sorted(
         f"{n}-{i}" for n in range(8) for i in range(25)
     )
+
+
+def test_async_proxy_from_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    """AsyncClient's aiohttp path uses HTTP(S)_PROXY like httpx does, and NO_PROXY exempts a host."""
+    from dms_rocketmq._client import _proxy_for
+
+    for name in ("http_proxy", "https_proxy", "no_proxy", "HTTP_PROXY", "HTTPS_PROXY", "NO_PROXY"):
+        monkeypatch.delenv(name, raising=False)
+    assert _proxy_for("https://dms.cn-north-4.myhuaweicloud.com/v2/x") is None
+    monkeypatch.setenv("HTTPS_PROXY", "http://proxy.internal:3128")
+    assert _proxy_for("https://dms.cn-north-4.myhuaweicloud.com/v2/x") == "http://proxy.internal:3128"
+    assert _proxy_for("http://127.0.0.1:8765/v2/x") is None
+    monkeypatch.setenv("NO_PROXY", "myhuaweicloud.com")
+    assert _proxy_for("https://dms.cn-north-4.myhuaweicloud.com/v2/x") is None
+
+
+def test_merged_urls_are_reused() -> None:
+    """Client parses the send path once, not on every request, and still sends to the right URL."""
+    seen, handler = recorder()
+    with sync_client(handler) as client:
+        client.send("orders", "a")
+        client.send("orders", "b")
+        assert len(client._http._merged_urls) == 1  # type: ignore[attr-defined]
+    assert seen[0].url == seen[1].url
+    assert str(seen[0].url).startswith("http://dms.test/v2/rocketmq/")
