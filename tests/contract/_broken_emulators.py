@@ -23,6 +23,8 @@ Message = MutableMapping[str, Any]
 Receive = Callable[[], Awaitable[Message]]
 Send = Callable[[Message], Awaitable[None]]
 ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
+# A broken variant: the emulator app in, the app with one planted defect out.
+Variant = Callable[[ASGIApp], ASGIApp]
 # (status, headers, body) -> (status, headers, body), for one buffered response.
 ResponseEdit = Callable[[int, list[tuple[bytes, bytes]], bytes], tuple[int, list[tuple[bytes, bytes]], bytes]]
 
