@@ -43,7 +43,7 @@ class RequestIds:
 
     def __init__(self) -> None:
         self._prefix = os.urandom(8).hex()
-        self._counter = int.from_bytes(os.urandom(4), "big")
+        self._counter = int.from_bytes(os.urandom(8), "big")
 
     def next(self) -> str:
         """A new request id."""

@@ -273,7 +273,8 @@ class DurableStore(Store):
 
     def _restore(self, db: sqlite3.Connection) -> None:
         row = db.execute("SELECT value FROM meta WHERE key = 'generation'").fetchone()
-        generation = (row[0] if row else 0) + 1
+        # A new store starts at a random generation (like a class-loader hash); each start takes the next.
+        generation = ((row[0] + 1) if row else secrets.randbits(31)) & 0xFFFFFFFF
         db.execute("INSERT OR REPLACE INTO meta (key, value) VALUES ('generation', ?)", (generation,))
         self._ids = MessageIdFactory(generation, ip=self._ip, on_new_month=self._next_generation)
         self._logs, self._seq = _placement_state(db)
