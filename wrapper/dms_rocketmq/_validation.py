@@ -6,6 +6,7 @@ requests), plus the one a JSON schema cannot express: the body is at most 4 MiB 
 
 from __future__ import annotations
 
+import functools
 import json
 from collections.abc import Iterable, Mapping
 from typing import Any
@@ -31,6 +32,8 @@ _MESSAGE_FIELDS = frozenset({"topic", "body", "keys", "tags"})
 
 
 def _check_encodable(what: str, text: str) -> None:
+    if text.isascii():
+        return
     try:
         text.encode("utf-8")
     except UnicodeEncodeError as exc:
@@ -44,6 +47,12 @@ def topic_name(topic: object) -> str:
     """Return the topic if DMS accepts its name, else raise `ValidationError` saying why."""
     if not isinstance(topic, str):
         raise ValidationError(f"topic must be a string, got {type(topic).__name__}.")
+    return _checked_topic(topic)
+
+
+@functools.lru_cache(maxsize=256)
+def _checked_topic(topic: str) -> str:
+    # Cached: an application sends to a handful of topics, again and again. Refusals are not cached.
     if not MIN_TOPIC_CHARS <= len(topic) <= MAX_TOPIC_CHARS:
         raise ValidationError(
             f"topic must be {MIN_TOPIC_CHARS} to {MAX_TOPIC_CHARS} characters long, got {len(topic)} ({topic[:80]!r})."
