@@ -143,6 +143,9 @@ def config_for(target: Target) -> schemathesis.Config:
         },
         "checks": CHECKS,
         "seed": seed_from_env(),
+        # Hypothesis's too_slow health check times data generation, which on a machine shared by parallel
+        # jobs says more about the load than about the spec; the other health checks stay on.
+        "suppress-health-check": ["too_slow"],
     }
     return schemathesis.Config.from_dict(data)
 
