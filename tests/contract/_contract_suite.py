@@ -1,7 +1,8 @@
 """How the contract suite loads openapi.yaml into schemathesis: phases, data, checks, auth and pinning.
 
 Everything schemathesis is told lives here, in one place, so that the reason for each choice sits next to it.
-The suite itself (`test_send_message_contract.py`) only calls `case.call_and_validate()`.
+The suite itself (`test_send_message_contract.py`) calls `case.call_and_validate()` with the one check of our
+own (`configured_instance_is_found`) and masks secrets in failure reports.
 
 Knobs (environment), all optional:
 - `DMS_CONTRACT_SEED`: the run's seed (default a fixed one, so `make test` is reproducible); `random` for a
@@ -75,8 +76,9 @@ CHECKS: dict[str, Any] = {
         "enabled": True,
         "expected-statuses": ["400", "401", "403", "404", "413", "429", "5xx"],
     },
-    # Declared security is enforced: the request without credentials, and with invalid ones, gets a 401.
-    # schemathesis probes this once per operation per run.
+    # Declared security is enforced: after a request is accepted, schemathesis re-sends it without credentials
+    # and with invalid ones (an invalid Authorization, an invalid X-Auth-Token); each must get a 401. No AK is
+    # used in those probes, so a real gateway's lock-out of an AK after failed attempts cannot be triggered.
     "ignored_auth": {"enabled": True},
     # Methods the path does not document get 405 (GET, PUT, ... on the messages URL); the real service answers
     # them with 405 DMS.00405001.
