@@ -139,8 +139,20 @@ def parse_sdk_date(value: str) -> datetime.datetime | None:
 _AUTHORIZATION_FIELD = re.compile(r"\s*([A-Za-z]+)=([^,]*)")
 
 
+# The exact form Huawei's SDKs write, matched in one step; anything else goes through the general parser.
+_AUTHORIZATION_USUAL = re.compile(r"SDK-HMAC-SHA256 Access=([^,\s]+), SignedHeaders=([^,\s]+), Signature=(\S+)")
+
+
+@functools.lru_cache(maxsize=256)
+def _split_signed(names: str) -> list[str]:
+    return names.split(";")
+
+
 def parse_authorization(value: str) -> tuple[str, list[str], str]:
     """(AK, signed header names, signature) from `SDK-HMAC-SHA256 Access=.., SignedHeaders=.., Signature=..`."""
+    usual = _AUTHORIZATION_USUAL.fullmatch(value)
+    if usual is not None:
+        return usual.group(1), _split_signed(usual.group(2)), usual.group(3)
     algorithm, _, rest = value.strip().partition(" ")
     if algorithm != ALGORITHM:
         shown = algorithm[:32] if algorithm.isascii() and algorithm.isprintable() else "?"
@@ -153,8 +165,7 @@ def parse_authorization(value: str) -> tuple[str, list[str], str]:
     missing = [name for name in ("Access", "SignedHeaders", "Signature") if not fields.get(name)]
     if missing:
         raise errors.signature_failure(f"Authorization header has no {', '.join(missing)}")
-    signed = fields["SignedHeaders"].split(";")
-    return fields["Access"], signed, fields["Signature"]
+    return fields["Access"], _split_signed(fields["SignedHeaders"]), fields["Signature"]
 
 
 #: Signed headers whose values are credentials: masked in the DEBUG log of the canonical request.

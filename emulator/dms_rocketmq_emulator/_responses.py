@@ -96,16 +96,23 @@ async def send_reply(send: ASGISend, reply: _Reply, request_id: str) -> None:
     await send({"type": "http.response.body", "body": reply.body})
 
 
+def _header_value(raw: bytes) -> str:
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError:
+        return raw.decode("latin-1")
+
+
 def _header_map(scope: Scope) -> dict[str, str]:
-    headers: dict[str, str] = {}
-    for raw_name, raw_value in scope["headers"]:
-        name = raw_name.decode("latin-1").lower()
-        try:
-            value = raw_value.decode("utf-8")
-        except UnicodeDecodeError:
-            value = raw_value.decode("latin-1")
-        # Repeated headers are joined as HTTP says they may be.
-        headers[name] = f"{headers[name]},{value}" if name in headers else value
+    """Header names (lowercase, as ASGI gives them) to values decoded as UTF-8 (latin-1 if not UTF-8)."""
+    raw_headers = scope["headers"]
+    headers = {name.decode("latin-1"): _header_value(value) for name, value in raw_headers}
+    if len(headers) != len(raw_headers):
+        # A repeated header: join the values as HTTP says they may be.
+        headers = {}
+        for raw_name, raw_value in raw_headers:
+            name, value = raw_name.decode("latin-1"), _header_value(raw_value)
+            headers[name] = f"{headers[name]},{value}" if name in headers else value
     return headers
 
 
