@@ -8,6 +8,7 @@ import pytest
 from _contract_suite import build_schema, reproduce_hint
 from _contract_target import Target, target_from_env
 from dms_rocketmq_emulator.pytest_plugin import start_emulator
+from schemathesis.specs.openapi.schemas import OpenApiSchema
 
 
 def pytest_report_header(config: pytest.Config) -> str:
@@ -31,7 +32,7 @@ def contract_target() -> Iterator[Target]:
 
     The emulator is the plugin's (`start_emulator`, what `dms_emulator_factory` calls), started for this tier
     alone: in memory, auth on (an AK/SK pair and a token), topic `orders`. Not the shared `dms_emulator`:
-    the suite stores hundreds of messages, which must not show up in other tests' topics.
+    the suite stores dozens of messages (hundreds in a deep run), which must not show up in other tests' topics.
     """
     configured = target_from_env()
     if configured is not None:
@@ -54,6 +55,6 @@ def contract_target() -> Iterator[Target]:
 
 
 @pytest.fixture(scope="session")
-def contract_schema(contract_target: Target):  # type: ignore[no-untyped-def]
+def contract_schema(contract_target: Target) -> OpenApiSchema:
     """openapi.yaml, configured for a run against the target (see _contract_suite.py)."""
     return build_schema(contract_target)
