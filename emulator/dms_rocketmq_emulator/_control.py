@@ -146,7 +146,9 @@ class ControlAPI:
         return json_response({"total": total, "messages": [m.as_json() for m in page]}, request_id)
 
     async def reset(self, request: Request) -> Response:
-        """Forget every message, offset and round-robin position (topics and faults stay)."""
+        """Forget every message, offset and round-robin position, and disarm faults (topics stay)."""
+        # Faults too: a test that stopped half-way must not leave the next test's sends failing.
+        self.faults.arm(0, self.faults.fault)
         await self.store.reset()
         return json_response({"status": "ok"}, self.request_ids.next())
 

@@ -208,7 +208,7 @@ class EmulatorProcess:
                 return out
 
     def reset(self) -> None:
-        """Forget every message, offset and round-robin position."""
+        """Forget every message, offset and round-robin position, and disarm injected faults."""
         self._request("POST", "/_emulator/reset")
 
     def inject_faults(

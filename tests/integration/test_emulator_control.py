@@ -34,7 +34,6 @@ def emulator(request: pytest.FixtureRequest) -> Iterator[EmulatorProcess]:
 @pytest.fixture
 def client(emulator: EmulatorProcess) -> Iterator[httpx.Client]:
     emulator.reset()
-    emulator.inject_faults(0)
     with httpx.Client(base_url=emulator.url, timeout=10) as http:
         yield http
 
@@ -215,3 +214,11 @@ def test_oversized_fault_request_is_413(client: httpx.Client) -> None:
     assert response.status_code == 413
     assert response.json()["error_code"] == "APIGW.0201"
     assert client.get("/_emulator/faults").json()["count"] == 0
+
+
+def test_reset_disarms_faults(client: httpx.Client, emulator: EmulatorProcess) -> None:
+    """POST /_emulator/reset also disarms faults, so one test's faults cannot fail the next test's sends."""
+    emulator.inject_faults(3)
+    emulator.reset()
+    assert client.get("/_emulator/faults").json()["count"] == 0
+    assert _send(client, emulator).status_code == 200
