@@ -179,3 +179,18 @@ def test_help_lists_the_fixed_flags() -> None:
         "--config",
     ):
         assert flag in result.stdout
+
+
+def test_corrupt_store_exits_1_with_a_clear_message(tmp_path: Path) -> None:
+    """A data directory whose database is not SQLite is refused with exit code 1, not a traceback."""
+    (tmp_path / "messages.sqlite3").write_bytes(b"not a database" * 1000)
+    result = subprocess.run(
+        [sys.executable, "-m", "dms_rocketmq_emulator", "--port", "0", "--data-dir", str(tmp_path)],
+        capture_output=True,
+        text=True,
+        timeout=30,
+        check=False,
+    )
+    assert result.returncode == 1
+    assert "cannot open the store" in result.stderr
+    assert "Traceback" not in result.stderr
