@@ -173,6 +173,24 @@ _INSERT_MESSAGES = (
 _ROW = "(?,?,?,?,?,?,?,?,?)"
 # SQLite allows 32,766 parameters in a statement (since 3.32; 999 before): the rows one INSERT can carry.
 _ROWS_PER_STATEMENT = (32766 if sqlite3.sqlite_version_info >= (3, 32, 0) else 999) // 9
+# Large bodies: cap a statement's bodies at 32 MiB so one batch never holds gigabytes in one statement.
+_BYTES_PER_STATEMENT = 32 * 1024 * 1024
+_BODY = 6  # index of the body in a row
+
+
+def _chunks(rows: list[tuple[Any, ...]]) -> list[tuple[int, int]]:
+    """(start, end) slices of `rows`, each within the parameter and size limits of one statement."""
+    out: list[tuple[int, int]] = []
+    start, size = 0, 0
+    for index, row in enumerate(rows):
+        length = len(row[_BODY])
+        if index > start and (index - start >= _ROWS_PER_STATEMENT or size + length > _BYTES_PER_STATEMENT):
+            out.append((start, index))
+            start, size = index, 0
+        size += length
+    if start < len(rows):
+        out.append((start, len(rows)))
+    return out
 
 # Work items for the writer thread: (kind, payload, future or None).
 _APPEND, _SQL, _RESYNC, _STOP = 0, 1, 2, 3
@@ -474,9 +492,9 @@ class DurableStore(Store):
     ) -> bool:
         """Write `rows`, one autocommit INSERT (one transaction, one fsync) per chunk; True if one failed."""
         failed = False
-        for start in range(0, len(rows), _ROWS_PER_STATEMENT):
-            chunk = rows[start : start + _ROWS_PER_STATEMENT]
-            futures = waiting[start : start + _ROWS_PER_STATEMENT]
+        for start, end in _chunks(rows):
+            chunk = rows[start:end]
+            futures = waiting[start:end]
             if failed:
                 done.extend((f, None, StoreError("an earlier write failed; retry")) for f in futures)
                 continue

@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 from dms_rocketmq_emulator import Settings, TopicSettings, create_app
 from dms_rocketmq_emulator._schema import load_spec, request_schema
-from dms_rocketmq_emulator._store import DurableStore, MemoryStore, StoreError
+from dms_rocketmq_emulator._store import DurableStore, MemoryStore, StoreError, _chunks
 from dms_rocketmq_emulator.models import PendingMessage, Topic
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -190,3 +190,12 @@ def test_no_input_gives_500(document: Any, raw: bytes, use_raw: bool) -> None:
     assert len(headers["x-request-id"]) == 32
     if status != 200:
         assert set(body) == {"error_code", "error_msg"}
+
+
+def test_write_chunks_respect_row_and_size_limits() -> None:
+    """A batch is split into statements of at most 3640 rows and about 32 MiB of bodies, in order."""
+    small = [(0, "", "", 0, 0, "", "x", "", 0)] * 8000
+    assert _chunks(small) == [(0, 3640), (3640, 7280), (7280, 8000)]
+    big = [(0, "", "", 0, 0, "", "x" * (4 * 1024 * 1024), "", 0)] * 20
+    assert _chunks(big) == [(0, 8), (8, 16), (16, 20)]
+    assert _chunks([]) == []
