@@ -192,6 +192,7 @@ def _chunks(rows: list[tuple[Any, ...]]) -> list[tuple[int, int]]:
         out.append((start, len(rows)))
     return out
 
+
 # Work items for the writer thread: (kind, payload, future or None).
 _APPEND, _SQL, _RESYNC, _STOP = 0, 1, 2, 3
 _Item = tuple[int, Any, "asyncio.Future[Any] | None"]
