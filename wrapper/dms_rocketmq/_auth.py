@@ -215,6 +215,21 @@ def headers_to_sign(headers: Iterable[tuple[str, str]]) -> list[tuple[str, str]]
     return [(name, value) for name, value in headers if name.lower() not in _UNSIGNED]
 
 
+class _DateClock:
+    """The current `X-Sdk-Date`, formatted at most once per second."""
+
+    def __init__(self) -> None:
+        self._second = -1
+        self._date = ""
+
+    def now(self) -> str:
+        second = int(time.time())
+        if second != self._second:
+            self._date = time.strftime(DATE_FORMAT, time.gmtime(second))
+            self._second = second
+        return self._date
+
+
 class AKSKAuth(httpx.Auth):
     """Sign every httpx request with an access key and secret key (SDK-HMAC-SHA256).
 
@@ -232,6 +247,8 @@ class AKSKAuth(httpx.Auth):
         self._sk = sk
         self.security_token = security_token
         self.project_id = project_id
+        self._security_token_bytes = security_token.encode("utf-8") if security_token else None
+        self._dates = _DateClock()
         self._signers: dict[tuple[str, bytes, tuple[tuple[bytes, bytes], ...]], PrecomputedSigner] = {}
 
     def __repr__(self) -> str:
@@ -248,21 +265,30 @@ class AKSKAuth(httpx.Auth):
         present = {name.lower(): value for name, value in headers.raw}
         raw_date = present.get(b"x-sdk-date")
         if raw_date is None:
-            date = format_date()
+            date = self._dates.now()
             headers["X-Sdk-Date"] = date
         else:
             date = _normalise_date(raw_date.decode(headers.encoding))
+        changed = False
         if self.project_id and b"x-project-id" not in present:
             headers["X-Project-Id"] = self.project_id
-        if self.security_token:
+            changed = True
+        if self.security_token and present.get(b"x-security-token") != self._security_token_bytes:
             headers["X-Security-Token"] = self.security_token
+            changed = True
         content_type = present.get(b"content-type")
-        if content_type and not content_type.startswith((b"application/json", b"application/bson")):
+        if (
+            content_type
+            and not content_type.startswith((b"application/json", b"application/bson"))
+            and present.get(b"x-sdk-content-sha256") != b"UNSIGNED-PAYLOAD"
+        ):
             headers["X-Sdk-Content-Sha256"] = UNSIGNED_PAYLOAD
+            changed = True
 
         # Every send of a client has the same method, URL and headers but for the date (and the transport's
         # Content-Length): the canonical request's fixed parts are built once per such combination.
-        fixed = tuple((name.lower(), value) for name, value in headers.raw if name.lower() not in _UNSIGNED_BYTES)
+        items = headers.raw if changed else present.items()
+        fixed = tuple((name.lower(), value) for name, value in items if name.lower() not in _UNSIGNED_BYTES)
         key = (request.method, request.url.raw_path, fixed)
         signer = self._signers.get(key)
         if signer is None:
@@ -326,18 +352,10 @@ class PrecomputedSigner:
         self._tail = f"\n{after}\n{';'.join(names)}\n"
         self._authorization = f"{ALGORITHM} Access={ak}, SignedHeaders={';'.join(names)}, Signature="
         self._hmac = hmac.new(sk.encode("utf-8"), digestmod=hashlib.sha256)
-        self._second = -1
-        self._date = ""
+        self._dates = _DateClock()
 
     def __repr__(self) -> str:
         return f"PrecomputedSigner(headers={sorted(self.headers)!r}, sk='***')"
-
-    def _now(self) -> str:
-        second = int(time.time())
-        if second != self._second:
-            self._date = time.strftime(DATE_FORMAT, time.gmtime(second))
-            self._second = second
-        return self._date
 
     def authorization(self, body: bytes, date: str) -> str:
         """The `Authorization` value for `body` sent at `date` (an `X-Sdk-Date` string)."""
@@ -352,5 +370,5 @@ class PrecomputedSigner:
 
     def sign(self, body: bytes, date: str | None = None) -> dict[str, str]:
         """Every header to send with `body`: the fixed ones, `X-Sdk-Date` and `Authorization`."""
-        sdk_date = self._now() if date is None else date
+        sdk_date = self._dates.now() if date is None else date
         return {**self.headers, "X-Sdk-Date": sdk_date, "Authorization": self.authorization(body, sdk_date)}

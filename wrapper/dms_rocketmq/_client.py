@@ -301,7 +301,8 @@ class _BaseClient:
             "base_url": self._settings.endpoint,
             "auth": self._auth,
             "timeout": self.timeout,
-            "headers": {"User-Agent": USER_AGENT},
+            # X-Project-Id as a default header: the auth classes would add it to every request otherwise.
+            "headers": {"User-Agent": USER_AGENT, "X-Project-Id": self._settings.project_id},
             "follow_redirects": False,
         }
 
