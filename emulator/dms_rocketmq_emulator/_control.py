@@ -120,6 +120,7 @@ class ControlAPI:
                 "auth": self.auth_enabled,
                 "auto_create_topics": self.registry.auto_create_topics,
                 "store": self.store.description,
+                "store_stats": dict(getattr(self.store, "stats", {})),
                 "instances": [
                     {
                         "instance_id": instance.instance_id,

@@ -252,6 +252,8 @@ class DurableStore(Store):
         # Set while placement waits for the writer (after a failed write, during a reset): sends wait on it.
         self._barrier: asyncio.Event | None = None
         self._closed = False
+        #: Written by the writer thread: transactions committed and messages in them (group commit at work).
+        self.stats = {"commits": 0, "messages": 0}
 
     # -- start-up (event loop thread) -----------------------------------------------------------------
     def open(self) -> None:
@@ -487,9 +489,8 @@ class DurableStore(Store):
             return StoreError(f"the store failed: {exc}")
         return None
 
-    @staticmethod
     def _flush(
-        db: sqlite3.Connection, rows: list[tuple[Any, ...]], waiting: list[asyncio.Future[Any]], done: _Done
+        self, db: sqlite3.Connection, rows: list[tuple[Any, ...]], waiting: list[asyncio.Future[Any]], done: _Done
     ) -> bool:
         """Write `rows`, one autocommit INSERT (one transaction, one fsync) per chunk; True if one failed."""
         failed = False
@@ -509,6 +510,8 @@ class DurableStore(Store):
                 failed = True
             else:
                 done.extend((f, None, None) for f in futures)
+                self.stats["commits"] += 1
+                self.stats["messages"] += len(chunk)
         return failed
 
     def _deliver_later(self, done: _Done) -> None:

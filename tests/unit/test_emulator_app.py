@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import sqlite3
 import subprocess
 import sys
 from pathlib import Path
@@ -199,3 +200,28 @@ def test_write_chunks_respect_row_and_size_limits() -> None:
     big = [(0, "", "", 0, 0, "", "x" * (4 * 1024 * 1024), "", 0)] * 20
     assert _chunks(big) == [(0, 8), (8, 16), (16, 20)]
     assert _chunks([]) == []
+
+
+def test_sends_queued_during_a_commit_share_the_next_one(tmp_path: Path) -> None:
+    """Group commit: 50 sends queued while the writer waits on the disk go to disk in at most 2 transactions."""
+
+    async def run() -> tuple[dict[str, int], list[int]]:
+        store = DurableStore(tmp_path)
+        await store.start()
+        blocker = sqlite3.connect(store.path, isolation_level=None)
+        blocker.execute("BEGIN IMMEDIATE")  # holds the write lock: the writer's first INSERT has to wait
+        topic = Topic("orders", 1)
+        tasks = [asyncio.create_task(store.append(PendingMessage("i", topic, f"m{n}", ()))) for n in range(50)]
+        for _ in range(3):  # each task queues its message before its first await: one loop turn is enough
+            await asyncio.sleep(0)
+        blocker.execute("ROLLBACK")
+        blocker.close()
+        offsets = [(await task).queue_offset for task in tasks]
+        stats = dict(store.stats)
+        await store.close()
+        return stats, offsets
+
+    stats, offsets = asyncio.run(run())
+    assert offsets == list(range(50))
+    assert stats["messages"] == 50
+    assert stats["commits"] <= 2
