@@ -330,3 +330,20 @@ def test_generated_client_reused_for_raw_calls(dms_emulator: Any) -> None:
         )
     assert response.status_code == 200
     assert isinstance(response, httpx.Response)
+
+
+def test_async_client_survives_a_new_event_loop(dms_emulator: Any) -> None:
+    """One AsyncClient used from two asyncio.run calls sends in both (a new pool for the new loop)."""
+    client = dms.AsyncClient(**options(dms_emulator))
+
+    async def send(body: str) -> dms.SendResult:
+        return await client.send("orders", body)
+
+    asyncio.run(send("first loop"))
+    asyncio.run(send("second loop"))
+
+    async def close() -> None:
+        await client.aclose()
+
+    asyncio.run(close())
+    assert sorted(m["body"] for m in dms_emulator.messages()) == ["first loop", "second loop"]

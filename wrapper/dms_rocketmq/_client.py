@@ -436,6 +436,8 @@ class Client(_BaseClient):
 
     Every argument not given is read from the environment (see docs/wrapper.md): `endpoint` or `region`,
     `project_id`, `instance_id`, and credentials: `ak` + `sk` (+ `security_token`) or `token`.
+    `max_connections` sizes the connection pool; `transport` replaces httpx's (for example an
+    `httpx.MockTransport` in tests); `environ` replaces `os.environ` as the source of settings.
     """
 
     def __init__(
@@ -606,8 +608,9 @@ class AsyncClient(_BaseClient):
     and even on httpx-aiohttp's transport httpx's per-request work cost 3-4x a raw aiohttp loop (see
     docs/wrapper.md). `api_client` is the generated client on httpx-aiohttp, for anything else.
 
-    Use it from one event loop; create it inside or outside the loop, and `aclose()` it (or use
-    `async with`) before the loop ends.
+    Create it inside or outside an event loop and `aclose()` it (or use `async with`) before the loop ends;
+    used from a new loop later, it opens a new connection pool there. Arguments as for `Client`; given a
+    `transport`, sends go through the generated client and that httpx transport instead of aiohttp.
     """
 
     def __init__(
@@ -657,6 +660,7 @@ class AsyncClient(_BaseClient):
         self._direct = transport is None
         self._max_connections = max_connections
         self._session: Any = None  # aiohttp.ClientSession, opened in the running loop on first send
+        self._session_loop: asyncio.AbstractEventLoop | None = None
         settings = self._settings
         self._url = f"{settings.endpoint}/v2/{quote(settings.engine, safe='')}/{quote(settings.project_id, safe='')}"
         self._url += f"/instances/{quote(settings.instance_id, safe='')}/messages"
@@ -694,6 +698,7 @@ class AsyncClient(_BaseClient):
         connector = aiohttp.TCPConnector(limit=self._max_connections, limit_per_host=0)
         # No trust_env: aiohttp would look the proxy up again for every request (~180 us each); the one
         # endpoint's proxy is looked up once, in __init__, from the same variables httpx reads.
+        self._session_loop = asyncio.get_running_loop()
         self._session = aiohttp.ClientSession(
             connector=connector, auto_decompress=True, skip_auto_headers=("User-Agent",)
         )
@@ -789,7 +794,11 @@ class AsyncClient(_BaseClient):
             "utf-8"
         )
         headers = self._signer.sign(payload) if self._signer is not None else self._token_headers
-        session = self._session if self._session is not None else self._open_session()
+        session = self._session
+        if session is None or self._session_loop is not asyncio.get_running_loop():
+            # First send, or a new event loop (asyncio.run called again): an aiohttp session belongs to
+            # the loop it was opened in.
+            session = self._open_session()
         client_timeout = self._default_timeout if call_timeout is None else self._aiohttp_timeout(call_timeout)
         try:
             async with session.post(
@@ -833,9 +842,9 @@ class AsyncClient(_BaseClient):
 
     async def aclose(self) -> None:
         """Close the connection pools."""
-        if self._session is not None:
+        if self._session is not None and self._session_loop is asyncio.get_running_loop():
             await self._session.close()
-            self._session = None
+        self._session = None
         await self._http.aclose()
 
     async def __aenter__(self) -> Self:
