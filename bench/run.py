@@ -585,7 +585,7 @@ class Row:
 
 
 def wrapper_missing() -> str | None:
-    """Why the wrapper cannot be benchmarked yet (it is written in parallel), or None when it can."""
+    """Why the wrapper cannot be benchmarked (not installed, or an incomplete checkout), or None when it can."""
     try:
         import dms_rocketmq
     except ImportError as exc:
@@ -666,7 +666,23 @@ def machine() -> dict[str, Any]:
         "cores": os.cpu_count(),
         "python": platform.python_version(),
         "platform": platform.platform(),
+        "packages": package_versions(),
     }
+
+
+def package_versions() -> dict[str, str | None]:
+    """Versions of the libraries the numbers depend on (uvicorn picks httptools and uvloop when present)."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    names = ["httpx", "aiohttp", "httpx-aiohttp", "requests", "huaweicloudsdkcore", "starlette", "uvicorn"]
+    names += ["httptools", "uvloop"]
+    found: dict[str, str | None] = {}
+    for name in names:
+        try:
+            found[name] = version(name)
+        except PackageNotFoundError:
+            found[name] = None
+    return found
 
 
 MACHINE = machine()
