@@ -98,7 +98,11 @@ class EmulatorApp:
             error = errors.url_not_found()
         else:
             error = errors.DMSError(status, f"DMS.00{status}000", str(getattr(exc, "detail", "")))
-        return error_json(error, self.request_ids.next())
+        response = error_json(error, self.request_ids.next())
+        allow = (getattr(exc, "headers", None) or {}).get("Allow")
+        if allow:
+            response.headers["Allow"] = allow
+        return response
 
     async def _crash(self, request: Request, exc: Exception) -> Response:
         logger.error("unexpected error on %s %s", request.method, request.url.path, exc_info=exc)

@@ -275,8 +275,12 @@ def test_unknown_url_or_engine_is_dms_00404001(client: httpx.Client, emulator: E
 @pytest.mark.parametrize("method", ["GET", "PUT", "DELETE", "PATCH"])
 def test_wrong_method_is_dms_00405001(client: httpx.Client, emulator: EmulatorProcess, method: str) -> None:
     """Another method on the send URL (or on a control URL) gets 405 DMS.00405001."""
-    _error(client.request(method, _path(emulator)), 405, "DMS.00405001")
-    _error(client.request(method, "/_emulator/reset"), 405, "DMS.00405001")
+    send_url = client.request(method, _path(emulator))
+    _error(send_url, 405, "DMS.00405001")
+    assert send_url.headers["allow"] == "POST"
+    response = client.request(method, "/_emulator/reset")
+    _error(response, 405, "DMS.00405001")
+    assert response.headers["allow"] == "POST"
 
 
 def test_rejected_sends_store_nothing_and_leave_no_offset_gap(client: httpx.Client, emulator: EmulatorProcess) -> None:
