@@ -154,13 +154,19 @@ class EmulatorProcess:
             time.sleep(0.02)
         raise RuntimeError(f"the emulator did not answer its health check:\n{self._log_tail()}")
 
-    def stop(self, timeout: float = 15.0) -> int | None:
-        """Stop gracefully (SIGTERM: in-flight sends finish and are committed); kill after `timeout` s."""
+    def stop(self, timeout: float = 15.0, *, sig: int | None = None) -> int | None:
+        """Stop gracefully (SIGTERM, or `sig` such as SIGINT: in-flight sends finish and are committed).
+
+        Killed if it has not exited after `timeout` seconds. Returns the exit code (0 after a graceful stop).
+        """
         process = self._process
         if process is None:
             return None
         if process.poll() is None:
-            process.terminate()  # SIGTERM on POSIX
+            if sig is None:
+                process.terminate()  # SIGTERM on POSIX
+            else:
+                process.send_signal(sig)
             try:
                 process.wait(timeout)
             except subprocess.TimeoutExpired:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import concurrent.futures
+import signal
 import subprocess
 import sys
 import threading
@@ -92,8 +93,9 @@ def test_concurrent_sends_get_unique_contiguous_offsets(tmp_path: Path, memory: 
         emulator.close()
 
 
-def test_sigterm_lets_an_in_flight_send_finish_and_commit(tmp_path: Path) -> None:
-    """A send still in flight when SIGTERM arrives gets its 200, and the message is there after a restart."""
+@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT], ids=["SIGTERM", "SIGINT"])
+def test_signal_lets_an_in_flight_send_finish_and_commit(tmp_path: Path, sig: int) -> None:
+    """A send in flight when SIGTERM/SIGINT arrives gets its 200, the exit code is 0, the message is kept."""
     emulator = start_emulator(memory=False, data_dir=tmp_path, auth=False)
     try:
         emulator.inject_faults(1, status=200, delay_ms=1500)
@@ -108,7 +110,7 @@ def test_sigterm_lets_an_in_flight_send_finish_and_commit(tmp_path: Path) -> Non
         sender.start()
         while httpx.get(emulator.url + "/_emulator/faults", timeout=5).json()["count"] != 0:
             time.sleep(0.01)  # the send has been read and is waiting out its delay
-        assert emulator.stop() == 0
+        assert emulator.stop(sig=sig) == 0
         sender.join()
         assert outcome["response"].status_code == 200
         emulator.start()
