@@ -113,9 +113,12 @@ class EmulatorProcess:
         self._wait_for_health()
         return self
 
-    def _log_tail(self) -> str:
+    def _log_tail(self, size: int = 8192) -> str:
+        """The end of the log (a long session's log may be large: only its tail is read)."""
         try:
-            return self.log_path.read_text("utf-8", "replace")[-4000:]
+            with self.log_path.open("rb") as log:
+                log.seek(max(0, log.seek(0, os.SEEK_END) - size))
+                return log.read().decode("utf-8", "replace")
         except OSError:
             return ""
 
@@ -123,7 +126,7 @@ class EmulatorProcess:
         deadline = time.monotonic() + self._start_timeout
         assert self._process is not None
         while time.monotonic() < deadline:
-            text = self._log_tail() if self.log_path.exists() else ""
+            text = self._log_tail()
             # The last banner wins (a restarted process appends to the same log).
             for line in reversed(text.splitlines()):
                 if line.startswith(_ENDPOINT_LINE) and self._banner_is_current(text, line):
