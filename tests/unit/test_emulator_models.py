@@ -137,3 +137,23 @@ def test_fault_plan_counts_down() -> None:
     plan.arm(5, Fault())
     plan.arm(0, Fault())
     assert plan.take() is None
+
+
+def test_public_names_are_pinned() -> None:
+    """The package's public surface is exactly these names, and each of them resolves."""
+    import dms_rocketmq_emulator
+
+    assert sorted(dms_rocketmq_emulator.__all__) == [
+        "Credential",
+        "EmulatorApp",
+        "InstanceSettings",
+        "Settings",
+        "TopicSettings",
+        "__version__",
+        "create_app",
+        "decode_msg_id",
+    ]
+    for name in dms_rocketmq_emulator.__all__:
+        assert getattr(dms_rocketmq_emulator, name) is not None
+    with pytest.raises(AttributeError):
+        _ = dms_rocketmq_emulator.no_such_name  # type: ignore[attr-defined]
