@@ -10,6 +10,7 @@ from huaweicloudsdkcore.auth.credentials import BasicCredentials
 from huaweicloudsdkcore.exceptions.exceptions import ClientRequestException, ServerResponseException
 from huaweicloudsdkcore.http.http_config import HttpConfig
 from huaweicloudsdkrocketmq.v2 import (
+    RocketMQAsyncClient,
     RocketMQClient,
     SendMessageProperties,
     SendMessageReq,
@@ -89,3 +90,24 @@ def test_sdk_parses_injected_503_as_server_response_exception(dms_emulator: Any)
     assert caught.value.status_code == 503
     assert caught.value.error_code == "DMS.00503000"
     assert len(caught.value.request_id) == 32
+
+
+def test_sdk_async_client_sends_signed(dms_emulator: Any) -> None:
+    """The SDK's RocketMQAsyncClient (its own thread pool) also gets accepted, signed, with our offsets."""
+    config = HttpConfig.get_default_config()
+    config.timeout = (5, 10)
+    client = (
+        RocketMQAsyncClient.new_builder()
+        .with_http_config(config)
+        .with_credentials(BasicCredentials(dms_emulator.ak, dms_emulator.sk, dms_emulator.project_id))
+        .with_endpoint(dms_emulator.url)
+        .build()
+    )
+    futures = [client.send_message_async(_request(dms_emulator, topic="payments")) for _ in range(5)]
+    responses = [future.result() for future in futures]
+    ids = {r.msg_id for r in responses}
+    stored = {m["msg_id"]: m for m in dms_emulator.messages("payments")}
+    assert ids <= set(stored)
+    assert len(ids) == 5
+    for response in responses:
+        assert int(response.queue_offset) == stored[response.msg_id]["queue_offset"]
