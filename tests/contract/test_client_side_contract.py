@@ -4,15 +4,19 @@ The server-side suite checks that servers only send what the spec allows; this c
 generated client and the wrapper accept anything the spec allows. Response bodies are generated from the
 spec's own schemas (SendMessageResponse for 200, ErrorBody for each documented error status) by schemathesis's
 JSON Schema generator, including the unknown properties the schemas permit, and served to the clients through
-`httpx.MockTransport` (no sockets). Hypothesis runs derandomized: the same cases on every run.
+`httpx.MockTransport` (no sockets); AsyncClient, whose production path reads responses itself with aiohttp, gets
+them from a scripted server on a loopback port. Hypothesis runs derandomized: the same cases on every run.
 """
 
 from __future__ import annotations
 
+import asyncio
 import json
 import pathlib
+from collections.abc import Iterator
 from typing import Any
 
+import _broken_emulators as broken
 import dms_rocketmq
 import httpx
 import jsonschema_rs
@@ -140,6 +144,101 @@ def test_wrapper_raises_every_valid_error(status: int, body: dict[str, Any], req
         pytest.raises(dms_rocketmq.APIStatusError) as caught,
     ):
         client.send("orders", "hello")
+    error = caught.value
+    assert type(error) is WRAPPER_ERRORS[status]
+    assert error.status_code == status
+    assert error.error_code == body["error_code"]
+    assert error.error_msg == body["error_msg"]
+    assert error.request_id == request_id
+
+
+class ScriptedServer:
+    """An ASGI app that answers every send with the response the test sets (served on a loopback port)."""
+
+    def __init__(self) -> None:
+        self.status = 200
+        self.content = b"{}"
+        self.request_id = "0" * 32
+
+    def answer(self, status: int, body: Any, request_id: str) -> None:
+        self.status, self.content, self.request_id = status, json.dumps(body).encode("ascii"), request_id
+
+    async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
+        if scope["type"] == "lifespan":
+            while True:
+                message = await receive()
+                if message["type"] == "lifespan.startup":
+                    await send({"type": "lifespan.startup.complete"})
+                elif message["type"] == "lifespan.shutdown":
+                    await send({"type": "lifespan.shutdown.complete"})
+                    return
+        while (await receive()).get("more_body", False):
+            pass
+        headers = [
+            (b"content-type", b"application/json"),
+            (b"x-request-id", self.request_id.encode("ascii")),
+            (b"content-length", str(len(self.content)).encode("ascii")),
+        ]
+        await send({"type": "http.response.start", "status": self.status, "headers": headers})
+        await send({"type": "http.response.body", "body": self.content})
+
+
+@pytest.fixture(scope="module")
+def scripted() -> Iterator[tuple[ScriptedServer, str]]:
+    server = ScriptedServer()
+    with broken.serve(server) as url:
+        yield server, url
+
+
+def async_send(url: str) -> Any:
+    """One AsyncClient send on its production path (aiohttp, no httpx transport), in a fresh event loop."""
+
+    async def run() -> Any:
+        async with dms_rocketmq.AsyncClient(
+            endpoint=url,
+            project_id="0a1b2c3d4e5f60718293a4b5c6d7e8f9",
+            instance_id="11c55a3e-5b4a-4f0c-9d3e-2f7b8e6a1c90",
+            token="client-side-contract",
+            max_retries=0,
+            environ={},
+        ) as client:
+            return await client.send("orders", "hello")
+
+    return asyncio.run(run())
+
+
+@CASES
+@given(body=SUCCESS_BODIES, request_id=REQUEST_IDS)
+def test_async_wrapper_returns_every_valid_success(
+    scripted: tuple[ScriptedServer, str], body: dict[str, Any], request_id: str
+) -> None:
+    """AsyncClient reads 200s on its own fast path (not the generated model): any valid 200, served over a
+    loopback socket, still becomes a SendResult with the body's values and the X-Request-Id."""
+    server, url = scripted
+    server.answer(200, body, request_id)
+    result = async_send(url)
+    assert result.msg_id == body["msg_id"]
+    assert result.queue_id == body["queue_id"]
+    assert result.queue_offset == body["queue_offset"]
+    assert result.broker_name == body["broker_name"]
+    assert result.topic == body["topic"]
+    assert result.request_id == request_id
+    named = {e["name"]: e["value"] for e in body["property_list"] if isinstance(e.get("name"), str) and "value" in e}
+    assert dict(result.properties) == named
+    assert result.uniq_key == named.get("UNIQ_KEY")
+
+
+@CASES
+@given(status=st.sampled_from(ERROR_STATUSES), body=ERROR_BODIES, request_id=REQUEST_IDS)
+def test_async_wrapper_raises_every_valid_error(
+    scripted: tuple[ScriptedServer, str], status: int, body: dict[str, Any], request_id: str
+) -> None:
+    """Over a loopback socket, AsyncClient raises for any documented error status with any valid ErrorBody
+    the status's exception, with the body's error_code and error_msg and the X-Request-Id header."""
+    server, url = scripted
+    server.answer(status, body, request_id)
+    with pytest.raises(dms_rocketmq.APIStatusError) as caught:
+        async_send(url)
     error = caught.value
     assert type(error) is WRAPPER_ERRORS[status]
     assert error.status_code == status
