@@ -807,13 +807,15 @@ class AsyncClient(_BaseClient):
                 content = await answer.read()
                 status = answer.status
                 answer_headers = answer.headers
+                # The bytes as received: httpx.Response refuses str header values that are not ASCII.
+                raw_headers = answer.raw_headers
         except (aiohttp.ClientError, TimeoutError) as exc:
             raise _aiohttp_error(exc) from exc
 
         def lazy() -> httpx.Response:
             return httpx.Response(
                 status,
-                headers=list(answer_headers.items()),
+                headers=list(raw_headers),
                 content=content,
                 request=httpx.Request("POST", self._url, headers=headers, content=payload),
             )
