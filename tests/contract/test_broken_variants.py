@@ -7,7 +7,6 @@ loopback port; the suite runs in a pytest subprocess pointed at it through the D
 from __future__ import annotations
 
 import pathlib
-from collections.abc import Callable
 
 import _broken_emulators as broken
 import pytest
@@ -27,28 +26,9 @@ VARIANTS = [
 ]
 
 
-def test_suite_reports_a_server_that_ignores_authentication(tmp_path: pathlib.Path) -> None:
-    """An emulator with authentication off, to which the suite still sends signed requests, is reported by
-    ignored_auth: its probes without credentials and with invalid ones are accepted. (This also shows that the
-    signer is registered through schemathesis's auth mechanism: the probes could remove it.)"""
-    with broken.serve(broken.build(broken.unchanged, auth=False)) as url:
-        env = target_env(
-            url,
-            project_id=broken.PROJECT_ID,
-            instance_id=broken.INSTANCE_ID,
-            topic=broken.TOPIC,
-            ak=broken.AK,
-            sk=broken.SK,
-        )
-        run = run_suite(env, tmp_path, extra_env=FAST)
-    assert run.returncode == 1, run.output[-3000:]
-    assert "ignored_auth" in run.failed_checks, (sorted(run.failed_checks), run.output[-3000:])
-    assert broken.SK not in run.output
-
-
 @pytest.mark.parametrize(("variant", "expected_check", "use_token"), VARIANTS)
 def test_suite_reports_the_planted_defect(
-    variant: Callable[[broken.ASGIApp], broken.ASGIApp],
+    variant: broken.Variant,
     expected_check: str,
     use_token: bool,
     tmp_path: pathlib.Path,
@@ -68,14 +48,14 @@ def test_suite_reports_the_planted_defect(
     assert VARIANT_TOKEN not in run.output
 
 
-def test_unbroken_wrapper_passes(tmp_path: pathlib.Path) -> None:
+def test_pass_through_middleware_passes(tmp_path: pathlib.Path) -> None:
     """The middleware machinery alone changes nothing: the emulator behind a pass-through rewrite passes the
     suite, so the failures above come from the planted defects, not from the harness."""
 
-    def unchanged(app: broken.ASGIApp) -> broken.ASGIApp:
+    def pass_through(app: broken.ASGIApp) -> broken.ASGIApp:
         return broken.rewrite_responses(app, lambda status, headers, body: (status, headers, body))
 
-    with broken.serve(broken.build(unchanged)) as url:
+    with broken.serve(broken.build(pass_through)) as url:
         env = target_env(
             url,
             project_id=broken.PROJECT_ID,
@@ -87,3 +67,22 @@ def test_unbroken_wrapper_passes(tmp_path: pathlib.Path) -> None:
         run = run_suite(env, tmp_path, extra_env=FAST)
     assert run.returncode == 0, run.output[-3000:]
     assert run.failed_checks == frozenset()
+
+
+def test_suite_reports_a_server_that_ignores_authentication(tmp_path: pathlib.Path) -> None:
+    """An emulator with authentication off, to which the suite still sends signed requests, is reported by
+    ignored_auth: its probes without credentials and with invalid ones are accepted. (This also shows that the
+    signer is registered through schemathesis's auth mechanism: the probes could remove it.)"""
+    with broken.serve(broken.build(broken.unchanged, auth=False)) as url:
+        env = target_env(
+            url,
+            project_id=broken.PROJECT_ID,
+            instance_id=broken.INSTANCE_ID,
+            topic=broken.TOPIC,
+            ak=broken.AK,
+            sk=broken.SK,
+        )
+        run = run_suite(env, tmp_path, extra_env=FAST)
+    assert run.returncode == 1, run.output[-3000:]
+    assert "ignored_auth" in run.failed_checks, (sorted(run.failed_checks), run.output[-3000:])
+    assert broken.SK not in run.output
