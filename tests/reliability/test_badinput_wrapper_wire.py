@@ -10,7 +10,9 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import importlib.util
 import json
+import pathlib
 import socket
 import threading
 from collections.abc import Callable, Iterator
@@ -27,6 +29,7 @@ from dms_rocketmq import (
     InternalServerError,
     MalformedResponseError,
     SendResult,
+    UnexpectedStatusError,
 )
 from emulators import INSTANCE_ID, PROJECT_ID
 
@@ -55,6 +58,8 @@ class CannedServer:
 
     def __init__(self) -> None:
         self.answer = b""
+        #: The head (request line and headers) of every request received.
+        self.requests: list[bytes] = []
         self._listener = socket.create_server(("127.0.0.1", 0))
         self.endpoint = f"http://127.0.0.1:{self._listener.getsockname()[1]}"
         self._thread = threading.Thread(target=self._serve, daemon=True)
@@ -79,6 +84,7 @@ class CannedServer:
                         return
                     data += chunk
                 head, _, body = data.partition(b"\r\n\r\n")
+                self.requests.append(head)
                 length = 0
                 for line in head.split(b"\r\n"):
                     name, _, value = line.partition(b":")
@@ -211,3 +217,96 @@ def test_malformed_http_on_the_wire_is_a_typed_error(
     if isinstance(result, APIStatusError):
         assert isinstance(result.error_code, str)
         assert isinstance(result.error_msg, str)
+
+
+def _unit_cases() -> Any:
+    """The response cases of tests/unit/test_wrapper_malformed_responses.py (MockTransport, httpx path only)."""
+    path = pathlib.Path(__file__).parents[1] / "unit" / "test_wrapper_malformed_responses.py"
+    spec = importlib.util.spec_from_file_location("_wrapper_malformed_cases", path)
+    assert spec is not None
+    assert spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+_UNIT = _unit_cases()
+REASONS = {200: "OK", 201: "Created", 204: "No Content", 302: "Found", 400: "Bad Request", 401: "Unauthorized"}
+
+
+@both
+@pytest.mark.parametrize("content", _UNIT.MALFORMED_200.values(), ids=_UNIT.MALFORMED_200.keys())
+def test_every_malformed_200_over_the_wire_is_malformed_response_error(
+    server: CannedServer, send: Callable[[CannedServer], SendResult], content: bytes
+) -> None:
+    """The unit tier's malformed 200 bodies, sent over a real socket, so AsyncClient's direct aiohttp path
+    (which MockTransport bypasses) parses them too: MalformedResponseError every time."""
+    server.answer = response(b"HTTP/1.1 200 OK", b"Content-Type: application/json\r\n", content)
+    result = outcome(send, server)
+    assert isinstance(result, MalformedResponseError), repr(result)
+
+
+@both
+@pytest.mark.parametrize(
+    ("status", "content", "expected", "error_code"),
+    _UNIT.ERROR_CASES,
+    ids=[f"{case[0]}-{index}" for index, case in enumerate(_UNIT.ERROR_CASES)],
+)
+def test_every_error_status_over_the_wire_is_its_status_class(
+    server: CannedServer,
+    send: Callable[[CannedServer], SendResult],
+    status: int,
+    content: bytes,
+    expected: type[APIStatusError],
+    error_code: str | None,
+) -> None:
+    """The unit tier's error statuses and bodies over a real socket: the status class, string code/message."""
+    if status == 204 and content:
+        pytest.skip("a 204 has no body on the wire")
+    status_line = f"HTTP/1.1 {status} {REASONS.get(status, 'Whatever')}".encode()
+    extra = b"Location: http://elsewhere.test/\r\n" if status == 302 else b""
+    server.answer = response(status_line, extra, b"" if status == 204 else content)
+    result = outcome(send, server)
+    assert type(result) is expected, repr(result)
+    assert isinstance(result, APIStatusError)
+    assert result.status_code == status
+    if error_code is not None and status != 204:
+        assert result.error_code == error_code
+
+
+@pytest.mark.parametrize("status", [301, 302, 303, 307, 308])
+@pytest.mark.parametrize("auth", ["token", "aksk"])
+@both
+def test_a_redirect_is_not_followed_and_credentials_never_reach_its_target(
+    server: CannedServer, send: Callable[[CannedServer], SendResult], status: int, auth: str
+) -> None:
+    """A 3xx pointing at another origin raises UnexpectedStatusError; the target never sees a request (so never
+    the X-Auth-Token or the signature), as the docs say (redirects are not followed)."""
+    target = CannedServer()
+    try:
+        target.answer = response(b"HTTP/1.1 200 OK", b"", GOOD)
+        server.answer = response(
+            f"HTTP/1.1 {status} Moved".encode(), f"Location: {target.endpoint}/elsewhere\r\n".encode(), b""
+        )
+        if auth == "token":
+
+            def send_with_token(canned: CannedServer) -> SendResult:
+                token_options = {**options(canned), "token": "tok-SECRET-redirected", "ak": None, "sk": None}
+                if send is send_sync:
+                    with Client(**token_options) as client:
+                        return client.send("orders", "x")
+
+                async def run() -> SendResult:
+                    async with AsyncClient(**token_options) as client:
+                        return await client.send("orders", "x")
+
+                return asyncio.run(run())
+
+            result = outcome(send_with_token, server)
+        else:
+            result = outcome(send, server)
+        assert target.requests == [], f"the redirect target received: {target.requests}"
+        assert isinstance(result, UnexpectedStatusError), repr(result)
+        assert result.status_code == status
+    finally:
+        target.close()

@@ -801,8 +801,15 @@ class AsyncClient(_BaseClient):
             session = self._open_session()
         client_timeout = self._default_timeout if call_timeout is None else self._aiohttp_timeout(call_timeout)
         try:
+            # allow_redirects=False, as in the httpx path: aiohttp would otherwise re-send the request, token or
+            # signature included, to whatever host a Location header names.
             async with session.post(
-                self._url, data=payload, headers=headers, timeout=client_timeout, proxy=self._proxy
+                self._url,
+                data=payload,
+                headers=headers,
+                timeout=client_timeout,
+                proxy=self._proxy,
+                allow_redirects=False,
             ) as answer:
                 content = await answer.read()
                 status = answer.status
