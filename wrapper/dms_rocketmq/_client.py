@@ -318,7 +318,7 @@ class _BaseClient:
         return SendMessageRequestBody(topic=topic_name(topic), body=body_text(body), property_list=properties)
 
     @staticmethod
-    def _call_options(timeout: TimeoutTypes | None, max_retries: int | None, default: int) -> int:
+    def _retries_for(max_retries: int | None, default: int) -> int:
         if max_retries is None:
             return default
         if not isinstance(max_retries, int) or isinstance(max_retries, bool) or max_retries < 0:
@@ -397,15 +397,10 @@ class _BaseClient:
             raise status_error_from_response(lazy())
         try:
             document = json.loads(content)
-        except (ValueError, RecursionError):
-            document = None
-        fast = _fast_send_result(document, request_id, retries_taken)
-        if fast is not None:
-            return fast
-        # Anything unusual goes through the generated model, which names what is wrong with it.
-        try:
-            if document is None:
-                json.loads(content)
+            fast = _fast_send_result(document, request_id, retries_taken)
+            if fast is not None:
+                return fast
+            # Anything unusual goes through the generated model, which names what is wrong with it.
             parsed = SendMessageResponse.from_dict(document)
         # RecursionError: JSON nested deeper than the json module can follow (a hostile or broken server).
         except (ValueError, KeyError, TypeError, AttributeError, RecursionError) as exc:
@@ -496,7 +491,7 @@ class Client(_BaseClient):
         `max_retries` override the client's for this call.
         """
         request_body = self._request_body(topic, body, keys, tags)
-        retries = self._call_options(timeout, max_retries, self.max_retries)
+        retries = self._retries_for(max_retries, self.max_retries)
         token = _call_timeout.set(_as_timeout(timeout).as_dict()) if timeout is not None else None
         try:
             retries_taken = 0
@@ -603,8 +598,9 @@ class Client(_BaseClient):
 class AsyncClient(_BaseClient):
     """The asyncio twin of `Client`, sending on aiohttp's connection pool so that it scales with concurrency.
 
-    `send` posts the generated request model with aiohttp directly, signed by the same signer, and parses
-    the answer with the generated response model: httpx's own async pool slows down as concurrency grows,
+    `send` posts the generated request model with aiohttp directly, signed by the same signer, and reads
+    the answer's documented fields (the generated response model names what is wrong with an unusual one):
+    httpx's own async pool slows down as concurrency grows,
     and even on httpx-aiohttp's transport httpx's per-request work cost 3-4x a raw aiohttp loop (see
     docs/wrapper.md). `api_client` is the generated client on httpx-aiohttp, for anything else.
 
@@ -720,7 +716,7 @@ class AsyncClient(_BaseClient):
         `max_retries` override the client's for this call.
         """
         request_body = self._request_body(topic, body, keys, tags)
-        retries = self._call_options(timeout, max_retries, self.max_retries)
+        retries = self._retries_for(max_retries, self.max_retries)
         call_timeout = None if timeout is None else _as_timeout(timeout)
         retries_taken = 0
         while True:
