@@ -102,3 +102,10 @@ def test_secrets_never_in_repr() -> None:
         assert "visible-ak" in repr(c)
     with dms.Client(**BASE, token="hidden-token-2", environ={}) as c:
         assert "hidden-token-2" not in repr(c.settings)
+
+
+@pytest.mark.parametrize("timeout", [0, -1, float("nan"), "10", True])
+def test_invalid_timeout(timeout: object) -> None:
+    """A timeout that is not a positive number of seconds (or None, or an httpx.Timeout) is refused."""
+    with pytest.raises(dms.ConfigurationError, match="timeout"):
+        dms.Client(**BASE, ak="a", sk="s", timeout=timeout, environ={})  # type: ignore[arg-type]

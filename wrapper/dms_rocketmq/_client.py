@@ -92,8 +92,15 @@ async def _on_response_async(response: httpx.Response) -> None:
 
 def _as_timeout(timeout: TimeoutTypes) -> httpx.Timeout:
     if isinstance(timeout, httpx.Timeout):
-        return timeout
-    return httpx.Timeout(timeout)
+        result = timeout
+    elif timeout is None or (isinstance(timeout, int | float) and not isinstance(timeout, bool)):
+        result = httpx.Timeout(timeout)
+    else:
+        raise ConfigurationError(f"timeout must be a number of seconds, None or an httpx.Timeout, got {timeout!r}.")
+    for part, value in result.as_dict().items():
+        if value is not None and not value > 0:
+            raise ConfigurationError(f"timeout ({part}) must be more than 0 seconds or None, got {value!r}.")
+    return result
 
 
 def _connection_error(exc: Exception) -> APIConnectionError:
