@@ -13,7 +13,7 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     """Everything in this directory starts a real server on a loopback port."""
     here = pathlib.Path(__file__).parent
     for item in items:
-        if here in pathlib.Path(str(item.fspath)).parents:
+        if here in item.path.parents:
             item.add_marker(pytest.mark.integration)
 
 
