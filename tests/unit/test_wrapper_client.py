@@ -250,3 +250,15 @@ def test_merged_urls_are_reused() -> None:
         assert len(client._http._merged_urls) == 1  # type: ignore[attr-defined]
     assert seen[0].url == seen[1].url
     assert str(seen[0].url).startswith("http://dms.test/v2/rocketmq/")
+
+
+def test_failing_callback_stops_send_many() -> None:
+    """An exception raised by on_outcome stops send_many and reaches the caller."""
+    seen, handler = recorder()
+
+    def explode(outcome: dms.SendOutcome) -> None:
+        raise RuntimeError("progress bar broke")
+
+    with sync_client(handler) as client, pytest.raises(RuntimeError, match="progress bar broke"):
+        client.send_many([dms.Message("orders", str(i)) for i in range(100)], concurrency=4, on_outcome=explode)
+    assert len(seen) < 100

@@ -538,7 +538,8 @@ class Client(_BaseClient):
         """Send many messages with at most `concurrency` in flight (threads); one outcome per input, in order.
 
         Each outcome is a `SendResult` or a `SendFailure` carrying the input and the exception: nothing is
-        dropped. `on_outcome` is called with each outcome as it completes (one call at a time).
+        dropped. `on_outcome` is called with each outcome as it completes (one call at a time); an exception
+        it raises stops send_many and propagates (sends already started still finish).
         """
         if not isinstance(concurrency, int) or concurrency < 1:
             raise ConfigurationError(f"concurrency must be a whole number >= 1, got {concurrency!r}.")
@@ -551,8 +552,10 @@ class Client(_BaseClient):
         def send_message_(message: Message) -> SendResult:
             return self.send(message.topic, message.body, keys=message.keys, tags=message.tags)
 
+        stop = threading.Event()  # set when on_outcome raised: the other workers take no new message
+
         def work() -> None:
-            while True:
+            while not stop.is_set():
                 with lock:
                     index = next(indexes, None)
                 if index is None:
@@ -561,7 +564,11 @@ class Client(_BaseClient):
                 outcomes[index] = outcome
                 if on_outcome is not None:
                     with callback_lock:
-                        on_outcome(outcome)
+                        try:
+                            on_outcome(outcome)
+                        except BaseException:
+                            stop.set()
+                            raise
 
         workers = min(concurrency, len(items))
         if workers <= 1:
@@ -761,7 +768,8 @@ class AsyncClient(_BaseClient):
         """Send many messages with at most `concurrency` in flight; one outcome per input, in input order.
 
         Each outcome is a `SendResult` or a `SendFailure` carrying the input and the exception: nothing is
-        dropped. `on_outcome` is called with each outcome as it completes.
+        dropped. `on_outcome` is called with each outcome as it completes; an exception it raises stops
+        send_many and propagates (sends in flight are cancelled).
         """
         if not isinstance(concurrency, int) or concurrency < 1:
             raise ConfigurationError(f"concurrency must be a whole number >= 1, got {concurrency!r}.")
