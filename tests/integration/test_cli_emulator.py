@@ -158,3 +158,14 @@ def test_file_with_bad_lines(dms_emulator: Any, tmp_path: Path) -> None:
     assert json.loads(done.stdout)["failed"] == 3
     assert failures.read_text(encoding="utf-8").splitlines()[:2] == ["not json", "[1]"]
     assert [m["body"] for m in dms_emulator.messages()] == ["good"]
+
+
+def test_file_from_stdin(dms_emulator: Any) -> None:
+    """`--file -` reads the JSONL messages from stdin; all sent, exit 0."""
+    lines = "\n".join(json.dumps({"body": f"stdin-{i}", "tags": "bulk"}) for i in range(20))
+    done = run(["send", "--topic", "orders", "--file", "-"], environment(dms_emulator), stdin=lines)
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout)["sent"] == 20
+    stored = dms_emulator.messages("orders")
+    assert sorted(m["body"] for m in stored) == sorted(f"stdin-{i}" for i in range(20))
+    assert {p["value"] for m in stored for p in m["properties"] if p["name"] == "TAGS"} == {"bulk"}
