@@ -10,6 +10,7 @@ What is checked, through `GET /_emulator/messages`, after every restart:
 - every send that got an HTTP error, or that failed before the request left the client, is not stored;
 - a send whose request got no answer (in flight at the kill) is stored at most once ("in doubt": both are fine);
 - nothing is stored that no one sent; the offsets of each queue run 0, 1, 2, ... without a gap or a repeat;
+- every stored message keeps the KEYS and TAGS it was sent with, and no two share a `msg_id`;
 - the first sends after a restart continue each queue's sequence where the stored messages end.
 
 The client runs with `max_retries=0`, so each send is exactly one HTTP request and the accounting is exact.
@@ -209,6 +210,11 @@ class Figures:
     failures: list[str] = dataclasses.field(default_factory=list)
 
 
+def properties_of(body: str) -> dict[str, str]:
+    """The KEYS and TAGS each message is sent with, derived from its body so the check needs no record."""
+    return {"KEYS": f"key-{body} order-{len(body)}", "TAGS": f"tag{len(body) % 3}"}
+
+
 def check_store(endpoint: str, ledger: Ledger, figures: Figures) -> dict[int, int]:
     """Check the stored messages against the ledger; return the number stored in each queue."""
     messages = stored_messages(endpoint, TOPIC)
@@ -218,7 +224,15 @@ def check_store(endpoint: str, ledger: Ledger, figures: Figures) -> dict[int, in
     for row in messages:
         by_body[row["body"]].append(row)
         per_queue[int(row["queue_id"])].append(int(row["queue_offset"]))
+    msg_ids = collections.Counter(row["msg_id"] for row in messages)
+    for msg_id, count in msg_ids.items():
+        if count > 1:
+            failures.append(f"msg_id {msg_id} is used by {count} stored messages")
     for body, rows in by_body.items():
+        properties = {entry["name"]: entry["value"] for entry in rows[0].get("properties", [])}
+        expected = properties_of(body)
+        if {name: properties.get(name) for name in expected} != expected:
+            failures.append(f"{body!r} is stored with properties {properties}, sent with {expected}")
         if len(rows) > 1:
             failures.append(f"{body!r} is stored {len(rows)} times")
         if not ledger.known(body):
@@ -258,7 +272,8 @@ async def drive(
             body = f"crash-c{cycle}-w{worker}-n{sequence}"
             sequence += 1
             try:
-                result = await client.send(TOPIC, body)
+                properties = properties_of(body)
+                result = await client.send(TOPIC, body, keys=properties["KEYS"].split(" "), tags=properties["TAGS"])
             except APIStatusError as exc:
                 # An HTTP answer that is not a 200: the emulator refused the message, so it must not be stored.
                 ledger.rejected[body] = repr(exc)

@@ -39,7 +39,13 @@ def test_sigkill_mid_load_loses_no_acknowledged_message(tmp_path: pathlib.Path) 
 def send(endpoint: str, body: str) -> crash_test.Ack:
     request = urllib.request.Request(
         f"{endpoint}/v2/rocketmq/{crash_test.PROJECT_ID}/instances/{crash_test.INSTANCE_ID}/messages",
-        data=json.dumps({"topic": crash_test.TOPIC, "body": body}).encode(),
+        data=json.dumps(
+            {
+                "topic": crash_test.TOPIC,
+                "body": body,
+                "property_list": [{"name": k, "value": v} for k, v in crash_test.properties_of(body).items()],
+            }
+        ).encode(),
         headers={"Content-Type": "application/json", "X-Auth-Token": crash_test.TOKEN},
     )
     with urllib.request.urlopen(request, timeout=10) as reply:
@@ -74,3 +80,21 @@ def test_the_checker_reports_lost_moved_phantom_and_refused_messages(start_emula
     assert "'two' was acknowledged as" in failures
     assert "'three' is stored although its send failed" in failures
     assert "'four' is stored but was never sent" in failures
+
+
+def test_the_checker_reports_lost_properties(start_emulator: EmulatorFactory) -> None:
+    """A message stored without the KEYS/TAGS it was sent with fails the check."""
+    emulator = start_emulator("--topic", f"{crash_test.TOPIC}:2", auth=False)
+    request = urllib.request.Request(
+        f"{emulator.endpoint}/v2/rocketmq/{crash_test.PROJECT_ID}/instances/{crash_test.INSTANCE_ID}/messages",
+        data=json.dumps({"topic": crash_test.TOPIC, "body": "bare"}).encode(),
+        headers={"Content-Type": "application/json"},
+    )
+    with urllib.request.urlopen(request, timeout=10) as reply:
+        answer = json.load(reply)
+    ledger = crash_test.Ledger(
+        acked={"bare": crash_test.Ack(answer["msg_id"], answer["queue_id"], answer["queue_offset"])}
+    )
+    figures = crash_test.Figures()
+    crash_test.check_store(emulator.endpoint, ledger, figures)
+    assert any("'bare' is stored with properties" in failure for failure in figures.failures), figures.failures
