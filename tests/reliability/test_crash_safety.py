@@ -98,3 +98,25 @@ def test_the_checker_reports_lost_properties(start_emulator: EmulatorFactory) ->
     figures = crash_test.Figures()
     crash_test.check_store(emulator.endpoint, ledger, figures)
     assert any("'bare' is stored with properties" in failure for failure in figures.failures), figures.failures
+
+
+def test_a_corrupt_store_is_refused_clearly_and_left_untouched(tmp_path: pathlib.Path) -> None:
+    """A data directory whose SQLite file is garbage stops the emulator with a one-line error (exit 1), and
+    the file is not overwritten: nothing that might be recovered is destroyed."""
+    data_dir = tmp_path / "data"
+    data_dir.mkdir()
+    store = data_dir / "messages.sqlite3"
+    garbage = bytes(range(256)) * 64
+    store.write_bytes(garbage)
+    emulator = pathlib.Path(sys.executable).parent / "dms-rocketmq-emulator"
+    completed = subprocess.run(
+        [str(emulator), "--port", "0", "--data-dir", str(data_dir)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert completed.returncode == 1, completed.stdout + completed.stderr
+    assert "cannot open the store" in completed.stderr
+    assert "Traceback" not in completed.stderr
+    assert store.read_bytes() == garbage
