@@ -148,12 +148,16 @@ def test_a_query_changed_after_signing_is_refused(
 
 @pytest.mark.parametrize(
     ("header", "value"),
-    [("X-Project-Id", "ffffffffffffffffffffffffffffffff"), ("Content-Type", "application/json;charset=UTF-8")],
+    [
+        ("X-Project-Id", "ffffffffffffffffffffffffffffffff"),
+        ("Content-Type", "application/json;charset=UTF-8"),
+        ("Host", "dms.cn-north-4.myhuaweicloud.com"),
+    ],
 )
 def test_a_signed_header_changed_after_signing_is_refused(
     auth_emulator: EmulatorProcess, header: str, value: str
 ) -> None:
-    """Every signed header is in the signature: changing X-Project-Id or Content-Type afterwards gets 401."""
+    """Every signed header is in the signature: changing X-Project-Id, Content-Type or Host afterwards gets 401."""
     uri, headers = signed(auth_emulator)
     assert "x-project-id" in headers["Authorization"]
     assert_gateway_401(post(auth_emulator, uri, {**headers, header: value}), "verify aksk signature fail")
