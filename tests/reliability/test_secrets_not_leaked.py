@@ -207,7 +207,8 @@ def test_the_cli_never_prints_a_secret(auth_emulator: EmulatorProcess, tmp_path:
 
 def test_the_emulator_never_logs_or_answers_a_secret(start_emulator: EmulatorFactory) -> None:
     """With --log-level debug, the emulator's output (banner, request log, the canonical request it logs on a
-    signature mismatch) and its answers contain no SK or token, even when a token is a signed header."""
+    signature mismatch), its answers and its control API (info, messages, faults) contain no SK or token,
+    even when a token is a signed header."""
     import dms_rocketmq
 
     emulator = start_emulator(log_level="debug")
@@ -228,6 +229,11 @@ def test_the_emulator_never_logs_or_answers_a_secret(start_emulator: EmulatorFac
         reply = http.post(uri, content=b'{"topic":"orders","body":"x"}', headers=headers)
         assert reply.status_code == 401
         answers.append(reply.text)
+    with httpx.Client(base_url=emulator.endpoint) as http:
+        for path in ("/_emulator/health", "/_emulator/info", "/_emulator/messages", "/_emulator/faults"):
+            control = http.get(path)
+            assert control.status_code == 200, (path, control.text)
+            answers.append(control.text)
     emulator.stop()  # flushes and closes its output
     assert "DMS_ROCKETMQ_ENDPOINT=" in emulator.output
     assert "signature mismatch" in emulator.output, "the debug log of a mismatch was not produced"
