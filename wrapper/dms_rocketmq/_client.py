@@ -10,6 +10,7 @@ import asyncio
 import contextvars
 import json
 import logging
+import math
 import threading
 import time
 from collections.abc import Callable, Iterable, Mapping
@@ -98,8 +99,11 @@ def _as_timeout(timeout: TimeoutTypes) -> httpx.Timeout:
     else:
         raise ConfigurationError(f"timeout must be a number of seconds, None or an httpx.Timeout, got {timeout!r}.")
     for part, value in result.as_dict().items():
-        if value is not None and not value > 0:
-            raise ConfigurationError(f"timeout ({part}) must be more than 0 seconds or None, got {value!r}.")
+        # Infinity is refused too: the transports cannot schedule it (OverflowError); None means no timeout.
+        if value is not None and not (value > 0 and math.isfinite(value)):
+            raise ConfigurationError(
+                f"timeout ({part}) must be a finite number of seconds more than 0, or None, got {value!r}."
+            )
     return result
 
 

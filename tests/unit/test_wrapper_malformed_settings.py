@@ -1,0 +1,64 @@
+"""Bad settings given to the wrapper end in ConfigurationError (a DMSError), never a bare Python exception.
+
+Extends tests/unit/test_wrapper_config.py to numeric edge cases of `timeout` and `max_retries`, checked at
+construction and per call, for both clients (no sockets: nothing is sent).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import math
+from typing import Any
+
+import httpx
+import pytest
+from dms_rocketmq import AsyncClient, Client, ConfigurationError
+
+OPTIONS: dict[str, Any] = {
+    "endpoint": "http://dms.test",
+    "project_id": "0a1b2c3d4e5f60718293a4b5c6d7e8f9",
+    "instance_id": "11c55a3e-5b4a-4f0c-9d3e-2f7b8e6a1c90",
+    "token": "t",
+    "environ": {},
+}
+BAD_TIMEOUTS = [-1, 0, math.nan, math.inf, -math.inf, 1e309, "5", True, httpx.Timeout(5.0, read=math.inf)]
+
+
+def never_called(request: httpx.Request) -> httpx.Response:
+    raise AssertionError(f"a request was sent: {request}")
+
+
+@pytest.mark.parametrize("timeout", BAD_TIMEOUTS, ids=repr)
+def test_a_bad_client_timeout_is_a_configuration_error(timeout: Any) -> None:
+    """Negative, zero, NaN, infinite or non-numeric timeouts are refused when the client is made."""
+    with pytest.raises(ConfigurationError):
+        Client(**OPTIONS, timeout=timeout, transport=httpx.MockTransport(never_called))
+    with pytest.raises(ConfigurationError):
+        AsyncClient(**OPTIONS, timeout=timeout)
+
+
+@pytest.mark.parametrize("timeout", BAD_TIMEOUTS, ids=repr)
+def test_a_bad_per_call_timeout_is_a_configuration_error(timeout: Any) -> None:
+    """The same values given to one `send` are refused before anything is sent."""
+    with Client(**OPTIONS, transport=httpx.MockTransport(never_called)) as client, pytest.raises(ConfigurationError):
+        client.send("orders", "x", timeout=timeout)
+
+    async def run() -> None:
+        async with AsyncClient(**OPTIONS) as client:
+            await client.send("orders", "x", timeout=timeout)
+
+    with pytest.raises(ConfigurationError):
+        asyncio.run(run())
+
+
+@pytest.mark.parametrize("max_retries", [-1, 1.5, math.inf, "2", True, None])
+def test_a_bad_max_retries_is_a_configuration_error(max_retries: Any) -> None:
+    """max_retries must be a whole number >= 0 (None only means "the client's" per call)."""
+    with pytest.raises(ConfigurationError):
+        Client(**OPTIONS, max_retries=max_retries, transport=httpx.MockTransport(never_called))
+    if max_retries is not None:
+        with (
+            Client(**OPTIONS, transport=httpx.MockTransport(never_called)) as client,
+            pytest.raises(ConfigurationError),
+        ):
+            client.send("orders", "x", max_retries=max_retries)
