@@ -108,7 +108,9 @@ def test_signal_lets_an_in_flight_send_finish_and_commit(tmp_path: Path, sig: in
 
         sender = threading.Thread(target=send)
         sender.start()
+        deadline = time.monotonic() + 30
         while httpx.get(emulator.url + "/_emulator/faults", timeout=5).json()["count"] != 0:
+            assert time.monotonic() < deadline, "the send never reached the emulator"
             time.sleep(0.01)  # the send has been read and is waiting out its delay
         assert emulator.stop(sig=sig) == 0
         sender.join()
