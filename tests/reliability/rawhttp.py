@@ -88,6 +88,8 @@ def read_reply(sock: socket.socket) -> Reply | None:
         for line in header_lines:
             name, _, value = line.partition(":")
             headers[name.strip().lower()] = value.strip()
+        if 100 <= status < 200 or status in (204, 304):
+            return Reply(status, headers, b"")  # no body (an interim 100 Continue: the final answer follows)
         if "content-length" in headers:
             length = int(headers["content-length"])
             while len(rest) < length:

@@ -206,6 +206,28 @@ def test_over_limit_body_declared_with_content_length_gets_413_before_it_is_sent
     assert body["error_code"] == "APIGW.0201", body
 
 
+def test_expect_100_continue_is_answered_and_refused_early_when_too_large(open_emulator: EmulatorProcess) -> None:
+    """With `Expect: 100-continue` (curl and Java clients send it) a normal request gets 100 then 200, and a
+    declared 13 MB body gets 413 at once, without 100, so the client never sends it."""
+    body = valid_body("x" * 5000)
+    full = request_bytes(body, headers=[("Expect", "100-continue")])
+    with connect(open_emulator.endpoint) as sock:
+        sock.sendall(full[: len(full) - len(body)])
+        interim = read_reply(sock)
+        assert interim is not None
+        assert interim.status == 100
+        sock.sendall(body)
+        reply = read_reply(sock)
+        assert reply is not None
+        assert reply.status == 200, reply.body
+    head = request_bytes(b"", headers=[("Expect", "100-continue")])
+    head = head.replace(b"Content-Length: 0", f"Content-Length: {MAX_REQUEST_BYTES + 1}".encode())
+    with connect(open_emulator.endpoint) as sock:
+        sock.sendall(head)
+        body_of_error = assert_huawei_error(read_reply(sock), 413)
+    assert body_of_error["error_code"] == "APIGW.0201"
+
+
 def test_over_limit_chunked_body_gets_413_or_a_close(open_emulator: EmulatorProcess) -> None:
     """A chunked body that grows past 12 MB, sent in 256 KB pieces, is cut off with 413 or a closed connection."""
     head = request_bytes(b"", content_length=False, headers=[("Transfer-Encoding", "chunked")])
