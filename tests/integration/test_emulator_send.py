@@ -121,6 +121,15 @@ def test_entries_without_name_or_value_set_nothing(client: httpx.Client, emulato
     assert [p["name"] for p in body["property_list"]] == ["UNIQ_KEY"]
 
 
+def test_a_tags_entry_without_value_does_not_count_as_a_second_tag(
+    client: httpx.Client, emulator: EmulatorProcess
+) -> None:
+    """A TAGS entry without a value sets nothing, so beside a real tag it is accepted and only that tag is kept."""
+    properties = [{"name": "TAGS", "value": "created"}, {"name": "TAGS"}]
+    body = _send(client, emulator, {"topic": "orders", "body": "x", "property_list": properties}).json()
+    assert [(p["name"], p["value"]) for p in body["property_list"][:-1]] == [("TAGS", "created")]
+
+
 def test_unicode_body_round_trips(client: httpx.Client, emulator: EmulatorProcess) -> None:
     """A body with non-ASCII text comes back and is stored exactly as sent."""
     text = "commande n°42 — 订单 ✓ \U0001f680"

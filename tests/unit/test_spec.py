@@ -214,6 +214,10 @@ def test_servers() -> None:
             {"topic": "orders", "body": "x", "property_list": [{"name": "TAGS", "value": "a"}] * 2},
             False,
         ),
+        (
+            {"topic": "orders", "body": "x", "property_list": [{"name": "TAGS", "value": "a"}, {"name": "TAGS"}]},
+            True,
+        ),
         ({"topic": "orders", "body": "x", "property_list": [{"name": "UNIQ_KEY", "value": "a"}]}, False),
         ({"topic": "orders", "body": "x", "property_list": [{}]}, True),
     ],
