@@ -42,7 +42,8 @@ DEFAULT_QUEUES = 8
 MIN_QUEUES, MAX_QUEUES = 1, 50
 
 _UUID = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
-_PROJECT_ID = re.compile(r"^[0-9a-zA-Z_-]{1,64}$")
+#: What openapi.yaml requires of a project id (Huawei Cloud's are 32 hex characters).
+_PROJECT_ID = re.compile(r"^[0-9a-fA-F]{32}$")
 _BROKER_NAME = re.compile(r"^[0-9a-zA-Z_.-]{1,64}$")
 
 
@@ -105,7 +106,9 @@ class Settings:
     def validate(self, is_topic_name: Any = None) -> Settings:
         """Check the settings as a whole; `is_topic_name` checks names against the spec. Returns self."""
         if not _PROJECT_ID.fullmatch(self.project_id):
-            raise ConfigError(f"project id {self.project_id!r} is not 1-64 letters, digits, '-' or '_'")
+            raise ConfigError(
+                f"project id {self.project_id!r} is not 32 hexadecimal characters, as openapi.yaml requires"
+            )
         if not self.instances:
             raise ConfigError("at least one instance is needed")
         seen: set[str] = set()

@@ -232,12 +232,11 @@ class Registry:
         self.instances: dict[str, Instance] = {}
         for instance in settings.instances:
             self.instances[instance.instance_id] = _instance(settings, instance)
-        self._project_is_hex = bool(_HEX32.fullmatch(self.project_id))
 
     def instance(self, project_id: str, instance_id: str) -> Instance:
         """The instance a send addresses, or the service's error for a wrong project or instance id."""
         if project_id != self.project_id:
-            if self._project_is_hex and not _HEX32.fullmatch(project_id):
+            if not _HEX32.fullmatch(project_id):
                 raise errors.project_id_format()
             raise errors.instance_not_found()
         found = self.instances.get(instance_id)
