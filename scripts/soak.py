@@ -57,7 +57,9 @@ def percentile(sorted_values: list[float], fraction: float) -> float:
     return sorted_values[rank]
 
 
-async def load(endpoint: str, *, senders: int, seconds: float) -> tuple[list[float], list[str], float]:
+async def load(
+    endpoint: str, *, senders: int, seconds: float, max_connections: int | None = None
+) -> tuple[list[float], list[str], float]:
     """Run the senders; return every successful send's latency (s), the errors, and the elapsed time."""
     from dms_rocketmq import AsyncClient, DMSError
 
@@ -77,7 +79,8 @@ async def load(endpoint: str, *, senders: int, seconds: float) -> tuple[list[flo
                 latencies.append(time.perf_counter() - started)
             sequence += 1
 
-    client = AsyncClient(endpoint=endpoint, project_id=PROJECT_ID, instance_id=INSTANCE_ID, ak=AK, sk=SK)
+    pool = {} if max_connections is None else {"max_connections": max_connections}
+    client = AsyncClient(endpoint=endpoint, project_id=PROJECT_ID, instance_id=INSTANCE_ID, ak=AK, sk=SK, **pool)
     async with client:
         started = time.monotonic()
         await asyncio.gather(*(sender(client, worker) for worker in range(senders)))
@@ -91,6 +94,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seconds", type=float, default=30.0, help="how long to send (default 30)")
     parser.add_argument("--senders", type=int, default=64, help="concurrent senders (default 64)")
     parser.add_argument("--memory", action="store_true", help="use the in-memory store instead of the durable one")
+    parser.add_argument(
+        "--max-connections", type=int, help="the AsyncClient's connection pool size (default: the client's, 128)"
+    )
     parser.add_argument("--json", type=pathlib.Path, help="also write the figures to this file as JSON")
     options = parser.parse_args(argv)
     figures = SoakFigures(senders=options.senders, seconds=options.seconds)
@@ -99,7 +105,12 @@ def main(argv: list[str] | None = None) -> int:
         with EmulatorProcess([*store, "--topic", f"{TOPIC}:8", "--credential", f"{AK}:{SK}"]) as emulator:
             figures.rss_before_kib = emulator.rss_kib()
             latencies, errors, elapsed = asyncio.run(
-                load(emulator.endpoint, senders=options.senders, seconds=options.seconds)
+                load(
+                    emulator.endpoint,
+                    senders=options.senders,
+                    seconds=options.seconds,
+                    max_connections=options.max_connections,
+                )
             )
             figures.rss_after_kib = emulator.rss_kib()
             figures.stored = len(stored_messages(emulator.endpoint, TOPIC))
