@@ -217,6 +217,9 @@ def _parse_lines(stream: IO[str], args: argparse.Namespace) -> list[_Line]:
         except ValueError as exc:
             lines.append(_Line(number, text, None, f"not JSON ({exc})"))
             continue
+        except RecursionError:
+            lines.append(_Line(number, text, None, "not JSON (nested too deeply)"))
+            continue
         if not isinstance(document, dict):
             lines.append(_Line(number, text, None, "not a JSON object"))
             continue
