@@ -62,3 +62,35 @@ def test_a_bad_max_retries_is_a_configuration_error(max_retries: Any) -> None:
             pytest.raises(ConfigurationError),
         ):
             client.send("orders", "x", max_retries=max_retries)
+
+
+CONTROL_CHARACTERS = ["\r\nX-Injected: 1", "\n", "\x00", "\t\x7f"]
+FIELDS = {
+    "project_id": "0a1b2c3d4e5f60718293a4b5c6d7e8f9",
+    "instance_id": "11c55a3e-5b4a-4f0c-9d3e-2f7b8e6a1c90",
+    "token": "tok-SECRET-value",
+    "ak": "AKEXAMPLE",
+    "sk": "sk-SECRET-value",
+    "security_token": "sectok-SECRET-value",
+    "endpoint": "http://dms.test",
+}
+
+
+@pytest.mark.parametrize("field", FIELDS)
+@pytest.mark.parametrize("bad", CONTROL_CHARACTERS, ids=repr)
+def test_a_setting_with_a_control_character_is_a_configuration_error(field: str, bad: str) -> None:
+    """A line break or other control character in an id, a credential or the endpoint (a stray newline from a
+    file, or a header-injection attempt) is refused when the client is made, naming the setting but never
+    quoting a secret; nothing reaches the transports (aiohttp raised a bare ValueError for it)."""
+    settings: dict[str, Any] = {"environ": {}, **{key: FIELDS[key] for key in ("project_id", "instance_id")}}
+    settings["endpoint"] = FIELDS["endpoint"]
+    if field in ("ak", "sk", "security_token"):
+        settings |= {"ak": FIELDS["ak"], "sk": FIELDS["sk"], "security_token": FIELDS["security_token"]}
+    else:
+        settings["token"] = FIELDS["token"]
+    settings[field] = FIELDS[field] + bad
+    for client_class in (Client, AsyncClient):
+        with pytest.raises(ConfigurationError) as refused:
+            client_class(**settings)
+        assert field in str(refused.value)
+        assert "SECRET" not in str(refused.value)

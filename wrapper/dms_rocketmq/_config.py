@@ -115,6 +115,16 @@ def _missing(name: str, what: str) -> ConfigurationError:
     return ConfigurationError(f"Missing {what}: pass {name}= or set the environment variable {ENV[name]}.")
 
 
+def _refuse_control_characters(**values: str | None) -> None:
+    # A line break or other control character cannot go on the wire (it would split a header: aiohttp and
+    # httpx refuse it at send time); it usually is a stray newline read from a file. Never quote the value.
+    for name, value in values.items():
+        if value is not None and any(ord(char) < 0x20 or ord(char) == 0x7F for char in value):
+            raise ConfigurationError(
+                f"{name} contains a control character (such as a line break); check {name}= or {ENV[name]}."
+            )
+
+
 def resolve_settings(
     *,
     region: str | None = None,
@@ -165,6 +175,15 @@ def resolve_settings(
     sk = _pick("sk", sk, env_credentials)
     token = _pick("token", token, env_credentials)
     security_token = _pick("security_token", security_token, env_credentials if ak else {})
+    _refuse_control_characters(
+        endpoint=endpoint,
+        project_id=project,
+        instance_id=instance,
+        ak=ak,
+        sk=sk,
+        token=token,
+        security_token=security_token,
+    )
     if token and (ak or sk):
         raise ConfigurationError("Pass either ak= and sk= (AK/SK signing) or token= (IAM token), not both.")
     if token:
