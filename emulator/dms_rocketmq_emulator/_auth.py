@@ -45,6 +45,7 @@ ALGORITHM = "SDK-HMAC-SHA256"
 MAX_CLOCK_SKEW = datetime.timedelta(minutes=15)
 _DATE_FORMAT = "%Y%m%dT%H%M%SZ"
 _EMPTY_SHA256 = hashlib.sha256(b"").hexdigest()
+UNSIGNED_PAYLOAD = "UNSIGNED-PAYLOAD"
 
 
 def _encode(text: str) -> str:
@@ -78,11 +79,15 @@ def canonical_headers(headers: Mapping[str, str], signed: Iterable[str]) -> str:
     return "".join(f"{name}:{headers[name].strip()}\n" for name in signed)
 
 
-def payload_hash(headers: Mapping[str, str], body: bytes) -> str:
-    """SHA-256 of the body, the empty body's hash, or the X-Sdk-Content-Sha256 value (UNSIGNED-PAYLOAD)."""
+def payload_hash(headers: Mapping[str, str], body: bytes, signed: Iterable[str] = ()) -> str:
+    """SHA-256 of the body, the empty body's hash, or the X-Sdk-Content-Sha256 value (UNSIGNED-PAYLOAD).
+
+    The declared value counts only when X-Sdk-Content-Sha256 is one of the `signed` headers: an unsigned
+    one, added to a captured request, would otherwise vouch for any body.
+    """
     if not body:
         return _EMPTY_SHA256
-    declared = headers.get("x-sdk-content-sha256")
+    declared = headers.get("x-sdk-content-sha256") if "x-sdk-content-sha256" in signed else None
     if declared:
         return declared
     return hashlib.sha256(body).hexdigest()
@@ -104,7 +109,7 @@ def canonical_request(
             canonical_query(raw_query),
             canonical_headers(headers, signed),
             ";".join(signed),
-            payload_hash(headers, body),
+            payload_hash(headers, body, signed),
         )
     )
 
@@ -274,3 +279,7 @@ class Authenticator:
             # chose to sign (X-Security-Token, X-Auth-Token) are masked in it.
             logger.debug("signature mismatch for ak %s; canonical request:\n%s", _shown_ak(ak), _masked(canonical))
             raise errors.signature_failure("verify aksk signature fail")
+        declared = headers.get("x-sdk-content-sha256", "").strip() if "x-sdk-content-sha256" in signed else ""
+        if body and declared and declared != UNSIGNED_PAYLOAD and declared != hashlib.sha256(body).hexdigest():
+            # A signed hash stands for the body: it must be this body's (UNSIGNED-PAYLOAD is the only opt-out).
+            raise errors.signature_failure("X-Sdk-Content-Sha256 does not match the request body")

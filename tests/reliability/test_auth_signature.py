@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import ast
 import datetime
+import hashlib
 import hmac
 import inspect
 import json
@@ -161,6 +162,27 @@ def test_a_signed_header_changed_after_signing_is_refused(
     uri, headers = signed(auth_emulator)
     assert "x-project-id" in headers["Authorization"]
     assert_gateway_401(post(auth_emulator, uri, {**headers, header: value}), "verify aksk signature fail")
+
+
+def test_an_unsigned_x_sdk_content_sha256_cannot_vouch_for_a_swapped_body(auth_emulator: EmulatorProcess) -> None:
+    """Adding X-Sdk-Content-Sha256 (the original body's hash, or UNSIGNED-PAYLOAD) to a captured JSON request
+    that did not sign it, and swapping the body, gets 401: an unsigned header cannot stand in for the body."""
+    uri, headers = signed(auth_emulator)
+    swapped = json.dumps({"topic": "orders", "body": "swapped-by-an-attacker"}).encode()
+    for declared in (hashlib.sha256(BODY).hexdigest(), "UNSIGNED-PAYLOAD"):
+        forged = {**headers, "X-Sdk-Content-Sha256": declared}
+        assert_gateway_401(post(auth_emulator, uri, forged, swapped), "verify aksk signature fail")
+
+
+def test_a_signed_payload_hash_must_match_the_body(auth_emulator: EmulatorProcess) -> None:
+    """A request that signs X-Sdk-Content-Sha256 with a hex hash is checked against the body it carries: the
+    signed hash of one body cannot carry another (UNSIGNED-PAYLOAD, also signed, is the only opt-out)."""
+    declared = hashlib.sha256(BODY).hexdigest()
+    uri, headers = signed(auth_emulator, extra_headers={"X-Sdk-Content-Sha256": declared})
+    assert "x-sdk-content-sha256" in headers["Authorization"]
+    assert post(auth_emulator, uri, headers).status_code == 200
+    swapped = json.dumps({"topic": "orders", "body": "swapped-under-a-signed-hash"}).encode()
+    assert_gateway_401(post(auth_emulator, uri, headers, swapped))
 
 
 def test_an_unknown_ak_is_refused_and_named(auth_emulator: EmulatorProcess) -> None:
