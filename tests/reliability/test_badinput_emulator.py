@@ -194,6 +194,33 @@ def test_long_header_values_never_break_the_server(open_emulator: EmulatorProces
     assert_huawei_error(reply)
 
 
+FRAMING_ERRORS = {
+    "negative length": b"Content-Length: -1",
+    "non-numeric length": b"Content-Length: abc",
+    "two lengths": b"Content-Length: 29\r\nContent-Length: 30",
+    "length and chunked": b"Content-Length: 29\r\nTransfer-Encoding: chunked",
+    "huge length": b"Content-Length: 99999999999999999999999",
+    "unknown transfer coding": b"Transfer-Encoding: gzip",
+}
+
+
+@pytest.mark.parametrize("framing", FRAMING_ERRORS.values(), ids=FRAMING_ERRORS.keys())
+def test_request_framing_errors_get_a_400_and_a_close(open_emulator: EmulatorProcess, framing: bytes) -> None:
+    """Requests whose framing is broken (lengths, transfer codings: the request smuggling family) are refused
+    by the HTTP parser with a 400 and a closed connection, never a 500 or a hang, and nothing is stored.
+
+    uvicorn answers these itself, before the emulator sees them, with a plain-text body.
+    """
+    marker = f"framing-{len(framing)}-{framing[:8].hex()}"
+    head = request_bytes(valid_body(marker), content_length=False).partition(b"\r\n\r\n")[0]
+    reply = exchange(open_emulator.endpoint, head + b"\r\n" + framing + b"\r\n\r\n" + valid_body(marker))
+    if reply is not None:
+        assert reply.status == 400, reply
+        assert reply.headers.get("connection") == "close", reply.headers
+    bodies = {message["body"] for message in stored_messages(open_emulator.endpoint, "orders")}
+    assert marker not in bodies
+
+
 def test_over_limit_body_declared_with_content_length_gets_413_before_it_is_sent(
     open_emulator: EmulatorProcess,
 ) -> None:
