@@ -110,8 +110,7 @@ def test_a_date_inside_the_window_is_accepted(auth_emulator: EmulatorProcess, mi
 
 
 def test_a_request_replayed_verbatim_within_the_window_is_accepted_again(auth_emulator: EmulatorProcess) -> None:
-    """Like the real gateway, the emulator keeps no nonce: the same signed request within 15 minutes is stored
-    again (a second message). This pins the documented at-least-once behaviour rather than a replay cache."""
+    """Like the gateway (no nonce), the same signed request replayed within 15 minutes is stored again."""
     uri, headers = signed(auth_emulator, body=json.dumps({"topic": "orders", "body": "replayed"}).encode())
     body = json.dumps({"topic": "orders", "body": "replayed"}).encode()
     first, second = post(auth_emulator, uri, headers, body), post(auth_emulator, uri, headers, body)
@@ -165,8 +164,7 @@ def test_a_signed_header_changed_after_signing_is_refused(
 
 
 def test_an_unsigned_x_sdk_content_sha256_cannot_vouch_for_a_swapped_body(auth_emulator: EmulatorProcess) -> None:
-    """Adding X-Sdk-Content-Sha256 (the original body's hash, or UNSIGNED-PAYLOAD) to a captured JSON request
-    that did not sign it, and swapping the body, gets 401: an unsigned header cannot stand in for the body."""
+    """An unsigned X-Sdk-Content-Sha256 added to a captured request cannot vouch for a swapped body: 401."""
     uri, headers = signed(auth_emulator)
     swapped = json.dumps({"topic": "orders", "body": "swapped-by-an-attacker"}).encode()
     for declared in (hashlib.sha256(BODY).hexdigest(), "UNSIGNED-PAYLOAD"):
@@ -175,8 +173,7 @@ def test_an_unsigned_x_sdk_content_sha256_cannot_vouch_for_a_swapped_body(auth_e
 
 
 def test_a_signed_payload_hash_must_match_the_body(auth_emulator: EmulatorProcess) -> None:
-    """A request that signs X-Sdk-Content-Sha256 with a hex hash is checked against the body it carries: the
-    signed hash of one body cannot carry another (UNSIGNED-PAYLOAD, also signed, is the only opt-out)."""
+    """A signed hex X-Sdk-Content-Sha256 must be the hash of the body sent with it, else 401."""
     declared = hashlib.sha256(BODY).hexdigest()
     uri, headers = signed(auth_emulator, extra_headers={"X-Sdk-Content-Sha256": declared})
     assert "x-sdk-content-sha256" in headers["Authorization"]
@@ -328,8 +325,7 @@ def test_the_verifier_compares_signatures_and_tokens_with_hmac_compare_digest() 
 
 
 def test_every_signature_check_goes_through_compare_digest(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Behaviour: checking a right and a wrong signature both reach hmac.compare_digest with the expected and
-    the given signature, and only the right one passes."""
+    """Both a right and a forged signature are compared with hmac.compare_digest; only the right one passes."""
     from dms_rocketmq_emulator import _auth, _exceptions
     from dms_rocketmq_emulator._config import Credential
 

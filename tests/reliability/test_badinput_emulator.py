@@ -160,10 +160,7 @@ def test_wrong_or_missing_content_type_with_a_bad_body_gets_a_400(
 def test_wrong_or_missing_content_type_with_a_valid_body_is_never_a_5xx(
     open_emulator: EmulatorProcess, content_type: str | None
 ) -> None:
-    """A valid JSON message under another content type is taken as JSON (200) or refused with a 4xx, never a 5xx.
-
-    The spec only describes application/json; the emulator reads the body as JSON whatever it is labelled.
-    """
+    """A valid message under another or no Content-Type is read as JSON (200) or refused with a 4xx."""
     marker = f"ctype-{content_type}"
     reply = exchange(open_emulator.endpoint, request_bytes(valid_body(marker), content_type=content_type))
     assert reply is not None
@@ -176,11 +173,7 @@ def test_wrong_or_missing_content_type_with_a_valid_body_is_never_a_5xx(
 @pytest.mark.parametrize("size", [8 * 1024, 60 * 1024])
 @pytest.mark.parametrize("header", ["X-Sdk-Date", "Authorization", "X-Auth-Token", "X-Project-Id", "Content-Type"])
 def test_long_header_values_never_break_the_server(open_emulator: EmulatorProcess, header: str, size: int) -> None:
-    """A header value of 8 or 60 KB gets a 200 (header ignored), a 4xx in the Huawei body, or a closed connection.
-
-    Above 16 KB of headers uvicorn's HTTP parser itself refuses the request with a plain-text 400 and closes
-    the connection before the emulator sees it; that is the only non-Huawei body this suite accepts.
-    """
+    """8 and 60 KB header values get a 200, a Huawei 4xx, or (over 16 KB) uvicorn's own 400 and a close."""
     value = "a" * size
     content_type = value if header == "Content-Type" else "application/json"
     headers = [] if header == "Content-Type" else [(header, value)]
@@ -206,11 +199,7 @@ FRAMING_ERRORS = {
 
 @pytest.mark.parametrize("framing", FRAMING_ERRORS.values(), ids=FRAMING_ERRORS.keys())
 def test_request_framing_errors_get_a_400_and_a_close(open_emulator: EmulatorProcess, framing: bytes) -> None:
-    """Requests whose framing is broken (lengths, transfer codings: the request smuggling family) are refused
-    by the HTTP parser with a 400 and a closed connection, never a 500 or a hang, and nothing is stored.
-
-    uvicorn answers these itself, before the emulator sees them, with a plain-text body.
-    """
+    """Broken request framing (lengths, transfer codings) gets uvicorn's 400 and a close; nothing is stored."""
     marker = f"framing-{len(framing)}-{framing[:8].hex()}"
     head = request_bytes(valid_body(marker), content_length=False).partition(b"\r\n\r\n")[0]
     reply = exchange(open_emulator.endpoint, head + b"\r\n" + framing + b"\r\n\r\n" + valid_body(marker))
@@ -234,8 +223,7 @@ def test_over_limit_body_declared_with_content_length_gets_413_before_it_is_sent
 
 
 def test_expect_100_continue_is_answered_and_refused_early_when_too_large(open_emulator: EmulatorProcess) -> None:
-    """With `Expect: 100-continue` (curl and Java clients send it) a normal request gets 100 then 200, and a
-    declared 13 MB body gets 413 at once, without 100, so the client never sends it."""
+    """Expect: 100-continue gets 100 then 200, and a declared 13 MB body 413 before any 100."""
     body = valid_body("x" * 5000)
     full = request_bytes(body, headers=[("Expect", "100-continue")])
     with connect(open_emulator.endpoint) as sock:
@@ -266,8 +254,7 @@ def test_over_limit_chunked_body_gets_413_or_a_close(open_emulator: EmulatorProc
 
 
 def test_half_open_connections_do_not_block_other_clients(open_emulator: EmulatorProcess) -> None:
-    """200 connections stuck mid-request (nothing, half a request line, half the headers, half the body) do not
-    stop a normal request from being answered, and closing them leaves the server healthy."""
+    """200 connections stuck mid-request do not stop a normal request; a never-finished body is not stored."""
     stuck: list[socket.socket] = []
     partials = [
         b"",
@@ -343,8 +330,7 @@ def test_the_control_api_refuses_bad_input_with_huawei_errors(
 def test_memory_stays_bounded_under_heavy_bad_input(
     start_emulator: EmulatorFactory, record_property: Callable[[str, object], None]
 ) -> None:
-    """RSS after a heavy bad-input run (oversized bodies, deep nesting, garbage, half-open connections) stays
-    within 200 MiB of where it started: nothing buffers without bound."""
+    """Emulator RSS grows by less than 200 MiB over a heavy bad-input run (figures printed with -s)."""
     emulator = start_emulator(auth=False)
     for index in range(20):  # warm up: imports, caches, connection objects
         exchange(emulator.endpoint, request_bytes(valid_body(f"warm-{index}")))

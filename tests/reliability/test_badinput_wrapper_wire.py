@@ -239,8 +239,7 @@ REASONS = {200: "OK", 201: "Created", 204: "No Content", 302: "Found", 400: "Bad
 def test_every_malformed_200_over_the_wire_is_malformed_response_error(
     server: CannedServer, send: Callable[[CannedServer], SendResult], content: bytes
 ) -> None:
-    """The unit tier's malformed 200 bodies, sent over a real socket, so AsyncClient's direct aiohttp path
-    (which MockTransport bypasses) parses them too: MalformedResponseError every time."""
+    """The unit tier's malformed 200 bodies over a real socket (aiohttp path too) raise MalformedResponseError."""
     server.answer = response(b"HTTP/1.1 200 OK", b"Content-Type: application/json\r\n", content)
     result = outcome(send, server)
     assert isinstance(result, MalformedResponseError), repr(result)
@@ -280,8 +279,7 @@ def test_every_error_status_over_the_wire_is_its_status_class(
 def test_a_redirect_is_not_followed_and_credentials_never_reach_its_target(
     server: CannedServer, send: Callable[[CannedServer], SendResult], status: int, auth: str
 ) -> None:
-    """A 3xx pointing at another origin raises UnexpectedStatusError; the target never sees a request (so never
-    the X-Auth-Token or the signature), as the docs say (redirects are not followed)."""
+    """A 3xx to another origin raises UnexpectedStatusError; the target never sees the request or its token."""
     target = CannedServer()
     try:
         target.answer = response(b"HTTP/1.1 200 OK", b"", GOOD)

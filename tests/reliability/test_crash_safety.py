@@ -15,8 +15,7 @@ SCRIPT = pathlib.Path(crash_test.__file__)
 
 
 def test_sigkill_mid_load_loses_no_acknowledged_message(tmp_path: pathlib.Path) -> None:
-    """Three SIGKILLs with 48 sends in flight: every acknowledged message survives exactly once where its ack
-    said, offsets stay contiguous, sends after each restart continue the queues, in-doubt ones stored at most once."""
+    """Three SIGKILLs mid-load: every acked message survives once where acked; in-doubt ones at most once."""
     figures_file = tmp_path / "crash.json"
     completed = subprocess.run(
         [sys.executable, str(SCRIPT), "--cycles", "3", "--seconds", "2", "--json", str(figures_file)],
@@ -56,8 +55,7 @@ def send(endpoint: str, body: str) -> crash_test.Ack:
 
 
 def test_the_checker_reports_lost_moved_phantom_and_refused_messages(start_emulator: EmulatorFactory) -> None:
-    """check_store is not a rubber stamp: a lost ack, a moved ack, an unknown stored message and a stored
-    refused one each produce a failure, while a consistent ledger produces none."""
+    """check_store flags lost, moved, phantom and refused-but-stored messages, and passes a consistent ledger."""
     emulator = start_emulator("--topic", f"{crash_test.TOPIC}:2", auth=False)
     acks = {body: send(emulator.endpoint, body) for body in ("one", "two", "three", "four")}
 
@@ -103,8 +101,7 @@ def test_the_checker_reports_lost_properties(start_emulator: EmulatorFactory) ->
 
 
 def test_a_corrupt_store_is_refused_clearly_and_left_untouched(tmp_path: pathlib.Path) -> None:
-    """A data directory whose SQLite file is garbage stops the emulator with a one-line error (exit 1), and
-    the file is not overwritten: nothing that might be recovered is destroyed."""
+    """A garbage SQLite file stops the emulator with a one-line error (exit 1) and is not overwritten."""
     data_dir = tmp_path / "data"
     data_dir.mkdir()
     store = data_dir / "messages.sqlite3"

@@ -132,9 +132,7 @@ both = pytest.mark.parametrize("use_async", [False, True], ids=["Client", "Async
 def test_a_429_storm_is_retried_max_retries_times_waiting_retry_after(
     emulator: EmulatorProcess, control: httpx.Client, sleeps: Sleeps, use_async: bool
 ) -> None:
-    """Five 429s with Retry-After: 7: a send with max_retries=2 makes exactly 3 attempts, waits 7 s twice (the
-    server's value, not the backoff), raises RateLimitError and stores nothing; the next send with
-    max_retries=3 uses up the last two 429s and is stored once, with retries_taken=2."""
+    """A 429 storm: max_retries+1 attempts, each wait is the Retry-After, nothing stored until one succeeds."""
     prefix = f"storm-{uuid.uuid4().hex[:8]}-"
     arm(control, 5, status=429, retry_after=7)
     with pytest.raises(RateLimitError) as refused:
@@ -155,8 +153,7 @@ def test_a_429_storm_is_retried_max_retries_times_waiting_retry_after(
 def test_a_503_burst_is_retried_with_exponential_backoff(
     emulator: EmulatorProcess, control: httpx.Client, sleeps: Sleeps, use_async: bool
 ) -> None:
-    """Three 503s without Retry-After and max_retries=3: the client waits 0.5 s, 1 s, 2 s (each times a jitter
-    in [0.75, 1]) and the fourth attempt is stored once."""
+    """Three 503s without Retry-After: waits of 0.5, 1, 2 s (jittered down by up to 25%), then stored once."""
     prefix = f"burst503-{uuid.uuid4().hex[:8]}-"
     arm(control, 3, status=503)
     result = send_one(emulator, use_async, prefix + "x", max_retries=3)
@@ -172,8 +169,7 @@ def test_a_503_burst_is_retried_with_exponential_backoff(
 def test_a_5xx_that_may_have_stored_is_not_retried(
     emulator: EmulatorProcess, control: httpx.Client, sleeps: Sleeps, use_async: bool, status: int
 ) -> None:
-    """500, 502 and 504 are raised after one attempt (a gateway may have forwarded the request): no wait,
-    one fault used, nothing stored by the client's own doing."""
+    """500, 502 and 504 are raised after one attempt, without a wait; nothing is stored."""
     prefix = f"burst{status}-{uuid.uuid4().hex[:8]}-"
     arm(control, 3, status=status)
     with pytest.raises(InternalServerError) as failed:
@@ -188,8 +184,7 @@ def test_a_5xx_that_may_have_stored_is_not_retried(
 def test_a_dropped_connection_is_raised_once_and_not_stored(
     emulator: EmulatorProcess, control: httpx.Client, sleeps: Sleeps, use_async: bool
 ) -> None:
-    """A connection closed after the request was sent raises APIConnectionError(request_sent=True) without a
-    retry (it may have been stored); the emulator drops before storing, so nothing is stored."""
+    """A dropped connection raises APIConnectionError(request_sent=True) once, without a retry."""
     prefix = f"drop-{uuid.uuid4().hex[:8]}-"
     arm(control, 3, drop_connection=True)
     with pytest.raises(APIConnectionError) as failed:
@@ -215,9 +210,7 @@ def wait_for_stored(emulator: EmulatorProcess, prefix: str, count: int) -> dict[
 def test_a_timeout_is_raised_once_and_the_late_message_is_stored_once(
     emulator: EmulatorProcess, control: httpx.Client, sleeps: Sleeps, use_async: bool
 ) -> None:
-    """A send whose answer is delayed 1.5 s past a 0.4 s timeout raises APITimeoutError without a retry; the
-    emulator still stores it when the delay ends — exactly once: the at-least-once window, never a duplicate
-    made by the client."""
+    """A timeout is raised without a retry; the emulator stores the late message exactly once (at-least-once)."""
     prefix = f"timeout-{uuid.uuid4().hex[:8]}-"
     arm(control, 3, status=200, delay_ms=1500)
     with pytest.raises(APITimeoutError) as failed:
@@ -292,8 +285,7 @@ def test_send_many_accounts_for_every_message_under_faults(
     use_async: bool,
     storm: tuple[dict[str, Any], int, type[Exception]],
 ) -> None:
-    """60 messages through send_many (8 in flight) during a storm: one outcome per input, every result stored
-    once where it said, every status failure unstored, every unanswered one stored at most once."""
+    """send_many under a storm: one outcome per input, results stored once, failures stored at most once."""
     fault, count, failure_type = storm
     prefix = f"many-{uuid.uuid4().hex[:8]}-"
     messages = [Message(TOPIC, f"{prefix}{index}") for index in range(60)]

@@ -87,8 +87,7 @@ def exception_texts(exc: BaseException) -> list[str]:
 
 
 def test_the_wrapper_never_shows_a_secret(auth_emulator: EmulatorProcess, debug_logs: pytest.LogCaptureFixture) -> None:
-    """Client/AsyncClient/settings/auth reprs, DEBUG logs (signer canonical strings included) and the exceptions
-    of refused sends, with AK/SK plus a security token and with tokens, contain no SK or token."""
+    """The wrapper's reprs, DEBUG logs and refused-send exceptions show no SK, token or security token."""
     import dms_rocketmq
     from dms_rocketmq import auth_requests
 
@@ -132,8 +131,7 @@ def test_the_wrapper_never_shows_a_secret(auth_emulator: EmulatorProcess, debug_
     ],
 )
 def test_configuration_errors_never_quote_a_secret(settings: dict[str, str]) -> None:
-    """Every ConfigurationError raised while secrets are set (bad endpoint, missing ids, both auth kinds...)
-    names the setting, not the secret."""
+    """Configuration (and connection) errors raised while secrets are set name settings, never secrets."""
     import dms_rocketmq
 
     options: dict[str, object] = {"project_id": PROJECT_ID, "instance_id": INSTANCE_ID, "environ": {}, **settings}
@@ -171,8 +169,7 @@ def run_cli(emulator: EmulatorProcess, *args: str, **env: str) -> subprocess.Com
 
 
 def test_the_cli_never_prints_a_secret(auth_emulator: EmulatorProcess, tmp_path: pathlib.Path) -> None:
-    """`dms-rocketmq send`, succeeding, refused (wrong SK, wrong token), unreachable and misconfigured, prints
-    no SK or token on stdout or stderr, nor in its failures file."""
+    """dms-rocketmq send prints no SK or token on stdout, stderr or its failures file, in success or failure."""
     aksk = {"HUAWEICLOUD_SDK_AK": AK, "HUAWEICLOUD_SDK_SK": SK, "HUAWEICLOUD_SDK_SECURITY_TOKEN": SECURITY_TOKEN}
     lines = tmp_path / "messages.jsonl"
     lines.write_text("".join(json.dumps({"body": f"line {n}"}) + "\n" for n in range(3)))
@@ -206,9 +203,7 @@ def test_the_cli_never_prints_a_secret(auth_emulator: EmulatorProcess, tmp_path:
 
 
 def test_the_emulator_never_logs_or_answers_a_secret(start_emulator: EmulatorFactory) -> None:
-    """With --log-level debug, the emulator's output (banner, request log, the canonical request it logs on a
-    signature mismatch), its answers and its control API (info, messages, faults) contain no SK or token,
-    even when a token is a signed header."""
+    """At debug log level the emulator's output, answers and control API show no SK or token."""
     import dms_rocketmq
 
     emulator = start_emulator(log_level="debug")
@@ -241,8 +236,7 @@ def test_the_emulator_never_logs_or_answers_a_secret(start_emulator: EmulatorFac
 
 
 def test_the_emulator_configuration_never_shows_a_secret(tmp_path: pathlib.Path) -> None:
-    """The emulator's settings, authenticator and credential reprs, and its CLI's configuration errors (flags
-    and TOML), never show an SK or token."""
+    """The emulator's settings reprs and its CLI's flag and TOML errors show no SK or token."""
     from dms_rocketmq_emulator._auth import Authenticator
     from dms_rocketmq_emulator._config import Credential, Settings
 

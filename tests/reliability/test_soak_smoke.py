@@ -13,8 +13,7 @@ SOAK = pathlib.Path(crash_test.__file__).with_name("soak.py")
 
 
 def test_a_short_soak_has_no_errors_and_stores_every_acknowledged_send(tmp_path: pathlib.Path) -> None:
-    """Eight senders for two seconds against the durable emulator: no error, and the store holds exactly the
-    acknowledged sends (the figures themselves are reported, not asserted)."""
+    """A 2-second soak with 8 senders has no error and stores exactly the acknowledged sends."""
     figures_file = tmp_path / "soak.json"
     completed = subprocess.run(
         [sys.executable, str(SOAK), "--seconds", "2", "--senders", "8", "--json", str(figures_file)],

@@ -224,8 +224,7 @@ def test_a_body_that_does_not_match_its_content_encoding_is_a_typed_error(
 def test_a_garbage_retry_after_still_ends_in_a_typed_error(
     send: Callable[[httpx.MockTransport], SendResult], retry_after: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """A 429 storm whose Retry-After is garbage is retried with the client's own backoff, then raises
-    RateLimitError (backoff switched off here so the test takes no time)."""
+    """A 429 storm with a garbage Retry-After is retried with backoff, then raises RateLimitError."""
     import dms_rocketmq._retry as retry
 
     monkeypatch.setattr(retry, "_testing", True)
@@ -295,8 +294,7 @@ response_like = st.fixed_dictionaries(
     | response_like.map(lambda v: json.dumps(v).encode()),
 )
 def test_any_response_is_a_result_or_a_typed_error(status: int, content: bytes) -> None:
-    """Any status with any body (random bytes, random JSON, response-shaped JSON of random types) gives a
-    SendResult whose fields have their documented types, or an APIError: nothing else escapes."""
+    """Any status with any body gives a SendResult with documented field types, or an APIError."""
     try:
         result = send_sync(answer(status, content))
     except APIError:

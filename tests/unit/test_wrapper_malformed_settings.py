@@ -79,9 +79,7 @@ FIELDS = {
 @pytest.mark.parametrize("field", FIELDS)
 @pytest.mark.parametrize("bad", CONTROL_CHARACTERS, ids=repr)
 def test_a_setting_with_a_control_character_is_a_configuration_error(field: str, bad: str) -> None:
-    """A line break or other control character in an id, a credential or the endpoint (a stray newline from a
-    file, or a header-injection attempt) is refused when the client is made, naming the setting but never
-    quoting a secret; nothing reaches the transports (aiohttp raised a bare ValueError for it)."""
+    """A control character in an id, credential or endpoint is a ConfigurationError naming the setting."""
     settings: dict[str, Any] = {"environ": {}, **{key: FIELDS[key] for key in ("project_id", "instance_id")}}
     settings["endpoint"] = FIELDS["endpoint"]
     if field in ("ak", "sk", "security_token"):
