@@ -347,3 +347,29 @@ def test_async_client_survives_a_new_event_loop(dms_emulator: Any) -> None:
 
     asyncio.run(close())
     assert sorted(m["body"] for m in dms_emulator.messages()) == ["first loop", "second loop"]
+
+
+def test_async_sends_beyond_the_pool_size_all_complete(dms_emulator: Any) -> None:
+    """300 concurrent sends on a pool of 4 connections queue for it and are all stored exactly once."""
+    bodies = [f"queued-{i}" for i in range(300)]
+
+    async def main() -> list[dms.SendResult]:
+        async with dms.AsyncClient(**options(dms_emulator), max_connections=4) as client:
+            return await asyncio.gather(*(client.send("orders", body) for body in bodies))
+
+    results = asyncio.run(main())
+    assert_stored_exactly_once(dms_emulator, bodies, results)
+
+
+def test_async_client_refuses_to_send_after_aclose(dms_emulator: Any) -> None:
+    """Sending on a closed AsyncClient raises RuntimeError, as on a closed Client, instead of reopening a pool."""
+
+    async def main() -> None:
+        client = dms.AsyncClient(**options(dms_emulator))
+        await client.send("orders", "before close")
+        await client.aclose()
+        with pytest.raises(RuntimeError, match="closed"):
+            await client.send("orders", "after close")
+
+    asyncio.run(main())
+    assert [m["body"] for m in dms_emulator.messages()] == ["before close"]

@@ -252,13 +252,36 @@ def test_merged_urls_are_reused() -> None:
     assert str(seen[0].url).startswith("http://dms.test/v2/rocketmq/")
 
 
-def test_failing_callback_stops_send_many() -> None:
-    """An exception raised by on_outcome stops send_many and reaches the caller."""
+def test_failing_callback_does_not_stop_send_many(caplog: pytest.LogCaptureFixture) -> None:
+    """An exception raised by on_outcome is logged, and every message is still sent and accounted for."""
     seen, handler = recorder()
 
     def explode(outcome: dms.SendOutcome) -> None:
         raise RuntimeError("progress bar broke")
 
-    with sync_client(handler) as client, pytest.raises(RuntimeError, match="progress bar broke"):
-        client.send_many([dms.Message("orders", str(i)) for i in range(100)], concurrency=4, on_outcome=explode)
-    assert len(seen) < 100
+    with sync_client(handler) as client:
+        outcomes = client.send_many(
+            [dms.Message("orders", str(i)) for i in range(100)], concurrency=4, on_outcome=explode
+        )
+    assert len(seen) == 100
+    assert all(isinstance(o, dms.SendResult) for o in outcomes)
+    assert len(outcomes) == 100
+    assert "progress bar broke" in caplog.text
+
+
+def test_failing_callback_does_not_stop_async_send_many(caplog: pytest.LogCaptureFixture) -> None:
+    """AsyncClient.send_many also logs a failing on_outcome and returns every outcome."""
+    seen, handler = recorder()
+
+    def explode(outcome: dms.SendOutcome) -> None:
+        raise RuntimeError("progress bar broke")
+
+    async def main() -> list[dms.SendOutcome]:
+        async with async_client(handler) as client:
+            return await client.send_many([dms.Message("orders", str(i)) for i in range(50)], on_outcome=explode)
+
+    outcomes = asyncio.run(main())
+    assert len(seen) == 50
+    assert len(outcomes) == 50
+    assert all(isinstance(o, dms.SendResult) for o in outcomes)
+    assert len([r for r in caplog.records if "on_outcome raised" in r.getMessage()]) == 50
