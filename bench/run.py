@@ -791,6 +791,43 @@ def results_json(
     return result
 
 
+def markdown(document: dict[str, Any]) -> str:
+    """The tables of a results file in Markdown, for docs/performance.md and the README."""
+    titles = {"sequential": "Sequential, one connection", "bulk": "Bulk, 64 in flight", "server": "Server"}
+    run, box = document["run"], document["machine"]
+    lines = [
+        f"`{run['command']}` at {run['started']} (commit {run['git_commit']}, {run['seconds']:.0f} s), "
+        f"{box['cpu_model']}, {box['cores']} cores, Python {box['python']}; load average "
+        f"{run['load_average_at_start'][0]:.1f} at the start, {run['load_average_at_end'][0]:.1f} at the end.",
+        "",
+    ]
+    for section, title in titles.items():
+        rows = document["details"][section]
+        messages = max(row["messages"] for row in rows.values())
+        lines += [
+            f"**{title}** ({messages:,} messages, median of {run['rounds'][section]} rounds)",
+            "",
+            "| contender | sends/s | client CPU µs/send | server CPU µs/request | each round |",
+            "|---|---:|---:|---:|---|",
+        ]
+        for key, row in rows.items():
+            rounds = row["rounds_sends_per_s"]
+            median = f"{statistics.median(rounds):,.0f}" if rounds else "n/a"
+            each = " / ".join(f"{rate:,.0f}" for rate in rounds) or (row["unavailable"] or "")
+            lines.append(
+                f"| `{key}`: {row['label']} | {median} | {fmt_us(row['client_cpu_us_per_send'])} "
+                f"| {fmt_us(row['server_cpu_us_per_request'])} | {each} |"
+            )
+        lines.append("")
+    lines += ["| ratio | measured | target | |", "|---|---:|---:|---|"]
+    for name, ratio in document["ratios"].items():
+        target = document["targets"][name]
+        verdict = "n/a" if ratio is None else ("met" if ratio >= target else "**missed**")
+        shown = "n/a" if ratio is None else f"{ratio:.2f}x"
+        lines.append(f"| {name} | {shown} | ≥ {target:.2f}x | {verdict} |")
+    return "\n".join(lines)
+
+
 def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--quick", action="store_true", help="smoke run: 1 round, small counts")
@@ -809,6 +846,12 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument(
         "--only", choices=["sequential", "bulk", "server"], action="append", help="run only these sections"
     )
+    parser.add_argument(
+        "--markdown",
+        type=Path,
+        metavar="RESULTS.json",
+        help="print the tables of an earlier run's results file as Markdown, and run nothing",
+    )
     parser.add_argument("--serve-minimal", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.quick:
@@ -825,6 +868,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(argv)
     if args.serve_minimal:
         serve_minimal()
+        return 0
+    if args.markdown:
+        print(markdown(json.loads(args.markdown.read_text())))
         return 0
     started = datetime.now(UTC)
     args.load_at_start = [round(value, 2) for value in os.getloadavg()]
