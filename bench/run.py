@@ -21,6 +21,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import collections
+import dataclasses
 import hashlib
 import hmac
 import json
@@ -246,6 +247,17 @@ class ServerProcess:
         """Empty the emulator's store between rounds, so every round starts from the same state."""
         httpx.post(self.url + "/_emulator/reset", timeout=60).raise_for_status()
 
+    def commits(self) -> int | None:
+        """How many commits the emulator's durable store has made so far, or None (no such counter)."""
+        try:
+            response = httpx.get(self.url + "/_emulator/info", timeout=10)
+        except httpx.TransportError:
+            return None
+        if response.status_code != 200:
+            return None
+        commits = response.json().get("store_stats", {}).get("commits")
+        return commits if isinstance(commits, int) else None
+
     def stop(self) -> None:
         if self._process.poll() is None:
             self._process.terminate()
@@ -295,6 +307,7 @@ class Sample:
     seconds: float
     client_cpu: float
     server_cpu: float | None = None
+    commits: int | None = None  # durable store commits during the run (warm-up included)
 
     @property
     def rate(self) -> float:
@@ -326,6 +339,11 @@ def check_status(status: int, contender: str) -> None:
 
 
 WARM_UP = 50
+
+
+def warm_up_of(count: int) -> int:
+    """How many messages a bulk or server run sends before its clock starts."""
+    return min(IN_FLIGHT * 4, count)
 
 
 # Sequential contenders: each takes (server url, workload), sets up, warms up, and returns one Sample.
@@ -442,7 +460,7 @@ async def _bulk_raw_aiohttp(url: str, work: Workload) -> Sample:
             async with session.post(target, data=payload, headers=headers) as response:
                 return response.status, await response.read()
 
-        await _signed_worker_loop(post, signer, work.payloads[: IN_FLIGHT * 4], "raw aiohttp")
+        await _signed_worker_loop(post, signer, work.payloads[: warm_up_of(len(work))], "raw aiohttp")
         with Timer() as timer:
             await _signed_worker_loop(post, signer, work.payloads, "raw aiohttp")
     return timer.sample(len(work))
@@ -461,7 +479,7 @@ async def _bulk_httpx_default(url: str, work: Workload) -> Sample:
             response = await client.post(target, content=payload, headers=headers)
             return response.status_code, response.content
 
-        await _signed_worker_loop(post, signer, work.payloads[: IN_FLIGHT * 4], "httpx default pool")
+        await _signed_worker_loop(post, signer, work.payloads[: warm_up_of(len(work))], "httpx default pool")
         with Timer() as timer:
             await _signed_worker_loop(post, signer, work.payloads, "httpx default pool")
     return timer.sample(len(work))
@@ -516,7 +534,7 @@ def bulk_huawei_sdk_async(url: str, work: Workload) -> Sample:
             check_status(window.popleft().result().status_code, "huawei sdk async")
 
     try:
-        run(min(IN_FLIGHT * 4, len(work)))
+        run(warm_up_of(len(work)))
         with Timer() as timer:
             run(len(work))
     finally:
@@ -536,7 +554,7 @@ async def _bulk_wrapper(url: str, work: Workload) -> Sample:
 
     client = AsyncClient(endpoint=url, project_id=PROJECT_ID, instance_id=INSTANCE_ID, ak=AK, sk=SK)
     try:
-        await run(client, min(IN_FLIGHT * 4, len(work)))
+        await run(client, warm_up_of(len(work)))
         with Timer() as timer:
             await run(client, len(work))
     finally:
@@ -583,6 +601,12 @@ class Row:
         values = [s.server_cpu / s.sends * 1e6 for s in self.samples if s.server_cpu is not None]
         return statistics.median(values) if values else None
 
+    @property
+    def messages_per_commit(self) -> float | None:
+        """For the durable store: how many messages one commit (one fsync) carried, median of the rounds."""
+        values = [(s.sends + warm_up_of(s.sends)) / s.commits for s in self.samples if s.commits]
+        return statistics.median(values) if values else None
+
 
 def wrapper_missing() -> str | None:
     """Why the wrapper cannot be benchmarked (not installed, or an incomplete checkout), or None when it can."""
@@ -615,11 +639,15 @@ def run_section(title: str, rows: list[Row], servers: dict[str, ServerProcess], 
             if row.reset_before:
                 server.reset()
             work = WORKLOADS[row.workload]
+            commits_before = server.commits() if row.reset_before else None
             cpu_before = server.cpu_seconds()
             sample = row.run(server.url, work)
             cpu_after = server.cpu_seconds()
             if cpu_before is not None and cpu_after is not None:
-                sample = Sample(sample.sends, sample.seconds, sample.client_cpu, cpu_after - cpu_before)
+                sample = dataclasses.replace(sample, server_cpu=cpu_after - cpu_before)
+            commits_after = server.commits() if commits_before is not None else None
+            if commits_before is not None and commits_after is not None:
+                sample = dataclasses.replace(sample, commits=commits_after - commits_before)
             row.samples.append(sample)
             print(
                 f"  {title} round {round_index + 1}/{rounds}: {row.label:<34} {sample.rate:>8,.0f} sends/s",
@@ -732,6 +760,9 @@ def report(sections: dict[str, list[Row]], extra: dict[str, list[Row]], args: ar
                 f"  {row.label:<34} {fmt_rate(row.rate):>9} {fmt_us(row.client_cpu_us):>19}"
                 f" {fmt_us(row.server_cpu_us):>18}  {each}"
             )
+        for row in rows:
+            if row.messages_per_commit is not None:
+                lines.append(f"  {row.label}: {row.messages_per_commit:,.1f} messages per commit (one fsync each)")
         lines.append("")
     lines.append(f"Machine: {MACHINE['cpu_model']}, {MACHINE['cores']} cores; load average {load_average()}")
     lines.append("Targets (ratios of the medians above)")
@@ -768,6 +799,7 @@ def results_json(
             "rounds_sends_per_s": [round(s.rate, 1) for s in row.samples],
             "client_cpu_us_per_send": None if row.client_cpu_us is None else round(row.client_cpu_us, 1),
             "server_cpu_us_per_request": None if row.server_cpu_us is None else round(row.server_cpu_us, 1),
+            "messages_per_commit": None if row.messages_per_commit is None else round(row.messages_per_commit, 1),
         }
 
     result: dict[str, Any] = {section: rates(rows) for section, rows in sections.items()}
@@ -818,6 +850,12 @@ def markdown(document: dict[str, Any]) -> str:
                 f"| `{key}`: {row['label']} | {median} | {fmt_us(row['client_cpu_us_per_send'])} "
                 f"| {fmt_us(row['server_cpu_us_per_request'])} | {each} |"
             )
+        for row in rows.values():
+            if row.get("messages_per_commit"):
+                lines += [
+                    "",
+                    f"{row['label']}: {row['messages_per_commit']:,.1f} messages per commit (one fsync each).",
+                ]
         lines.append("")
     lines += ["| ratio | measured | target | |", "|---|---:|---:|---|"]
     for name, ratio in document["ratios"].items():
