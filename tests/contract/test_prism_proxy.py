@@ -16,7 +16,7 @@ from typing import Any
 import _broken_emulators as broken
 import httpx
 import pytest
-from _prism import ROOT, prism
+from _shared.prism import ROOT, prism
 
 TOKEN = "tok-PRISM-PROXY-SECRET-91b0e2d4"
 SPEC = str(ROOT / "openapi.yaml")

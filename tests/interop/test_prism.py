@@ -10,11 +10,6 @@ response, success or error, is parsed into the right values.
 
 from __future__ import annotations
 
-import os
-import pathlib
-import re
-import subprocess
-import threading
 from collections.abc import Iterator
 from typing import Any
 
@@ -22,22 +17,19 @@ import dms_rocketmq
 import httpx
 import pytest
 import yaml
+from _shared.prism import ROOT, prism
 from dms_rocketmq_api import Client as GeneratedClient
 from dms_rocketmq_api.api.messages import send_message
 from dms_rocketmq_api.models import Engine, ErrorBody, SendMessageRequestBody, SendMessageResponse
 
 pytestmark = pytest.mark.interop
 
-ROOT = pathlib.Path(__file__).resolve().parents[2]
-PRISM = ROOT / "node_modules" / ".bin" / "prism"
 SPEC: dict[str, Any] = yaml.safe_load((ROOT / "openapi.yaml").read_text(encoding="utf-8"))
 PATH = "/v2/{engine}/{project_id}/instances/{instance_id}/messages"
 PROJECT_ID = "0a1b2c3d4e5f60718293a4b5c6d7e8f9"
 INSTANCE_ID = "11c55a3e-5b4a-4f0c-9d3e-2f7b8e6a1c90"
 # Prism only checks that a credential is present; the value is never verified by a mock.
 TOKEN_HEADERS = {"X-Auth-Token": "prism-does-not-verify-tokens"}
-LISTENING = re.compile(r"Prism is listening on (http://127\.0\.0\.1:\d+)")
-START_TIMEOUT_S = 60.0
 
 
 def _resolve(node: dict[str, Any]) -> dict[str, Any]:
@@ -78,48 +70,8 @@ def _header_example(headers_spec: dict[str, Any], name: str) -> Any:
 @pytest.fixture(scope="module")
 def prism_url() -> Iterator[str]:
     """Start `prism mock openapi.yaml` on a free loopback port (Prism binds port 0) and stop it afterwards."""
-    if not PRISM.exists():
-        pytest.fail(f"{PRISM} is missing: run `npm ci` (or `make test`, which runs it) first")
-    process = subprocess.Popen(
-        [str(PRISM), "mock", str(ROOT / "openapi.yaml"), "--host", "127.0.0.1", "--port", "0"],
-        cwd=ROOT,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-        env={**os.environ, "NO_COLOR": "1"},
-    )
-    assert process.stdout is not None
-    found: list[str] = []
-    seen: list[str] = []
-    ready = threading.Event()
-
-    def read_output() -> None:
-        # Prism keeps logging every request; the pipe is drained for its whole life so it never blocks.
-        assert process.stdout is not None
-        for line in process.stdout:
-            if not ready.is_set():
-                seen.append(line)
-                match = LISTENING.search(line)
-                if match:
-                    found.append(match.group(1))
-                    ready.set()
-        ready.set()
-
-    reader = threading.Thread(target=read_output, daemon=True)
-    reader.start()
-    try:
-        ready.wait(START_TIMEOUT_S)
-        if not found:
-            pytest.fail("Prism did not start:\n" + "".join(seen[-20:]))
-        yield found[0]
-    finally:
-        process.terminate()
-        try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
-        reader.join(timeout=5)
+    with prism("mock", str(ROOT / "openapi.yaml")) as url:
+        yield url
 
 
 @pytest.fixture
