@@ -22,6 +22,7 @@ import httpx
 import jsonschema_rs
 import pytest
 import yaml
+from _shared.statuses import WRAPPER_ERRORS
 from dms_rocketmq_api.models import ErrorBody, SendMessageResponse
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -38,18 +39,6 @@ CASES = settings(
     deadline=None,
     suppress_health_check=[HealthCheck.too_slow],
 )
-
-# The wrapper's exception for each documented error status.
-WRAPPER_ERRORS: dict[int, type[dms_rocketmq.APIStatusError]] = {
-    400: dms_rocketmq.BadRequestError,
-    401: dms_rocketmq.AuthenticationError,
-    403: dms_rocketmq.PermissionDeniedError,
-    404: dms_rocketmq.NotFoundError,
-    413: dms_rocketmq.PayloadTooLargeError,
-    429: dms_rocketmq.RateLimitError,
-    500: dms_rocketmq.InternalServerError,
-    503: dms_rocketmq.InternalServerError,
-}
 
 
 def _rewrite(node: Any) -> Any:

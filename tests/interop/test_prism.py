@@ -18,6 +18,7 @@ import httpx
 import pytest
 import yaml
 from _shared.prism import ROOT, prism
+from _shared.statuses import WRAPPER_ERRORS
 from dms_rocketmq_api import Client as GeneratedClient
 from dms_rocketmq_api.api.messages import send_message
 from dms_rocketmq_api.models import Engine, ErrorBody, SendMessageRequestBody, SendMessageResponse
@@ -130,19 +131,6 @@ def test_generated_client_parses_every_response_example(
     assert response.headers["X-Request-Id"] == _header_example(headers_spec, "X-Request-Id")
     if "Retry-After" in headers_spec:
         assert response.headers["Retry-After"] == str(_header_example(headers_spec, "Retry-After"))
-
-
-# The wrapper's exception for each documented error status (its one status-to-class mapping).
-WRAPPER_ERRORS: dict[int, type[dms_rocketmq.APIStatusError]] = {
-    400: dms_rocketmq.BadRequestError,
-    401: dms_rocketmq.AuthenticationError,
-    403: dms_rocketmq.PermissionDeniedError,
-    404: dms_rocketmq.NotFoundError,
-    413: dms_rocketmq.PayloadTooLargeError,
-    429: dms_rocketmq.RateLimitError,
-    500: dms_rocketmq.InternalServerError,
-    503: dms_rocketmq.InternalServerError,
-}
 
 
 class PreferTransport(httpx.HTTPTransport):
