@@ -229,16 +229,16 @@ def test_client_is_thread_safe() -> None:
 
 def test_async_proxy_from_environment(monkeypatch: pytest.MonkeyPatch) -> None:
     """AsyncClient's aiohttp path uses HTTP(S)_PROXY like httpx does, and NO_PROXY exempts a host."""
-    from dms_rocketmq._client import _proxy_for
+    from dms_rocketmq._transport import proxy_for
 
     for name in ("http_proxy", "https_proxy", "no_proxy", "HTTP_PROXY", "HTTPS_PROXY", "NO_PROXY"):
         monkeypatch.delenv(name, raising=False)
-    assert _proxy_for("https://dms.cn-north-4.myhuaweicloud.com/v2/x") is None
+    assert proxy_for("https://dms.cn-north-4.myhuaweicloud.com/v2/x") is None
     monkeypatch.setenv("HTTPS_PROXY", "http://proxy.internal:3128")
-    assert _proxy_for("https://dms.cn-north-4.myhuaweicloud.com/v2/x") == "http://proxy.internal:3128"
-    assert _proxy_for("http://127.0.0.1:8765/v2/x") is None
+    assert proxy_for("https://dms.cn-north-4.myhuaweicloud.com/v2/x") == "http://proxy.internal:3128"
+    assert proxy_for("http://127.0.0.1:8765/v2/x") is None
     monkeypatch.setenv("NO_PROXY", "myhuaweicloud.com")
-    assert _proxy_for("https://dms.cn-north-4.myhuaweicloud.com/v2/x") is None
+    assert proxy_for("https://dms.cn-north-4.myhuaweicloud.com/v2/x") is None
 
 
 def test_merged_urls_are_reused() -> None:

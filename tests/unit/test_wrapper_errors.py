@@ -12,8 +12,9 @@ import dms_rocketmq as dms
 import httpx
 import pytest
 from aiohttp.client_reqrep import ConnectionKey
-from dms_rocketmq._client import _aiohttp_error, _BaseClient
 from dms_rocketmq._exceptions import parse_error_body, status_error_from_response
+from dms_rocketmq._fast_path import aiohttp_error, result_from_content
+from dms_rocketmq._parsing import send_result
 from dms_rocketmq_api.models.send_message_response import SendMessageResponse
 from dms_rocketmq_api.types import Response
 from hypothesis import given
@@ -178,7 +179,7 @@ def test_direct_path_status_mapping(status: int, cls: type[dms.APIStatusError]) 
     """AsyncClient's aiohttp path maps each status to the same class as the httpx path."""
     body = b'{"error_code": "DMS.X", "error_msg": "went wrong"}'
     with pytest.raises(cls) as caught:
-        _BaseClient._result_from_content(status, REQUEST_ID, body, _lazy(status, body), 0)
+        result_from_content(status, REQUEST_ID, body, _lazy(status, body), 0)
     assert (caught.value.error_code, caught.value.request_id) == ("DMS.X", REQUEST_ID)
 
 
@@ -186,7 +187,7 @@ def test_direct_path_status_mapping(status: int, cls: type[dms.APIStatusError]) 
 def test_direct_path_malformed_200(content: bytes) -> None:
     """AsyncClient's aiohttp path turns every malformed 200 into MalformedResponseError."""
     with pytest.raises(dms.MalformedResponseError) as caught:
-        _BaseClient._result_from_content(200, REQUEST_ID, content, _lazy(200, content), 0)
+        result_from_content(200, REQUEST_ID, content, _lazy(200, content), 0)
     assert caught.value.request_id == REQUEST_ID
 
 
@@ -196,7 +197,7 @@ def test_direct_path_success() -> None:
         b'{"topic":"orders","body":"x","property_list":[{"name":"UNIQ_KEY","value":"U"}],"msg_id":"A",'
         b'"queue_id":2,"queue_offset":7.0,"broker_name":"b"}'
     )
-    result = _BaseClient._result_from_content(200, REQUEST_ID, content, _lazy(200, content), 3)
+    result = result_from_content(200, REQUEST_ID, content, _lazy(200, content), 3)
     assert (result.queue_id, result.queue_offset, result.uniq_key, result.retries_taken) == (2, 7, "U", 3)
 
 
@@ -219,7 +220,7 @@ def test_direct_path_success() -> None:
 )
 def test_aiohttp_errors(raised: Exception, cls: type[dms.APIConnectionError], sent: bool) -> None:
     """aiohttp failures map to APIConnectionError/APITimeoutError; only failures to connect count as unsent."""
-    exc = _aiohttp_error(raised)
+    exc = aiohttp_error(raised)
     assert type(exc) is cls
     assert exc.request_sent is sent
 
@@ -262,12 +263,12 @@ def test_direct_path_fast_parse_equals_generated_model(document: dict[str, Any])
             return "malformed"
         raw = httpx.Response(200, content=content, headers={"X-Request-Id": REQUEST_ID})
         try:
-            return _BaseClient._send_result(generated.parsed, raw, lambda: raw, REQUEST_ID, 0)
+            return send_result(generated.parsed, raw, lambda: raw, REQUEST_ID, 0)
         except dms.MalformedResponseError:
             return "malformed"
 
     try:
-        ours: Any = _BaseClient._result_from_content(200, REQUEST_ID, content, _lazy(200, content), 0)
+        ours: Any = result_from_content(200, REQUEST_ID, content, _lazy(200, content), 0)
     except dms.MalformedResponseError:
         ours = "malformed"
     assert ours == via_generated()

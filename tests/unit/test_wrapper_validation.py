@@ -9,7 +9,7 @@ import dms_rocketmq as dms
 import jsonschema_rs
 import pytest
 import yaml
-from dms_rocketmq._client import _BaseClient
+from dms_rocketmq._base import request_body
 from dms_rocketmq._constants import MAX_BODY_BYTES, RESERVED_TOPICS, WHITESPACE
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -31,7 +31,7 @@ def schema_accepts(topic: str, body: str, keys: str | None, tags: str | None) ->
 
 def wrapper_accepts(topic: str, body: str, keys: str | None, tags: str | None) -> bool:
     try:
-        _BaseClient._request_body(topic, body, keys, tags)
+        request_body(topic, body, keys, tags)
     except dms.ValidationError:
         return False
     return True
@@ -83,7 +83,7 @@ def test_validation_agrees_with_request_schema(topic: str, body: str, keys: str 
 def test_topic_messages(topic: Any, fragment: str) -> None:
     """A bad topic is refused before sending, with a message that says what the rule is."""
     with pytest.raises(dms.ValidationError, match=fragment):
-        _BaseClient._request_body(topic, "x", None, None)
+        request_body(topic, "x", None, None)
 
 
 @pytest.mark.parametrize(
@@ -99,12 +99,12 @@ def test_topic_messages(topic: Any, fragment: str) -> None:
 def test_body_messages(body: Any, fragment: str) -> None:
     """Empty, non-UTF-8, non-text and over-4-MiB bodies are refused with a reason."""
     with pytest.raises(dms.ValidationError, match=fragment):
-        _BaseClient._request_body("orders", body, None, None)
+        request_body("orders", body, None, None)
 
 
 def test_body_limit_is_utf8_bytes() -> None:
     """The limit counts UTF-8 bytes: exactly 4 MiB of ASCII passes, and bytes bodies are decoded."""
-    request = _BaseClient._request_body("orders", b"a" * MAX_BODY_BYTES, None, None)
+    request = request_body("orders", b"a" * MAX_BODY_BYTES, None, None)
     assert len(request.body) == MAX_BODY_BYTES
 
 
@@ -125,14 +125,14 @@ def test_body_limit_is_utf8_bytes() -> None:
 def test_keys_messages(keys: Any, fragment: str) -> None:
     """Bad keys are refused with what to change."""
     with pytest.raises(dms.ValidationError, match=fragment):
-        _BaseClient._request_body("orders", "x", keys, None)
+        request_body("orders", "x", keys, None)
 
 
 def test_keys_joined_with_one_space() -> None:
     """Several keys become one KEYS value joined by single spaces; an empty list means no KEYS."""
-    request = _BaseClient._request_body("orders", "x", ("order-1", "customer-7"), None)
+    request = request_body("orders", "x", ("order-1", "customer-7"), None)
     assert request.to_dict()["property_list"] == [{"name": "KEYS", "value": "order-1 customer-7"}]
-    assert _BaseClient._request_body("orders", "x", [], None).to_dict()["property_list"] == []
+    assert request_body("orders", "x", [], None).to_dict()["property_list"] == []
 
 
 @pytest.mark.parametrize(
@@ -148,7 +148,7 @@ def test_keys_joined_with_one_space() -> None:
 def test_tag_messages(tags: Any, fragment: str) -> None:
     """Bad tags are refused with what to change."""
     with pytest.raises(dms.ValidationError, match=fragment):
-        _BaseClient._request_body("orders", "x", None, tags)
+        request_body("orders", "x", None, tags)
 
 
 def test_validation_error_is_value_error() -> None:

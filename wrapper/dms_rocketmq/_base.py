@@ -1,0 +1,137 @@
+"""What `Client` and `AsyncClient` share: settings, authentication, the request body and the retry decision."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+from typing import Any, TypeAlias
+
+import httpx
+from dms_rocketmq_api import AuthenticatedClient
+from dms_rocketmq_api import Client as GeneratedClient
+from dms_rocketmq_api.models.engine import Engine
+from dms_rocketmq_api.models.message_property_name import MessagePropertyName
+from dms_rocketmq_api.models.send_message_properties_req_entity import SendMessagePropertiesReqEntity
+from dms_rocketmq_api.models.send_message_request_body import SendMessageRequestBody
+
+from ._auth import AKSKAuth, TokenAuth
+from ._config import Settings, resolve_settings
+from ._constants import USER_AGENT
+from ._exceptions import APIError, APIStatusError, ConfigurationError
+from ._retry import retry_delay, should_retry
+from ._transport import TimeoutTypes, as_timeout
+from ._validation import body_text, keys_value, tag_value, topic_name
+
+__all__ = ["ApiClient", "BaseClient", "request_body"]
+
+logger = logging.getLogger("dms_rocketmq")
+
+ApiClient: TypeAlias = GeneratedClient | AuthenticatedClient
+
+
+def request_body(topic: str, body: str | bytes, keys: Any, tags: Any) -> SendMessageRequestBody:
+    """The generated request model of one send, after the local checks of every field."""
+    properties = []
+    keys_text = keys_value(keys)
+    if keys_text is not None:
+        properties.append(SendMessagePropertiesReqEntity(name=MessagePropertyName.KEYS, value=keys_text))
+    tag = tag_value(tags)
+    if tag is not None:
+        properties.append(SendMessagePropertiesReqEntity(name=MessagePropertyName.TAGS, value=tag))
+    return SendMessageRequestBody(topic=topic_name(topic), body=body_text(body), property_list=properties)
+
+
+class BaseClient:
+    """Settings, authentication and the retry decision shared by `Client` and `AsyncClient` (no I/O here)."""
+
+    _api: ApiClient
+
+    def __init__(
+        self,
+        *,
+        region: str | None,
+        endpoint: str | None,
+        project_id: str | None,
+        instance_id: str | None,
+        ak: str | None,
+        sk: str | None,
+        security_token: str | None,
+        token: str | None,
+        engine: str | None,
+        timeout: TimeoutTypes,
+        max_retries: int,
+        environ: Mapping[str, str] | None,
+    ) -> None:
+        if not isinstance(max_retries, int) or isinstance(max_retries, bool) or max_retries < 0:
+            raise ConfigurationError(f"max_retries must be a whole number >= 0, got {max_retries!r}.")
+        self._settings = resolve_settings(
+            region=region,
+            endpoint=endpoint,
+            project_id=project_id,
+            instance_id=instance_id,
+            ak=ak,
+            sk=sk,
+            security_token=security_token,
+            token=token,
+            engine=engine,
+            environ=environ,
+        )
+        settings = self._settings
+        self._engine = Engine(settings.engine)
+        self.timeout = as_timeout(timeout)
+        self.max_retries = max_retries
+        self._auth: httpx.Auth
+        if settings.token:
+            self._auth = TokenAuth(settings.token, project_id=settings.project_id)
+            self._api = AuthenticatedClient(
+                base_url=settings.endpoint,
+                token=settings.token,
+                prefix="",
+                auth_header_name="X-Auth-Token",
+                timeout=self.timeout,
+            )
+        else:
+            assert settings.ak is not None
+            assert settings.sk is not None
+            self._auth = AKSKAuth(settings.ak, settings.sk, settings.security_token, project_id=settings.project_id)
+            self._api = GeneratedClient(base_url=settings.endpoint, timeout=self.timeout)
+
+    @property
+    def settings(self) -> Settings:
+        """The resolved settings (secrets masked in its repr)."""
+        return self._settings
+
+    @property
+    def api_client(self) -> ApiClient:
+        """The generated `dms_rocketmq_api` client, authenticated, for anything the wrapper does not cover."""
+        return self._api
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({self._settings!r})"
+
+    def _http_options(self) -> dict[str, Any]:
+        return {
+            "base_url": self._settings.endpoint,
+            "auth": self._auth,
+            "timeout": self.timeout,
+            # X-Project-Id as a default header: the auth classes would add it to every request otherwise.
+            "headers": {"User-Agent": USER_AGENT, "X-Project-Id": self._settings.project_id},
+            "follow_redirects": False,
+        }
+
+    @staticmethod
+    def _retries_for(max_retries: int | None, default: int) -> int:
+        if max_retries is None:
+            return default
+        if not isinstance(max_retries, int) or isinstance(max_retries, bool) or max_retries < 0:
+            raise ConfigurationError(f"max_retries must be a whole number >= 0, got {max_retries!r}.")
+        return max_retries
+
+    def _next_delay(self, error: APIError, retries_taken: int, max_retries: int) -> float | None:
+        """Seconds to wait before retrying after `error`, or None when it must be raised."""
+        if retries_taken >= max_retries or not should_retry(error):
+            return None
+        retry_after = error.response.headers.get("Retry-After") if isinstance(error, APIStatusError) else None
+        delay = retry_delay(retries_taken, retry_after)
+        logger.info("Send failed (%s); retry %d of %d in %.2f s", error, retries_taken + 1, max_retries, delay)
+        return delay
