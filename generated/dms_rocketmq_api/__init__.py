@@ -1,4 +1,4 @@
-"""A client library for accessing DMS for RocketMQ — Send a message"""
+"""A client library for accessing DMS for RocketMQ — Send and query messages"""
 
 from .client import AuthenticatedClient, Client
 

@@ -13,11 +13,15 @@ from dms_rocketmq_api.api.messages import send_message
 from dms_rocketmq_api.models import (
     Engine,
     ErrorBody,
+    ListMessagesResponse,
+    Message,
+    MessageProperty,
     MessagePropertyName,
     SendMessagePropertiesReqEntity,
     SendMessageRequestBody,
     SendMessageResponse,
 )
+from dms_rocketmq_api.types import UNSET
 
 ROOT = pathlib.Path(__file__).resolve().parents[2]
 SPEC: dict[str, Any] = yaml.safe_load((ROOT / "openapi.yaml").read_text(encoding="utf-8"))
@@ -117,3 +121,31 @@ def test_generated_client_parses_error_bodies() -> None:
             parsed = ErrorBody.from_dict(example["value"])
             assert parsed.error_code == example["value"]["error_code"]
             assert parsed.to_dict() == example["value"]
+
+
+QUERY_EXAMPLES = SPEC["paths"]["/v2/{engine}/{project_id}/instances/{instance_id}/messages"]["get"]["responses"]["200"][
+    "content"
+]["application/json"]["examples"]
+
+
+def test_query_examples_round_trip() -> None:
+    """Every ListMessages 200 example, new and 2023 shapes, goes through the generated model unchanged."""
+    for example in QUERY_EXAMPLES.values():
+        assert ListMessagesResponse.from_dict(example["value"]).to_dict() == example["value"]
+
+
+def test_query_model_parses_both_shapes_of_drifting_fields() -> None:
+    """queue_id, queue_offset and reconsume_times parse as integers (2026) and as digit strings (2023)."""
+    new = ListMessagesResponse.from_dict(QUERY_EXAMPLES["seed"]["value"]).messages[0]
+    old = ListMessagesResponse.from_dict(QUERY_EXAMPLES["olderVersion"]["value"]).messages[0]
+    assert (new.queue_id, new.queue_offset, new.reconsume_times) == (2, 0, 0)
+    assert (old.queue_id, old.queue_offset, old.reconsume_times) == ("3", "41", "0")
+    assert isinstance(old.property_list[0], MessageProperty)
+
+
+def test_query_model_takes_a_message_with_only_its_identity() -> None:
+    """A Message that leaves out every optional field still parses (a deployment may omit some)."""
+    parsed = Message.from_dict({"msg_id": "ID", "topic": "orders", "body": "b", "new_field": 1})
+    assert parsed.queue_id is UNSET
+    assert parsed.property_list is UNSET
+    assert parsed.additional_properties == {"new_field": 1}

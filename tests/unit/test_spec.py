@@ -39,10 +39,10 @@ def request_validator() -> Any:
 
 
 def test_operation_is_send_message() -> None:
-    """The one operation is POST on the documented URI, with its operationId, tag, summary and description."""
+    """POST on the documented URI is SendMessage, with its operationId, tag, summary and description."""
     op = operation()
     assert set(SPEC["paths"]) == {PATH}
-    assert set(SPEC["paths"][PATH]) == {"parameters", "post"}
+    assert set(SPEC["paths"][PATH]) == {"parameters", "get", "post"}
     assert op["operationId"] == "SendMessage"
     assert op["tags"] == ["Messages"]
     assert op["summary"]
