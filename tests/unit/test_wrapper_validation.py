@@ -10,7 +10,9 @@ import jsonschema_rs
 import pytest
 import yaml
 from dms_rocketmq._base import request_body
-from dms_rocketmq._constants import MAX_BODY_BYTES, RESERVED_TOPICS, WHITESPACE
+from dms_rocketmq._constants import WHITESPACE
+from dms_rocketmq_api.spec_rules import BODY_MAX_LENGTH as MAX_BODY_BYTES
+from dms_rocketmq_api.spec_rules import TOPIC_RESERVED_NAMES as RESERVED_TOPICS
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -93,7 +95,7 @@ def test_topic_messages(topic: Any, fragment: str) -> None:
         (b"\xff\xfe", "not valid UTF-8"),
         ({"a": 1}, "use send_json"),
         ("\ud800", "lone surrogate"),
-        ("é" * (MAX_BODY_BYTES // 2 + 1), "over the limit of 4194304"),
+        ("é" * (MAX_BODY_BYTES // 2 + 1), f"over the limit of {MAX_BODY_BYTES}"),
     ],
 )
 def test_body_messages(body: Any, fragment: str) -> None:

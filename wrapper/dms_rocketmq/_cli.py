@@ -16,7 +16,9 @@ import time
 from collections.abc import Callable, Sequence
 from typing import IO, Any
 
-from ._config import ENV
+from dms_rocketmq_api.spec_rules import ENGINES
+
+from ._config import DEFAULT_ENGINE, ENV
 from ._constants import DEFAULT_CONCURRENCY
 from ._exceptions import APIError, APIStatusError, ConfigurationError, DMSError, ValidationError
 from ._models import SendFailure, SendOutcome, SendResult
@@ -80,7 +82,7 @@ def _parser() -> argparse.ArgumentParser:
     connection.add_argument("--region", help=f"region ID, instead of --endpoint ({ENV['region']})")
     connection.add_argument("--project-id", help=f"project ID ({ENV['project_id']})")
     connection.add_argument("--instance-id", help=f"instance ID ({ENV['instance_id']})")
-    connection.add_argument("--engine", help=f"rocketmq or reliability ({ENV['engine']}, default rocketmq)")
+    connection.add_argument("--engine", help=f"{' or '.join(ENGINES)} ({ENV['engine']}, default {DEFAULT_ENGINE})")
     connection.add_argument("--ak", help=f"access key ({ENV['ak']}); the secret key only from {ENV['sk']}")
     connection.add_argument("--timeout", type=float, metavar="SECONDS", help="timeout of each request")
     connection.add_argument("--max-retries", type=int, metavar="N", help="retries of 429/503 (default 2)")

@@ -6,11 +6,14 @@ import os
 from collections.abc import Mapping
 
 import attrs
+from dms_rocketmq_api.spec_rules import ENGINES
 
-from ._constants import DEFAULT_ENGINE, ENGINES
 from ._exceptions import ConfigurationError
 
-__all__ = ["ENV", "REGION_ENDPOINTS", "Settings", "endpoint_for_region", "resolve_settings"]
+__all__ = ["DEFAULT_ENGINE", "ENV", "REGION_ENDPOINTS", "Settings", "endpoint_for_region", "resolve_settings"]
+
+#: The engine used when none is given: the first the spec lists (the others are its aliases).
+DEFAULT_ENGINE = ENGINES[0]
 
 #: The environment variable read for each argument; the official SDK's names where it has one.
 ENV = {

@@ -1,40 +1,27 @@
-"""Defaults and limits, in one place so that code, tests and documentation agree."""
+"""The client's own defaults, in one place so that code, tests and documentation agree.
+
+DMS's rules (engines, name patterns, reserved names, size limits) are not here: they come from openapi.yaml
+through `dms_rocketmq_api.spec_rules`, which `make generate` writes.
+"""
 
 from __future__ import annotations
-
-import re
 
 import httpx
 
 __all__ = [
     "DEFAULT_CONCURRENCY",
-    "DEFAULT_ENGINE",
     "DEFAULT_MAX_CONNECTIONS",
     "DEFAULT_MAX_RETRIES",
     "DEFAULT_TIMEOUT",
-    "ENGINES",
     "INITIAL_RETRY_DELAY",
-    "MAX_BODY_BYTES",
-    "MAX_KEY_CHARS",
-    "MAX_PROPERTY_CHARS",
     "MAX_RETRY_AFTER",
     "MAX_RETRY_DELAY",
-    "MAX_TAG_CHARS",
-    "MAX_TOPIC_CHARS",
-    "MIN_TOPIC_CHARS",
-    "RESERVED_TOPICS",
     "RETRYABLE_STATUSES",
-    "SYSTEM_TOPIC_PREFIX",
-    "TOPIC_CHARACTERS",
     "USER_AGENT",
     "WHITESPACE",
 ]
 
 USER_AGENT = "dms-rocketmq-python/0.1.0"
-
-DEFAULT_ENGINE = "rocketmq"
-#: `reliability` is the service's alias of `rocketmq`.
-ENGINES = ("rocketmq", "reliability")
 
 #: The official SDK waits 60 s to connect and 120 s to read; a message send that takes a minute is
 #: already broken, so we fail sooner and let the retry policy decide.
@@ -55,29 +42,6 @@ MAX_RETRY_AFTER = 60.0
 #: broker may have stored the message (see docs/wrapper.md, "Retries").
 RETRYABLE_STATUSES = frozenset({429, 503})
 
-# DMS limits (openapi.yaml, components/schemas).
-MIN_TOPIC_CHARS = 3
-MAX_TOPIC_CHARS = 64
-TOPIC_CHARACTERS = re.compile(r"[%|a-zA-Z0-9_-]+")
-SYSTEM_TOPIC_PREFIX = "rmq_sys_"
-RESERVED_TOPICS = frozenset(
-    {
-        "TBW102",
-        "SCHEDULE_TOPIC_XXXX",
-        "BenchmarkTest",
-        "RMQ_SYS_TRANS_HALF_TOPIC",
-        "RMQ_SYS_TRACE_TOPIC",
-        "RMQ_SYS_TRANS_OP_HALF_TOPIC",
-        "TRANS_CHECK_MAX_TIME_TOPIC",
-        "SELF_TEST_TOPIC",
-        "OFFSET_MOVED_EVENT",
-        "rmq_sys_offset_commit_event",
-    }
-)
-MAX_BODY_BYTES = 4 * 1024 * 1024
-MAX_PROPERTY_CHARS = 16384
-MAX_KEY_CHARS = 128
-MAX_TAG_CHARS = 128
 #: White space as the spec's regular expressions (ECMA-262 `\s`) define it; Python's `str.isspace` differs
 #: (it includes U+001C..U+001F and U+0085, and excludes U+FEFF).
 WHITESPACE = frozenset(

@@ -1,34 +1,37 @@
 """DMS's rules for a message, checked before anything is sent, with errors that say what to change.
 
-The rules are those of the request schema in openapi.yaml (the unit tests prove they accept the same
-requests), plus the one a JSON schema cannot express: the body is at most 4 MiB once encoded as UTF-8.
+The rules' values come from openapi.yaml through `dms_rocketmq_api.spec_rules` (written by `make generate`);
+the unit tests prove these checks accept the same requests as the spec's request schema, plus the one a
+JSON schema cannot express: the body's limit also bounds its UTF-8 encoding.
 """
 
 from __future__ import annotations
 
 import functools
 import json
+import re
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from ._constants import (
-    MAX_BODY_BYTES,
-    MAX_KEY_CHARS,
-    MAX_PROPERTY_CHARS,
-    MAX_TAG_CHARS,
-    MAX_TOPIC_CHARS,
-    MIN_TOPIC_CHARS,
-    RESERVED_TOPICS,
-    SYSTEM_TOPIC_PREFIX,
-    TOPIC_CHARACTERS,
-    WHITESPACE,
-)
+from dms_rocketmq_api.spec_rules import BODY_MAX_LENGTH as MAX_BODY_BYTES
+from dms_rocketmq_api.spec_rules import KEY_MAX_LENGTH as MAX_KEY_CHARS
+from dms_rocketmq_api.spec_rules import PROPERTY_VALUE_MAX_LENGTH as MAX_PROPERTY_CHARS
+from dms_rocketmq_api.spec_rules import TAGS_MAX_LENGTH as MAX_TAG_CHARS
+from dms_rocketmq_api.spec_rules import TOPIC_MAX_LENGTH as MAX_TOPIC_CHARS
+from dms_rocketmq_api.spec_rules import TOPIC_MIN_LENGTH as MIN_TOPIC_CHARS
+from dms_rocketmq_api.spec_rules import TOPIC_PATTERN
+from dms_rocketmq_api.spec_rules import TOPIC_RESERVED_NAMES as RESERVED_TOPICS
+from dms_rocketmq_api.spec_rules import TOPIC_RESERVED_PREFIXES as SYSTEM_TOPIC_PREFIXES
+
+from ._constants import WHITESPACE
 from ._exceptions import ValidationError
 from ._models import Message
 
 __all__ = ["body_text", "json_body", "keys_value", "message_from", "tag_value", "topic_name"]
 
 _MESSAGE_FIELDS = frozenset({"topic", "body", "keys", "tags"})
+#: The spec's pattern for a whole name; matched one character at a time too, to name the ones it refuses.
+TOPIC_CHARACTERS = re.compile(TOPIC_PATTERN)
 
 
 def _check_encodable(what: str, text: str) -> None:
@@ -63,15 +66,16 @@ def _checked_topic(topic: str) -> str:
             f"topic {topic!r} contains {', '.join(map(repr, bad))}; "
             "a topic name may only use letters a-z and A-Z, digits, %, |, - and _."
         )
-    if topic.startswith(SYSTEM_TOPIC_PREFIX):
-        raise ValidationError(f"topic {topic!r} starts with {SYSTEM_TOPIC_PREFIX!r}, which DMS reserves.")
+    for prefix in SYSTEM_TOPIC_PREFIXES:
+        if topic.startswith(prefix):
+            raise ValidationError(f"topic {topic!r} starts with {prefix!r}, which DMS reserves.")
     if topic in RESERVED_TOPICS:
         raise ValidationError(f"topic {topic!r} is a name DMS reserves for its own use; choose another.")
     return topic
 
 
 def body_text(body: object) -> str:
-    """Return the body as text if DMS accepts it (1 character to 4 MiB of UTF-8), else raise."""
+    """Return the body as text if DMS accepts it (not empty, at most the spec's limit in UTF-8 bytes), else raise."""
     if isinstance(body, bytes | bytearray | memoryview):
         try:
             body = bytes(body).decode("utf-8")
@@ -93,7 +97,7 @@ def body_text(body: object) -> str:
         size = len(body.encode("utf-8"))
     if size > MAX_BODY_BYTES:
         raise ValidationError(
-            f"body is {size} bytes in UTF-8, over the limit of {MAX_BODY_BYTES} (4 MiB); "
+            f"body is {size} bytes in UTF-8, over the limit of {MAX_BODY_BYTES}; "
             "split the message or store the payload elsewhere and send a reference."
         )
     return body
@@ -154,7 +158,7 @@ def keys_value(keys: str | Iterable[str] | None) -> str | None:
 
 
 def tag_value(tags: object) -> str | None:
-    """The `TAGS` property value: one tag of 1-128 characters, without white space or `||`."""
+    """The `TAGS` property value: one tag of at most the spec's length, without white space or `||`."""
     if tags is None:
         return None
     if not isinstance(tags, str):

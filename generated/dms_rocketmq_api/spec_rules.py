@@ -1,0 +1,156 @@
+"""The rules openapi.yaml states, as plain Python values: the one copy code imports.
+
+Written by scripts/generate_rules.py (run by `make generate`) from openapi.yaml; never edit it by hand.
+Patterns are the spec's own (ECMA-262 regular expressions, which these patterns read the same in Python's
+`re`, except `\\s`: see the wrapper's WHITESPACE). Lengths count characters, as JSON Schema does.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+from urllib.parse import quote
+
+__all__ = [
+    "BODY_MAX_LENGTH",
+    "BODY_MIN_LENGTH",
+    "ENGINES",
+    "INSTANCE_ID_PATTERN",
+    "KEYS_PATTERN",
+    "KEY_MAX_LENGTH",
+    "KEY_MIN_LENGTH",
+    "OPERATIONS",
+    "PROJECT_ID_PATTERN",
+    "PROPERTY_NAMES",
+    "PROPERTY_VALUE_MAX_LENGTH",
+    "REQUEST_ID_PATTERN",
+    "REQUEST_MAX_BYTES",
+    "TAGS_MAX_LENGTH",
+    "TAGS_MIN_LENGTH",
+    "TAGS_PATTERN",
+    "TAGS_PER_MESSAGE_MAX",
+    "TOPIC_MAX_LENGTH",
+    "TOPIC_MIN_LENGTH",
+    "TOPIC_PATTERN",
+    "TOPIC_RESERVED_NAMES",
+    "TOPIC_RESERVED_PREFIXES",
+    "operation_path",
+]
+
+
+#: Every operation by operationId: method, path template, parameters, statuses.
+OPERATIONS: dict[str, dict[str, Any]] = {
+    "SendMessage": {
+        "method": "POST",
+        "path": "/v2/{engine}/{project_id}/instances/{instance_id}/messages",
+        "parameters": {
+            "engine": {
+                "in": "path",
+                "required": True,
+                "schema": {"type": "string", "enum": ["rocketmq", "reliability"]},
+            },
+            "project_id": {
+                "in": "path",
+                "required": True,
+                "schema": {"type": "string", "pattern": "^[0-9a-fA-F]{32}$"},
+            },
+            "instance_id": {
+                "in": "path",
+                "required": True,
+                "schema": {
+                    "type": "string",
+                    "pattern": "^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$",
+                },
+            },
+        },
+        "statuses": (200, 400, 401, 403, 404, 413, 429, 500, 503),
+    }
+}
+
+#: /components/schemas/Engine/enum
+ENGINES: tuple[str, ...] = ("rocketmq", "reliability")
+
+#: /components/parameters/ProjectId/schema/pattern
+PROJECT_ID_PATTERN: str = "^[0-9a-fA-F]{32}$"
+
+#: /components/parameters/InstanceId/schema/pattern
+INSTANCE_ID_PATTERN: str = "^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$"
+
+#: /components/headers/XRequestId/schema/pattern
+REQUEST_ID_PATTERN: str = "^[0-9a-f]{32}$"
+
+#: /components/schemas/TopicName/minLength
+TOPIC_MIN_LENGTH: int = 3
+
+#: /components/schemas/TopicName/maxLength
+TOPIC_MAX_LENGTH: int = 64
+
+#: /components/schemas/TopicName/pattern
+TOPIC_PATTERN: str = "^[%|a-zA-Z0-9_-]+$"
+
+#: /components/schemas/TopicName/not/anyOf: the `^prefix` patterns
+TOPIC_RESERVED_PREFIXES: tuple[str, ...] = ("rmq_sys_",)
+
+#: /components/schemas/TopicName/not/anyOf: the enum
+TOPIC_RESERVED_NAMES: frozenset[str] = frozenset(
+    (
+        "BenchmarkTest",
+        "OFFSET_MOVED_EVENT",
+        "RMQ_SYS_TRACE_TOPIC",
+        "RMQ_SYS_TRANS_HALF_TOPIC",
+        "RMQ_SYS_TRANS_OP_HALF_TOPIC",
+        "SCHEDULE_TOPIC_XXXX",
+        "SELF_TEST_TOPIC",
+        "TBW102",
+        "TRANS_CHECK_MAX_TIME_TOPIC",
+        "rmq_sys_offset_commit_event",
+    )
+)
+
+#: /components/schemas/SendMessageRequestBody/properties/body/minLength
+BODY_MIN_LENGTH: int = 1
+
+#: /components/schemas/SendMessageRequestBody/properties/body/maxLength (its description applies it to the UTF-8 bytes too)
+BODY_MAX_LENGTH: int = 4194304
+
+#: /components/schemas/MessagePropertyName/enum
+PROPERTY_NAMES: tuple[str, ...] = ("KEYS", "TAGS")
+
+#: /components/schemas/SendMessagePropertiesReqEntity/properties/value/maxLength
+PROPERTY_VALUE_MAX_LENGTH: int = 16384
+
+#: /components/schemas/SendMessageRequestBody/properties/property_list/maxContains
+TAGS_PER_MESSAGE_MAX: int = 1
+
+#: /components/schemas/SendMessagePropertiesReqEntity/allOf: then, when name is KEYS
+KEYS_PATTERN: str = "^[^\\s]{1,128}( [^\\s]{1,128})*$"
+
+#: KEYS_PATTERN's {MIN,MAX} of one key
+KEY_MIN_LENGTH: int = 1
+
+#: KEYS_PATTERN's {MIN,MAX} of one key
+KEY_MAX_LENGTH: int = 128
+
+#: /components/schemas/SendMessagePropertiesReqEntity/allOf: then, when name is TAGS
+TAGS_PATTERN: str = "^\\|?(?:[^\\s|]+\\|)*[^\\s|]*$"
+
+#: /components/schemas/SendMessagePropertiesReqEntity/allOf: then, when name is TAGS
+TAGS_MIN_LENGTH: int = 1
+
+#: /components/schemas/SendMessagePropertiesReqEntity/allOf: then, when name is TAGS
+TAGS_MAX_LENGTH: int = 128
+
+#: /components/responses/PayloadTooLarge/x-max-request-bytes
+REQUEST_MAX_BYTES: int = 12582912
+
+
+def operation_path(operation_id: str, **parameters: str) -> str:
+    """The path of an operation with its path parameters filled in, each percent-encoded."""
+    path: str = OPERATIONS[operation_id]["path"]
+    for name, value in parameters.items():
+        placeholder = "{" + name + "}"
+        if placeholder not in path:
+            raise KeyError(f"{operation_id} has no path parameter {name!r}")
+        path = path.replace(placeholder, quote(value, safe=""))
+    if "{" in path:
+        raise KeyError(f"{operation_id} needs more path parameters: {path}")
+    return path

@@ -1,0 +1,310 @@
+"""Write `spec_rules.py`: every rule openapi.yaml states that code applies, as plain Python values.
+
+Run by scripts/generate.sh beside openapi-python-client, so that `make generate` writes it next to the
+generated client and `make check-generated` guards it. The wrapper (which must not depend on PyYAML) and the
+emulator import the rules from that module instead of keeping copies.
+
+Every value is read from the spec by JSON pointer or by schema name; a value the spec lacks, or states in
+a shape this script does not know, stops the generation with a message naming it, rather than falling back
+to a remembered value.
+
+Usage: generate_rules.py OPENAPI_YAML > spec_rules.py
+"""
+
+from __future__ import annotations
+
+import re
+import sys
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+_METHODS = ("get", "put", "post", "delete", "patch", "head", "options", "trace")
+
+
+class SpecError(Exception):
+    """The spec lacks a rule, or states it in a shape this script does not read."""
+
+
+def _unescape_pointer(token: str) -> str:
+    return token.replace("~1", "/").replace("~0", "~")
+
+
+def at(spec: Any, pointer: str) -> Any:
+    """The value at a JSON pointer (RFC 6901) such as `/components/schemas/TopicName/maxLength`."""
+    node = spec
+    for raw in pointer.lstrip("/").split("/"):
+        token = _unescape_pointer(raw)
+        if isinstance(node, dict) and token in node:
+            node = node[token]
+        elif isinstance(node, list) and token.isdigit() and int(token) < len(node):
+            node = node[int(token)]
+        else:
+            raise SpecError(f"openapi.yaml has no {pointer}")
+    return node
+
+
+def typed(spec: Any, pointer: str, kind: type | tuple[type, ...]) -> Any:
+    """`at(spec, pointer)`, which must be of `kind`."""
+    value = at(spec, pointer)
+    if not isinstance(value, kind) or isinstance(value, bool):
+        raise SpecError(f"openapi.yaml's {pointer} is {value!r}, not of type {kind}")
+    return value
+
+
+def resolve(spec: Any, node: Any) -> Any:
+    """`node` with every local `$ref` replaced by what it points at, recursively."""
+    if isinstance(node, dict):
+        if "$ref" in node:
+            ref = node["$ref"]
+            if not isinstance(ref, str) or not ref.startswith("#/"):
+                raise SpecError(f"openapi.yaml has a $ref this script cannot follow: {ref!r}")
+            return resolve(spec, at(spec, ref[1:]))
+        return {key: resolve(spec, value) for key, value in node.items()}
+    if isinstance(node, list):
+        return [resolve(spec, item) for item in node]
+    return node
+
+
+def operations(spec: Any) -> dict[str, dict[str, Any]]:
+    """Every operation by operationId: method, path, parameters (with their resolved schemas), statuses."""
+    out: dict[str, dict[str, Any]] = {}
+    for path, item in typed(spec, "/paths", dict).items():
+        shared = item.get("parameters", [])
+        for method in _METHODS:
+            operation = item.get(method)
+            if operation is None:
+                continue
+            operation_id = operation.get("operationId")
+            if not isinstance(operation_id, str):
+                raise SpecError(f"openapi.yaml's {method.upper()} {path} has no operationId")
+            parameters: dict[str, dict[str, Any]] = {}
+            # Operation-level parameters override path-level ones of the same name and location.
+            for raw in [*shared, *operation.get("parameters", [])]:
+                parameter = resolve(spec, raw)
+                parameters[parameter["name"]] = {
+                    "in": parameter["in"],
+                    "required": bool(parameter.get("required", False)),
+                    "schema": _schema_rules(parameter.get("schema", {})),
+                }
+            template_names = re.findall(r"\{([^}]+)\}", path)
+            declared = [name for name, p in parameters.items() if p["in"] == "path"]
+            if sorted(template_names) != sorted(declared):
+                raise SpecError(f"openapi.yaml's {path}: path parameters {declared} do not match the template")
+            statuses = sorted(int(code) for code in operation.get("responses", {}) if str(code).isdigit())
+            if not statuses:
+                raise SpecError(f"openapi.yaml's {operation_id} documents no response status")
+            out[operation_id] = {
+                "method": method.upper(),
+                "path": path,
+                "parameters": parameters,
+                "statuses": tuple(statuses),
+            }
+    if not out:
+        raise SpecError("openapi.yaml has no operation")
+    return dict(sorted(out.items()))
+
+
+_SCHEMA_KEYWORDS = (
+    "type",
+    "format",
+    "enum",
+    "const",
+    "pattern",
+    "minLength",
+    "maxLength",
+    "minimum",
+    "maximum",
+    "exclusiveMinimum",
+    "exclusiveMaximum",
+    "default",
+)
+
+
+def _schema_rules(schema: dict[str, Any]) -> dict[str, Any]:
+    """The validating keywords of a parameter's schema (descriptions and examples left out)."""
+    rules = {key: schema[key] for key in _SCHEMA_KEYWORDS if key in schema}
+    for key in ("anyOf", "oneOf"):
+        if key in schema:
+            rules[key] = [_schema_rules(option) for option in schema[key]]
+    return rules
+
+
+def _property_rule(spec: Any, entity: str, name: str) -> dict[str, Any]:
+    """The `then` schema of `value` that the entity's `allOf` applies when the property's name is `name`."""
+    pointer = f"/components/schemas/{entity}/allOf"
+    for index, branch in enumerate(typed(spec, pointer, list)):
+        condition = branch.get("if", {}).get("properties", {}).get("name", {})
+        if condition.get("const") == name:
+            return dict(typed(spec, f"{pointer}/{index}/then/properties/value", dict))
+    raise SpecError(f"openapi.yaml's {pointer} has no rule for {name}")
+
+
+def _rule_value(rule: dict[str, Any], keyword: str, name: str, kind: type) -> Any:
+    value = rule.get(keyword)
+    if not isinstance(value, kind) or isinstance(value, bool):
+        raise SpecError(f"openapi.yaml's rule for {name} values has no {keyword} of type {kind.__name__}")
+    return value
+
+
+def _reserved(spec: Any) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """The TopicName's reserved prefixes (`not: anyOf: - pattern: ^prefix`) and reserved names (`- enum`)."""
+    pointer = "/components/schemas/TopicName/not/anyOf"
+    prefixes: list[str] = []
+    names: list[str] = []
+    for index, option in enumerate(typed(spec, pointer, list)):
+        if set(option) == {"pattern"}:
+            match = re.fullmatch(r"\^([A-Za-z0-9_%-]+)", option["pattern"])
+            if match is None:
+                raise SpecError(f"openapi.yaml's {pointer}/{index}/pattern is not `^` and a literal prefix")
+            prefixes.append(match.group(1))
+        elif set(option) == {"enum"}:
+            names.extend(option["enum"])
+        else:
+            raise SpecError(f"openapi.yaml's {pointer}/{index} is neither a prefix pattern nor an enum")
+    if not prefixes or not names:
+        raise SpecError(f"openapi.yaml's {pointer} lacks the reserved prefix or the reserved names")
+    return tuple(prefixes), tuple(sorted(names))
+
+
+def _keys_lengths(pattern: str) -> tuple[int, int]:
+    """The per-key lengths of the KEYS pattern `^[^\\s]{MIN,MAX}( [^\\s]{MIN,MAX})*$`."""
+    match = re.fullmatch(r"\^\[\^\\s\]\{(\d+),(\d+)\}\( \[\^\\s\]\{(\d+),(\d+)\}\)\*\$", pattern)
+    if match is None or match.group(1, 2) != match.group(3, 4):
+        raise SpecError(f"the KEYS pattern {pattern!r} is not `^[^\\s]{{MIN,MAX}}( [^\\s]{{MIN,MAX}})*$`")
+    return int(match.group(1)), int(match.group(2))
+
+
+def rules(spec: Any) -> dict[str, tuple[str, Any]]:
+    """Each rule's name, with the comment that says where in the spec it comes from and its value."""
+    topic = "/components/schemas/TopicName"
+    body = "/components/schemas/SendMessageRequestBody/properties/body"
+    entity = "SendMessagePropertiesReqEntity"
+    keys_at = f"/components/schemas/{entity}/allOf: then, when name is KEYS"
+    tags_at = f"/components/schemas/{entity}/allOf: then, when name is TAGS"
+    keys = _property_rule(spec, entity, "KEYS")
+    tags = _property_rule(spec, entity, "TAGS")
+    prefixes, names = _reserved(spec)
+    key_min, key_max = _keys_lengths(_rule_value(keys, "pattern", "KEYS", str))
+    ops = operations(spec)
+    return {
+        "OPERATIONS": ("Every operation by operationId: method, path template, parameters, statuses.", ops),
+        "ENGINES": ("/components/schemas/Engine/enum", tuple(typed(spec, "/components/schemas/Engine/enum", list))),
+        "PROJECT_ID_PATTERN": (
+            "/components/parameters/ProjectId/schema/pattern",
+            typed(spec, "/components/parameters/ProjectId/schema/pattern", str),
+        ),
+        "INSTANCE_ID_PATTERN": (
+            "/components/parameters/InstanceId/schema/pattern",
+            typed(spec, "/components/parameters/InstanceId/schema/pattern", str),
+        ),
+        "REQUEST_ID_PATTERN": (
+            "/components/headers/XRequestId/schema/pattern",
+            typed(spec, "/components/headers/XRequestId/schema/pattern", str),
+        ),
+        "TOPIC_MIN_LENGTH": (f"{topic}/minLength", typed(spec, f"{topic}/minLength", int)),
+        "TOPIC_MAX_LENGTH": (f"{topic}/maxLength", typed(spec, f"{topic}/maxLength", int)),
+        "TOPIC_PATTERN": (f"{topic}/pattern", typed(spec, f"{topic}/pattern", str)),
+        "TOPIC_RESERVED_PREFIXES": (f"{topic}/not/anyOf: the `^prefix` patterns", prefixes),
+        "TOPIC_RESERVED_NAMES": (f"{topic}/not/anyOf: the enum", names),
+        "BODY_MIN_LENGTH": (f"{body}/minLength", typed(spec, f"{body}/minLength", int)),
+        "BODY_MAX_LENGTH": (
+            f"{body}/maxLength (its description applies it to the UTF-8 bytes too)",
+            typed(spec, f"{body}/maxLength", int),
+        ),
+        "PROPERTY_NAMES": (
+            "/components/schemas/MessagePropertyName/enum",
+            tuple(typed(spec, "/components/schemas/MessagePropertyName/enum", list)),
+        ),
+        "PROPERTY_VALUE_MAX_LENGTH": (
+            f"/components/schemas/{entity}/properties/value/maxLength",
+            typed(spec, f"/components/schemas/{entity}/properties/value/maxLength", int),
+        ),
+        "TAGS_PER_MESSAGE_MAX": (
+            "/components/schemas/SendMessageRequestBody/properties/property_list/maxContains",
+            typed(spec, "/components/schemas/SendMessageRequestBody/properties/property_list/maxContains", int),
+        ),
+        "KEYS_PATTERN": (keys_at, _rule_value(keys, "pattern", "KEYS", str)),
+        "KEY_MIN_LENGTH": ("KEYS_PATTERN's {MIN,MAX} of one key", key_min),
+        "KEY_MAX_LENGTH": ("KEYS_PATTERN's {MIN,MAX} of one key", key_max),
+        "TAGS_PATTERN": (tags_at, _rule_value(tags, "pattern", "TAGS", str)),
+        "TAGS_MIN_LENGTH": (tags_at, _rule_value(tags, "minLength", "TAGS", int)),
+        "TAGS_MAX_LENGTH": (tags_at, _rule_value(tags, "maxLength", "TAGS", int)),
+        "REQUEST_MAX_BYTES": (
+            "/components/responses/PayloadTooLarge/x-max-request-bytes",
+            typed(spec, "/components/responses/PayloadTooLarge/x-max-request-bytes", int),
+        ),
+    }
+
+
+_HEADER = '''"""The rules openapi.yaml states, as plain Python values: the one copy code imports.
+
+Written by scripts/generate_rules.py (run by `make generate`) from openapi.yaml; never edit it by hand.
+Patterns are the spec's own (ECMA-262 regular expressions, which these patterns read the same in Python's
+`re`, except `\\\\s`: see the wrapper's WHITESPACE). Lengths count characters, as JSON Schema does.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+from urllib.parse import quote
+
+__all__ = [
+{names}
+    "operation_path",
+]
+
+'''
+
+_FOOTER = '''
+
+def operation_path(operation_id: str, **parameters: str) -> str:
+    """The path of an operation with its path parameters filled in, each percent-encoded."""
+    path: str = OPERATIONS[operation_id]["path"]
+    for name, value in parameters.items():
+        placeholder = "{" + name + "}"
+        if placeholder not in path:
+            raise KeyError(f"{operation_id} has no path parameter {name!r}")
+        path = path.replace(placeholder, quote(value, safe=""))
+    if "{" in path:
+        raise KeyError(f"{operation_id} needs more path parameters: {path}")
+    return path
+'''
+
+_ANNOTATIONS = {
+    "OPERATIONS": "dict[str, dict[str, Any]]",
+    "ENGINES": "tuple[str, ...]",
+    "TOPIC_RESERVED_PREFIXES": "tuple[str, ...]",
+    "TOPIC_RESERVED_NAMES": "frozenset[str]",
+    "PROPERTY_NAMES": "tuple[str, ...]",
+}
+
+
+def render(spec: Any) -> str:
+    """The module's text (before formatting)."""
+    values = rules(spec)
+    names = "\n".join(f'    "{name}",' for name in sorted(values))
+    lines = [_HEADER.format(names=names)]
+    for name, (source, value) in values.items():
+        annotation = _ANNOTATIONS.get(name, type(value).__name__)
+        literal = f"frozenset({value!r})" if annotation.startswith("frozenset") else repr(value)
+        lines.append(f"#: {source}\n{name}: {annotation} = {literal}\n")
+    return "\n".join(lines) + _FOOTER
+
+
+def main(argv: list[str]) -> int:
+    if len(argv) != 2:
+        print(__doc__, file=sys.stderr)
+        return 2
+    spec = yaml.safe_load(Path(argv[1]).read_text("utf-8"))
+    try:
+        sys.stdout.write(render(spec))
+    except SpecError as exc:
+        print(f"generate_rules.py: {exc}", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv))
