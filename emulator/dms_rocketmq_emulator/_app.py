@@ -29,8 +29,9 @@ logger = logging.getLogger("dms_rocketmq_emulator")
 class EmulatorApp:
     """The emulator as one ASGI application.
 
-    Requests under `/v2/` go straight to the send-message handler (the hot path, no routing table);
-    everything else, and the lifespan, goes through a Starlette app with the control API.
+    Requests whose path starts as the spec's operations' paths do go straight to the send-message handler
+    (the hot path, which matches them against the spec's routes itself); everything else, and the lifespan,
+    goes through a Starlette app with the control API.
     """
 
     def __init__(
@@ -72,7 +73,7 @@ class EmulatorApp:
         )
 
     async def __call__(self, scope: Any, receive: ASGIReceive, send: ASGISend) -> None:
-        if scope["type"] == "http" and scope["path"].startswith("/v2/"):
+        if scope["type"] == "http" and self.send_message.routes.serves(scope["path"]):
             await self.send_message(scope, receive, send)
             return
         await self.starlette(scope, receive, send)

@@ -10,6 +10,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from dms_rocketmq_api.spec_rules import ENGINES, operation_path
+
 from . import __version__
 from ._app import EmulatorApp
 from ._config import (
@@ -29,8 +31,6 @@ from ._config import (
 from ._store import StoreError
 
 __all__ = ["build_parser", "main", "settings_from_args"]
-
-_ENGINE = "rocketmq"
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -166,7 +166,10 @@ def banner(app: EmulatorApp, endpoint: str) -> str:
         lines.append("  auth        OFF: every request is accepted (give --credential or --token to turn it on)")
     lines.append(f"  store       {app.store.description}")
     first = next(iter(app.registry.instances.values()))
-    url = f"{endpoint}/v2/{_ENGINE}/{settings.project_id}/instances/{first.instance_id}/messages"
+    path = operation_path(
+        "SendMessage", engine=ENGINES[0], project_id=settings.project_id, instance_id=first.instance_id
+    )
+    url = endpoint + path
     topic = next(iter(first.topics), "orders")
     lines.append(
         f"  try         curl -X POST {url} -H 'Content-Type: application/json'"

@@ -13,6 +13,15 @@ from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
+from dms_rocketmq_api.spec_rules import (
+    INSTANCE_ID_PATTERN,
+    PROJECT_ID_PATTERN,
+    TOPIC_MAX_LENGTH,
+    TOPIC_MIN_LENGTH,
+    TOPIC_PATTERN,
+    TOPIC_RESERVED_PREFIXES,
+)
+
 __all__ = [
     "DEFAULT_BROKER_NAME",
     "DEFAULT_DATA_DIR",
@@ -41,9 +50,8 @@ DEFAULT_DATA_DIR = Path(".dms-rocketmq-emulator")
 DEFAULT_QUEUES = 8
 MIN_QUEUES, MAX_QUEUES = 1, 50
 
-_UUID = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
-#: What openapi.yaml requires of a project id (Huawei Cloud's are 32 hex characters).
-_PROJECT_ID = re.compile(r"^[0-9a-fA-F]{32}$")
+_INSTANCE_ID = re.compile(INSTANCE_ID_PATTERN)
+_PROJECT_ID = re.compile(PROJECT_ID_PATTERN)
 _BROKER_NAME = re.compile(r"^[0-9a-zA-Z_.-]{1,64}$")
 
 
@@ -107,14 +115,17 @@ class Settings:
         """Check the settings as a whole; `is_topic_name` checks names against the spec. Returns self."""
         if not _PROJECT_ID.fullmatch(self.project_id):
             raise ConfigError(
-                f"project id {self.project_id!r} is not 32 hexadecimal characters, as openapi.yaml requires"
+                f"project id {self.project_id!r} does not match {PROJECT_ID_PATTERN}, as openapi.yaml requires"
             )
         if not self.instances:
             raise ConfigError("at least one instance is needed")
         seen: set[str] = set()
         for instance in self.instances:
-            if not _UUID.fullmatch(instance.instance_id):
-                raise ConfigError(f"instance id {instance.instance_id!r} is not a UUID")
+            if not _INSTANCE_ID.fullmatch(instance.instance_id):
+                raise ConfigError(
+                    f"instance id {instance.instance_id!r} is not a UUID "
+                    f"({INSTANCE_ID_PATTERN}, as openapi.yaml requires)"
+                )
             if instance.instance_id in seen:
                 raise ConfigError(f"instance id {instance.instance_id!r} is configured twice")
             seen.add(instance.instance_id)
@@ -125,8 +136,8 @@ class Settings:
                 raise ConfigError(f"topic {topic.name!r}: queues must be {MIN_QUEUES}-{MAX_QUEUES}")
             if is_topic_name is not None and not is_topic_name(topic.name):
                 raise ConfigError(
-                    f"topic name {topic.name!r} breaks DMS's rules (3-64 of letters, digits, %, |, -, _; "
-                    "no reserved name, no rmq_sys_ prefix)"
+                    f"topic name {topic.name!r} breaks DMS's rules ({TOPIC_MIN_LENGTH}-{TOPIC_MAX_LENGTH} characters "
+                    f"matching {TOPIC_PATTERN}; no reserved name, no {' or '.join(TOPIC_RESERVED_PREFIXES)} prefix)"
                 )
         akss = [credential.ak for credential in self.credentials]
         if len(set(akss)) != len(akss):

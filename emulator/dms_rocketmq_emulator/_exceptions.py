@@ -17,6 +17,8 @@ gateway (rather than the DMS service behind it) raised it, in which case the bod
 
 from __future__ import annotations
 
+from dms_rocketmq_api.spec_rules import BODY_MAX_LENGTH, REQUEST_MAX_BYTES
+
 __all__ = [
     "FAULT_STATUSES",
     "MAX_MESSAGE_BYTES",
@@ -45,10 +47,10 @@ __all__ = [
     "url_not_found",
 ]
 
-#: The largest message body DMS takes, in UTF-8 bytes (4 MiB).
-MAX_MESSAGE_BYTES = 4 * 1024 * 1024
-#: The largest request the API gateway reads (12 MB); larger ones get 413 before they are read.
-MAX_REQUEST_BYTES = 12 * 1024 * 1024
+#: The largest message body DMS takes, in UTF-8 bytes (the spec's limit on the body).
+MAX_MESSAGE_BYTES = BODY_MAX_LENGTH
+#: The largest request the API gateway reads; larger ones get 413 before they are read.
+MAX_REQUEST_BYTES = REQUEST_MAX_BYTES
 
 
 class DMSError(Exception):
@@ -104,12 +106,14 @@ class NotFoundError(DMSError):
 class MethodNotAllowedError(DMSError):
     """405: the URL exists but not with this method."""
 
-    def __init__(self) -> None:
+    def __init__(self, allow: str | None = None) -> None:
         super().__init__(405, "DMS.00405001", "This request method is not allowed.")
+        #: The `Allow` header: the methods the URL takes, or None when not known.
+        self.allow = allow
 
 
 class PayloadTooLargeError(DMSError):
-    """413: the request is over the gateway's 12 MB."""
+    """413: the request is over the gateway's limit (the spec's `x-max-request-bytes`)."""
 
     def __init__(self) -> None:
         super().__init__(413, "APIGW.0201", "request body over 12 MB", gateway=True)
@@ -137,7 +141,7 @@ def invalid_parameter(field: str | None) -> BadRequestError:
 
 
 def message_too_large(size: int) -> BadRequestError:
-    """400 DMS.10540011: the message body is over 4 MiB once encoded as UTF-8."""
+    """400 DMS.10540011: the message body is over the spec's limit once encoded as UTF-8."""
     return BadRequestError(
         "DMS.10540011", f"The message size is {size}, larger than the size limit {MAX_MESSAGE_BYTES}."
     )
@@ -168,9 +172,9 @@ def url_not_found() -> NotFoundError:
     return NotFoundError("DMS.00404001", "The requested URL does not exist.")
 
 
-def method_not_allowed() -> MethodNotAllowedError:
-    """405 DMS.00405001."""
-    return MethodNotAllowedError()
+def method_not_allowed(allow: str | None = None) -> MethodNotAllowedError:
+    """405 DMS.00405001; `allow` lists the methods the URL takes."""
+    return MethodNotAllowedError(allow)
 
 
 def request_too_large() -> PayloadTooLargeError:

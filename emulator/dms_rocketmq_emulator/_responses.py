@@ -1,4 +1,4 @@
-"""The HTTP side of `POST /v2/{engine}/{project_id}/instances/{instance_id}/messages`.
+"""The HTTP side of the spec's `SendMessage` operation (its method and path come from `_routes.py`).
 
 A plain ASGI handler rather than a Starlette endpoint: this is the hot path a benchmark measures, and it
 needs to read the body under a size limit anyway. Checks run in the order the real service's layers do:
@@ -18,6 +18,7 @@ from typing import Any
 from . import _exceptions as errors
 from ._auth import Authenticator
 from ._exceptions import MAX_MESSAGE_BYTES, MAX_REQUEST_BYTES, DMSError
+from ._routes import Routes
 from ._schema import RequestSchema
 from ._store import Store, StoreError
 from .models import FaultPlan, PendingMessage, Property, Registry
@@ -32,8 +33,7 @@ ASGISend = Callable[[MutableMapping[str, Any]], Awaitable[None]]
 
 _JSON = (b"content-type", b"application/json")
 _CLOSE = (b"connection", b"close")
-_ALLOW = (b"allow", b"POST")
-# A str of more than this many characters may be over 4 MiB in UTF-8 (at most 4 bytes a character).
+# A str of more than this many characters may be over the limit in UTF-8 (at most 4 bytes a character).
 _MAYBE_TOO_LARGE = MAX_MESSAGE_BYTES // 4
 _dumps = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
 
@@ -74,8 +74,8 @@ def error_response(error: DMSError, request_id: str) -> _Reply:
     if error.status == 413:
         # Part of the body may still be unread: the connection cannot be reused.
         headers += (_CLOSE,)
-    elif error.status == 405:
-        headers += (_ALLOW,)
+    elif isinstance(error, errors.MethodNotAllowedError) and error.allow:
+        headers += ((b"allow", error.allow.encode("ascii")),)
     return _Reply(error.status, _dumps(error.body(request_id)).encode("utf-8"), headers)
 
 
@@ -127,7 +127,7 @@ def _content_length(scope: Scope) -> int | None:
 
 
 async def _read_body(receive: ASGIReceive, declared: int | None) -> bytes:
-    """The request body, refusing (413) as soon as more than 12 MB has arrived."""
+    """The request body, refusing (413) as soon as more than the gateway's limit has arrived."""
     if declared is not None and declared > MAX_REQUEST_BYTES:
         raise errors.request_too_large()
     first = await receive()
@@ -198,7 +198,7 @@ class SendMessageHandler:
         self.auth = auth
         self.faults = faults
         self.request_ids = request_ids
-        self._engines = schema.engines
+        self.routes = Routes({"SendMessage"})
 
     async def __call__(self, scope: Scope, receive: ASGIReceive, send: ASGISend) -> None:
         """Answer one request; every answer, even to a bug, is a Huawei error body with X-Request-Id."""
@@ -221,26 +221,14 @@ class SendMessageHandler:
         await send_reply(send, reply, request_id)
 
     async def _handle(self, scope: Scope, receive: ASGIReceive) -> _Reply | None:
-        # /v2/{engine}/{project_id}/instances/{instance_id}/messages
-        parts = scope["path"].split("/")
-        if (
-            len(parts) != 7
-            or parts[4] != "instances"
-            or parts[6] != "messages"
-            or parts[2] not in self._engines
-            or not parts[3]
-            or not parts[5]
-        ):
-            raise errors.url_not_found()
-        if scope["method"] != "POST":
-            raise errors.method_not_allowed()
+        route = self.routes.match(scope["method"], scope["path"])
         body = await _read_body(receive, _content_length(scope))
         if self.auth.enabled:
             raw_path = scope.get("raw_path")
             path = raw_path.decode("latin-1") if raw_path else scope["path"]
             query = scope.get("query_string", b"").decode("latin-1")
-            self.auth.check("POST", path, query, _header_map(scope), body)
-        instance = self.registry.instance(parts[3], parts[5])
+            self.auth.check(scope["method"], path, query, _header_map(scope), body)
+        instance = self.registry.instance(route.parameters["project_id"], route.parameters["instance_id"])
         if not body:
             raise errors.empty_body()
         try:

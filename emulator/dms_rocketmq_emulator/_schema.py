@@ -14,6 +14,7 @@ from typing import Any
 
 import jsonschema_rs
 import yaml
+from dms_rocketmq_api.spec_rules import OPERATIONS
 
 from ._exceptions import BadRequestError, invalid_parameter
 
@@ -72,14 +73,13 @@ class RequestSchema:
 
     def __init__(self, spec: dict[str, Any]) -> None:
         schemas = _rewrite_refs(spec["components"]["schemas"])
-        operation = spec["paths"]["/v2/{engine}/{project_id}/instances/{instance_id}/messages"]["post"]
+        send_message = OPERATIONS["SendMessage"]
+        operation = spec["paths"][send_message["path"]][send_message["method"].lower()]
         body_ref = operation["requestBody"]["content"]["application/json"]["schema"]["$ref"]
         root = body_ref[len(_REF_PREFIX) :]
         self._validator = jsonschema_rs.Draft202012Validator(_document(schemas, root))
         self._is_valid: Callable[[Any], bool] = self._validator.is_valid
         self._topic = jsonschema_rs.Draft202012Validator(_document(schemas, "TopicName"))
-        #: The engines the path accepts (`rocketmq`, `reliability`).
-        self.engines: frozenset[str] = frozenset(schemas["Engine"]["enum"])
 
     def check(self, document: Any) -> None:
         """Raise DMS.00400062 naming the first field that breaks the schema; return if the body is valid."""

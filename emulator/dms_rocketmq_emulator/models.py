@@ -11,9 +11,12 @@ import datetime
 import ipaddress
 import os
 import re
+import string
 import threading
 import time
 from collections.abc import Callable, Iterable
+
+from dms_rocketmq_api.spec_rules import INSTANCE_ID_PATTERN, PROJECT_ID_PATTERN
 
 from . import _exceptions as errors
 from ._config import DEFAULT_QUEUES, InstanceSettings, Settings
@@ -33,8 +36,8 @@ __all__ = [
     "month_start_ms",
 ]
 
-_HEX32 = re.compile(r"^[0-9a-fA-F]{32}$")
-_UUID = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
+_PROJECT_ID = re.compile(PROJECT_ID_PATTERN)
+_INSTANCE_ID = re.compile(INSTANCE_ID_PATTERN)
 
 #: A message property: (name, value).
 Property = tuple[str, str]
@@ -211,7 +214,7 @@ def now_ms() -> int:
 
 def decode_msg_id(msg_id: str) -> dict[str, object]:
     """Split a 32-character UNIQ_KEY into its fields (for tests and for curious users)."""
-    if not _HEX32.fullmatch(msg_id):
+    if len(msg_id) != 32 or not all(c in string.hexdigits for c in msg_id):
         raise ValueError("not a 32-character hexadecimal message id")
     raw = bytes.fromhex(msg_id)
     return {
@@ -236,13 +239,13 @@ class Registry:
     def instance(self, project_id: str, instance_id: str) -> Instance:
         """The instance a send addresses, or the service's error for a wrong project or instance id."""
         if project_id != self.project_id:
-            if not _HEX32.fullmatch(project_id):
+            if not _PROJECT_ID.fullmatch(project_id):
                 raise errors.project_id_format()
             raise errors.instance_not_found()
         found = self.instances.get(instance_id)
         if found is not None:
             return found
-        if not _UUID.fullmatch(instance_id):
+        if not _INSTANCE_ID.fullmatch(instance_id):
             raise errors.instance_id_format()
         raise errors.instance_not_found()
 

@@ -31,6 +31,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from dms_rocketmq_api.spec_rules import ENGINES, operation_path
 
 from ._config import DEFAULT_INSTANCE_ID, DEFAULT_PROJECT_ID
 
@@ -84,8 +85,10 @@ class EmulatorProcess:
 
     @property
     def messages_url(self) -> str:
-        """The send-message URL of the default instance, engine `rocketmq`."""
-        return f"{self.url}/v2/rocketmq/{self.project_id}/instances/{self.instance_id}/messages"
+        """The send-message URL of the default instance, with the spec's first engine."""
+        return self.url + operation_path(
+            "SendMessage", engine=ENGINES[0], project_id=self.project_id, instance_id=self.instance_id
+        )
 
     @property
     def running(self) -> bool:

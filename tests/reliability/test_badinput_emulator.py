@@ -14,6 +14,7 @@ import time
 from collections.abc import Callable
 
 import pytest
+from dms_rocketmq_api.spec_rules import REQUEST_MAX_BYTES
 from emulators import EmulatorFactory, EmulatorProcess, stored_messages
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -29,7 +30,7 @@ from rawhttp import (
 )
 
 FUZZ = settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-MAX_REQUEST_BYTES = 12 * 1024 * 1024
+MAX_REQUEST_BYTES = REQUEST_MAX_BYTES
 
 
 def valid_body(body: str = "hello") -> bytes:

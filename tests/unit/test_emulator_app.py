@@ -12,6 +12,7 @@ from typing import Any
 
 import pytest
 from dms_rocketmq_emulator import Settings, TopicSettings, create_app
+from dms_rocketmq_emulator._exceptions import NotFoundError
 from dms_rocketmq_emulator._schema import load_spec, request_schema
 from dms_rocketmq_emulator._store import DurableStore, MemoryStore, StoreError, _chunks
 from dms_rocketmq_emulator.models import PendingMessage, Topic
@@ -89,11 +90,15 @@ def test_fuzzed_bodies_never_give_500() -> None:
         assert body["error_code"].startswith("DMS.")
 
 
-def test_schema_comes_from_packaged_spec() -> None:
-    """The validator and the engines are built from openapi.yaml's own schemas."""
+def test_schema_and_routes_come_from_packaged_spec() -> None:
+    """The validator and the routes (engines included) are built from openapi.yaml."""
     spec = load_spec()
     schema = request_schema()
-    assert schema.engines == frozenset(spec["components"]["schemas"]["Engine"]["enum"])
+    routes = create_app().send_message.routes
+    for engine in spec["components"]["schemas"]["Engine"]["enum"]:
+        assert routes.match("POST", PATH.replace("/rocketmq/", f"/{engine}/")).operation_id == "SendMessage"
+    with pytest.raises(NotFoundError):
+        routes.match("POST", PATH.replace("/rocketmq/", "/kafka/"))
     assert schema.first_error({"topic": "orders", "body": "x"}) is None
     assert request_schema() is schema  # compiled once per process
 

@@ -88,7 +88,7 @@ def test_instance_topic_overrides_shared_topic_queues() -> None:
     ("settings", "message"),
     [
         (Settings(project_id="has space"), "project id"),
-        (Settings(project_id="my-project"), "32 hexadecimal characters"),
+        (Settings(project_id="my-project"), "does not match"),
         (Settings(instances=()), "at least one instance"),
         (Settings(topics=(TopicSettings("orders", 51),)), "queues must be 1-50"),
         (Settings(credentials=(Credential("AK", "SK"), Credential("AK", "other"))), "configured twice"),
