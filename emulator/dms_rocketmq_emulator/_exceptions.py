@@ -51,6 +51,8 @@ __all__ = [
 MAX_MESSAGE_BYTES = BODY_MAX_LENGTH
 #: The largest request the API gateway reads; larger ones get 413 before they are read.
 MAX_REQUEST_BYTES = REQUEST_MAX_BYTES
+# The gateway's own wording, as the spec's PayloadTooLarge example quotes it (it writes MiB as "MB").
+_REQUEST_TOO_LARGE = f"request body over {MAX_REQUEST_BYTES // (1024 * 1024)} MB"
 
 
 class DMSError(Exception):
@@ -116,7 +118,7 @@ class PayloadTooLargeError(DMSError):
     """413: the request is over the gateway's limit (the spec's `x-max-request-bytes`)."""
 
     def __init__(self) -> None:
-        super().__init__(413, "APIGW.0201", "request body over 12 MB", gateway=True)
+        super().__init__(413, "APIGW.0201", _REQUEST_TOO_LARGE, gateway=True)
 
 
 class InjectedFaultError(DMSError):
@@ -204,7 +206,7 @@ _FAULT_BODIES: dict[int, tuple[str, str, bool]] = {
     401: ("APIGW.0301", "Incorrect IAM authentication information: verify aksk signature fail", True),
     403: ("APIGW.0302", "The IAM user is not authorized to access the API.", True),
     404: ("DMS.00404022", "This instance does not exist.", False),
-    413: ("APIGW.0201", "request body over 12 MB", True),
+    413: ("APIGW.0201", _REQUEST_TOO_LARGE, True),
     429: ("APIG.0308", "The throttling threshold has been reached.", True),
     500: ("DMS.00500000", "Internal service error.", False),
     502: ("DMS.00502000", "Bad gateway.", False),

@@ -70,7 +70,7 @@ class Routes:
             _PathTemplate(_regex(path), methods, enums[path], ", ".join(sorted(methods)))
             for path, methods in sorted(by_path.items())
         )
-        #: The literal start of every path (such as `/v2/`): a request that starts with none is no API call.
+        #: The literal start of every path (up to its first parameter): a request that starts with none is no API call.
         self.prefixes: tuple[str, ...] = tuple(sorted({_PLACEHOLDER.split(path)[0] for path in by_path}))
 
     def serves(self, path: str) -> bool:

@@ -151,7 +151,7 @@ class NotFoundError(APIStatusError):
 
 
 class PayloadTooLargeError(APIStatusError):
-    """413: the request is larger than the gateway accepts (12 MB)."""
+    """413: the request is larger than the gateway accepts (see the spec's PayloadTooLarge)."""
 
 
 class RateLimitError(APIStatusError):

@@ -1,0 +1,94 @@
+"""No file of the wrapper or the emulator restates a rule that openapi.yaml states.
+
+Rules reach code through `dms_rocketmq_api.spec_rules` (written by `make generate`) or the packaged spec.
+This test greps wrapper/ and emulator/ for the literals the spec states: path pieces, patterns and their
+character classes, reserved names and prefixes, engine names, size limits. Each hit must be in ALLOWED with
+the reason it stays; an ALLOWED entry that no longer matches fails too, so the list cannot go stale.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+from dms_rocketmq_api import spec_rules
+
+ROOT = Path(__file__).resolve().parents[2]
+SCANNED = ("wrapper", "emulator")
+
+#: (file relative to the repository, literal) -> why it stays.
+ALLOWED: dict[tuple[str, str], str] = {}
+
+
+def _spec_literals() -> set[str]:
+    """The strings that, found in code, would be a copy of a rule of the spec."""
+    literals: set[str] = set()
+    for operation in spec_rules.OPERATIONS.values():
+        pieces = re.split(r"\{[^}]+\}", operation["path"])
+        literals.update(piece for piece in pieces[:-1] if piece.strip("/"))
+        if pieces[-1]:
+            literals.add("}" + pieces[-1])  # `/messages` alone is also the control API's path
+    for pattern in (
+        spec_rules.TOPIC_PATTERN,
+        spec_rules.PROJECT_ID_PATTERN,
+        spec_rules.INSTANCE_ID_PATTERN,
+        spec_rules.REQUEST_ID_PATTERN,
+        spec_rules.KEYS_PATTERN,
+        spec_rules.TAGS_PATTERN,
+    ):
+        literals.add(pattern.strip("^$"))
+        literals.update(re.findall(r"\[[^\]]{4,}\]", pattern))  # character classes such as [0-9a-fA-F]
+    literals.update(spec_rules.TOPIC_RESERVED_NAMES)
+    literals.update(spec_rules.TOPIC_RESERVED_PREFIXES)
+    for engine in spec_rules.ENGINES:
+        literals.update({f'"{engine}"', f"'{engine}'", f"/{engine}/", f"`{engine}`"})
+    for limit in (spec_rules.BODY_MAX_LENGTH, spec_rules.PROPERTY_VALUE_MAX_LENGTH, spec_rules.REQUEST_MAX_BYTES):
+        literals.add(str(limit))
+        literals.add(f"{limit:,}")
+        if limit % (1024 * 1024) == 0:
+            mebibytes = limit // (1024 * 1024)
+            literals.update({f"{mebibytes} * 1024 * 1024", f"{mebibytes} MiB", f"{mebibytes} MB"})
+    return literals
+
+
+def _source_files() -> list[Path]:
+    files = []
+    for folder in SCANNED:
+        for path in sorted((ROOT / folder).rglob("*")):
+            if path.is_symlink() or not path.is_file() or "__pycache__" in path.parts:
+                continue  # the packaged openapi.yaml is a link to the spec itself
+            if path.suffix in {".py", ".md", ".toml", ".txt", ".cfg", ".ini", ".json"}:
+                files.append(path)
+    return files
+
+
+def _hits() -> set[tuple[str, str]]:
+    literals = _spec_literals()
+    found = set()
+    for path in _source_files():
+        text = path.read_text("utf-8")
+        for literal in literals:
+            if literal in text:
+                found.add((path.relative_to(ROOT).as_posix(), literal))
+    return found
+
+
+def test_the_literal_list_is_not_empty() -> None:
+    """The grep looks for what the spec states (a broken extraction would make the next test pass vacuously)."""
+    literals = _spec_literals()
+    assert {"/v2/", "/instances/", "rmq_sys_", "TBW102", '"rocketmq"', "4194304", "4 * 1024 * 1024"} <= literals
+    assert "[0-9a-fA-F]" in literals
+    assert "[%|a-zA-Z0-9_-]" in literals
+    assert _source_files()
+
+
+def test_no_copy_of_a_spec_rule_in_wrapper_or_emulator() -> None:
+    """Every spec literal found in wrapper/ or emulator/ is allowed on purpose, with a reason."""
+    hits = _hits()
+    unexplained = sorted(hits - set(ALLOWED))
+    assert not unexplained, (
+        "these files restate a rule of openapi.yaml; import it from dms_rocketmq_api.spec_rules instead "
+        f"(or add it to ALLOWED with the reason): {unexplained}"
+    )
+    stale = sorted(set(ALLOWED) - hits)
+    assert not stale, f"ALLOWED lists literals no longer found: {stale}"
