@@ -100,10 +100,25 @@ def operations(spec: Any) -> dict[str, dict[str, Any]]:
                 "path": path,
                 "parameters": parameters,
                 "statuses": tuple(statuses),
+                **_conditions(operation_id, operation, parameters),
             }
     if not out:
         raise SpecError("openapi.yaml has no operation")
     return dict(sorted(out.items()))
+
+
+def _conditions(operation_id: str, operation: dict[str, Any], parameters: dict[str, Any]) -> dict[str, Any]:
+    """The conditions between parameters that OpenAPI cannot state: `x-required-one-of`, `x-not-before`."""
+    groups = operation.get("x-required-one-of", [])
+    not_before = operation.get("x-not-before", {})
+    named = [name for group in groups for name in group] + [n for pair in not_before.items() for n in pair]
+    unknown = sorted(set(named) - set(parameters))
+    if unknown:
+        raise SpecError(f"openapi.yaml's {operation_id} names conditions on unknown parameters {unknown}")
+    return {
+        "required_one_of": tuple(tuple(group) for group in groups),
+        "not_before": dict(not_before),
+    }
 
 
 _SCHEMA_KEYWORDS = (
@@ -247,17 +262,45 @@ Patterns are the spec's own (ECMA-262 regular expressions, which these patterns 
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 from urllib.parse import quote
 
 __all__ = [
 {names}
     "operation_path",
+    "unmet_conditions",
 ]
 
 '''
 
 _FOOTER = '''
+
+def unmet_conditions(operation_id: str, given: Mapping[str, str]) -> list[str]:
+    """What the parameters `given` to an operation lack: required ones, one group of `required_one_of`, order.
+
+    Empty when every condition the spec states is met. The values' own schemas are checked elsewhere.
+    """
+    operation = OPERATIONS[operation_id]
+    problems = [
+        f"{name} is required"
+        for name, parameter in operation["parameters"].items()
+        if parameter["required"] and parameter["in"] != "path" and name not in given
+    ]
+    groups = operation["required_one_of"]
+    if groups and not any(all(name in given for name in group) for group in groups):
+        problems.append("give " + ", or ".join(" and ".join(group) for group in groups))
+    for later, earlier in operation["not_before"].items():
+        if later in given and earlier in given and _number(given[later]) < _number(given[earlier]):
+            problems.append(f"{later} is before {earlier}")
+    return problems
+
+
+def _number(value: str) -> float:
+    try:
+        return float(value)
+    except ValueError:
+        return float("nan")  # compares false both ways: a malformed value is its own schema's error
 
 def operation_path(operation_id: str, **parameters: str) -> str:
     """The path of an operation with its path parameters filled in, each percent-encoded."""

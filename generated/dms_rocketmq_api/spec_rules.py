@@ -7,6 +7,7 @@ Patterns are the spec's own (ECMA-262 regular expressions, which these patterns 
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 from urllib.parse import quote
 
@@ -34,11 +35,47 @@ __all__ = [
     "TOPIC_RESERVED_NAMES",
     "TOPIC_RESERVED_PREFIXES",
     "operation_path",
+    "unmet_conditions",
 ]
 
 
 #: Every operation by operationId: method, path template, parameters, statuses.
 OPERATIONS: dict[str, dict[str, Any]] = {
+    "ListMessages": {
+        "method": "GET",
+        "path": "/v2/{engine}/{project_id}/instances/{instance_id}/messages",
+        "parameters": {
+            "engine": {
+                "in": "path",
+                "required": True,
+                "schema": {"type": "string", "enum": ["rocketmq", "reliability"]},
+            },
+            "project_id": {
+                "in": "path",
+                "required": True,
+                "schema": {"type": "string", "pattern": "^[0-9a-fA-F]{32}$"},
+            },
+            "instance_id": {
+                "in": "path",
+                "required": True,
+                "schema": {
+                    "type": "string",
+                    "pattern": "^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$",
+                },
+            },
+            "topic": {"in": "query", "required": True, "schema": {"type": "string", "minLength": 1}},
+            "queue": {"in": "query", "required": False, "schema": {"type": "string", "pattern": "^[0-9]{1,9}$"}},
+            "limit": {"in": "query", "required": False, "schema": {"type": "integer", "minimum": 1, "default": 10}},
+            "offset": {"in": "query", "required": False, "schema": {"type": "integer", "minimum": 0, "default": 0}},
+            "key": {"in": "query", "required": False, "schema": {"type": "string"}},
+            "start_time": {"in": "query", "required": False, "schema": {"type": "string", "pattern": "^[0-9]{1,15}$"}},
+            "end_time": {"in": "query", "required": False, "schema": {"type": "string", "pattern": "^[0-9]{1,15}$"}},
+            "msg_id": {"in": "query", "required": False, "schema": {"type": "string"}},
+        },
+        "statuses": (200, 400, 401, 403, 404, 429, 500, 503),
+        "required_one_of": (("msg_id",), ("start_time", "end_time")),
+        "not_before": {"end_time": "start_time"},
+    },
     "SendMessage": {
         "method": "POST",
         "path": "/v2/{engine}/{project_id}/instances/{instance_id}/messages",
@@ -63,7 +100,9 @@ OPERATIONS: dict[str, dict[str, Any]] = {
             },
         },
         "statuses": (200, 400, 401, 403, 404, 413, 429, 500, 503),
-    }
+        "required_one_of": (),
+        "not_before": {},
+    },
 }
 
 #: /components/schemas/Engine/enum
@@ -141,6 +180,33 @@ TAGS_MAX_LENGTH: int = 128
 
 #: /components/responses/PayloadTooLarge/x-max-request-bytes
 REQUEST_MAX_BYTES: int = 12582912
+
+
+def unmet_conditions(operation_id: str, given: Mapping[str, str]) -> list[str]:
+    """What the parameters `given` to an operation lack: required ones, one group of `required_one_of`, order.
+
+    Empty when every condition the spec states is met. The values' own schemas are checked elsewhere.
+    """
+    operation = OPERATIONS[operation_id]
+    problems = [
+        f"{name} is required"
+        for name, parameter in operation["parameters"].items()
+        if parameter["required"] and parameter["in"] != "path" and name not in given
+    ]
+    groups = operation["required_one_of"]
+    if groups and not any(all(name in given for name in group) for group in groups):
+        problems.append("give " + ", or ".join(" and ".join(group) for group in groups))
+    for later, earlier in operation["not_before"].items():
+        if later in given and earlier in given and _number(given[later]) < _number(given[earlier]):
+            problems.append(f"{later} is before {earlier}")
+    return problems
+
+
+def _number(value: str) -> float:
+    try:
+        return float(value)
+    except ValueError:
+        return float("nan")  # compares false both ways: a malformed value is its own schema's error
 
 
 def operation_path(operation_id: str, **parameters: str) -> str:

@@ -141,8 +141,11 @@ def sync_detailed(
     (`start_time` and `end_time`, optionally narrowed to one `key`), optionally in one `queue`, one page
     at a time (`limit`, `offset`). `total` counts every match, not only the page.
 
-    Either `msg_id` or both `start_time` and `end_time` must be given; OpenAPI cannot state this
-    condition in the parameters, so it is written here. Every filter given applies.
+    Either `msg_id` or both `start_time` and `end_time` must be given, and `end_time` is not before
+    `start_time`; OpenAPI cannot state these conditions in the parameters, so they are written here and,
+    for code, in `x-required-one-of` and `x-not-before` (checked by `unmet_conditions` of the generated
+    `dms_rocketmq_api.spec_rules`, which the client and the emulator both import). Every filter given
+    applies.
 
     Unconfirmed (no version of the reference says): the format of `start_time` and `end_time`, which
     errors a missing topic, a missing time range or an unknown topic produce (no error codes are
@@ -213,8 +216,11 @@ def sync(
     (`start_time` and `end_time`, optionally narrowed to one `key`), optionally in one `queue`, one page
     at a time (`limit`, `offset`). `total` counts every match, not only the page.
 
-    Either `msg_id` or both `start_time` and `end_time` must be given; OpenAPI cannot state this
-    condition in the parameters, so it is written here. Every filter given applies.
+    Either `msg_id` or both `start_time` and `end_time` must be given, and `end_time` is not before
+    `start_time`; OpenAPI cannot state these conditions in the parameters, so they are written here and,
+    for code, in `x-required-one-of` and `x-not-before` (checked by `unmet_conditions` of the generated
+    `dms_rocketmq_api.spec_rules`, which the client and the emulator both import). Every filter given
+    applies.
 
     Unconfirmed (no version of the reference says): the format of `start_time` and `end_time`, which
     errors a missing topic, a missing time range or an unknown topic produce (no error codes are
@@ -280,8 +286,11 @@ async def asyncio_detailed(
     (`start_time` and `end_time`, optionally narrowed to one `key`), optionally in one `queue`, one page
     at a time (`limit`, `offset`). `total` counts every match, not only the page.
 
-    Either `msg_id` or both `start_time` and `end_time` must be given; OpenAPI cannot state this
-    condition in the parameters, so it is written here. Every filter given applies.
+    Either `msg_id` or both `start_time` and `end_time` must be given, and `end_time` is not before
+    `start_time`; OpenAPI cannot state these conditions in the parameters, so they are written here and,
+    for code, in `x-required-one-of` and `x-not-before` (checked by `unmet_conditions` of the generated
+    `dms_rocketmq_api.spec_rules`, which the client and the emulator both import). Every filter given
+    applies.
 
     Unconfirmed (no version of the reference says): the format of `start_time` and `end_time`, which
     errors a missing topic, a missing time range or an unknown topic produce (no error codes are
@@ -350,8 +359,11 @@ async def asyncio(
     (`start_time` and `end_time`, optionally narrowed to one `key`), optionally in one `queue`, one page
     at a time (`limit`, `offset`). `total` counts every match, not only the page.
 
-    Either `msg_id` or both `start_time` and `end_time` must be given; OpenAPI cannot state this
-    condition in the parameters, so it is written here. Every filter given applies.
+    Either `msg_id` or both `start_time` and `end_time` must be given, and `end_time` is not before
+    `start_time`; OpenAPI cannot state these conditions in the parameters, so they are written here and,
+    for code, in `x-required-one-of` and `x-not-before` (checked by `unmet_conditions` of the generated
+    `dms_rocketmq_api.spec_rules`, which the client and the emulator both import). Every filter given
+    applies.
 
     Unconfirmed (no version of the reference says): the format of `start_time` and `end_time`, which
     errors a missing topic, a missing time range or an unknown topic produce (no error codes are
