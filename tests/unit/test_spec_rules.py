@@ -10,6 +10,7 @@ from typing import Any
 
 import pytest
 import yaml
+from _shared.statuses import WRAPPER_ERRORS
 from dms_rocketmq_api import spec_rules
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -109,3 +110,9 @@ def test_operation_path_fills_and_encodes_the_parameters() -> None:
 def test_list_messages_conditions_between_parameters(given: dict[str, str], problems: list[str]) -> None:
     """The query's conditions that OpenAPI cannot state come from the spec's x- keywords."""
     assert spec_rules.unmet_conditions("ListMessages", given) == problems
+
+
+def test_every_documented_error_status_has_its_wrapper_error() -> None:
+    """Each error status any operation documents is one the tiers expect a typed wrapper error for."""
+    documented = {status for op in spec_rules.OPERATIONS.values() for status in op["statuses"] if status >= 400}
+    assert documented <= set(WRAPPER_ERRORS)
