@@ -40,6 +40,7 @@ __all__ = [
     "malformed_json",
     "message_too_large",
     "method_not_allowed",
+    "not_implemented",
     "project_id_format",
     "request_too_large",
     "signature_failure",
@@ -177,6 +178,11 @@ def url_not_found() -> NotFoundError:
 def method_not_allowed(allow: str | None = None) -> MethodNotAllowedError:
     """405 DMS.00405001; `allow` lists the methods the URL takes."""
     return MethodNotAllowedError(allow)
+
+
+def not_implemented(operation_id: str) -> DMSError:
+    """501 DMS.00501000: an operation the spec documents that the emulator does not serve yet."""
+    return DMSError(501, "DMS.00501000", f"The emulator does not implement {operation_id}.")
 
 
 def request_too_large() -> PayloadTooLargeError:

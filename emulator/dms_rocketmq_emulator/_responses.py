@@ -198,7 +198,7 @@ class SendMessageHandler:
         self.auth = auth
         self.faults = faults
         self.request_ids = request_ids
-        self.routes = Routes({"SendMessage"})
+        self.routes = Routes()
 
     async def __call__(self, scope: Scope, receive: ASGIReceive, send: ASGISend) -> None:
         """Answer one request; every answer, even to a bug, is a Huawei error body with X-Request-Id."""
@@ -222,6 +222,8 @@ class SendMessageHandler:
 
     async def _handle(self, scope: Scope, receive: ASGIReceive) -> _Reply | None:
         route = self.routes.match(scope["method"], scope["path"])
+        if route.operation_id != "SendMessage":
+            raise errors.not_implemented(route.operation_id)
         body = await _read_body(receive, _content_length(scope))
         if self.auth.enabled:
             raw_path = scope.get("raw_path")

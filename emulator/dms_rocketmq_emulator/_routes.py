@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import dataclasses
 import re
-from collections.abc import Collection, Mapping
+from collections.abc import Mapping
 from typing import Any
 
 from dms_rocketmq_api.spec_rules import OPERATIONS
@@ -49,16 +49,16 @@ def _regex(template: str) -> re.Pattern[str]:
 
 
 class Routes:
-    """The routes of the operations in `served`, from `operations` (the spec's, by default)."""
+    """The routes of every operation of `operations` (the spec's, by default).
 
-    def __init__(self, served: Collection[str], operations: Mapping[str, Mapping[str, Any]] = OPERATIONS) -> None:
-        unknown = sorted(set(served) - set(operations))
-        if unknown:
-            raise ValueError(f"the spec has no operation {', '.join(unknown)}")
+    `Allow` lists every method the spec documents for a path, implemented by the emulator or not: a route the
+    emulator does not serve yet is its handler's to refuse (501), not a method the URL lacks.
+    """
+
+    def __init__(self, operations: Mapping[str, Mapping[str, Any]] = OPERATIONS) -> None:
         by_path: dict[str, dict[str, str]] = {}
         enums: dict[str, dict[str, frozenset[str]]] = {}
-        for operation_id in served:
-            operation = operations[operation_id]
+        for operation_id, operation in operations.items():
             path = operation["path"]
             by_path.setdefault(path, {})[operation["method"]] = operation_id
             enums[path] = {

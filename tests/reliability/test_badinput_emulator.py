@@ -285,7 +285,7 @@ def test_half_open_connections_do_not_block_other_clients(open_emulator: Emulato
 def test_unknown_paths_and_methods_get_huawei_errors(open_emulator: EmulatorProcess) -> None:
     """Odd paths and methods on the API get a 404/405 Huawei body, never a 500."""
     cases = [
-        ("GET", SEND_PATH, 405),
+        ("PATCH", SEND_PATH, 405),
         ("DELETE", SEND_PATH, 405),
         ("POST", SEND_PATH + "/extra", 404),
         ("POST", SEND_PATH.replace("rocketmq", "kafka"), 404),

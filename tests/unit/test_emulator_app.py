@@ -230,3 +230,11 @@ def test_sends_queued_during_a_commit_share_the_next_one(tmp_path: Path) -> None
     assert offsets == list(range(50))
     assert stats["messages"] == 50
     assert stats["commits"] <= 2
+
+
+def test_an_operation_the_emulator_does_not_serve_yet_is_a_clear_501() -> None:
+    """GET on the messages path (ListMessages, in the spec) is not a 405 that would contradict `Allow`."""
+    status, _, body = _call(create_app(), b"", method="GET")
+    assert status == 501
+    assert body["error_code"] == "DMS.00501000"
+    assert "ListMessages" in body["error_msg"]
