@@ -9,7 +9,7 @@ VENV_STAMP := $(VENV)/.installed
 NODE_STAMP := node_modules/.installed
 export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 
-.PHONY: help venv demo test lint lint-spec generate check-generated check-wheel docs pytest lock bench contract contract-deep soak
+.PHONY: help venv demo test lint lint-spec generate check-generated check-wheel docs pytest lock bench contract contract-deep soak mutate
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-16s %s\n", $$1, $$2}'
@@ -68,6 +68,9 @@ bench: $(VENV_STAMP) ## Throughput vs Huawei's SDK and the raw limits (~5 min; B
 soak: $(VENV_STAMP) ## Crash test, long form (10 SIGKILL cycles), then 64 senders for 30 s (SOAK_SECONDS=...)
 	$(PY) scripts/crash_test.py --cycles $(or $(CRASH_CYCLES),10) --seconds 5
 	$(PY) scripts/soak.py --seconds $(or $(SOAK_SECONDS),30) --senders 64
+
+mutate: $(VENV_STAMP) ## Mutation testing (mutmut) of signer, validation, retry, bulk, verifier, models, store; score in mutation/results.json (slow)
+	$(PY) scripts/mutate.py $(MUTATE_ARGS)
 
 lock: $(VENV_STAMP) ## Rewrite constraints.txt from what .venv has now (after changing pyproject.toml)
 	{ echo "# Exact versions for .venv (make venv / make test). Refresh with: make lock"; \

@@ -1,0 +1,133 @@
+"""`make mutate`: mutation testing of the signer, validation, retry and bulk code and the emulator's verifier,
+models and store, against the unit and integration tiers.
+
+mutmut (pinned in the dev extra) expects the code it mutates under ./ or src/, while this project keeps its
+packages under wrapper/, emulator/ and generated/. So this script lays a staging copy out the way mutmut
+expects (build/mutate/src/<package>, with the tests, the spec and pyproject.toml beside it), runs
+`mutmut run` there with the `[tool.mutmut]` settings of pyproject.toml, and writes the score to
+mutation/results.json. Mutants listed in mutation/equivalents.toml (each with the reason it cannot be killed)
+are left out of the score. Slow (tens of minutes on two cores): outside `make test`.
+
+    python scripts/mutate.py [--max-children N] [--only GLOB ...]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+import time
+import tomllib
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+STAGE = ROOT / "build" / "mutate"
+RESULTS = ROOT / "mutation" / "results.json"
+EQUIVALENTS = ROOT / "mutation" / "equivalents.toml"
+PACKAGES = {
+    "dms_rocketmq": ROOT / "wrapper" / "dms_rocketmq",
+    "dms_rocketmq_emulator": ROOT / "emulator" / "dms_rocketmq_emulator",
+    "dms_rocketmq_api": ROOT / "generated" / "dms_rocketmq_api",
+}
+#: What the tests read beside the code.
+ALSO = ["openapi.yaml", "tests", "pyproject.toml", "scripts", "bench"]
+#: mutmut's own words for the outcome of each mutant (`mutmut results --all true`).
+KILLED = {"killed", "timeout", "segfault"}
+SURVIVED = {"survived"}
+NOT_RUN = {"no tests", "skipped", "suspicious", "not checked", "check was interrupted by user", "caught by type check"}
+
+
+def stage() -> None:
+    """Lay out build/mutate as mutmut expects it, from the working tree as it is now."""
+    if STAGE.exists():
+        shutil.rmtree(STAGE)
+    (STAGE / "src").mkdir(parents=True)
+    ignore = shutil.ignore_patterns("__pycache__", "*.pyc")
+    for name, path in PACKAGES.items():
+        # symlinks=False: the emulator's packaged openapi.yaml is a link to the spec at the top level.
+        shutil.copytree(path, STAGE / "src" / name, ignore=ignore, symlinks=False)
+    for name in ALSO:
+        source = ROOT / name
+        if source.is_dir():
+            shutil.copytree(source, STAGE / name, ignore=ignore)
+        elif source.exists():
+            shutil.copy2(source, STAGE / name)
+
+
+def equivalents() -> dict[str, str]:
+    """Mutant name -> why it cannot be killed (the same behaviour as the original)."""
+    if not EQUIVALENTS.exists():
+        return {}
+    data = tomllib.loads(EQUIVALENTS.read_text(encoding="utf-8"))
+    return {str(name): str(reason) for name, reason in data.get("equivalent", {}).items()}
+
+
+def results(env: dict[str, str]) -> dict[str, str]:
+    """Mutant name -> status, as `mutmut results` prints them."""
+    answer = subprocess.run(
+        [sys.executable, "-m", "mutmut", "results", "--all", "true"],
+        cwd=STAGE,
+        env=env,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    statuses: dict[str, str] = {}
+    for line in answer.stdout.splitlines():
+        match = re.match(r"\s*(\S+__mutmut_\d+): (.+)$", line)
+        if match:
+            statuses[match.group(1)] = match.group(2).strip()
+    return statuses
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--max-children", type=int, default=os.cpu_count() or 2)
+    parser.add_argument("mutants", nargs="*", help="mutant names or globs, as mutmut run takes them")
+    args = parser.parse_args()
+    started = time.monotonic()
+    stage()
+    env = {**os.environ, "PYTHONDONTWRITEBYTECODE": "1"}
+    command = [sys.executable, "-m", "mutmut", "run", "--max-children", str(args.max_children), *args.mutants]
+    print("+", " ".join(command), f"(in {STAGE.relative_to(ROOT)})", flush=True)
+    subprocess.run(command, cwd=STAGE, env=env, check=False)
+    statuses = results(env)
+    known = equivalents()
+    by_status: dict[str, int] = {}
+    for status in statuses.values():
+        by_status[status] = by_status.get(status, 0) + 1
+    survivors = sorted(name for name, status in statuses.items() if status in SURVIVED and name not in known)
+    killed = sum(1 for status in statuses.values() if status in KILLED)
+    equivalent = sorted(name for name, status in statuses.items() if status in SURVIVED and name in known)
+    scored = killed + len(survivors)
+    score = killed / scored if scored else 0.0
+    report = {
+        "command": "make mutate",
+        "finished_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        "seconds": round(time.monotonic() - started),
+        "mutants": len(statuses),
+        "by_status": dict(sorted(by_status.items())),
+        "killed": killed,
+        "survived_not_equivalent": len(survivors),
+        "equivalent": len(equivalent),
+        "score": round(score, 4),
+        "target": 0.9,
+        "survivors": survivors,
+        "stale_equivalents": sorted(set(known) - set(statuses)),
+    }
+    RESULTS.parent.mkdir(exist_ok=True)
+    RESULTS.write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")
+    print(json.dumps({key: report[key] for key in ("mutants", "by_status", "killed", "score")}, indent=2))
+    print(f"{len(survivors)} surviving mutants not listed as equivalent; see {RESULTS.relative_to(ROOT)}")
+    if not statuses:
+        print("mutmut produced no mutants: see its output above", file=sys.stderr)
+        return 1
+    return 0 if score >= report["target"] else 1
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
