@@ -20,14 +20,11 @@ import json
 import pathlib
 import statistics
 import sys
-import tempfile
 import time
 
-from crash_test import INSTANCE_ID, PROJECT_ID, EmulatorProcess, stored_messages
+from dms_rocketmq_emulator import EmulatorProcess, start_emulator
 
 TOPIC = "soak"
-AK = "SOAKTESTAK0000000001"
-SK = "soak-test-secret-key-not-real"
 
 
 @dataclasses.dataclass
@@ -58,7 +55,7 @@ def percentile(sorted_values: list[float], fraction: float) -> float:
 
 
 async def load(
-    endpoint: str, *, senders: int, seconds: float, max_connections: int | None = None
+    emulator: EmulatorProcess, *, senders: int, seconds: float, max_connections: int | None = None
 ) -> tuple[list[float], list[str], float]:
     """Run the senders; return every successful send's latency (s), the errors, and the elapsed time."""
     from dms_rocketmq import AsyncClient, DMSError
@@ -80,7 +77,14 @@ async def load(
             sequence += 1
 
     pool = {} if max_connections is None else {"max_connections": max_connections}
-    client = AsyncClient(endpoint=endpoint, project_id=PROJECT_ID, instance_id=INSTANCE_ID, ak=AK, sk=SK, **pool)
+    client = AsyncClient(
+        endpoint=emulator.url,
+        project_id=emulator.project_id,
+        instance_id=emulator.instance_id,
+        ak=emulator.ak,
+        sk=emulator.sk,
+        **pool,
+    )
     async with client:
         started = time.monotonic()
         await asyncio.gather(*(sender(client, worker) for worker in range(senders)))
@@ -100,20 +104,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--json", type=pathlib.Path, help="also write the figures to this file as JSON")
     options = parser.parse_args(argv)
     figures = SoakFigures(senders=options.senders, seconds=options.seconds)
-    with tempfile.TemporaryDirectory(prefix="dms-soak-") as tmp:
-        store = ["--memory"] if options.memory else ["--data-dir", str(pathlib.Path(tmp) / "data")]
-        with EmulatorProcess([*store, "--topic", f"{TOPIC}:8", "--credential", f"{AK}:{SK}"]) as emulator:
-            figures.rss_before_kib = emulator.rss_kib()
-            latencies, errors, elapsed = asyncio.run(
-                load(
-                    emulator.endpoint,
-                    senders=options.senders,
-                    seconds=options.seconds,
-                    max_connections=options.max_connections,
-                )
-            )
-            figures.rss_after_kib = emulator.rss_kib()
-            figures.stored = len(stored_messages(emulator.endpoint, TOPIC))
+    with start_emulator(memory=options.memory, auth=True, topics=(f"{TOPIC}:8",)) as emulator:
+        figures.rss_before_kib = emulator.rss_kib()
+        latencies, errors, elapsed = asyncio.run(
+            load(emulator, senders=options.senders, seconds=options.seconds, max_connections=options.max_connections)
+        )
+        figures.rss_after_kib = emulator.rss_kib()
+        figures.stored = len(emulator.messages(TOPIC))
     latencies.sort()
     figures.sends = len(latencies)
     figures.errors = len(errors)

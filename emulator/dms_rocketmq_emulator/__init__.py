@@ -1,6 +1,7 @@
 """A local server that behaves like the Send-a-message API of DMS for RocketMQ.
 
 Run it with `dms-rocketmq-emulator`, or embed it: `create_app(Settings(...))` is an ASGI application.
+`start_emulator(...)` runs it as a child process on a free loopback port and returns its `EmulatorProcess`.
 
 The names below are imported lazily: the pytest plugin (`pytest_plugin`, loaded by every pytest run
 where this package is installed) must import without the `emulator` extra (Starlette, uvicorn...).
@@ -14,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from ._app import EmulatorApp, create_app
     from ._config import Credential, InstanceSettings, Settings, TopicSettings
+    from ._process import EmulatorProcess, start_emulator
     from .models import decode_msg_id
 
 __version__ = "0.1.0"
@@ -21,12 +23,14 @@ __version__ = "0.1.0"
 __all__ = [
     "Credential",
     "EmulatorApp",
+    "EmulatorProcess",
     "InstanceSettings",
     "Settings",
     "TopicSettings",
     "__version__",
     "create_app",
     "decode_msg_id",
+    "start_emulator",
 ]
 
 _HOMES = {
@@ -37,6 +41,8 @@ _HOMES = {
     "Settings": "._config",
     "TopicSettings": "._config",
     "decode_msg_id": ".models",
+    "EmulatorProcess": "._process",
+    "start_emulator": "._process",
 }
 
 

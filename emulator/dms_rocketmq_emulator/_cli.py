@@ -28,6 +28,7 @@ from ._config import (
     parse_credential,
     parse_topic,
 )
+from ._process import ENDPOINT_BANNER
 from ._store import StoreError
 
 __all__ = ["build_parser", "main", "settings_from_args"]
@@ -176,7 +177,7 @@ def banner(app: EmulatorApp, endpoint: str) -> str:
         f' -d \'{{"topic": "{topic}", "body": "hello"}}\''
     )
     lines.append(f"  control     {endpoint}/_emulator/health, /_emulator/messages, /_emulator/reset, /_emulator/faults")
-    lines.append(f"DMS_ROCKETMQ_ENDPOINT={endpoint}")
+    lines.append(f"{ENDPOINT_BANNER}{endpoint}")
     lines.append(f"DMS_ROCKETMQ_PROJECT_ID={settings.project_id}")
     lines.append(f"DMS_ROCKETMQ_INSTANCE_ID={first.instance_id}")
     return "\n".join(lines)

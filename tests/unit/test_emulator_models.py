@@ -146,12 +146,14 @@ def test_public_names_are_pinned() -> None:
     assert sorted(dms_rocketmq_emulator.__all__) == [
         "Credential",
         "EmulatorApp",
+        "EmulatorProcess",
         "InstanceSettings",
         "Settings",
         "TopicSettings",
         "__version__",
         "create_app",
         "decode_msg_id",
+        "start_emulator",
     ]
     for name in dms_rocketmq_emulator.__all__:
         assert getattr(dms_rocketmq_emulator, name) is not None
