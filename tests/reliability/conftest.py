@@ -6,6 +6,7 @@ import pathlib
 from collections.abc import Iterator
 
 import pytest
+from dms_rocketmq_emulator import start_emulator as start_emulator_process
 from emulators import AK, SK, TOKEN, EmulatorFactory, EmulatorProcess
 
 
@@ -23,20 +24,22 @@ def start_emulator(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Emulato
     started: list[EmulatorProcess] = []
 
     def start(*flags: str, auth: bool = True, durable: bool = False, log_level: str | None = None) -> EmulatorProcess:
-        args = ["--topic", "orders:4", *flags]
-        args += ["--data-dir", str(tmp_path_factory.mktemp("data"))] if durable else ["--memory"]
-        if auth:
-            args += ["--credential", f"{AK}:{SK}", "--token", TOKEN]
-        if log_level:
-            args += ["--log-level", log_level]
-        emulator = EmulatorProcess(args)
+        emulator = start_emulator_process(
+            memory=not durable,
+            data_dir=tmp_path_factory.mktemp("data") if durable else None,
+            auth=auth,
+            topics=("orders:4",),
+            ak=AK,
+            sk=SK,
+            token=TOKEN,
+            extra_args=[*flags, *(["--log-level", log_level] if log_level else [])],
+        )
         started.append(emulator)
-        emulator.start()
         return emulator
 
     yield start
     for emulator in started:
-        emulator.stop()
+        emulator.close()
 
 
 @pytest.fixture(scope="module")

@@ -1,22 +1,18 @@
-"""What the reliability tests share: the emulator process launcher and the credentials the emulators accept.
+"""What the reliability tests share: the credentials the emulators accept, and the project's emulator launcher.
 
-The launcher is `scripts/crash_test.py`'s `EmulatorProcess`, shared with the crash test and the soak so that
-all of them start the emulator the way a user does (the console script, a free port, the banner line).
+The launcher is the package's `EmulatorProcess` (the one the pytest plugin, the demo, the bench, the crash test
+and the soak use), so that all of them start the emulator the way a user does.
 """
 
 from __future__ import annotations
 
-import pathlib
-import sys
 from collections.abc import Callable
 
-SCRIPTS = pathlib.Path(__file__).resolve().parents[2] / "scripts"
-if str(SCRIPTS) not in sys.path:
-    sys.path.insert(0, str(SCRIPTS))
+from dms_rocketmq_emulator import EmulatorProcess
+from dms_rocketmq_emulator._config import DEFAULT_INSTANCE_ID as INSTANCE_ID
+from dms_rocketmq_emulator._config import DEFAULT_PROJECT_ID as PROJECT_ID
 
-from crash_test import INSTANCE_ID, PROJECT_ID, EmulatorProcess, stored_messages  # noqa: E402 - needs the path
-
-__all__ = ["AK", "INSTANCE_ID", "PROJECT_ID", "SK", "TOKEN", "EmulatorFactory", "EmulatorProcess", "stored_messages"]
+__all__ = ["AK", "INSTANCE_ID", "PROJECT_ID", "SK", "TOKEN", "EmulatorFactory", "EmulatorProcess"]
 
 #: Credentials the auth-on emulators accept: distinctive strings, so that a leak is easy to find in any output.
 AK = "RELIABILITYAK0000001"

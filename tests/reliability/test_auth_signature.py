@@ -49,7 +49,7 @@ def signed(
     extra_headers: dict[str, str] | None = None,
 ) -> tuple[str, dict[str, str]]:
     """(path?query, headers) of a request signed by the official SDK's signer."""
-    host = emulator.endpoint.removeprefix("http://")
+    host = emulator.url.removeprefix("http://")
     headers = {"Content-Type": "application/json", "X-Project-Id": PROJECT_ID, **(extra_headers or {})}
     if date is not None:
         headers["X-Sdk-Date"] = date
@@ -67,7 +67,7 @@ def signed(
 
 
 def post(emulator: EmulatorProcess, uri: str, headers: dict[str, str], body: bytes = BODY) -> httpx.Response:
-    with httpx.Client(base_url=emulator.endpoint, timeout=20) as client:
+    with httpx.Client(base_url=emulator.url, timeout=20) as client:
         return client.post(uri, content=body, headers=headers)
 
 
@@ -272,7 +272,7 @@ def test_any_authorization_and_date_garbage_gets_a_gateway_401(
     if date is not None:
         headers.append(("X-Sdk-Date", date))
     head = rawhttp.request_bytes(BODY, headers=[(name, value) for name, value in headers if value])
-    reply = rawhttp.exchange(auth_emulator.endpoint, head)
+    reply = rawhttp.exchange(auth_emulator.url, head)
     body = rawhttp.assert_huawei_error(reply, 401)
     assert body["error_code"] == "APIGW.0301", body
     assert body["error_msg"].startswith(PREFIX), body
@@ -295,7 +295,7 @@ def test_a_forged_signature_never_stores_anything(auth_emulator: EmulatorProcess
     assert_gateway_401(post(auth_emulator, uri, headers, marker))
     uri, headers = signed(auth_emulator, date=sdk_date(datetime.timedelta(minutes=-30)), body=marker)
     assert_gateway_401(post(auth_emulator, uri, headers, marker))
-    with httpx.Client(base_url=auth_emulator.endpoint) as client:
+    with httpx.Client(base_url=auth_emulator.url) as client:
         stored = client.get("/_emulator/messages", params={"topic": "orders", "limit": 1000}).json()["messages"]
     assert all(message["body"] != "forged-must-not-store" for message in stored)
 
@@ -343,7 +343,7 @@ def test_every_signature_check_goes_through_compare_digest(monkeypatch: pytest.M
 
     monkeypatch.setattr(_auth, "hmac", HmacWithSpy())
     authenticator = _auth.Authenticator([Credential(AK, SK)], [])
-    emulator = types.SimpleNamespace(endpoint="http://127.0.0.1:8765")
+    emulator = types.SimpleNamespace(url="http://127.0.0.1:8765")
     uri, headers = signed(emulator)  # type: ignore[arg-type]
     lower = {name.lower(): value for name, value in headers.items()}
     authenticator.check("POST", uri, "", lower, BODY)

@@ -9,7 +9,7 @@ import pathlib
 import subprocess
 import sys
 
-from emulators import INSTANCE_ID, PROJECT_ID, TOKEN, EmulatorProcess, stored_messages
+from emulators import INSTANCE_ID, PROJECT_ID, TOKEN, EmulatorProcess
 
 BIN = pathlib.Path(sys.executable).parent
 
@@ -35,7 +35,7 @@ BAD_LINES = [
 def run_cli(emulator: EmulatorProcess, *args: str) -> subprocess.CompletedProcess[str]:
     environ = {key: value for key, value in os.environ.items() if not key.startswith(("HUAWEICLOUD_", "DMS_"))}
     environ |= {
-        "DMS_ROCKETMQ_ENDPOINT": emulator.endpoint,
+        "DMS_ROCKETMQ_ENDPOINT": emulator.url,
         "HUAWEICLOUD_SDK_PROJECT_ID": PROJECT_ID,
         "DMS_ROCKETMQ_INSTANCE_ID": INSTANCE_ID,
         "DMS_ROCKETMQ_TOKEN": TOKEN,
@@ -69,7 +69,7 @@ def test_every_line_of_a_hostile_file_is_sent_or_reported(
     failed_lines = failures.read_text().splitlines()
     assert len(failed_lines) == len(BAD_LINES)
     assert any(line.startswith("[[[[") for line in failed_lines)
-    stored = {message["body"] for message in stored_messages(auth_emulator.endpoint, "orders")}
+    stored = {message["body"] for message in auth_emulator.messages("orders")}
     assert {"cli-ok-1", '{"nested":true,"n":1}', "cli-ok-3"} <= stored
     assert not {"cli-bad-topic", "cli-bad-keys", "cli-bad-field"} & stored
 
@@ -84,5 +84,5 @@ def test_a_file_that_is_not_utf8_is_refused_before_anything_is_sent(
     assert completed.returncode == 2, completed.stdout + completed.stderr
     assert "Traceback" not in completed.stderr
     assert "utf-8" in completed.stderr.lower()
-    stored = {message["body"] for message in stored_messages(auth_emulator.endpoint, "orders")}
+    stored = {message["body"] for message in auth_emulator.messages("orders")}
     assert "cli-before-bad-byte" not in stored

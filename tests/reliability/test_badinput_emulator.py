@@ -15,7 +15,7 @@ from collections.abc import Callable
 
 import pytest
 from dms_rocketmq_api.spec_rules import REQUEST_MAX_BYTES
-from emulators import EmulatorFactory, EmulatorProcess, stored_messages
+from emulators import EmulatorFactory, EmulatorProcess
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from rawhttp import (
@@ -39,7 +39,7 @@ def valid_body(body: str = "hello") -> bytes:
 
 def test_a_valid_raw_request_is_stored(open_emulator: EmulatorProcess) -> None:
     """The raw client's well-formed request gets a 200, so the refusals below are the input's doing."""
-    reply = exchange(open_emulator.endpoint, request_bytes(valid_body("raw-ok")))
+    reply = exchange(open_emulator.url, request_bytes(valid_body("raw-ok")))
     assert reply is not None
     assert reply.status == 200, reply.body
     assert reply.json()["topic"] == "orders"
@@ -49,7 +49,7 @@ def test_a_valid_raw_request_is_stored(open_emulator: EmulatorProcess) -> None:
 @given(data=st.binary(min_size=1, max_size=2048))
 def test_random_bytes_get_a_huawei_400(open_emulator: EmulatorProcess, data: bytes) -> None:
     """Random bytes as a JSON body get a 400 in the Huawei error body."""
-    assert_huawei_error(exchange(open_emulator.endpoint, request_bytes(data)), 400)
+    assert_huawei_error(exchange(open_emulator.url, request_bytes(data)), 400)
 
 
 @FUZZ
@@ -62,7 +62,7 @@ def test_invalid_utf8_gets_dms_00400005(
     open_emulator: EmulatorProcess, prefix: bytes, bad: bytes, suffix: bytes
 ) -> None:
     """A body that is not valid UTF-8 gets 400 DMS.00400005 (not JSON / invalid characters)."""
-    body = assert_huawei_error(exchange(open_emulator.endpoint, request_bytes(prefix + bad + suffix)), 400)
+    body = assert_huawei_error(exchange(open_emulator.url, request_bytes(prefix + bad + suffix)), 400)
     assert body["error_code"] == "DMS.00400005", body
 
 
@@ -80,7 +80,7 @@ def test_deeply_nested_json_gets_a_400(open_emulator: EmulatorProcess, depth: in
     opening, closing = shape
     nested = opening * depth + "1" + closing * depth
     for document in (nested, f'{{"topic":"orders","body":"x","property_list":{nested}}}'):
-        assert_huawei_error(exchange(open_emulator.endpoint, request_bytes(document.encode())), 400)
+        assert_huawei_error(exchange(open_emulator.url, request_bytes(document.encode())), 400)
 
 
 @FUZZ
@@ -100,18 +100,18 @@ def test_huge_numbers_get_a_400(open_emulator: EmulatorProcess, number: str, fie
         document = f'{{"topic":"orders","body":{number}}}'
     else:
         document = f'{{"topic":"orders","body":"x","property_list":{number}}}'
-    assert_huawei_error(exchange(open_emulator.endpoint, request_bytes(document.encode())), 400)
+    assert_huawei_error(exchange(open_emulator.url, request_bytes(document.encode())), 400)
 
 
 def test_duplicate_keys_are_read_last_one_wins(open_emulator: EmulatorProcess) -> None:
     """Duplicate keys are read as the last occurrence (as Jackson and Python read them), never a 500."""
     document = b'{"topic":"no-such-topic","topic":"orders","body":"first","body":"dup-last-wins"}'
-    reply = exchange(open_emulator.endpoint, request_bytes(document))
+    reply = exchange(open_emulator.url, request_bytes(document))
     assert reply is not None
     assert reply.status == 200, reply.body
     assert reply.json()["body"] == "dup-last-wins"
     document = b'{"topic":"orders","topic":"no-such-topic","body":"x"}'
-    body = assert_huawei_error(exchange(open_emulator.endpoint, request_bytes(document)), 400)
+    body = assert_huawei_error(exchange(open_emulator.url, request_bytes(document)), 400)
     assert body["error_code"] == "DMS.00400876", body
 
 
@@ -129,7 +129,7 @@ def test_duplicate_keys_never_break_the_server(
 ) -> None:
     """Any mix of repeated keys gets a 200 or a 4xx in the Huawei error body."""
     document = "{" + ",".join(f'"{key}":{value}' for key, value in zip(keys, values, strict=False)) + "}"
-    reply = exchange(open_emulator.endpoint, request_bytes(document.encode()))
+    reply = exchange(open_emulator.url, request_bytes(document.encode()))
     assert reply is not None
     if reply.status != 200:
         assert_huawei_error(reply, 400)
@@ -154,7 +154,7 @@ def test_wrong_or_missing_content_type_with_a_bad_body_gets_a_400(
     open_emulator: EmulatorProcess, content_type: str | None, body: bytes
 ) -> None:
     """Any content type, or none, with a body that is not a valid message gets a 400 in the Huawei error body."""
-    assert_huawei_error(exchange(open_emulator.endpoint, request_bytes(body, content_type=content_type)), 400)
+    assert_huawei_error(exchange(open_emulator.url, request_bytes(body, content_type=content_type)), 400)
 
 
 @pytest.mark.parametrize("content_type", [None, "text/plain", "application/xml", "application/octet-stream"])
@@ -163,7 +163,7 @@ def test_wrong_or_missing_content_type_with_a_valid_body_is_never_a_5xx(
 ) -> None:
     """A valid message under another or no Content-Type is read as JSON (200) or refused with a 4xx."""
     marker = f"ctype-{content_type}"
-    reply = exchange(open_emulator.endpoint, request_bytes(valid_body(marker), content_type=content_type))
+    reply = exchange(open_emulator.url, request_bytes(valid_body(marker), content_type=content_type))
     assert reply is not None
     if reply.status == 200:
         assert reply.json()["body"] == marker
@@ -178,7 +178,7 @@ def test_long_header_values_never_break_the_server(open_emulator: EmulatorProces
     value = "a" * size
     content_type = value if header == "Content-Type" else "application/json"
     headers = [] if header == "Content-Type" else [(header, value)]
-    reply = exchange(open_emulator.endpoint, request_bytes(valid_body(), headers=headers, content_type=content_type))
+    reply = exchange(open_emulator.url, request_bytes(valid_body(), headers=headers, content_type=content_type))
     if reply is None or reply.status == 200:
         return
     if reply.status == 400 and not reply.headers.get("content-type", "").startswith("application/json"):
@@ -203,11 +203,11 @@ def test_request_framing_errors_get_a_400_and_a_close(open_emulator: EmulatorPro
     """Broken request framing (lengths, transfer codings) gets uvicorn's 400 and a close; nothing is stored."""
     marker = f"framing-{len(framing)}-{framing[:8].hex()}"
     head = request_bytes(valid_body(marker), content_length=False).partition(b"\r\n\r\n")[0]
-    reply = exchange(open_emulator.endpoint, head + b"\r\n" + framing + b"\r\n\r\n" + valid_body(marker))
+    reply = exchange(open_emulator.url, head + b"\r\n" + framing + b"\r\n\r\n" + valid_body(marker))
     if reply is not None:
         assert reply.status == 400, reply
         assert reply.headers.get("connection") == "close", reply.headers
-    bodies = {message["body"] for message in stored_messages(open_emulator.endpoint, "orders")}
+    bodies = {message["body"] for message in open_emulator.messages("orders")}
     assert marker not in bodies
 
 
@@ -218,7 +218,7 @@ def test_over_limit_body_declared_with_content_length_gets_413_before_it_is_sent
     declared = MAX_REQUEST_BYTES + 1
     head = request_bytes(b"", headers=[]).replace(b"Content-Length: 0", f"Content-Length: {declared}".encode())
     # 1 KB every 10 ms would take over two hours to send: only an early answer ends this in time.
-    reply = stream(open_emulator.endpoint, head, (b"x" * 1024 for _ in range(declared // 1024 + 1)), pause=0.01)
+    reply = stream(open_emulator.url, head, (b"x" * 1024 for _ in range(declared // 1024 + 1)), pause=0.01)
     body = assert_huawei_error(reply, 413)
     assert body["error_code"] == "APIGW.0201", body
 
@@ -227,7 +227,7 @@ def test_expect_100_continue_is_answered_and_refused_early_when_too_large(open_e
     """Expect: 100-continue gets 100 then 200, and a declared 13 MB body 413 before any 100."""
     body = valid_body("x" * 5000)
     full = request_bytes(body, headers=[("Expect", "100-continue")])
-    with connect(open_emulator.endpoint) as sock:
+    with connect(open_emulator.url) as sock:
         sock.sendall(full[: len(full) - len(body)])
         interim = read_reply(sock)
         assert interim is not None
@@ -238,7 +238,7 @@ def test_expect_100_continue_is_answered_and_refused_early_when_too_large(open_e
         assert reply.status == 200, reply.body
     head = request_bytes(b"", headers=[("Expect", "100-continue")])
     head = head.replace(b"Content-Length: 0", f"Content-Length: {MAX_REQUEST_BYTES + 1}".encode())
-    with connect(open_emulator.endpoint) as sock:
+    with connect(open_emulator.url) as sock:
         sock.sendall(head)
         body_of_error = assert_huawei_error(read_reply(sock), 413)
     assert body_of_error["error_code"] == "APIGW.0201"
@@ -250,7 +250,7 @@ def test_over_limit_chunked_body_gets_413_or_a_close(open_emulator: EmulatorProc
     piece = b"x" * (256 * 1024)
     chunk = f"{len(piece):x}\r\n".encode() + piece + b"\r\n"
     chunks = [chunk] * (MAX_REQUEST_BYTES // len(piece) + 8) + [b"0\r\n\r\n"]
-    reply = stream(open_emulator.endpoint, head, chunks, pause=0.002)
+    reply = stream(open_emulator.url, head, chunks, pause=0.002)
     assert_refused(reply, 413)
 
 
@@ -265,20 +265,20 @@ def test_half_open_connections_do_not_block_other_clients(open_emulator: Emulato
     ]
     try:
         for index in range(200):
-            sock = connect(open_emulator.endpoint, timeout=20.0)
+            sock = connect(open_emulator.url, timeout=20.0)
             stuck.append(sock)
             if partials[index % 4]:
                 sock.sendall(partials[index % 4])
-        reply = exchange(open_emulator.endpoint, request_bytes(valid_body("beside-200-stuck")))
+        reply = exchange(open_emulator.url, request_bytes(valid_body("beside-200-stuck")))
         assert reply is not None
         assert reply.status == 200, reply.body
     finally:
         for sock in stuck:
             sock.close()
-    reply = exchange(open_emulator.endpoint, request_bytes(valid_body("after-stuck")))
+    reply = exchange(open_emulator.url, request_bytes(valid_body("after-stuck")))
     assert reply is not None
     assert reply.status == 200
-    bodies = [message["body"] for message in stored_messages(open_emulator.endpoint, "orders")]
+    bodies = [message["body"] for message in open_emulator.messages("orders")]
     assert "never-finished" not in bodies, "a request whose body never finished was stored"
 
 
@@ -294,7 +294,7 @@ def test_unknown_paths_and_methods_get_huawei_errors(open_emulator: EmulatorProc
         ("POST", "/" + "a/" * 2000, 404),
     ]
     for method, path, status in cases:
-        reply = exchange(open_emulator.endpoint, request_bytes(valid_body(), method=method, path=path))
+        reply = exchange(open_emulator.url, request_bytes(valid_body(), method=method, path=path))
         assert_huawei_error(reply, status)
 
 
@@ -321,9 +321,9 @@ def test_the_control_api_refuses_bad_input_with_huawei_errors(
     open_emulator: EmulatorProcess, method: str, path: str, body: bytes, status: int
 ) -> None:
     """The control API (faults, messages, reset) answers bad input with a 4xx Huawei body too, never a 500."""
-    reply = exchange(open_emulator.endpoint, request_bytes(body, method=method, path=path))
+    reply = exchange(open_emulator.url, request_bytes(body, method=method, path=path))
     assert_huawei_error(reply, status)
-    armed = exchange(open_emulator.endpoint, request_bytes(method="GET", path="/_emulator/faults"))
+    armed = exchange(open_emulator.url, request_bytes(method="GET", path="/_emulator/faults"))
     assert armed is not None
     assert armed.json()["count"] == 0, "a refused fault request armed faults"
 
@@ -334,28 +334,28 @@ def test_memory_stays_bounded_under_heavy_bad_input(
     """Emulator RSS grows by less than 200 MiB over a heavy bad-input run (figures printed with -s)."""
     emulator = start_emulator(auth=False)
     for index in range(20):  # warm up: imports, caches, connection objects
-        exchange(emulator.endpoint, request_bytes(valid_body(f"warm-{index}")))
+        exchange(emulator.url, request_bytes(valid_body(f"warm-{index}")))
     before = emulator.rss_kib()
     started = time.monotonic()
     piece = b"x" * (1024 * 1024)
     chunk = f"{len(piece):x}\r\n".encode() + piece + b"\r\n"
     for _ in range(20):  # ~260 MB sent in chunks that the server must refuse past 12 MB
         head = request_bytes(b"", content_length=False, headers=[("Transfer-Encoding", "chunked")])
-        assert_refused(stream(emulator.endpoint, head, [chunk] * 13 + [b"0\r\n\r\n"]), 413)
+        assert_refused(stream(emulator.url, head, [chunk] * 13 + [b"0\r\n\r\n"]), 413)
     for _ in range(8):  # just under the limit: read in full, then refused as a too-large message
         document = b'{"topic":"orders","body":"' + b"y" * (MAX_REQUEST_BYTES - 100) + b'"}'
-        assert_huawei_error(exchange(emulator.endpoint, request_bytes(document)), 400)
+        assert_huawei_error(exchange(emulator.url, request_bytes(document)), 400)
     for depth in (10_000, 100_000, 1_000_000):
-        assert_huawei_error(exchange(emulator.endpoint, request_bytes(b"[" * depth + b"]" * depth)), 400)
+        assert_huawei_error(exchange(emulator.url, request_bytes(b"[" * depth + b"]" * depth)), 400)
     for index in range(300):
-        assert_huawei_error(exchange(emulator.endpoint, request_bytes(bytes([index % 256]) * 1000)), 400)
-    stuck = [connect(emulator.endpoint) for _ in range(100)]
+        assert_huawei_error(exchange(emulator.url, request_bytes(bytes([index % 256]) * 1000)), 400)
+    stuck = [connect(emulator.url) for _ in range(100)]
     for sock in stuck:
         sock.sendall(request_bytes(valid_body("stuck"))[:-3])
     peak = emulator.rss_kib()
     for sock in stuck:
         sock.close()
-    reply = exchange(emulator.endpoint, request_bytes(valid_body("after-the-storm")))
+    reply = exchange(emulator.url, request_bytes(valid_body("after-the-storm")))
     assert reply is not None
     assert reply.status == 200
     after = emulator.rss_kib()

@@ -8,10 +8,10 @@ import subprocess
 import sys
 import urllib.request
 
-import crash_test
-from emulators import EmulatorFactory
+from dms_rocketmq_emulator import _crash_test as crash_test
+from emulators import INSTANCE_ID, PROJECT_ID, EmulatorFactory
 
-SCRIPT = pathlib.Path(crash_test.__file__)
+SCRIPT = pathlib.Path(__file__).resolve().parents[2] / "scripts" / "crash_test.py"
 
 
 def test_sigkill_mid_load_loses_no_acknowledged_message(tmp_path: pathlib.Path) -> None:
@@ -37,9 +37,9 @@ def test_sigkill_mid_load_loses_no_acknowledged_message(tmp_path: pathlib.Path) 
     assert figures["in_doubt_stored"] <= figures["in_doubt"]
 
 
-def send(endpoint: str, body: str) -> crash_test.Ack:
+def send(url: str, body: str) -> crash_test.Ack:
     request = urllib.request.Request(
-        f"{endpoint}/v2/rocketmq/{crash_test.PROJECT_ID}/instances/{crash_test.INSTANCE_ID}/messages",
+        f"{url}/v2/rocketmq/{PROJECT_ID}/instances/{INSTANCE_ID}/messages",
         data=json.dumps(
             {
                 "topic": crash_test.TOPIC,
@@ -47,7 +47,7 @@ def send(endpoint: str, body: str) -> crash_test.Ack:
                 "property_list": [{"name": k, "value": v} for k, v in crash_test.properties_of(body).items()],
             }
         ).encode(),
-        headers={"Content-Type": "application/json", "X-Auth-Token": crash_test.TOKEN},
+        headers={"Content-Type": "application/json"},
     )
     with urllib.request.urlopen(request, timeout=10) as reply:
         answer = json.load(reply)
@@ -57,11 +57,11 @@ def send(endpoint: str, body: str) -> crash_test.Ack:
 def test_the_checker_reports_lost_moved_phantom_and_refused_messages(start_emulator: EmulatorFactory) -> None:
     """check_store flags lost, moved, phantom and refused-but-stored messages, and passes a consistent ledger."""
     emulator = start_emulator("--topic", f"{crash_test.TOPIC}:2", auth=False)
-    acks = {body: send(emulator.endpoint, body) for body in ("one", "two", "three", "four")}
+    acks = {body: send(emulator.url, body) for body in ("one", "two", "three", "four")}
 
     consistent = crash_test.Ledger(acked=dict(acks))
     figures = crash_test.Figures()
-    counts = crash_test.check_store(emulator.endpoint, consistent, figures)
+    counts = crash_test.check_store(emulator, consistent, figures)
     assert figures.failures == []
     assert sum(counts.values()) == 4
 
@@ -74,7 +74,7 @@ def test_the_checker_reports_lost_moved_phantom_and_refused_messages(start_emula
         rejected={"three": "BadRequestError(...)"},
     )
     figures = crash_test.Figures()
-    crash_test.check_store(emulator.endpoint, broken, figures)
+    crash_test.check_store(emulator, broken, figures)
     failures = "\n".join(figures.failures)
     assert "'ghost' was acknowledged" in failures
     assert "'two' was acknowledged as" in failures
@@ -86,7 +86,7 @@ def test_the_checker_reports_lost_properties(start_emulator: EmulatorFactory) ->
     """A message stored without the KEYS/TAGS it was sent with fails the check."""
     emulator = start_emulator("--topic", f"{crash_test.TOPIC}:2", auth=False)
     request = urllib.request.Request(
-        f"{emulator.endpoint}/v2/rocketmq/{crash_test.PROJECT_ID}/instances/{crash_test.INSTANCE_ID}/messages",
+        f"{emulator.url}/v2/rocketmq/{PROJECT_ID}/instances/{INSTANCE_ID}/messages",
         data=json.dumps({"topic": crash_test.TOPIC, "body": "bare"}).encode(),
         headers={"Content-Type": "application/json"},
     )
@@ -96,7 +96,7 @@ def test_the_checker_reports_lost_properties(start_emulator: EmulatorFactory) ->
         acked={"bare": crash_test.Ack(answer["msg_id"], answer["queue_id"], answer["queue_offset"])}
     )
     figures = crash_test.Figures()
-    crash_test.check_store(emulator.endpoint, ledger, figures)
+    crash_test.check_store(emulator, ledger, figures)
     assert any("'bare' is stored with properties" in failure for failure in figures.failures), figures.failures
 
 

@@ -38,7 +38,7 @@ from dms_rocketmq import (
     SendFailure,
     SendResult,
 )
-from emulators import INSTANCE_ID, PROJECT_ID, TOKEN, EmulatorFactory, EmulatorProcess, stored_messages
+from emulators import INSTANCE_ID, PROJECT_ID, TOKEN, EmulatorFactory, EmulatorProcess
 
 TOPIC = "faults"
 
@@ -52,7 +52,7 @@ def emulator(start_emulator: EmulatorFactory) -> EmulatorProcess:
 @pytest.fixture
 def control(emulator: EmulatorProcess) -> Iterator[httpx.Client]:
     """The control API, with faults cleared before and after each test."""
-    with httpx.Client(base_url=emulator.endpoint, timeout=10) as client:
+    with httpx.Client(base_url=emulator.url, timeout=10) as client:
         client.post("/_emulator/faults", json={"count": 0}).raise_for_status()
         yield client
         client.post("/_emulator/faults", json={"count": 0}).raise_for_status()
@@ -68,7 +68,7 @@ def faults_left(control: httpx.Client) -> int:
 
 def options(emulator: EmulatorProcess, **overrides: Any) -> dict[str, Any]:
     return {
-        "endpoint": emulator.endpoint,
+        "endpoint": emulator.url,
         "project_id": PROJECT_ID,
         "instance_id": INSTANCE_ID,
         "token": TOKEN,
@@ -79,7 +79,7 @@ def options(emulator: EmulatorProcess, **overrides: Any) -> dict[str, Any]:
 
 def stored_by_body(emulator: EmulatorProcess, prefix: str) -> dict[str, list[dict[str, Any]]]:
     rows: dict[str, list[dict[str, Any]]] = collections.defaultdict(list)
-    for row in stored_messages(emulator.endpoint, TOPIC):
+    for row in emulator.messages(TOPIC):
         if row["body"].startswith(prefix):
             rows[row["body"]].append(row)
     return rows

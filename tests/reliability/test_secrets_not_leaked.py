@@ -43,7 +43,7 @@ def leaks(texts: Iterable[str]) -> list[str]:
 
 def client_kwargs(emulator: EmulatorProcess, **auth: str) -> dict[str, object]:
     return {
-        "endpoint": emulator.endpoint,
+        "endpoint": emulator.url,
         "project_id": PROJECT_ID,
         "instance_id": INSTANCE_ID,
         "max_retries": 0,
@@ -56,7 +56,7 @@ def sdk_signed_with(emulator: EmulatorProcess, sk: str, extra: dict[str, str]) -
     request = SdkRequest(
         method="POST",
         schema="http",
-        host=emulator.endpoint.removeprefix("http://"),
+        host=emulator.url.removeprefix("http://"),
         resource_path=f"/v2/rocketmq/{PROJECT_ID}/instances/{INSTANCE_ID}/messages",
         query_params=[],
         header_params={"Content-Type": "application/json", **extra},
@@ -153,7 +153,7 @@ def test_configuration_errors_never_quote_a_secret(settings: dict[str, str]) -> 
 def run_cli(emulator: EmulatorProcess, *args: str, **env: str) -> subprocess.CompletedProcess[str]:
     environ = {key: value for key, value in os.environ.items() if not key.startswith(("HUAWEICLOUD_", "DMS_"))}
     environ |= {
-        "DMS_ROCKETMQ_ENDPOINT": emulator.endpoint,
+        "DMS_ROCKETMQ_ENDPOINT": emulator.url,
         "HUAWEICLOUD_SDK_PROJECT_ID": PROJECT_ID,
         "DMS_ROCKETMQ_INSTANCE_ID": INSTANCE_ID,
         **env,
@@ -220,11 +220,11 @@ def test_the_emulator_never_logs_or_answers_a_secret(start_emulator: EmulatorFac
     # Signed by the official SDK with the secrets as signed headers and the wrong SK, so the emulator's
     # mismatch log has them in its canonical request.
     uri, headers = sdk_signed_with(emulator, WRONG_SK, {"X-Auth-Token": TOKEN, "X-Security-Token": SECURITY_TOKEN})
-    with httpx.Client(base_url=emulator.endpoint) as http:
+    with httpx.Client(base_url=emulator.url) as http:
         reply = http.post(uri, content=b'{"topic":"orders","body":"x"}', headers=headers)
         assert reply.status_code == 401
         answers.append(reply.text)
-    with httpx.Client(base_url=emulator.endpoint) as http:
+    with httpx.Client(base_url=emulator.url) as http:
         for path in ("/_emulator/health", "/_emulator/info", "/_emulator/messages", "/_emulator/faults"):
             control = http.get(path)
             assert control.status_code == 200, (path, control.text)

@@ -7,9 +7,7 @@ import pathlib
 import subprocess
 import sys
 
-import crash_test
-
-SOAK = pathlib.Path(crash_test.__file__).with_name("soak.py")
+SOAK = pathlib.Path(__file__).resolve().parents[2] / "scripts" / "soak.py"
 
 
 def test_a_short_soak_has_no_errors_and_stores_every_acknowledged_send(tmp_path: pathlib.Path) -> None:
