@@ -31,7 +31,7 @@ from ._config import (
 from ._process import ENDPOINT_BANNER
 from ._store import StoreError
 
-__all__ = ["build_parser", "main", "settings_from_args"]
+__all__ = ["bind_socket", "build_parser", "main", "settings_from_args", "uvicorn_options"]
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -131,7 +131,8 @@ def _url_host(host: str) -> str:
     return f"[{host}]" if ":" in host else host
 
 
-def _bind(host: str, port: int) -> socket.socket:
+def bind_socket(host: str, port: int) -> socket.socket:
+    """A listening TCP socket on `host:port` (0: any free port), handed to uvicorn."""
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
     # proto must say TCP: asyncio sets TCP_NODELAY only on accepted sockets whose proto is IPPROTO_TCP, and
     # without it Nagle's algorithm holds each response body back ~40 ms behind its headers (delayed ACK).
@@ -183,6 +184,17 @@ def banner(app: EmulatorApp, endpoint: str) -> str:
     return "\n".join(lines)
 
 
+def uvicorn_options(log_level: str) -> dict[str, Any]:
+    """How uvicorn serves the emulator (the bench serves its minimal app alike: the same stack, minus our work)."""
+    return {
+        "lifespan": "on",
+        "log_level": log_level,
+        "access_log": log_level in ("info", "debug"),
+        "server_header": False,
+        "date_header": False,
+    }
+
+
 def _stopped_gracefully(signum: int, frame: object) -> None:
     """The signal was handled by uvicorn's graceful shutdown; nothing is left to do."""
 
@@ -195,7 +207,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     try:
         settings = settings_from_args(args)
-        sock = _bind(settings.host, settings.port)
+        sock = bind_socket(settings.host, settings.port)
     except ConfigError as exc:
         parser.error(str(exc))
     except OSError as exc:
@@ -217,14 +229,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"dms-rocketmq-emulator: cannot open the store: {exc}", file=sys.stderr)
         return 1
     logging.basicConfig(level=args.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    config = uvicorn.Config(
-        app,
-        lifespan="on",
-        log_level=args.log_level,
-        access_log=args.log_level in ("info", "debug"),
-        server_header=False,
-        date_header=False,
-    )
+    config = uvicorn.Config(app, **uvicorn_options(args.log_level))
     server = uvicorn.Server(config)
     # uvicorn handles SIGINT/SIGTERM: it stops accepting, lets in-flight sends finish (their commits
     # included), then the lifespan closes the store after its last batch. Afterwards it raises the signal
