@@ -1,0 +1,227 @@
+"""What a run reports: the targets, the machine, the console table, `results.json`, and its Markdown form."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import platform
+import statistics
+import subprocess
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from _measure import IN_FLIGHT, Row
+
+__all__ = ["MACHINE", "TARGETS", "Target", "markdown", "ratios", "report", "results_json"]
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+@dataclass(frozen=True)
+class Target:
+    section: str
+    numerator: str
+    denominator: str
+    minimum: float
+
+    @property
+    def name(self) -> str:
+        return f"{self.section}.{self.numerator}/{self.denominator}"
+
+
+TARGETS = [
+    Target("sequential", "wrapper", "huawei_sdk", 1.4),
+    Target("sequential", "wrapper", "raw_httpx", 0.85),
+    Target("bulk", "wrapper", "huawei_sdk_async", 4.0),
+    Target("bulk", "wrapper", "raw_aiohttp", 0.75),
+    Target("server", "emulator_memory", "minimal", 0.6),
+    Target("server", "emulator_durable", "emulator_memory", 0.6),
+]
+
+
+def machine() -> dict[str, Any]:
+    model = platform.processor() or platform.machine()
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                model = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    return {
+        "cpu_model": model,
+        "cores": os.cpu_count(),
+        "python": platform.python_version(),
+        "platform": platform.platform(),
+        "packages": package_versions(),
+    }
+
+
+def package_versions() -> dict[str, str | None]:
+    """Versions of the libraries the numbers depend on (uvicorn picks httptools and uvloop when present)."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    names = ["httpx", "aiohttp", "httpx-aiohttp", "requests", "huaweicloudsdkcore", "starlette", "uvicorn"]
+    names += ["httptools", "uvloop"]
+    found: dict[str, str | None] = {}
+    for name in names:
+        try:
+            found[name] = version(name)
+        except PackageNotFoundError:
+            found[name] = None
+    return found
+
+
+MACHINE = machine()
+
+
+def load_average() -> str:
+    """The 1, 5 and 15 minute load averages: how busy the machine was (other work skews the numbers)."""
+    return " ".join(f"{value:.2f}" for value in os.getloadavg())
+
+
+def git_commit() -> str | None:
+    try:
+        out = subprocess.run(
+            ["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True, check=True
+        )
+    except (OSError, subprocess.CalledProcessError):
+        return None
+    return out.stdout.strip()
+
+
+def fmt_rate(value: float | None) -> str:
+    return "n/a" if value is None else f"{value:,.0f}"
+
+
+def fmt_us(value: float | None) -> str:
+    return "" if value is None else f"{value:,.0f}"
+
+
+def report(sections: dict[str, list[Row]], extra: dict[str, list[Row]], args: argparse.Namespace) -> str:
+    lines: list[str] = []
+    titles = {
+        "sequential": f"Sequential, one connection, {args.sequential:,} sends, AK/SK signing",
+        "bulk": f"Bulk, {args.bulk:,} messages, {IN_FLIGHT} in flight, AK/SK signing",
+        "server": f"Server, raw aiohttp loop, {args.server:,} messages, {IN_FLIGHT} in flight",
+    }
+    for section, rows in sections.items():
+        lines.append(f"{titles[section]} (median of {args.section_rounds[section]} rounds)")
+        lines.append(
+            f"  {'contender':<34} {'sends/s':>9} {'client CPU µs/send':>19} {'server CPU µs/req':>18}  each round"
+        )
+        for row in rows + extra.get(section, []):
+            if row.unavailable:
+                lines.append(f"  {row.label:<34} {'n/a':>9}   ({row.unavailable})")
+                continue
+            each = " / ".join(fmt_rate(s.rate) for s in row.samples)
+            lines.append(
+                f"  {row.label:<34} {fmt_rate(row.rate):>9} {fmt_us(row.client_cpu_us):>19}"
+                f" {fmt_us(row.server_cpu_us):>18}  {each}"
+            )
+        for row in rows:
+            if row.messages_per_commit is not None:
+                lines.append(f"  {row.label}: {row.messages_per_commit:,.1f} messages per commit (one fsync each)")
+        lines.append("")
+    lines.append(f"Machine: {MACHINE['cpu_model']}, {MACHINE['cores']} cores; load average {load_average()}")
+    lines.append("Targets (ratios of the medians above)")
+    for target, ratio in ratios(sections).items():
+        spec = next(t for t in TARGETS if t.name == target)
+        if spec.section not in sections:
+            continue
+        verdict = "n/a" if ratio is None else ("met" if ratio >= spec.minimum else "MISSED")
+        shown = "n/a" if ratio is None else f"{ratio:.2f}x"
+        lines.append(f"  {target:<45} {shown:>7}  (target >= {spec.minimum:.2f}x)  {verdict}")
+    return "\n".join(lines)
+
+
+def ratios(sections: dict[str, list[Row]]) -> dict[str, float | None]:
+    result: dict[str, float | None] = {}
+    for target in TARGETS:
+        rows = {row.key: row.rate for row in sections.get(target.section, [])}
+        top, bottom = rows.get(target.numerator), rows.get(target.denominator)
+        result[target.name] = None if top is None or not bottom else round(top / bottom, 3)
+    return result
+
+
+def results_json(
+    sections: dict[str, list[Row]], extra: dict[str, list[Row]], args: argparse.Namespace, started: datetime
+) -> dict[str, Any]:
+    def rates(rows: list[Row]) -> dict[str, float | None]:
+        return {row.key: None if row.rate is None else round(row.rate, 1) for row in rows}
+
+    def detail(row: Row) -> dict[str, Any]:
+        return {
+            "label": row.label,
+            "unavailable": row.unavailable,
+            "messages": row.workload,
+            "rounds_sends_per_s": [round(s.rate, 1) for s in row.samples],
+            "client_cpu_us_per_send": None if row.client_cpu_us is None else round(row.client_cpu_us, 1),
+            "server_cpu_us_per_request": None if row.server_cpu_us is None else round(row.server_cpu_us, 1),
+            "messages_per_commit": None if row.messages_per_commit is None else round(row.messages_per_commit, 1),
+        }
+
+    result: dict[str, Any] = {section: rates(rows) for section, rows in sections.items()}
+    result["extra"] = {section: rates(rows) for section, rows in extra.items()}
+    result["ratios"] = ratios(sections)
+    result["targets"] = {t.name: t.minimum for t in TARGETS}
+    result["machine"] = MACHINE
+    result["run"] = {
+        "command": "make bench" if not args.quick else "python bench/run.py --quick",
+        "started": started.isoformat(timespec="seconds"),
+        "seconds": round((datetime.now(UTC) - started).total_seconds(), 1),
+        "git_commit": git_commit(),
+        "rounds": args.section_rounds,
+        "in_flight": IN_FLIGHT,
+        "load_average_at_start": args.load_at_start,
+        "load_average_at_end": [round(value, 2) for value in os.getloadavg()],
+    }
+    result["details"] = {
+        section: {row.key: detail(row) for row in rows + extra.get(section, [])} for section, rows in sections.items()
+    }
+    return result
+
+
+def markdown(document: dict[str, Any]) -> str:
+    """The tables of a results file in Markdown, for docs/performance.md and the README."""
+    titles = {"sequential": "Sequential, one connection", "bulk": "Bulk, 64 in flight", "server": "Server"}
+    run, box = document["run"], document["machine"]
+    lines = [
+        f"`{run['command']}` at {run['started']} (commit {run['git_commit']}, {run['seconds']:.0f} s), "
+        f"{box['cpu_model']}, {box['cores']} cores, Python {box['python']}; load average "
+        f"{run['load_average_at_start'][0]:.1f} at the start, {run['load_average_at_end'][0]:.1f} at the end.",
+        "",
+    ]
+    for section, title in titles.items():
+        rows = document["details"][section]
+        messages = max(row["messages"] for row in rows.values())
+        lines += [
+            f"**{title}** ({messages:,} messages, median of {run['rounds'][section]} rounds)",
+            "",
+            "| contender | sends/s | client CPU µs/send | server CPU µs/request | each round |",
+            "|---|---:|---:|---:|---|",
+        ]
+        for key, row in rows.items():
+            rounds = row["rounds_sends_per_s"]
+            median = f"{statistics.median(rounds):,.0f}" if rounds else "n/a"
+            each = " / ".join(f"{rate:,.0f}" for rate in rounds) or (row["unavailable"] or "")
+            lines.append(
+                f"| `{key}`: {row['label']} | {median} | {fmt_us(row['client_cpu_us_per_send'])} "
+                f"| {fmt_us(row['server_cpu_us_per_request'])} | {each} |"
+            )
+        for row in rows.values():
+            if row.get("messages_per_commit"):
+                lines += [
+                    "",
+                    f"{row['label']}: {row['messages_per_commit']:,.1f} messages per commit (one fsync each).",
+                ]
+        lines.append("")
+    lines += ["| ratio | measured | target | |", "|---|---:|---:|---|"]
+    for name, ratio in document["ratios"].items():
+        target = document["targets"][name]
+        verdict = "n/a" if ratio is None else ("met" if ratio >= target else "**missed**")
+        shown = "n/a" if ratio is None else f"{ratio:.2f}x"
+        lines.append(f"| {name} | {shown} | ≥ {target:.2f}x | {verdict} |")
+    return "\n".join(lines)
