@@ -128,14 +128,6 @@ class TopicLog:
         self.next_offsets[queue_id] = offset + 1
         return queue_id, offset
 
-    def snapshot(self) -> tuple[int, list[int]]:
-        """The state to go back to if a batch fails to commit."""
-        return self.next_queue, list(self.next_offsets)
-
-    def restore(self, state: tuple[int, list[int]]) -> None:
-        """Go back to a `snapshot`."""
-        self.next_queue, self.next_offsets = state[0], list(state[1])
-
 
 def month_start_ms(now_ms: int) -> int:
     """Milliseconds since the epoch at the start of the UTC month that holds `now_ms`."""

@@ -21,17 +21,6 @@ def test_topic_log_round_robin_and_offsets() -> None:
     assert [log.place(3) for _ in range(7)] == [(0, 0), (1, 0), (2, 0), (0, 1), (1, 1), (2, 1), (0, 2)]
 
 
-def test_topic_log_snapshot_restore() -> None:
-    """restore() brings placement back to a snapshot, so an unwritten batch leaves no gap."""
-    log = TopicLog(2)
-    log.place(2)
-    state = log.snapshot()
-    log.place(2)
-    log.place(2)
-    log.restore(state)
-    assert log.place(2) == (1, 0)
-
-
 def test_topic_log_grows_when_queues_are_added() -> None:
     """A topic restored with fewer queues than now configured gets the new queues from offset 0."""
     log = TopicLog(1, 0, [5])
