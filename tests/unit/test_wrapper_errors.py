@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import json
-from http import HTTPStatus
 from typing import Any
 
 import aiohttp
@@ -14,11 +12,6 @@ import pytest
 from aiohttp.client_reqrep import ConnectionKey
 from dms_rocketmq._exceptions import parse_error_body, status_error_from_response
 from dms_rocketmq._fast_path import aiohttp_error, result_from_content
-from dms_rocketmq._parsing import send_result
-from dms_rocketmq_api.models.send_message_response import SendMessageResponse
-from dms_rocketmq_api.types import Response
-from hypothesis import given
-from hypothesis import strategies as st
 from test_wrapper_fakes import REQUEST_ID, async_client, error, sync_client
 
 STATUS_CLASSES = [
@@ -223,52 +216,3 @@ def test_aiohttp_errors(raised: Exception, cls: type[dms.APIConnectionError], se
     exc = aiohttp_error(raised)
     assert type(exc) is cls
     assert exc.request_sent is sent
-
-
-@given(
-    st.fixed_dictionaries(
-        {
-            "topic": st.text(max_size=5),
-            "body": st.one_of(st.text(max_size=5), st.integers()),
-            "msg_id": st.one_of(st.text(max_size=5), st.integers()),
-            "queue_id": st.one_of(st.integers(0, 50), st.floats(0, 3), st.booleans(), st.text(max_size=2)),
-            "queue_offset": st.one_of(st.integers(0, 10**12), st.floats(0, 3)),
-            "broker_name": st.text(max_size=5),
-            "property_list": st.one_of(
-                st.lists(
-                    st.one_of(
-                        st.fixed_dictionaries(
-                            {"name": st.one_of(st.sampled_from(["KEYS", "TAGS", "UNIQ_KEY"]), st.integers())},
-                            optional={"value": st.one_of(st.text(max_size=5), st.none())},
-                        ),
-                        st.text(max_size=3),
-                    ),
-                    max_size=4,
-                ),
-                st.none(),
-            ),
-        },
-        optional={"extra": st.integers()},
-    )
-)
-def test_direct_path_fast_parse_equals_generated_model(document: dict[str, Any]) -> None:
-    """The aiohttp path's fast parse gives the generated model's result, or the same error, for any body."""
-    content = json.dumps(document).encode()
-
-    def via_generated() -> Any:
-        generated = Response(HTTPStatus.OK, content, httpx.Headers({"X-Request-Id": REQUEST_ID}), None)
-        try:
-            generated.parsed = SendMessageResponse.from_dict(json.loads(content))
-        except (KeyError, TypeError, ValueError, AttributeError):
-            return "malformed"
-        raw = httpx.Response(200, content=content, headers={"X-Request-Id": REQUEST_ID})
-        try:
-            return send_result(generated.parsed, raw, lambda: raw, REQUEST_ID, 0)
-        except dms.MalformedResponseError:
-            return "malformed"
-
-    try:
-        ours: Any = result_from_content(200, REQUEST_ID, content, _lazy(200, content), 0)
-    except dms.MalformedResponseError:
-        ours = "malformed"
-    assert ours == via_generated()

@@ -252,20 +252,14 @@ class AsyncClient(BaseClient):
         # With a transport given (tests: httpx.MockTransport), sends go through the generated client and
         # that transport; otherwise through aiohttp directly.
         self._direct = transport is None
-        # The URL and method of the generated operation itself (the body is per send).
+        # The generated operation's own request description: its method, URL and headers (the body is per send).
         operation = send_message._get_kwargs(
             self._engine,
             self._settings.project_id,
             self._settings.instance_id,
             body=SendMessageRequestBody(topic="", body=""),
         )
-        self._sender = DirectSender(
-            self._settings,
-            operation["method"].upper(),
-            f"{self._settings.endpoint}{operation['url']}",
-            max_connections,
-            self.timeout,
-        )
+        self._sender = DirectSender(self._settings, operation, max_connections, self.timeout)
 
     async def send(
         self,

@@ -1,8 +1,11 @@
 """The hand-written fast path of `AsyncClient.send`: a direct aiohttp sender and a fast 200 parser.
 
 The generated client on httpx-aiohttp works, but httpx's per-request work costs several times a raw aiohttp
-loop; `make bench` (docs/performance.md) shows what this path buys. It must behave exactly as the generated
-path does: tests/unit/test_wrapper_fast_path.py proves the two equal on generated requests and answers.
+loop; `make bench` (docs/performance.md) shows what this path buys. The sender takes its method, URL and
+headers from the generated operation's own request description (`send_message._get_kwargs`) and its body from
+the generated request model, encoded as httpx encodes `json=`. It must behave exactly as the generated path
+does: tests/unit/test_wrapper_fast_path.py proves the two equal on generated requests and answers (the same
+method, URL and body bytes; the same SendResult or the same exception class).
 """
 
 from __future__ import annotations
@@ -24,7 +27,12 @@ from ._models import SendResult
 from ._parsing import LazyResponse, send_result
 from ._transport import proxy_for
 
-__all__ = ["DirectSender", "aiohttp_error", "fast_send_result", "result_from_content"]
+__all__ = ["DirectSender", "aiohttp_error", "encode_json", "fast_send_result", "result_from_content"]
+
+
+def encode_json(document: Any) -> bytes:
+    """`document` as httpx encodes a request's `json=`: compact, UTF-8, no NaN (the generated path's bytes)."""
+    return json.dumps(document, ensure_ascii=False, separators=(",", ":"), allow_nan=False).encode("utf-8")
 
 
 def aiohttp_error(exc: Exception) -> APIConnectionError:
@@ -44,8 +52,8 @@ def aiohttp_error(exc: Exception) -> APIConnectionError:
 def fast_send_result(document: Any, request_id: str | None, retries_taken: int) -> SendResult | None:
     """A SendResult straight from a well-formed 200 body, or None to take the generated model's path.
 
-    Reading the documented fields directly costs about a third of what SendMessageResponse.from_dict and
-    the checks after it do (measured ~15 us per send on the async path); the result is the same.
+    Reading the documented fields directly is cheaper than SendMessageResponse.from_dict and the checks
+    after it; the result is the same (tests/unit/test_wrapper_fast_path.py).
     """
     if type(document) is not dict:
         return None
@@ -110,13 +118,21 @@ def result_from_content(
 class DirectSender:
     """Posts a send's JSON body with aiohttp, signed by the precomputed signer, on one pool per event loop.
 
+    `operation` is the generated operation's request description for the client's settings
+    (`send_message._get_kwargs(engine, project_id, instance_id, body=...)`): its method, URL and headers
+    depend on the settings only, so they are taken once; the body is each send's own.
+
     The aiohttp session is opened in the running loop on the first send; used from a new loop later, it
     opens a new one there (an aiohttp session belongs to the loop it was opened in).
     """
 
-    def __init__(self, settings: Settings, method: str, url: str, max_connections: int, timeout: httpx.Timeout) -> None:
-        self.method = method
-        self.url = url
+    def __init__(
+        self, settings: Settings, operation: Mapping[str, Any], max_connections: int, timeout: httpx.Timeout
+    ) -> None:
+        self.method = str(operation["method"]).upper()
+        # As httpx merges a relative URL with the client's base URL (the endpoint, without a trailing slash).
+        self.url = settings.endpoint + str(operation["url"])
+        url = self.url
         self._max_connections = max_connections
         self._session: Any = None  # aiohttp.ClientSession, opened in the running loop on first send
         self._session_loop: asyncio.AbstractEventLoop | None = None
@@ -126,7 +142,7 @@ class DirectSender:
         # asyncio.Semaphore does not let a newcomer pass a waiter.
         self._gate: asyncio.Semaphore | None = None
         self.closed = False
-        fixed = {"Content-Type": "application/json", "User-Agent": USER_AGENT, "X-Project-Id": settings.project_id}
+        fixed = {**operation["headers"], "User-Agent": USER_AGENT, "X-Project-Id": settings.project_id}
         # Host as httpx and aiohttp send it: the port only when it is not the scheme's default.
         fixed["Host"] = httpx.URL(url).netloc.decode("ascii")
         self._signer: PrecomputedSigner | None = None
@@ -138,7 +154,7 @@ class DirectSender:
             assert settings.sk is not None
             if settings.security_token:
                 fixed["X-Security-Token"] = settings.security_token
-            self._signer = PrecomputedSigner(settings.ak, settings.sk, method, url, fixed)
+            self._signer = PrecomputedSigner(settings.ak, settings.sk, self.method, url, fixed)
         self._default_timeout = self.aiohttp_timeout(timeout)
         self._proxy = proxy_for(url)
 
@@ -164,16 +180,20 @@ class DirectSender:
         )
         return self._session
 
+    def prepare(self, request_body: SendMessageRequestBody) -> tuple[bytes, dict[str, str]]:
+        """The body bytes and the headers (signed, or with the token) of one send to `method` `url`."""
+        # The generated operation's body is `request_body.to_dict()`, sent as httpx sends `json=`.
+        payload = encode_json(request_body.to_dict())
+        headers = self._signer.sign(payload) if self._signer is not None else dict(self._token_headers)
+        return payload, headers
+
     async def send(
         self, request_body: SendMessageRequestBody, retries_taken: int, call_timeout: httpx.Timeout | None
     ) -> SendResult:
         """POST one send's body and turn the answer into a SendResult or one exception (one attempt)."""
         import aiohttp
 
-        payload = json.dumps(request_body.to_dict(), ensure_ascii=False, separators=(",", ":"), allow_nan=False).encode(
-            "utf-8"
-        )
-        headers = self._signer.sign(payload) if self._signer is not None else dict(self._token_headers)
+        payload, headers = self.prepare(request_body)
         if self.closed:
             raise RuntimeError("this AsyncClient is closed; create a new one to send again.")
         session = self._session
