@@ -34,6 +34,7 @@ from _contenders import (
     bulk_huawei_sdk_async,
     bulk_raw_aiohttp,
     bulk_wrapper,
+    bulk_wrapper_generated_path,
     sequential_huawei_sdk,
     sequential_raw_httpx,
     sequential_wrapper,
@@ -173,11 +174,19 @@ def main(argv: Sequence[str] | None = None) -> int:
                 bulk_httpx_default,
                 "minimal",
                 args.httpx_default,
-            )
+            ),
+            Row(
+                "wrapper_generated_path",
+                "wrapper AsyncClient, generated path",
+                bulk_wrapper_generated_path,
+                "minimal",
+                args.bulk,
+            ),
         ]
     }
     for section in ("sequential", "bulk"):
         sections[section][0].unavailable = no_wrapper
+    extra["bulk"][1].unavailable = no_wrapper
     for row in sections["server"][1:]:
         row.unavailable = no_emulator
     chosen = args.only or list(sections)
