@@ -9,7 +9,7 @@ VENV_STAMP := $(VENV)/.installed
 NODE_STAMP := node_modules/.installed
 export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 
-.PHONY: help venv demo test lint lint-spec generate check-generated check-wheel docs pytest lock bench contract contract-deep soak mutate
+.PHONY: help venv demo test lint lint-spec generate check-generated check-wheel docs pytest lock bench contract contract-deep soak mutate figures
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-16s %s\n", $$1, $$2}'
@@ -65,9 +65,14 @@ docs: $(NODE_STAMP) ## Render build/api-reference.html from openapi.yaml (not co
 bench: $(VENV_STAMP) ## Throughput vs Huawei's SDK and the raw limits (~5 min; BENCH_ARGS=--quick for a smoke run)
 	$(PY) bench/run.py $(BENCH_ARGS)
 
-soak: $(VENV_STAMP) ## Crash test, long form (10 SIGKILL cycles), then 64 senders for 30 s (SOAK_SECONDS=...)
-	$(PY) scripts/crash_test.py --cycles $(or $(CRASH_CYCLES),10) --seconds 5
-	$(PY) scripts/soak.py --seconds $(or $(SOAK_SECONDS),30) --senders 64
+soak: $(VENV_STAMP) ## Crash test (10 SIGKILL cycles), 64 senders for 30 s, 200 on 128 connections; scripts/results/
+	mkdir -p scripts/results
+	$(PY) scripts/crash_test.py --cycles $(or $(CRASH_CYCLES),10) --seconds 5 --json scripts/results/crash_test.json
+	$(PY) scripts/soak.py --seconds $(or $(SOAK_SECONDS),30) --senders 64 --json scripts/results/soak.json
+	$(PY) scripts/soak.py --seconds 8 --senders 200 --json scripts/results/soak_pool_overflow.json
+
+figures: $(VENV_STAMP) ## Rewrite the figure tables in README.md and docs/ from the results files (bench, soak)
+	$(PY) scripts/figures.py
 
 mutate: $(VENV_STAMP) ## Mutation testing (mutmut) of signer, validation, retry, bulk, verifier, models, store; score in mutation/results.json (slow)
 	$(PY) scripts/mutate.py $(MUTATE_ARGS)

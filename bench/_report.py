@@ -225,3 +225,60 @@ def markdown(document: dict[str, Any]) -> str:
         shown = "n/a" if ratio is None else f"{ratio:.2f}x"
         lines.append(f"| {name} | {shown} | ≥ {target:.2f}x | {verdict} |")
     return "\n".join(lines)
+
+
+#: The README's rows: (section, key, how the README names it, the ratio shown beside it and what it is of).
+SUMMARY_ROWS: list[tuple[str, str, str, str | None, str]] = [
+    ("sequential", "wrapper", "**wrapper `Client.send`**", None, ""),
+    ("sequential", "huawei_sdk", "Huawei SDK `send_message`", "sequential.wrapper/huawei_sdk", "wrapper"),
+    ("sequential", "raw_httpx", "raw httpx, prebuilt JSON", "sequential.wrapper/raw_httpx", "wrapper"),
+    ("bulk", "wrapper", "**wrapper `AsyncClient.send_many`**", None, ""),
+    ("bulk", "huawei_sdk_async", "Huawei SDK async client", "bulk.wrapper/huawei_sdk_async", "wrapper"),
+    ("bulk", "raw_aiohttp", "raw aiohttp, prebuilt JSON", "bulk.wrapper/raw_aiohttp", "wrapper"),
+    ("bulk", "wrapper_generated_path", "wrapper `AsyncClient` through the generated client", None, ""),
+    ("bulk", "httpx_default_pool", "httpx `AsyncClient`, default pool", None, ""),
+    ("server", "minimal", "minimal Starlette app", None, ""),
+    ("server", "emulator_memory", "**emulator `--memory`**", "server.emulator_memory/minimal", "minimal"),
+    ("server", "emulator_durable", "**emulator `--data-dir`**", "server.emulator_durable/emulator_memory", "memory"),
+]
+
+
+def summary(document: dict[str, Any]) -> str:
+    """The README's performance table from a results file: each contender's rate and CPU, and the six ratios."""
+    run, box, details = document["run"], document["machine"], document["details"]
+    workloads = {
+        "sequential": "Sequential, 1 connection, {messages:,} signed sends",
+        "bulk": "Bulk, {messages:,} signed sends, 64 in flight",
+        "server": "Server, driven by raw aiohttp at 64 in flight",
+    }
+    rounds = ", ".join(f"{count} {section}" for section, count in run["rounds"].items())
+    lines = [
+        f"Quoted run: `{run['command']}` at {run['started']} (commit {run['git_commit']}), {box['cpu_model']}, "
+        f"{box['cores']} cores, Python {box['python']}, load average {run['load_average_at_start'][0]:.1f} at the "
+        f"start; median of the rounds ({rounds}).",
+        "",
+        "| workload | contender | sends/s | client CPU µs/send | ratio (target) |",
+        "|---|---|---:|---:|---|",
+    ]
+    shown: set[str] = set()
+    for section, key, name, ratio, of in SUMMARY_ROWS:
+        row = details[section].get(key)
+        if row is None or not row["rounds_sends_per_s"]:
+            continue
+        workload = ""
+        if section not in shown:
+            shown.add(section)
+            workload = workloads[section].format(messages=row["messages"])
+        rate = f"{statistics.median(row['rounds_sends_per_s']):,.0f}"
+        if name.startswith("**"):
+            rate = f"**{rate}**"
+        cpu = fmt_us(row["client_cpu_us_per_send"]) if section != "server" else ""
+        note = ""
+        if ratio is not None and document["ratios"].get(ratio) is not None:
+            value, target = document["ratios"][ratio], document["targets"][ratio]
+            note = f"wrapper {value:.2f}x" if of == "wrapper" else f"{value:.2f}x {of}"
+            note += f" (≥ {target:g}x)"
+        if row.get("messages_per_commit"):
+            name += f" ({row['messages_per_commit']:,.1f} messages per fsync)"
+        lines.append(f"| {workload} | {name} | {rate} | {cpu} | {note} |")
+    return "\n".join(lines)

@@ -40,7 +40,7 @@ from _contenders import (
     sequential_wrapper,
 )
 from _measure import Row, Workload
-from _report import markdown, report, results_json
+from _report import markdown, report, results_json, summary
 from _servers import commits, start_emulator, start_minimal
 from dms_rocketmq_emulator import EmulatorProcess
 
@@ -121,6 +121,12 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         metavar="RESULTS.json",
         help="print the tables of an earlier run's results file as Markdown, and run nothing",
     )
+    parser.add_argument(
+        "--summary",
+        type=Path,
+        metavar="RESULTS.json",
+        help="print the README's performance table from an earlier run's results file, and run nothing",
+    )
     args = parser.parse_args(argv)
     if args.quick:
         args.rounds, args.sequential, args.bulk, args.server, args.httpx_default = 1, 300, 2_000, 2_000, 1_000
@@ -136,6 +142,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(argv)
     if args.markdown:
         print(markdown(json.loads(args.markdown.read_text())))
+        return 0
+    if args.summary:
+        print(summary(json.loads(args.summary.read_text())))
         return 0
     started = datetime.now(UTC)
     args.load_at_start = [round(value, 2) for value in os.getloadavg()]
