@@ -135,7 +135,8 @@ def bind_socket(host: str, port: int) -> socket.socket:
     """A listening TCP socket on `host:port` (0: any free port), handed to uvicorn."""
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
     # proto must say TCP: asyncio sets TCP_NODELAY only on accepted sockets whose proto is IPPROTO_TCP, and
-    # without it Nagle's algorithm holds each response body back ~40 ms behind its headers (delayed ACK).
+    # without it Nagle's algorithm holds each response body back behind its headers until the client's
+    # delayed ACK (docs/performance.md, item 1).
     sock = socket.socket(family, socket.SOCK_STREAM, socket.IPPROTO_TCP)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     try:

@@ -138,7 +138,7 @@ class DirectSender:
         self._session_loop: asyncio.AbstractEventLoop | None = None
         # Sends beyond the pool size wait here, first come first served. aiohttp's own pool queue is not
         # fair: a send that finishes and starts the next one takes the freed connection ahead of the waiters,
-        # so with more sends in flight than connections some waited for seconds (docs/performance.md).
+        # so with more sends in flight than connections a few waited far longer than the rest (docs/reliability.md).
         # asyncio.Semaphore does not let a newcomer pass a waiter.
         self._gate: asyncio.Semaphore | None = None
         self.closed = False

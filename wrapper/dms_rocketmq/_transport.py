@@ -111,8 +111,8 @@ def proxy_for(url: str) -> str | None:
 class HTTPClient(httpx.Client):
     """An httpx.Client that remembers the URLs it merged with its base URL.
 
-    Every send goes to the same path, and httpx parses and validates it two or three times per request
-    (about a sixth of the client's CPU per send, measured); httpx.URL is immutable, so reusing the merged
+    Every send goes to the same path, and httpx parses and validates it two or three times per request (a
+    visible share of the client's CPU per send in the profiles); httpx.URL is immutable, so reusing the merged
     object is safe. `_merge_url` is private to httpx (pinned to 0.28 in pyproject.toml); without it this
     class behaves exactly like httpx.Client.
     """
