@@ -9,6 +9,7 @@ Zero errors are expected: the exit status is 1 if any send failed or the store d
 reported, never asserted on (they depend on the machine).
 
     python scripts/soak.py --seconds 30 --senders 64 [--json FILE] [--memory]
+    python scripts/soak.py --markdown FILE    # a results file as the table docs/reliability.md shows
 """
 
 from __future__ import annotations
@@ -16,13 +17,17 @@ from __future__ import annotations
 import argparse
 import asyncio
 import dataclasses
+import datetime
 import json
 import pathlib
 import statistics
 import sys
 import time
+from typing import Any
 
+from dms_rocketmq._constants import DEFAULT_MAX_CONNECTIONS
 from dms_rocketmq_emulator import EmulatorProcess, start_emulator
+from dms_rocketmq_emulator._crash_test import run_facts
 
 TOPIC = "soak"
 
@@ -33,6 +38,10 @@ class SoakFigures:
 
     senders: int
     seconds: float
+    store: str = "durable"
+    #: The AsyncClient's pool size; None: the client's default.
+    max_connections: int | None = None
+    elapsed_seconds: float = 0.0
     sends: int = 0
     errors: int = 0
     sends_per_second: float = 0.0
@@ -92,6 +101,26 @@ async def load(
     return latencies, errors, elapsed
 
 
+def markdown(document: dict[str, Any]) -> str:
+    """A results file of this script as the Markdown table docs/reliability.md shows."""
+    run = document["run"]
+    pool = document.get("max_connections") or DEFAULT_MAX_CONNECTIONS
+    return "\n".join(
+        [
+            f"`{run['command']}` at {run['started']}: {document['store']} store, AK/SK signing, a pool of {pool} "
+            f"connections; {run['cores']} cores, Python {run['python']}, load average "
+            f"{run['load_average_at_end'][0]:.1f} at the end.",
+            "",
+            "| senders | seconds | sends | sends/s | p50 | p99 | max | errors | stored | emulator RSS |",
+            "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|",
+            f"| {document['senders']} | {document['elapsed_seconds']:.1f} | {document['sends']:,} "
+            f"| {document['sends_per_second']:,.0f} | {document['p50_ms']:.1f} ms | {document['p99_ms']:.1f} ms "
+            f"| {document['max_ms']:.1f} ms | {document['errors']} | {document['stored']:,} "
+            f"| {document['rss_before_kib'] / 1024:.1f} -> {document['rss_after_kib'] / 1024:.1f} MiB |",
+        ]
+    )
+
+
 def main(argv: list[str] | None = None) -> int:
     """Run the soak; exit status 0 when no send failed and the store holds exactly what was acknowledged."""
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n", 1)[0])
@@ -99,11 +128,23 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--senders", type=int, default=64, help="concurrent senders (default 64)")
     parser.add_argument("--memory", action="store_true", help="use the in-memory store instead of the durable one")
     parser.add_argument(
-        "--max-connections", type=int, help="the AsyncClient's connection pool size (default: the client's, 128)"
+        "--max-connections", type=int, help=f"AsyncClient connection pool size (default {DEFAULT_MAX_CONNECTIONS})"
     )
     parser.add_argument("--json", type=pathlib.Path, help="also write the figures to this file as JSON")
+    parser.add_argument(
+        "--markdown", type=pathlib.Path, metavar="RESULTS.json", help="print a results file as Markdown; run nothing"
+    )
     options = parser.parse_args(argv)
-    figures = SoakFigures(senders=options.senders, seconds=options.seconds)
+    if options.markdown:
+        print(markdown(json.loads(options.markdown.read_text())))
+        return 0
+    started = datetime.datetime.now(datetime.UTC)
+    figures = SoakFigures(
+        senders=options.senders,
+        seconds=options.seconds,
+        store="memory" if options.memory else "durable",
+        max_connections=options.max_connections,
+    )
     with start_emulator(memory=options.memory, auth=True, topics=(f"{TOPIC}:8",)) as emulator:
         figures.rss_before_kib = emulator.rss_kib()
         latencies, errors, elapsed = asyncio.run(
@@ -115,6 +156,7 @@ def main(argv: list[str] | None = None) -> int:
     figures.sends = len(latencies)
     figures.errors = len(errors)
     figures.first_errors = errors[:5]
+    figures.elapsed_seconds = round(elapsed, 1)
     figures.sends_per_second = round(len(latencies) / elapsed, 1)
     figures.p50_ms = round(1000 * statistics.median(latencies), 2) if latencies else 0.0
     figures.p99_ms = round(1000 * percentile(latencies, 0.99), 2)
@@ -126,7 +168,8 @@ def main(argv: list[str] | None = None) -> int:
         f"emulator RSS {figures.rss_before_kib / 1024:.1f} -> {figures.rss_after_kib / 1024:.1f} MiB"
     )
     if options.json:
-        options.json.write_text(json.dumps(dataclasses.asdict(figures), indent=2))
+        document = {"run": run_facts("scripts/soak.py", argv, started), **dataclasses.asdict(figures)}
+        options.json.write_text(json.dumps(document, indent=2) + "\n")
     failed = False
     for error in figures.first_errors:
         print(f"FAIL: {error}", file=sys.stderr)

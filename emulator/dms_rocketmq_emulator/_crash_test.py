@@ -31,15 +31,31 @@ import argparse
 import asyncio
 import collections
 import dataclasses
+import datetime
 import json
+import os
 import pathlib
+import platform
 import sys
 import tempfile
 from typing import Any
 
 from ._process import EmulatorProcess, start_emulator
 
-__all__ = ["QUEUES", "TOPIC", "Ack", "Figures", "Ledger", "check_store", "drive", "main", "properties_of", "run"]
+__all__ = [
+    "QUEUES",
+    "TOPIC",
+    "Ack",
+    "Figures",
+    "Ledger",
+    "check_store",
+    "drive",
+    "main",
+    "markdown",
+    "properties_of",
+    "run",
+    "run_facts",
+]
 
 TOPIC = "crash"
 QUEUES = 4
@@ -238,15 +254,55 @@ def run(*, cycles: int, seconds: float, concurrency: int, data_dir: pathlib.Path
     return figures
 
 
+def run_facts(script: str, argv: list[str] | None, started: datetime.datetime) -> dict[str, Any]:
+    """How a measuring run was made, for its results file: the command line, when, how long, how busy."""
+    return {
+        "command": " ".join(["python", script, *(sys.argv[1:] if argv is None else argv)]),
+        "started": started.isoformat(timespec="seconds"),
+        "seconds": round((datetime.datetime.now(datetime.UTC) - started).total_seconds(), 1),
+        "cores": os.cpu_count(),
+        "python": platform.python_version(),
+        "load_average_at_end": [round(value, 2) for value in os.getloadavg()],
+    }
+
+
+def markdown(document: dict[str, Any]) -> str:
+    """A results file of the crash test as the Markdown docs/reliability.md shows."""
+    run = document["run"]
+    acked, in_flight = document["acked_per_cycle"], document["in_doubt_per_cycle"]
+    return "\n".join(
+        [
+            f"`{run['command']}` at {run['started']} ({run['seconds']:.0f} s; {run['cores']} cores, Python "
+            f"{run['python']}, load average {run['load_average_at_end'][0]:.1f} at the end):",
+            "",
+            "| cycles | acknowledged | failed checks | in doubt at the kills | of which stored | refused (never sent) "
+            "| stored in total |",
+            "|---:|---:|---:|---:|---:|---:|---:|",
+            f"| {document['cycles']} | {document['acked']:,} | {len(document['failures'])} | {document['in_doubt']:,} "
+            f"| {document['in_doubt_stored']:,} | {document['rejected']:,} | {document['stored']:,} |",
+            "",
+            f"Per cycle, {min(acked, default=0):,} to {max(acked, default=0):,} sends were acknowledged before the "
+            f"kill, and {min(in_flight, default=0)} to {max(in_flight, default=0)} were in flight.",
+        ]
+    )
+
+
 def main(argv: list[str] | None = None) -> int:
     """Run the crash test; exit status 0 when every check passed."""
+    started = datetime.datetime.now(datetime.UTC)
     parser = argparse.ArgumentParser(prog="crash_test.py", description=__doc__.split("\n\n", 1)[0])
     parser.add_argument("--cycles", type=int, default=3, help="kill/restart cycles (default 3)")
     parser.add_argument("--seconds", type=float, default=2.0, help="seconds of load before each kill (default 2)")
     parser.add_argument("--concurrency", type=int, default=48, help="sends in flight at once (default 48)")
     parser.add_argument("--data-dir", type=pathlib.Path, help="data directory to use (default: a new temporary one)")
     parser.add_argument("--json", type=pathlib.Path, help="also write the figures to this file as JSON")
+    parser.add_argument(
+        "--markdown", type=pathlib.Path, metavar="RESULTS.json", help="print a results file as Markdown; run nothing"
+    )
     options = parser.parse_args(argv)
+    if options.markdown:
+        print(markdown(json.loads(options.markdown.read_text())))
+        return 0
     with tempfile.TemporaryDirectory(prefix="dms-crash-") as tmp:
         data_dir = options.data_dir or pathlib.Path(tmp) / "data"
         figures = run(
@@ -258,7 +314,8 @@ def main(argv: list[str] | None = None) -> int:
         f"{figures.in_doubt_stored} stored, {figures.rejected} refused, {figures.stored} stored in total"
     )
     if options.json:
-        options.json.write_text(json.dumps(dataclasses.asdict(figures), indent=2))
+        document = {"run": run_facts("scripts/crash_test.py", argv, started), **dataclasses.asdict(figures)}
+        options.json.write_text(json.dumps(document, indent=2) + "\n")
     for failure in figures.failures[:50]:
         print(f"FAIL: {failure}", file=sys.stderr)
     return 1 if figures.failures else 0
