@@ -34,26 +34,17 @@ PY
 "$work/venv/bin/dms-rocketmq" --help >/dev/null
 "$work/venv/bin/dms-rocketmq-emulator" --help >/dev/null
 echo "wheel: dms-rocketmq and dms-rocketmq-emulator answer --help ($(basename "$wheel"))"
-# A real send from the installed packages alone: the installed emulator, then three lines of Python.
+# A real send from the installed packages alone: the installed emulator and wrapper.
 "$work/venv/bin/python" - <<'PY'
-import subprocess
-import sys
+from dms_rocketmq import Client
+from dms_rocketmq_emulator import start_emulator
 
-emulator = subprocess.Popen(
-    [sys.prefix + "/bin/dms-rocketmq-emulator", "--memory", "--port", "0", "--topic", "orders"],
-    stdout=subprocess.PIPE,
-    text=True,
-)
-try:
-    endpoint = next(line for line in emulator.stdout if line.startswith("DMS_ROCKETMQ_ENDPOINT=")).strip().split("=", 1)[1]
-    from dms_rocketmq import Client
-
-    with Client(endpoint=endpoint, project_id="0a1b2c3d4e5f60718293a4b5c6d7e8f9",
-                instance_id="11c55a3e-5b4a-4f0c-9d3e-2f7b8e6a1c90", ak="AK", sk="SK") as client:
-        result = client.send("orders", "hello from the wheel")
-    assert (result.topic, result.queue_offset) == ("orders", 0), result
-    print(f"wheel: the installed wrapper sent to the installed emulator (msg_id {result.msg_id})")
-finally:
-    emulator.terminate()
-    emulator.wait(timeout=15)
+# The project's one emulator launcher, from the installed package (it needs no pytest).
+with start_emulator(memory=True, auth=True, topics=("orders",)) as emulator, Client(
+    endpoint=emulator.url, project_id=emulator.project_id, instance_id=emulator.instance_id,
+    ak=emulator.ak, sk=emulator.sk,
+) as client:
+    result = client.send("orders", "hello from the wheel")
+assert (result.topic, result.queue_offset) == ("orders", 0), result
+print(f"wheel: the installed wrapper sent to the installed emulator (msg_id {result.msg_id})")
 PY
