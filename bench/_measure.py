@@ -11,6 +11,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+from dms_rocketmq_api.spec_rules import ENGINES, operation_path
 from dms_rocketmq_emulator._config import DEFAULT_INSTANCE_ID as INSTANCE_ID
 from dms_rocketmq_emulator._config import DEFAULT_PROJECT_ID as PROJECT_ID
 
@@ -38,7 +39,8 @@ TOPIC = "bench"
 # Benchmark-only credentials, known to the emulator the bench starts and to nothing else.
 AK = "BENCHAK0000000000000"
 SK = "bench-sk-used-only-on-loopback"
-SEND_PATH = f"/v2/rocketmq/{PROJECT_ID}/instances/{INSTANCE_ID}/messages"
+# The spec's path of the operation, for the contenders that build their requests by hand.
+SEND_PATH = operation_path("SendMessage", engine=ENGINES[0], project_id=PROJECT_ID, instance_id=INSTANCE_ID)
 IN_FLIGHT = 64
 BODY_LENGTH = 100
 

@@ -9,7 +9,7 @@ import sys
 import urllib.request
 
 from dms_rocketmq_emulator import _crash_test as crash_test
-from emulators import INSTANCE_ID, PROJECT_ID, EmulatorFactory
+from emulators import EmulatorFactory, EmulatorProcess
 
 SCRIPT = pathlib.Path(__file__).resolve().parents[2] / "scripts" / "crash_test.py"
 
@@ -37,9 +37,9 @@ def test_sigkill_mid_load_loses_no_acknowledged_message(tmp_path: pathlib.Path) 
     assert figures["in_doubt_stored"] <= figures["in_doubt"]
 
 
-def send(url: str, body: str) -> crash_test.Ack:
+def send(emulator: EmulatorProcess, body: str) -> crash_test.Ack:
     request = urllib.request.Request(
-        f"{url}/v2/rocketmq/{PROJECT_ID}/instances/{INSTANCE_ID}/messages",
+        emulator.messages_url,
         data=json.dumps(
             {
                 "topic": crash_test.TOPIC,
@@ -57,7 +57,7 @@ def send(url: str, body: str) -> crash_test.Ack:
 def test_the_checker_reports_lost_moved_phantom_and_refused_messages(start_emulator: EmulatorFactory) -> None:
     """check_store flags lost, moved, phantom and refused-but-stored messages, and passes a consistent ledger."""
     emulator = start_emulator("--topic", f"{crash_test.TOPIC}:2", auth=False)
-    acks = {body: send(emulator.url, body) for body in ("one", "two", "three", "four")}
+    acks = {body: send(emulator, body) for body in ("one", "two", "three", "four")}
 
     consistent = crash_test.Ledger(acked=dict(acks))
     figures = crash_test.Figures()
@@ -86,7 +86,7 @@ def test_the_checker_reports_lost_properties(start_emulator: EmulatorFactory) ->
     """A message stored without the KEYS/TAGS it was sent with fails the check."""
     emulator = start_emulator("--topic", f"{crash_test.TOPIC}:2", auth=False)
     request = urllib.request.Request(
-        f"{emulator.url}/v2/rocketmq/{PROJECT_ID}/instances/{INSTANCE_ID}/messages",
+        emulator.messages_url,
         data=json.dumps({"topic": crash_test.TOPIC, "body": "bare"}).encode(),
         headers={"Content-Type": "application/json"},
     )
