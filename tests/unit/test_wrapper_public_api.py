@@ -29,6 +29,7 @@ PUBLIC = [
     "PermissionDeniedError",
     "REGION_ENDPOINTS",
     "RateLimitError",
+    "SendCancelledError",
     "SendFailure",
     "SendOutcome",
     "SendResult",

@@ -26,6 +26,7 @@ from ._exceptions import (
     PayloadTooLargeError,
     PermissionDeniedError,
     RateLimitError,
+    SendCancelledError,
     UnexpectedStatusError,
     ValidationError,
 )
@@ -54,6 +55,7 @@ __all__ = [
     "PayloadTooLargeError",
     "PermissionDeniedError",
     "RateLimitError",
+    "SendCancelledError",
     "SendFailure",
     "SendOutcome",
     "SendResult",

@@ -17,7 +17,8 @@ from dms_rocketmq_api.models.send_message_request_body import SendMessageRequest
 from ._auth import AKSKAuth, TokenAuth
 from ._config import Settings, resolve_settings
 from ._constants import USER_AGENT
-from ._exceptions import APIError, APIStatusError, ConfigurationError
+from ._exceptions import APIError, APIStatusError, ConfigurationError, RateLimitError
+from ._rate import throttle_listener
 from ._retry import retry_delay, should_retry
 from ._transport import TimeoutTypes, as_timeout
 from ._validation import body_text, keys_value, tag_value, topic_name
@@ -129,6 +130,10 @@ class BaseClient:
 
     def _next_delay(self, error: APIError, retries_taken: int, max_retries: int) -> float | None:
         """Seconds to wait before retrying after `error`, or None when it must be raised."""
+        if isinstance(error, RateLimitError):
+            listener = throttle_listener.get()
+            if listener is not None:  # send_many slows down on 429s, not only retries them
+                listener()
         if retries_taken >= max_retries or not should_retry(error):
             return None
         retry_after = error.response.headers.get("Retry-After") if isinstance(error, APIStatusError) else None

@@ -1,29 +1,519 @@
-"""`send_many`: many messages with bounded concurrency, one outcome per input (threads or asyncio tasks)."""
+"""Bulk sending: many messages through a bounded window of sends, each outcome delivered as it completes.
+
+Two engines share one policy: `run_threads` (`Client`, threads) and `run_tasks` (`AsyncClient`, asyncio
+tasks). Inputs are taken from any iterable one at a time, so a generator of millions is never held in memory;
+at most `concurrency` inputs are taken and not yet answered. Each outcome goes to a `deliver` callback as soon
+as it is known; `send_many` collects them into a list, `iter_send` yields them, the CLI journals them.
+
+Stopping (see `SendControl`): a stop (Ctrl-C, cancellation, a fail-fast reason) ends the taking of new inputs
+and lets the sends in flight finish; abandoning (a second Ctrl-C or cancellation) gives up on them at once,
+and each comes back as a `SendFailure` whose `SendCancelledError` has `request_sent=True` (in doubt). Inputs
+left when sending stopped come back as `SendCancelledError(request_sent=False)` (not sent) where the caller
+asked for every input to be accounted for (`drain`).
+"""
 
 from __future__ import annotations
 
 import asyncio
+import collections
+import contextlib
 import logging
+import queue
 import threading
-from collections.abc import Awaitable, Callable, Iterable, Mapping
-from concurrent.futures import ThreadPoolExecutor
-from typing import Any, TypeAlias
+from collections.abc import AsyncIterable, AsyncIterator, Awaitable, Callable, Iterable, Iterator, Mapping
+from typing import Any, Literal, TypeAlias
 
-from ._exceptions import ConfigurationError
+from ._exceptions import (
+    APIConnectionError,
+    APIStatusError,
+    AuthenticationError,
+    ConfigurationError,
+    MalformedResponseError,
+    NotFoundError,
+    PermissionDeniedError,
+    SendCancelledError,
+    ValidationError,
+)
 from ._models import Message, SendFailure, SendOutcome, SendResult
-from ._validation import message_from
+from ._rate import AdaptiveRate, check_rate, throttle_listener
 
-__all__ = ["OnOutcome", "send_many_tasks", "send_many_threads"]
+__all__ = [
+    "FailFast",
+    "OnOutcome",
+    "OutcomeState",
+    "SendControl",
+    "check_concurrency",
+    "iter_tasks",
+    "iter_threads",
+    "may_have_been_stored",
+    "outcome_state",
+    "run_tasks",
+    "run_threads",
+    "send_many_tasks",
+    "send_many_threads",
+]
 
 logger = logging.getLogger("dms_rocketmq")
 
 OnOutcome: TypeAlias = Callable[[SendOutcome], object]
 Inputs: TypeAlias = Iterable[Message | Mapping[str, Any]]
+#: `deliver(index, input, outcome)`: called once per input taken, from one thread at a time.
+Deliver: TypeAlias = Callable[[int, Any, SendOutcome], None]
+#: `before_send(index, input)`: called just before an input's request may leave (a write-ahead journal).
+BeforeSend: TypeAlias = Callable[[int, Any], None]
+OutcomeState: TypeAlias = Literal["sent", "failed", "in_doubt", "not_sent"]
 
 
-def _check_concurrency(concurrency: object) -> None:
+def check_concurrency(concurrency: object) -> int:
+    """`concurrency` when it is a whole number >= 1; a ConfigurationError otherwise."""
     if not isinstance(concurrency, int) or isinstance(concurrency, bool) or concurrency < 1:
         raise ConfigurationError(f"concurrency must be a whole number >= 1, got {concurrency!r}.")
+    return concurrency
+
+
+def may_have_been_stored(exc: BaseException) -> bool:
+    """Whether the message of a failed send may nevertheless have been stored (so re-sending may duplicate it).
+
+    No: a refusal with a 4xx status, 503, a connection never used, a local validation error. Yes (in doubt):
+    no answer after the request left, a 5xx other than 503 (a gateway may have forwarded it), a 200 whose
+    body was unreadable, a send abandoned in flight, and anything unexpected.
+    """
+    if isinstance(exc, SendCancelledError | APIConnectionError):
+        return exc.request_sent
+    if isinstance(exc, MalformedResponseError):
+        return True
+    if isinstance(exc, APIStatusError):
+        return exc.status_code >= 500 and exc.status_code != 503
+    return not isinstance(exc, ValidationError | ConfigurationError)
+
+
+def outcome_state(outcome: SendOutcome) -> OutcomeState:
+    """`sent`, `failed` (certainly not stored), `in_doubt` (may be stored) or `not_sent` (sending stopped first)."""
+    if isinstance(outcome, SendResult):
+        return "sent"
+    exc = outcome.exception
+    if isinstance(exc, SendCancelledError) and not exc.request_sent:
+        return "not_sent"
+    return "in_doubt" if may_have_been_stored(exc) else "failed"
+
+
+class SendControl:
+    """Stops a running bulk send from elsewhere (a signal handler, another thread, a fail-fast check).
+
+    `stop(reason)`: take no new inputs, let the sends in flight finish. `abandon(reason)`: also give up
+    waiting for the sends in flight (their outcomes are in doubt). The first reason given is kept.
+    """
+
+    def __init__(self) -> None:
+        self.stop_reason: str | None = None
+        self.abandoned = False
+        self._listeners: list[Callable[[], None]] = []
+        self._lock = threading.Lock()
+
+    def stop(self, reason: str) -> None:
+        """Take no new inputs; the sends in flight finish."""
+        with self._lock:
+            if self.stop_reason is not None:
+                return
+            self.stop_reason = reason
+            listeners = list(self._listeners)
+        for listener in listeners:
+            listener()
+
+    def abandon(self, reason: str) -> None:
+        """Stop, and stop waiting for the sends in flight: they come back in doubt."""
+        with self._lock:
+            if self.stop_reason is None:
+                self.stop_reason = reason
+            if self.abandoned:
+                return
+            self.abandoned = True
+            listeners = list(self._listeners)
+        for listener in listeners:
+            listener()
+
+    def listen(self, listener: Callable[[], None]) -> Callable[[], None]:
+        """Call `listener` on every stop or abandon; returns the function that removes it."""
+        with self._lock:
+            self._listeners.append(listener)
+
+        def remove() -> None:
+            with self._lock, contextlib.suppress(ValueError):
+                self._listeners.remove(listener)
+
+        return remove
+
+
+def _fatal_reason(exc: BaseException) -> str | None:
+    if isinstance(exc, AuthenticationError):
+        return f"the service refused the credentials, no message can be sent ({exc})"
+    if isinstance(exc, PermissionDeniedError):
+        return f"the credentials are not allowed to send, no message can be sent ({exc})"
+    if isinstance(exc, NotFoundError):
+        return f"the instance or the URL does not exist, no message can be sent ({exc})"
+    return None
+
+
+class FailFast:
+    """Decides when sending cannot succeed: a 401, 403 or 404, or `max_connection_failures` in a row.
+
+    Disabled (`enabled=False`), it never stops. Called from one thread at a time.
+    """
+
+    def __init__(self, *, enabled: bool, max_connection_failures: int) -> None:
+        count = max_connection_failures
+        if not isinstance(count, int) or isinstance(count, bool) or count < 1:
+            raise ConfigurationError(f"max_connection_failures must be a whole number >= 1, got {count!r}.")
+        self.enabled = enabled
+        self.max_connection_failures = max_connection_failures
+        self._consecutive = 0
+
+    def on_sent(self) -> None:
+        """A message was stored: the run of connection failures is broken."""
+        self._consecutive = 0
+
+    def reason_to_stop(self, exc: BaseException) -> str | None:
+        """Why sending must stop after this failure, or None to go on."""
+        if not self.enabled or isinstance(exc, SendCancelledError):
+            return None
+        fatal = _fatal_reason(exc)
+        if fatal is not None:
+            return fatal
+        if isinstance(exc, APIConnectionError):
+            self._consecutive += 1
+            if self._consecutive >= self.max_connection_failures:
+                return f"{self._consecutive} connection failures in a row, the service cannot be reached (last: {exc})"
+        else:
+            self._consecutive = 0
+        return None
+
+
+class _Feed:
+    """The inputs, taken one at a time with their index; an exception of the iterable is kept, not lost."""
+
+    def __init__(self, inputs: Iterable[Any] | AsyncIterable[Any]) -> None:
+        self._iterator: Iterator[Any] | None = None
+        self._async_iterator: AsyncIterator[Any] | None = None
+        if isinstance(inputs, AsyncIterable):
+            self._async_iterator = aiter(inputs)
+        else:
+            self._iterator = iter(inputs)
+        self.is_async = self._async_iterator is not None
+        self.next_index = 0
+        self.exhausted = False
+        self.error: Exception | None = None
+        self._async_lock: asyncio.Lock | None = None
+
+    def take(self) -> tuple[int, Any] | None:
+        if self.exhausted:
+            return None
+        assert self._iterator is not None
+        try:
+            item = next(self._iterator)
+        except StopIteration:
+            self.exhausted = True
+            return None
+        except Exception as exc:  # the caller's iterable failed: stop, and raise it once the window is done
+            self.exhausted = True
+            self.error = exc
+            return None
+        index = self.next_index
+        self.next_index += 1
+        return index, item
+
+    async def take_async(self) -> tuple[int, Any] | None:
+        if self._async_lock is None:
+            self._async_lock = asyncio.Lock()
+        async with self._async_lock:  # an async generator cannot be advanced by two tasks at once
+            if self.exhausted:
+                return None
+            assert self._async_iterator is not None
+            try:
+                item = await anext(self._async_iterator)
+            except StopAsyncIteration:
+                self.exhausted = True
+                return None
+            except Exception as exc:
+                self.exhausted = True
+                self.error = exc
+                return None
+            index = self.next_index
+            self.next_index += 1
+            return index, item
+
+    def rest(self) -> Iterator[tuple[int, Any]]:
+        """The inputs not taken yet (sync iterables only: an async one is left to its owner)."""
+        while not self.is_async:
+            taken = self.take()
+            if taken is None:
+                return
+            yield taken
+
+
+class _Window:
+    """What both engines share: the inputs in flight, delivery, the fail-fast check and the rate."""
+
+    def __init__(
+        self,
+        inputs: Iterable[Any] | AsyncIterable[Any],
+        deliver: Deliver,
+        rate: AdaptiveRate,
+        fail_fast: FailFast,
+        control: SendControl,
+        before_send: BeforeSend | None,
+    ) -> None:
+        self.feed = _Feed(inputs)
+        self.deliver = deliver
+        self.rate = rate
+        self.fail_fast = fail_fast
+        self.control = control
+        self.before_send = before_send
+        self.in_flight: dict[int, Any] = {}
+        self.errors: list[BaseException] = []
+
+    def start(self, index: int, item: Any) -> bool:
+        """Mark an input in flight and run `before_send`; False (and delivered not sent) if that failed."""
+        self.in_flight[index] = item
+        if self.before_send is None:
+            return True
+        try:
+            self.before_send(index, item)
+        except Exception as exc:
+            self.errors.append(exc)
+            self.control.stop(f"recording a send failed ({type(exc).__name__}: {exc})")
+            cancelled = SendCancelledError(self.reason(), request_sent=False)
+            self.finish(index, item, SendFailure(item, cancelled))
+            return False
+        return True
+
+    def finish(self, index: int, item: Any, outcome: SendOutcome) -> None:
+        """Deliver one outcome (once: an abandoned input's late answer is dropped) and apply the policy."""
+        if self.in_flight.pop(index, _MISSING) is _MISSING:
+            return
+        self._deliver(index, item, outcome)
+        if type(outcome) is SendResult:
+            self.rate.on_sent()
+            self.fail_fast.on_sent()
+        else:
+            assert isinstance(outcome, SendFailure)
+            reason = self.fail_fast.reason_to_stop(outcome.exception)
+            if reason is not None:
+                self.control.stop(reason)
+
+    def _deliver(self, index: int, item: Any, outcome: SendOutcome) -> None:
+        try:
+            self.deliver(index, item, outcome)
+        except Exception as exc:  # a journal that cannot be written: stop taking inputs, raise it at the end
+            self.errors.append(exc)
+            self.control.stop(f"recording an outcome failed ({type(exc).__name__}: {exc})")
+
+    def not_sent(self, index: int, item: Any) -> None:
+        self._deliver(index, item, SendFailure(item, SendCancelledError(self.reason(), request_sent=False)))
+
+    def abandon_in_flight(self) -> None:
+        """Every send still in flight comes back in doubt; a late answer is then dropped."""
+        for index, item in sorted(self.in_flight.items()):
+            del self.in_flight[index]
+            self._deliver(index, item, SendFailure(item, SendCancelledError(self.reason(), request_sent=True)))
+
+    def drain(self) -> None:
+        """Account for the inputs never taken: each is delivered not sent."""
+        for index, item in self.feed.rest():
+            self.not_sent(index, item)
+
+    def raise_errors(self) -> None:
+        if self.errors:
+            raise self.errors[0]
+        if self.feed.error is not None:
+            raise self.feed.error
+
+    def reason(self) -> str:
+        return self.control.stop_reason or "sending stopped"
+
+
+_MISSING = object()
+
+
+def run_threads(
+    send: Callable[[Any], SendResult],
+    inputs: Iterable[Any],
+    deliver: Deliver,
+    *,
+    concurrency: int,
+    rate: AdaptiveRate,
+    fail_fast: FailFast,
+    control: SendControl,
+    before_send: BeforeSend | None = None,
+    drain: bool = False,
+    catch_interrupt: bool = True,
+) -> None:
+    """Send every input with `concurrency` threads; `deliver` each outcome as it completes.
+
+    With `catch_interrupt`, the calling thread (the main thread: the one Ctrl-C reaches) waits for the
+    senders in short slices, so a first Ctrl-C stops the taking of inputs at once and a second abandons the
+    sends in flight; their threads are daemons and their late answers are dropped.
+    """
+    check_concurrency(concurrency)
+    window = _Window(inputs, deliver, rate, fail_fast, control, before_send)
+    lock = threading.Lock()
+    changed = threading.Event()
+    wake = threading.Event()  # ends the pacing waits when sending stops
+
+    def on_control() -> None:
+        wake.set()
+        changed.set()
+
+    remove = control.listen(on_control)
+    running = concurrency
+
+    def work() -> None:
+        nonlocal running
+        throttle_listener.set(rate.on_throttled)
+        try:
+            while control.stop_reason is None:
+                if rate.active:
+                    pause = rate.delay()
+                    if pause > 0 and wake.wait(pause):
+                        break
+                with lock:
+                    if control.stop_reason is not None:
+                        break
+                    taken = window.feed.take()
+                    if taken is None:
+                        break
+                    index, item = taken
+                    if not window.start(index, item):
+                        break
+                try:
+                    outcome: SendOutcome = send(item)
+                except Exception as exc:  # every input must end as a result or a failure
+                    outcome = SendFailure(item, exc)
+                with lock:
+                    window.finish(index, item, outcome)
+        finally:
+            with lock:
+                running -= 1
+            changed.set()
+
+    threads = [threading.Thread(target=work, name=f"dms-rocketmq-send-{n}", daemon=True) for n in range(concurrency)]
+    try:
+        for thread in threads:
+            thread.start()
+        interrupts = 0
+        while True:
+            try:
+                while running and not control.abandoned:
+                    changed.wait(0.2)
+                    changed.clear()
+                break
+            except KeyboardInterrupt:
+                if not catch_interrupt:
+                    raise
+                interrupts += 1
+                if interrupts == 1:
+                    control.stop("interrupted (Ctrl-C)")
+                else:
+                    control.abandon("interrupted twice (Ctrl-C)")
+        with lock:
+            window.abandon_in_flight()
+            if drain and control.stop_reason is not None:
+                window.drain()
+    finally:
+        remove()
+    window.raise_errors()
+
+
+async def run_tasks(
+    send: Callable[[Any], Awaitable[SendResult]],
+    inputs: Iterable[Any] | AsyncIterable[Any],
+    deliver: Deliver,
+    *,
+    concurrency: int,
+    rate: AdaptiveRate,
+    fail_fast: FailFast,
+    control: SendControl,
+    before_send: BeforeSend | None = None,
+    before_take: Callable[[], Awaitable[object]] | None = None,
+    drain: bool = False,
+) -> None:
+    """Send every input with `concurrency` asyncio tasks; `deliver` each outcome as it completes.
+
+    A first cancellation of the calling task stops the taking of inputs and waits for the sends in flight;
+    a second abandons them. Either way the function then returns normally: the outcomes say what happened.
+    """
+    check_concurrency(concurrency)
+    window = _Window(inputs, deliver, rate, fail_fast, control, before_send)
+    loop = asyncio.get_running_loop()
+    wake = asyncio.Event()
+    workers: list[asyncio.Task[None]] = []
+
+    def react() -> None:
+        wake.set()
+        if control.abandoned:
+            for worker in workers:
+                worker.cancel()
+
+    def on_control() -> None:  # from a signal handler, another thread, or a worker
+        with contextlib.suppress(RuntimeError):  # the loop is closed: nothing is running any more
+            loop.call_soon_threadsafe(react)
+
+    remove = control.listen(on_control)
+    feed = window.feed
+
+    async def work() -> None:
+        throttle_listener.set(rate.on_throttled)
+        while control.stop_reason is None:
+            if rate.active:
+                pause = rate.delay()
+                if pause > 0:
+                    with contextlib.suppress(TimeoutError):
+                        await asyncio.wait_for(wake.wait(), pause)
+                        return
+            if before_take is not None:
+                await before_take()
+                if control.stop_reason is not None:
+                    return
+            taken = (await feed.take_async()) if feed.is_async else feed.take()
+            if taken is None:
+                return
+            index, item = taken
+            if control.stop_reason is not None:  # stopped while an async input was awaited
+                window.not_sent(index, item)
+                return
+            if not window.start(index, item):
+                return
+            outcome: SendOutcome
+            try:
+                outcome = await send(item)
+            except asyncio.CancelledError:
+                # Abandoned (or the loop is shutting down): the answer will never be read.
+                control.abandon("cancelled while sending")
+                abandoned = SendCancelledError(window.reason(), request_sent=True)
+                window.finish(index, item, SendFailure(item, abandoned))
+                return
+            except Exception as exc:  # every input must end as a result or a failure
+                outcome = SendFailure(item, exc)
+            window.finish(index, item, outcome)
+
+    try:
+        workers.extend(loop.create_task(work()) for _ in range(concurrency))
+        while True:
+            try:
+                # asyncio.wait, unlike gather, does not cancel the workers when this task is cancelled.
+                await asyncio.wait(workers)
+                break
+            except asyncio.CancelledError:
+                if control.stop_reason is None:
+                    control.stop("cancelled")
+                else:
+                    control.abandon("cancelled twice")
+                react()
+        window.abandon_in_flight()
+        if drain and control.stop_reason is not None:
+            window.drain()
+    finally:
+        remove()
+    window.raise_errors()
 
 
 def _call_on_outcome(on_outcome: OnOutcome, outcome: SendOutcome) -> None:
@@ -34,77 +524,208 @@ def _call_on_outcome(on_outcome: OnOutcome, outcome: SendOutcome) -> None:
         logger.exception("send_many: on_outcome raised; the error is ignored and sending goes on")
 
 
-def _outcome_of(item: object, send: Callable[[Message], SendResult]) -> SendOutcome:
-    try:
-        return send(message_from(item))
-    except Exception as exc:  # every input must end as a result or a failure, whatever went wrong
-        return SendFailure(item, exc)
+class _Collector:
+    """send_many's delivery: keeps every outcome by index, calls `on_outcome`."""
+
+    def __init__(self, on_outcome: OnOutcome | None) -> None:
+        self.outcomes: dict[int, SendOutcome] = {}
+        self.on_outcome = on_outcome
+
+    def __call__(self, index: int, item: Any, outcome: SendOutcome) -> None:
+        self.outcomes[index] = outcome
+        if self.on_outcome is not None:
+            _call_on_outcome(self.on_outcome, outcome)
+
+    def in_order(self) -> list[SendOutcome]:
+        return [self.outcomes[index] for index in sorted(self.outcomes)]
+
+
+def _policy(rate: float | None, fail_fast: bool, max_connection_failures: int) -> tuple[AdaptiveRate, FailFast]:
+    return AdaptiveRate(check_rate(rate)), FailFast(enabled=fail_fast, max_connection_failures=max_connection_failures)
 
 
 def send_many_threads(
-    send: Callable[[Message], SendResult],
+    send: Callable[[Any], SendResult],
     messages: Inputs,
     *,
     concurrency: int,
     on_outcome: OnOutcome | None,
+    rate: float | None,
+    fail_fast: bool,
+    max_connection_failures: int,
 ) -> list[SendOutcome]:
-    """`Client.send_many`: `concurrency` threads share the inputs; outcomes in input order."""
-    _check_concurrency(concurrency)
-    items = list(messages)
-    outcomes: list[SendOutcome | None] = [None] * len(items)
-    indexes = iter(range(len(items)))
-    lock = threading.Lock()
-    callback_lock = threading.Lock()  # on_outcome runs one call at a time, without blocking the senders
-
-    def work() -> None:
-        while True:
-            with lock:
-                index = next(indexes, None)
-            if index is None:
-                return
-            outcome = _outcome_of(items[index], send)
-            outcomes[index] = outcome
-            if on_outcome is not None:
-                with callback_lock:
-                    _call_on_outcome(on_outcome, outcome)
-
-    workers = min(concurrency, len(items))
-    if workers <= 1:
-        work()
-    else:
-        with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="dms-rocketmq-send") as pool:
-            for future in [pool.submit(work) for _ in range(workers)]:
-                future.result()
-    return [outcome for outcome in outcomes if outcome is not None]
+    """`Client.send_many`: outcomes of every input, in input order (those not sent after a stop included)."""
+    limiter, policy = _policy(rate, fail_fast, max_connection_failures)
+    collector = _Collector(on_outcome)
+    run_threads(
+        send,
+        messages,
+        collector,
+        concurrency=check_concurrency(concurrency),
+        rate=limiter,
+        fail_fast=policy,
+        control=SendControl(),
+        drain=True,
+    )
+    return collector.in_order()
 
 
 async def send_many_tasks(
-    send: Callable[[Message], Awaitable[SendResult]],
+    send: Callable[[Any], Awaitable[SendResult]],
     messages: Inputs,
     *,
     concurrency: int,
     on_outcome: OnOutcome | None,
+    rate: float | None,
+    fail_fast: bool,
+    max_connection_failures: int,
 ) -> list[SendOutcome]:
-    """`AsyncClient.send_many`: `concurrency` tasks share the inputs; outcomes in input order."""
-    _check_concurrency(concurrency)
-    items = list(messages)
-    outcomes: list[SendOutcome | None] = [None] * len(items)
-    # One iterator shared by the workers: each index is taken by exactly one of them.
-    indexes = iter(range(len(items)))
+    """`AsyncClient.send_many`: outcomes of every input, in input order (those not sent after a stop included)."""
+    limiter, policy = _policy(rate, fail_fast, max_connection_failures)
+    collector = _Collector(on_outcome)
+    await run_tasks(
+        send,
+        messages,
+        collector,
+        concurrency=check_concurrency(concurrency),
+        rate=limiter,
+        fail_fast=policy,
+        control=SendControl(),
+        drain=True,
+    )
+    return collector.in_order()
 
-    async def work() -> None:
-        for index in indexes:
-            item = items[index]
-            outcome: SendOutcome
+
+_DONE = object()
+
+
+def iter_threads(
+    send: Callable[[Any], SendResult],
+    messages: Iterable[Any],
+    *,
+    concurrency: int,
+    rate: float | None,
+    fail_fast: bool,
+    max_connection_failures: int,
+) -> Iterator[tuple[int, SendOutcome]]:
+    """`Client.iter_send`: `(index, outcome)` pairs as sends complete; at most a window of them is kept."""
+    limiter, policy = _policy(rate, fail_fast, max_connection_failures)
+    concurrency = check_concurrency(concurrency)
+    control = SendControl()
+    ready: queue.Queue[Any] = queue.Queue(maxsize=2 * concurrency)
+    failure: list[BaseException] = []
+    closed = threading.Event()  # the consumer went away: nothing more is handed over
+
+    def hand_over(value: Any) -> None:
+        while not closed.is_set():
+            with contextlib.suppress(queue.Full):
+                ready.put(value, timeout=0.2)
+                return
+
+    def deliver(index: int, item: Any, outcome: SendOutcome) -> None:
+        hand_over((index, outcome))
+
+    def drive() -> None:
+        try:
+            run_threads(
+                send,
+                messages,
+                deliver,
+                concurrency=concurrency,
+                rate=limiter,
+                fail_fast=policy,
+                control=control,
+                catch_interrupt=False,
+            )
+        except BaseException as exc:
+            failure.append(exc)
+        finally:
+            hand_over(_DONE)
+
+    driver = threading.Thread(target=drive, name="dms-rocketmq-iter-send", daemon=True)
+    driver.start()
+    interrupts = 0
+    try:
+        while True:
             try:
-                outcome = await send(message_from(item))
-            except Exception as exc:  # every input must end as a result or a failure
-                outcome = SendFailure(item, exc)
-            outcomes[index] = outcome
-            if on_outcome is not None:
-                _call_on_outcome(on_outcome, outcome)
+                got = ready.get(timeout=0.2)
+            except queue.Empty:
+                continue
+            except KeyboardInterrupt:
+                interrupts += 1
+                if interrupts == 1:
+                    control.stop("interrupted (Ctrl-C)")
+                else:
+                    control.abandon("interrupted twice (Ctrl-C)")
+                continue
+            if got is _DONE:
+                break
+            yield got
+    finally:
+        if driver.is_alive():  # closed early: stop, give up on the sends in flight
+            closed.set()
+            control.abandon("iterator closed")
+            driver.join(timeout=5)
+    if failure:
+        raise failure[0]
 
-    async with asyncio.TaskGroup() as group:
-        for _ in range(min(concurrency, len(items))):
-            group.create_task(work())
-    return [outcome for outcome in outcomes if outcome is not None]
+
+async def iter_tasks(
+    send: Callable[[Any], Awaitable[SendResult]],
+    messages: Iterable[Any] | AsyncIterable[Any],
+    *,
+    concurrency: int,
+    rate: float | None,
+    fail_fast: bool,
+    max_connection_failures: int,
+) -> AsyncIterator[tuple[int, SendOutcome]]:
+    """`AsyncClient.iter_send`: `(index, outcome)` pairs as sends complete; at most a window of them is kept."""
+    limiter, policy = _policy(rate, fail_fast, max_connection_failures)
+    concurrency = check_concurrency(concurrency)
+    control = SendControl()
+    # Inputs taken and not yet handed to the consumer: a slow consumer holds the workers back.
+    outstanding = asyncio.Semaphore(2 * concurrency)
+    ready: collections.deque[tuple[int, SendOutcome]] = collections.deque()
+    arrived = asyncio.Event()
+
+    def deliver(index: int, item: Any, outcome: SendOutcome) -> None:
+        ready.append((index, outcome))
+        arrived.set()
+
+    runner = asyncio.get_running_loop().create_task(
+        run_tasks(
+            send,
+            messages,
+            deliver,
+            concurrency=concurrency,
+            rate=limiter,
+            fail_fast=policy,
+            control=control,
+            before_take=outstanding.acquire,
+        )
+    )
+    runner.add_done_callback(lambda _task: arrived.set())
+    interrupts = 0
+    try:
+        while True:
+            while ready:
+                pair = ready.popleft()
+                outstanding.release()
+                yield pair
+            if runner.done():
+                break
+            arrived.clear()
+            try:
+                await arrived.wait()
+            except asyncio.CancelledError:
+                interrupts += 1
+                if interrupts == 1:
+                    control.stop("cancelled")
+                else:
+                    control.abandon("cancelled twice")
+    finally:
+        if not runner.done():  # closed early: stop, and give up on the sends in flight
+            control.abandon("iterator closed")
+            with contextlib.suppress(BaseException):
+                await runner
+    runner.result()

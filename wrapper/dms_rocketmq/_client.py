@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Iterable, Mapping
+from collections.abc import AsyncIterable, AsyncIterator, Iterable, Iterator, Mapping
 from types import TracebackType
 from typing import Any, Self
 
@@ -21,9 +21,10 @@ from dms_rocketmq_api.models.send_message_request_body import SendMessageRequest
 
 from ._base import BaseClient
 from ._base import request_body as build_request_body
-from ._bulk import OnOutcome, send_many_tasks, send_many_threads
+from ._bulk import OnOutcome, iter_tasks, iter_threads, send_many_tasks, send_many_threads
 from ._constants import (
     DEFAULT_CONCURRENCY,
+    DEFAULT_MAX_CONNECTION_FAILURES,
     DEFAULT_MAX_CONNECTIONS,
     DEFAULT_MAX_RETRIES,
     DEFAULT_TIMEOUT,
@@ -44,7 +45,7 @@ from ._transport import (
     on_response,
     on_response_async,
 )
-from ._validation import json_body
+from ._validation import json_body, message_from
 
 __all__ = ["AsyncClient", "Client"]
 
@@ -150,18 +151,61 @@ class Client(BaseClient):
         *,
         concurrency: int = DEFAULT_CONCURRENCY,
         on_outcome: OnOutcome | None = None,
+        rate: float | None = None,
+        fail_fast: bool = False,
+        max_connection_failures: int = DEFAULT_MAX_CONNECTION_FAILURES,
     ) -> list[SendOutcome]:
         """Send many messages with at most `concurrency` in flight (threads); one outcome per input, in order.
 
         Each outcome is a `SendResult` or a `SendFailure` carrying the input and the exception: nothing is
         dropped. `on_outcome` is called with each outcome as it completes (one call at a time); an exception
-        it raises is logged and sending goes on, so every outcome is still returned.
+        it raises is logged and sending goes on, so every outcome is still returned. For inputs too many to
+        keep every outcome, use `iter_send`.
+
+        `rate` caps the messages per second; a 429 lowers the pace either way. With `fail_fast`, sending stops
+        at a 401, 403 or 404, or after `max_connection_failures` connection failures in a row. Ctrl-C stops
+        taking inputs and waits for the sends in flight (a second Ctrl-C abandons them); `send_many` then
+        returns: every input that was not sent, or whose send was abandoned, is a `SendFailure` whose
+        `SendCancelledError` says which (`request_sent`).
         """
+        return send_many_threads(
+            self._send_input,
+            messages,
+            concurrency=concurrency,
+            on_outcome=on_outcome,
+            rate=rate,
+            fail_fast=fail_fast,
+            max_connection_failures=max_connection_failures,
+        )
 
-        def send(message: Message) -> SendResult:
-            return self.send(message.topic, message.body, keys=message.keys, tags=message.tags)
+    def iter_send(
+        self,
+        messages: Iterable[Message | Mapping[str, Any]],
+        *,
+        concurrency: int = DEFAULT_CONCURRENCY,
+        rate: float | None = None,
+        fail_fast: bool = False,
+        max_connection_failures: int = DEFAULT_MAX_CONNECTION_FAILURES,
+    ) -> Iterator[tuple[int, SendOutcome]]:
+        """Send any number of messages, yielding `(index, outcome)` as each send completes.
 
-        return send_many_threads(send, messages, concurrency=concurrency, on_outcome=on_outcome)
+        `index` is the input's position in `messages`, which is read lazily: memory stays bounded however
+        many there are. Options as for `send_many`. After a stop, the inputs not yet taken stay in
+        `messages`; Ctrl-C while waiting for an outcome stops as in `send_many`, and closing the iterator
+        early abandons the sends in flight.
+        """
+        return iter_threads(
+            self._send_input,
+            messages,
+            concurrency=concurrency,
+            rate=rate,
+            fail_fast=fail_fast,
+            max_connection_failures=max_connection_failures,
+        )
+
+    def _send_input(self, item: object) -> SendResult:
+        message = message_from(item)
+        return self.send(message.topic, message.body, keys=message.keys, tags=message.tags)
 
     def _send_once(self, request_body: SendMessageRequestBody, retries_taken: int) -> SendResult:
         settings = self._settings
@@ -311,18 +355,54 @@ class AsyncClient(BaseClient):
         *,
         concurrency: int = DEFAULT_CONCURRENCY,
         on_outcome: OnOutcome | None = None,
+        rate: float | None = None,
+        fail_fast: bool = False,
+        max_connection_failures: int = DEFAULT_MAX_CONNECTION_FAILURES,
     ) -> list[SendOutcome]:
         """Send many messages with at most `concurrency` in flight; one outcome per input, in input order.
 
         Each outcome is a `SendResult` or a `SendFailure` carrying the input and the exception: nothing is
         dropped. `on_outcome` is called with each outcome as it completes; an exception it raises is logged
-        and sending goes on, so every outcome is still returned.
+        and sending goes on, so every outcome is still returned. Options as for `Client.send_many`; a first
+        cancellation of the calling task stops as Ctrl-C does there, a second abandons the sends in flight,
+        and `send_many` returns the outcomes.
         """
+        return await send_many_tasks(
+            self._send_input,
+            messages,
+            concurrency=concurrency,
+            on_outcome=on_outcome,
+            rate=rate,
+            fail_fast=fail_fast,
+            max_connection_failures=max_connection_failures,
+        )
 
-        async def send(message: Message) -> SendResult:
-            return await self.send(message.topic, message.body, keys=message.keys, tags=message.tags)
+    def iter_send(
+        self,
+        messages: Iterable[Message | Mapping[str, Any]] | AsyncIterable[Message | Mapping[str, Any]],
+        *,
+        concurrency: int = DEFAULT_CONCURRENCY,
+        rate: float | None = None,
+        fail_fast: bool = False,
+        max_connection_failures: int = DEFAULT_MAX_CONNECTION_FAILURES,
+    ) -> AsyncIterator[tuple[int, SendOutcome]]:
+        """Send any number of messages (an iterable or async iterable), yielding `(index, outcome)` as each completes.
 
-        return await send_many_tasks(send, messages, concurrency=concurrency, on_outcome=on_outcome)
+        As `Client.iter_send`: `messages` is read lazily, memory stays bounded, a slow consumer holds the
+        senders back, and closing the iterator early abandons the sends in flight.
+        """
+        return iter_tasks(
+            self._send_input,
+            messages,
+            concurrency=concurrency,
+            rate=rate,
+            fail_fast=fail_fast,
+            max_connection_failures=max_connection_failures,
+        )
+
+    async def _send_input(self, item: object) -> SendResult:
+        message = message_from(item)
+        return await self.send(message.topic, message.body, keys=message.keys, tags=message.tags)
 
     async def _send_generated(
         self, request_body: SendMessageRequestBody, retries_taken: int, per_call: httpx.Timeout | None

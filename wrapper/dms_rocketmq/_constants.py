@@ -11,6 +11,7 @@ import httpx
 __all__ = [
     "DEFAULT_CONCURRENCY",
     "DEFAULT_MAX_CONNECTIONS",
+    "DEFAULT_MAX_CONNECTION_FAILURES",
     "DEFAULT_MAX_RETRIES",
     "DEFAULT_TIMEOUT",
     "INITIAL_RETRY_DELAY",
@@ -29,6 +30,9 @@ DEFAULT_TIMEOUT = httpx.Timeout(60.0, connect=10.0)
 DEFAULT_MAX_RETRIES = 2
 #: Sends in flight at once in `send_many` when the caller does not say.
 DEFAULT_CONCURRENCY = 16
+#: With fail-fast on, bulk sending stops after this many connection failures in a row (each already retried
+#: when the request had not left): the endpoint is down or unreachable, and every other line would fail too.
+DEFAULT_MAX_CONNECTION_FAILURES = 10
 #: Connection pool size of each client; above any sensible `concurrency`.
 DEFAULT_MAX_CONNECTIONS = 128
 

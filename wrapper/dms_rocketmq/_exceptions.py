@@ -4,6 +4,7 @@
 DMSError
 ├── ConfigurationError          a required setting is missing or invalid (names the argument and env var)
 ├── ValidationError             the message breaks a DMS rule; raised before anything is sent (also ValueError)
+├── SendCancelledError          send_many stopped before this message's answer: not sent, or in doubt
 └── APIError                    sending failed; carries `request_id` when the server sent one
     ├── APIConnectionError      no HTTP response: connection refused, reset, DNS, TLS...
     │   └── APITimeoutError     the request timed out
@@ -44,6 +45,7 @@ __all__ = [
     "PayloadTooLargeError",
     "PermissionDeniedError",
     "RateLimitError",
+    "SendCancelledError",
     "UnexpectedStatusError",
     "ValidationError",
     "parse_error_body",
@@ -61,6 +63,23 @@ class ConfigurationError(DMSError):
 
 class ValidationError(DMSError, ValueError):
     """The message breaks a rule of DMS for RocketMQ; nothing was sent. The message says what to change."""
+
+
+class SendCancelledError(DMSError):
+    """`send_many` stopped (Ctrl-C, cancellation, a fail-fast stop) before this message got an answer.
+
+    `request_sent` is False when the message was never sent (sending it again cannot duplicate it), True
+    when its send was abandoned in flight: it may have been stored. `reason` says why sending stopped.
+    """
+
+    request_sent: bool
+    reason: str
+
+    def __init__(self, reason: str, *, request_sent: bool) -> None:
+        what = "abandoned in flight, it may have been stored" if request_sent else "not sent"
+        super().__init__(f"{what}: {reason}")
+        self.request_sent = request_sent
+        self.reason = reason
 
 
 class APIError(DMSError):
