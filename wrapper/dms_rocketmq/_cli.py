@@ -2,32 +2,33 @@
 
 Secrets are read from the environment only (HUAWEICLOUD_SDK_SK, HUAWEICLOUD_SDK_SECURITY_TOKEN,
 DMS_ROCKETMQ_TOKEN), never from flags: flags end up in shell history and process listings.
-Exit codes: 0 all sent, 1 some failed, 2 usage or configuration error.
+Exit codes: 0 all sent, 1 some not sent, 2 usage or configuration error, 130 interrupted.
+File sending (streaming, journal, resume, stopping) is in `_cli_bulk`.
 """
 
 from __future__ import annotations
 
 import argparse
-import asyncio
 import json
 import os
 import sys
-import time
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from typing import IO, Any
 
 from dms_rocketmq_api.spec_rules import ENGINES
 
 from ._config import DEFAULT_ENGINE, ENV
-from ._constants import DEFAULT_CONCURRENCY
+from ._constants import DEFAULT_CONCURRENCY, DEFAULT_MAX_CONNECTION_FAILURES
 from ._exceptions import APIError, APIStatusError, ConfigurationError, DMSError, ValidationError
-from ._models import SendFailure, SendOutcome, SendResult
+from ._models import SendResult
 
 __all__ = ["main"]
 
 EXIT_OK = 0
 EXIT_FAILED = 1
 EXIT_USAGE = 2
+#: Stopped by Ctrl-C or SIGTERM (128 + SIGINT, as shells report a Ctrl-C).
+EXIT_INTERRUPTED = 130
 
 _EPILOG = f"""\
 connection settings not given as flags are read from the environment:
@@ -37,9 +38,11 @@ connection settings not given as flags are read from the environment:
 
 file format (--file): one JSON object per line, {{"body": ..., "topic": ..., "keys": ..., "tags": ...}};
   "topic" defaults to --topic, "keys" (a string or a list) and "tags" are optional, and a body that is not
-  a string is sent as compact JSON. Failed lines are written to --failures in the same format.
+  a string is sent as compact JSON. Lines not sent are written to --failures in the same format, with the
+  reason in a "_failure" field (ignored when that file is sent again).
 
-exit codes: 0 all sent, 1 some failed, 2 usage or configuration error.
+exit codes: 0 all sent, 1 some not sent (failed, in doubt, or stopped), 2 usage or configuration error,
+  130 interrupted (Ctrl-C or SIGTERM; the journal, failures file and summary are written first).
 """
 
 
@@ -75,7 +78,32 @@ def _parser() -> argparse.ArgumentParser:
         metavar="N",
         help=f"sends in flight at once (default {DEFAULT_CONCURRENCY})",
     )
-    batch.add_argument("--failures", metavar="PATH", help="write the lines that failed here, as JSONL")
+    batch.add_argument(
+        "--failures", metavar="PATH", help="write every line not sent here, as JSONL, with the reason (_failure)"
+    )
+    batch.add_argument(
+        "--results",
+        metavar="PATH",
+        help="journal the outcome of every line here as it is known (JSONL: line, hash, msg_id or error)",
+    )
+    batch.add_argument(
+        "--resume",
+        action="store_true",
+        help="continue the send journaled in --results: skip the lines already sent (the file must be unchanged)",
+    )
+    batch.add_argument(
+        "--resend-in-doubt",
+        action="store_true",
+        help="with --resume, send again the lines in doubt (sent, no answer): they may be stored twice",
+    )
+    batch.add_argument("--rate", type=float, metavar="N", help="send at most N messages per second (429s slow it)")
+    batch.add_argument(
+        "--max-connection-failures",
+        type=int,
+        default=DEFAULT_MAX_CONNECTION_FAILURES,
+        metavar="N",
+        help=f"stop after N connection failures in a row (default {DEFAULT_MAX_CONNECTION_FAILURES})",
+    )
 
     connection = send.add_argument_group("connection (flags override the environment)")
     connection.add_argument("--endpoint", help=f"service URL ({ENV['endpoint']})")
@@ -198,150 +226,35 @@ def _send_one(args: argparse.Namespace, output: str) -> int:
     return EXIT_OK
 
 
-class _Line:
-    """One line of the input file: its JSON object (or None when it is not one) and the reason."""
-
-    def __init__(self, number: int, raw: str, message: dict[str, Any] | None, problem: str | None) -> None:
-        self.number = number
-        self.raw = raw
-        self.message = message
-        self.problem = problem
-
-
-def _parse_lines(stream: IO[str], args: argparse.Namespace) -> list[_Line]:
-    lines = []
-    for number, raw in enumerate(stream, start=1):
-        text = raw.strip()
-        if not text:
-            continue
-        try:
-            document = json.loads(text)
-        except ValueError as exc:
-            lines.append(_Line(number, text, None, f"not JSON ({exc})"))
-            continue
-        except RecursionError:
-            lines.append(_Line(number, text, None, "not JSON (nested too deeply)"))
-            continue
-        if not isinstance(document, dict):
-            lines.append(_Line(number, text, None, "not a JSON object"))
-            continue
-        if "topic" not in document and args.topic:
-            document["topic"] = args.topic
-        if "keys" not in document and args.keys:
-            document["keys"] = args.keys
-        if "tags" not in document and args.tag:
-            document["tags"] = args.tag
-        lines.append(_Line(number, text, document, None))
-    return lines
-
-
-def _as_message(line: _Line) -> dict[str, Any]:
-    assert line.message is not None
-    message = dict(line.message)
-    body = message.get("body")
-    if body is not None and not isinstance(body, str):
-        message["body"] = json.dumps(body, ensure_ascii=False, separators=(",", ":"))
-    if "topic" not in message:
-        raise ValidationError('no topic: give --topic or a "topic" field.')
-    return message
-
-
-def _progress(total: int) -> tuple[Callable[[SendOutcome], object], Callable[[], None]]:
-    """A progress bar on stderr when rich is installed and stderr is a terminal; else nothing."""
-    if not sys.stderr.isatty():
-        return (lambda _outcome: None), (lambda: None)
-    try:
-        from rich.console import Console
-        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
-    except ImportError:
-        return (lambda _outcome: None), (lambda: None)
-    progress = Progress(
-        TextColumn("sending"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TimeRemainingColumn(),
-        console=Console(stderr=True),
-        transient=True,
-    )
-    task = progress.add_task("send", total=total)
-    progress.start()
-    return (lambda _outcome: progress.advance(task)), progress.stop
-
-
-def _send_file(args: argparse.Namespace, output: str) -> int:
-    from ._client import AsyncClient
-
+def _check_file_options(args: argparse.Namespace) -> None:
+    """The options of file sending make sense together (and only with --file)."""
+    if args.file is None:
+        given = [
+            flag
+            for flag, value in (
+                ("--failures", args.failures),
+                ("--results", args.results),
+                ("--resume", args.resume),
+                ("--resend-in-doubt", args.resend_in_doubt),
+                ("--rate", args.rate),
+            )
+            if value
+        ]
+        if given:
+            raise ConfigurationError(f"{', '.join(given)} only apply to sending a file: give --file PATH.")
+        return
     if args.concurrency < 1:
         raise ConfigurationError("--concurrency must be at least 1.")
-    try:
-        if args.file == "-":
-            lines = _parse_lines(sys.stdin, args)
-        else:
-            with open(args.file, encoding="utf-8") as stream:
-                lines = _parse_lines(stream, args)
-    except (OSError, UnicodeDecodeError) as exc:
-        raise ConfigurationError(f"cannot read {args.file}: {exc}") from exc
-    options = _client_options(args)
-
-    outcomes: dict[int, SendOutcome | str] = {}
-    sendable = [line for line in lines if line.message is not None]
-    for line in lines:
-        if line.problem is not None:
-            outcomes[line.number] = line.problem
-
-    messages: list[dict[str, Any]] = []
-    for line in sendable:
-        try:
-            messages.append(_as_message(line))
-        except ValidationError as exc:
-            outcomes[line.number] = str(exc)
-            messages.append({})  # keeps positions aligned; replaced below
-    advance, stop = _progress(len(sendable))
-    started = time.perf_counter()
-
-    async def run() -> list[SendOutcome]:
-        async with AsyncClient(**options) as client:
-            todo = [(line, m) for line, m in zip(sendable, messages, strict=True) if line.number not in outcomes]
-            results = await client.send_many([m for _, m in todo], concurrency=args.concurrency, on_outcome=advance)
-            for (line, _), outcome in zip(todo, results, strict=True):
-                outcomes[line.number] = outcome
-            return results
-
-    try:
-        asyncio.run(run())
-    finally:
-        stop()
-    elapsed = time.perf_counter() - started
-
-    failed_lines = [line for line in lines if not isinstance(outcomes.get(line.number), SendResult)]
-    sent = len(lines) - len(failed_lines)
-    for line in failed_lines[:20]:
-        outcome = outcomes.get(line.number)
-        reason = outcome.exception if isinstance(outcome, SendFailure) else outcome
-        print(f"dms-rocketmq: line {line.number} failed: {reason}", file=sys.stderr)
-    if len(failed_lines) > 20:
-        print(f"dms-rocketmq: ... and {len(failed_lines) - 20} more failures", file=sys.stderr)
-    if args.failures:
-        with open(args.failures, "w", encoding="utf-8") as failures:
-            for line in failed_lines:
-                failures.write((json.dumps(line.message, ensure_ascii=False) if line.message else line.raw) + "\n")
-
-    rate = sent / elapsed if elapsed > 0 else 0.0
-    summary = {
-        "sent": sent,
-        "failed": len(failed_lines),
-        "total": len(lines),
-        "seconds": round(elapsed, 3),
-        "messages_per_second": round(rate, 1),
-    }
-    if args.failures:
-        summary["failures_file"] = args.failures
-    if output == "json":
-        _print_json(summary, sys.stdout)
-    else:
-        rows = [(name, str(value)) for name, value in summary.items()]
-        _print_table(rows, "Sent" if not failed_lines else "Sent with failures")
-    return EXIT_OK if not failed_lines else EXIT_FAILED
+    if args.max_connection_failures < 1:
+        raise ConfigurationError("--max-connection-failures must be at least 1.")
+    if args.rate is not None and not (args.rate > 0 and args.rate != float("inf")):
+        raise ConfigurationError("--rate must be a number of messages per second more than 0.")
+    if args.resume and not args.results:
+        raise ConfigurationError("--resume needs --results PATH, the journal of the send to continue.")
+    if args.resend_in_doubt and not args.resume:
+        raise ConfigurationError("--resend-in-doubt only applies with --resume.")
+    if args.resume and args.file == "-":
+        raise ConfigurationError("--resume needs a file: stdin cannot be read again.")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -352,11 +265,15 @@ def main(argv: list[str] | None = None) -> int:
         if args.file is not None:
             if args.body is not None:
                 raise ConfigurationError("give either --body or --file, not both.")
-            return _send_file(args, output)
+            _check_file_options(args)
+            from ._cli_bulk import send_file
+
+            return send_file(args, output)
+        _check_file_options(args)
         return _send_one(args, output)
     except (ConfigurationError, ValidationError) as exc:
         print(f"dms-rocketmq: error: {exc}", file=sys.stderr)
         return EXIT_USAGE
     except KeyboardInterrupt:
         print("dms-rocketmq: interrupted", file=sys.stderr)
-        return 130
+        return EXIT_INTERRUPTED
