@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import codecs
 import json
 import os
 import signal
@@ -284,6 +285,24 @@ def _count_lines(path: str) -> int:
     return count + (last != b"\n")
 
 
+def _check_utf8(path: str) -> None:
+    """Refuse a file that is not UTF-8 before anything is sent (a cheap pass: it is decoded, not parsed)."""
+    decoder = codecs.getincrementaldecoder("utf-8")()
+    line = 1
+    with open(path, "rb") as stream:
+        while chunk := stream.read(1 << 20):
+            try:
+                decoder.decode(chunk)
+            except UnicodeDecodeError as exc:
+                line += chunk.count(b"\n", 0, exc.start)
+                raise ConfigurationError(f"cannot read {path}: line {line} is not UTF-8 ({exc.reason}).") from exc
+            line += chunk.count(b"\n")
+        try:
+            decoder.decode(b"", final=True)
+        except UnicodeDecodeError as exc:
+            raise ConfigurationError(f"cannot read {path}: it ends inside a UTF-8 character.") from exc
+
+
 def _check_resumable(path: str, journal_path: str, resumed: JournalState) -> None:
     """Refuse a file whose lines changed since the journal recorded them: resuming would send the wrong ones."""
     last = 0
@@ -346,6 +365,8 @@ def send_file(args: argparse.Namespace, output: str) -> int:
     from ._client import AsyncClient  # imported here so that `--help` stays fast
 
     options = _client_options(args)
+    if args.file != "-" and _is_regular(args.file):
+        _check_utf8(args.file)
     journal, resumed = _prepare_journal(args)
     stream: IO[bytes] | None = None
     failures: IO[str] | None = None
