@@ -3,45 +3,21 @@
 from __future__ import annotations
 
 import json
-import os
-import shutil
 import subprocess
-import sys
 from collections import Counter
 from pathlib import Path
 from typing import Any
 
 import pytest
+from _shared.cli import command, environment
 
 pytestmark = pytest.mark.integration
-
-
-def command() -> list[str]:
-    """The installed console script (next to this interpreter), else `python -m dms_rocketmq`."""
-    script = Path(sys.executable).with_name("dms-rocketmq")
-    if script.exists():
-        return [str(script)]
-    found = shutil.which("dms-rocketmq")
-    return [found] if found else [sys.executable, "-m", "dms_rocketmq"]
 
 
 @pytest.fixture(autouse=True)
 def clean(dms_emulator: Any) -> None:
     """Each test starts from an empty store."""
     dms_emulator.reset()
-
-
-def environment(emulator: Any, **extra: str) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("HUAWEICLOUD_SDK_", "DMS_ROCKETMQ_"))}
-    env.update(
-        DMS_ROCKETMQ_ENDPOINT=emulator.url,
-        HUAWEICLOUD_SDK_PROJECT_ID=emulator.project_id,
-        DMS_ROCKETMQ_INSTANCE_ID=emulator.instance_id,
-        HUAWEICLOUD_SDK_AK=emulator.ak,
-        HUAWEICLOUD_SDK_SK=emulator.sk,
-    )
-    env.update(extra)
-    return env
 
 
 def run(args: list[str], env: dict[str, str], stdin: str | None = None) -> subprocess.CompletedProcess[str]:

@@ -364,15 +364,16 @@ def send_file(args: argparse.Namespace, output: str) -> int:
     """Send every line of `--file` (or stdin), journal and report; the exit code."""
     from ._client import AsyncClient  # imported here so that `--help` stays fast
 
-    options = _client_options(args)
-    if args.file != "-" and _is_regular(args.file):
-        _check_utf8(args.file)
-    journal, resumed = _prepare_journal(args)
-    stream: IO[bytes] | None = None
+    # Settings first: a configuration error must leave no journal behind.
+    client = AsyncClient(**_client_options(args), max_connections=max(args.concurrency, DEFAULT_MAX_CONNECTIONS))
+    stream, regular = _open_input(args)
+    journal: Journal | None = None
     failures: IO[str] | None = None
     progress: _Progress | None = None
     try:
-        stream, regular = _open_input(args)
+        if regular and args.file != "-":
+            _check_utf8(args.file)
+        journal, resumed = _prepare_journal(args)
         if args.failures:
             try:
                 failures = open(args.failures, "w", encoding="utf-8")  # noqa: SIM115 - closed below
@@ -391,7 +392,6 @@ def send_file(args: argparse.Namespace, output: str) -> int:
             _report_resume(resumed, args)
         started = time.perf_counter()
         control = SendControl()
-        client = AsyncClient(**options, max_connections=max(args.concurrency, DEFAULT_MAX_CONNECTIONS))
         exhausted = asyncio.run(_run(client, args, reader, recorder, journal, control, stream, regular))
         elapsed = time.perf_counter() - started
     except BaseException:
@@ -403,7 +403,7 @@ def send_file(args: argparse.Namespace, output: str) -> int:
             progress.stop()
         if failures is not None:
             failures.close()
-        if stream is not None and stream is not sys.stdin.buffer:
+        if stream is not sys.stdin.buffer:
             stream.close()
     return _finish(args, output, recorder, journal, control, elapsed, exhausted, reader.lines_read)
 

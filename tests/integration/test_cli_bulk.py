@@ -1,0 +1,256 @@
+"""`dms-rocketmq send --file` stopped at random points (SIGINT, SIGTERM, SIGKILL) and resumed, and stopped early
+on purpose (endpoint down, wrong SK, unknown instance): checked line by line against what the emulator stored."""
+
+from __future__ import annotations
+
+import json
+import random
+import signal
+import subprocess
+import time
+from collections import Counter
+from pathlib import Path
+from typing import Any
+
+import pytest
+from _shared.cli import command, environment
+
+pytestmark = pytest.mark.integration
+
+LINES = 3000
+CONCURRENCY = 16
+
+
+@pytest.fixture
+def emulator(dms_emulator_factory: Any) -> Any:
+    """A memory emulator of its own: the counts below are of this test's messages only."""
+    return dms_emulator_factory(memory=True)
+
+
+def write_lines(path: Path, count: int = LINES, tag: str = "bulk") -> list[str]:
+    bodies = [f"{tag}-{n}" for n in range(1, count + 1)]
+    path.write_text("".join(json.dumps({"body": body}) + "\n" for body in bodies), encoding="utf-8")
+    return bodies
+
+
+def start(args: list[str], env: dict[str, str]) -> subprocess.Popen[str]:
+    return subprocess.Popen(
+        [*command(), "send", "--topic", "orders", "--output", "json", *args],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+
+
+def run(args: list[str], env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [*command(), "send", "--topic", "orders", "--output", "json", *args],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+
+def journal_states(path: Path) -> dict[int, dict[str, Any]]:
+    """The last record of every line of a results journal (a torn last line, from a kill, is ignored)."""
+    last: dict[int, dict[str, Any]] = {}
+    for raw in path.read_text(encoding="utf-8").splitlines():
+        try:
+            record = json.loads(raw)
+        except ValueError:
+            continue
+        if "line" in record:
+            last[record["line"]] = record
+    return last
+
+
+def sent_records(path: Path) -> int:
+    try:
+        return path.read_bytes().count(b'"status":"sent"')
+    except FileNotFoundError:
+        return 0
+
+
+def wait_for_sent(path: Path, process: subprocess.Popen[str], count: int) -> None:
+    deadline = time.monotonic() + 60
+    while sent_records(path) < count:
+        assert process.poll() is None, process.communicate()
+        assert time.monotonic() < deadline, "the CLI sent too slowly"
+        time.sleep(0.01)
+
+
+def stored_bodies(emulator: Any) -> Counter[str]:
+    return Counter(message["body"] for message in emulator.messages("orders"))
+
+
+def check_journal_matches_store(journal: Path, emulator: Any, bodies: list[str]) -> None:
+    """Every line the journal says was sent is stored once, with the journal's msg_id, queue and offset."""
+    stored = {m["body"]: m for m in emulator.messages("orders")}
+    for number, record in journal_states(journal).items():
+        if record["status"] == "sent":
+            row = stored[bodies[number - 1]]
+            assert (row["msg_id"], row["queue_id"], row["queue_offset"]) == (
+                record["msg_id"],
+                record["queue_id"],
+                record["queue_offset"],
+            )
+
+
+@pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM], ids=["SIGINT", "SIGTERM"])
+def test_signal_at_a_random_point_then_resume_stores_every_line_once(
+    emulator: Any, tmp_path: Path, signum: signal.Signals
+) -> None:
+    """SIGINT/SIGTERM mid-file: exit 130, every line accounted for; --resume then stores each line exactly once."""
+    seed = random.randrange(1_000_000)
+    point = random.Random(seed).randrange(1, LINES // 2)
+    source, journal, failures = tmp_path / "in.jsonl", tmp_path / "results.jsonl", tmp_path / "failed.jsonl"
+    bodies = write_lines(source)
+    env = environment(emulator)
+    args = ["--file", str(source), "--results", str(journal), "--concurrency", str(CONCURRENCY)]
+    process = start([*args, "--failures", str(failures)], env)
+    wait_for_sent(journal, process, point)
+    process.send_signal(signum)
+    stdout, stderr = process.communicate(timeout=60)
+    assert process.returncode == 130, (seed, stderr)
+    summary = json.loads(stdout)
+    assert "Traceback" not in stderr
+    assert summary["sent"] >= point, seed
+    # Every line is accounted for, in the summary, the journal and the failures file.
+    assert summary["sent"] + summary["in_doubt"] + summary["not_sent"] + summary["failed"] == LINES, summary
+    states = journal_states(journal)
+    assert len(states) == LINES
+    assert Counter(r["status"] for r in states.values())["sent"] == summary["sent"]
+    listed = [json.loads(line) for line in failures.read_text(encoding="utf-8").splitlines()]
+    assert len(listed) == LINES - summary["sent"]
+    assert all(entry["_failure"]["status"] in ("not_sent", "in_doubt") for entry in listed)
+    assert stored_bodies(emulator).total() == summary["sent"]  # the in-flight sends finished: no doubt left
+    check_journal_matches_store(journal, emulator, bodies)
+
+    resumed = run([*args, "--resume"], env)
+    assert resumed.returncode == 0, resumed.stderr
+    again = json.loads(resumed.stdout)
+    assert again["skipped"] == summary["sent"]
+    assert again["sent"] == LINES - summary["sent"]
+    counts = stored_bodies(emulator)
+    assert set(counts) == set(bodies)
+    assert set(counts.values()) == {1}, (seed, [b for b, n in counts.items() if n > 1][:5])
+    check_journal_matches_store(journal, emulator, bodies)
+
+
+def test_second_ctrl_c_abandons_in_flight_sends_as_in_doubt(emulator: Any, tmp_path: Path) -> None:
+    """A second Ctrl-C abandons slow sends: they are in doubt, kept out of --resume unless --resend-in-doubt."""
+    source, journal = tmp_path / "in.jsonl", tmp_path / "results.jsonl"
+    bodies = write_lines(source, 200)
+    env = environment(emulator)
+    args = ["--file", str(source), "--results", str(journal), "--concurrency", "4", "--timeout", "30"]
+    process = start(args, env)
+    wait_for_sent(journal, process, 20)
+    emulator.inject_faults(4, status=200, delay_ms=3000)  # the next four sends hang for 3 s
+    time.sleep(0.3)
+    process.send_signal(signal.SIGINT)
+    time.sleep(0.2)
+    process.send_signal(signal.SIGINT)
+    stdout, stderr = process.communicate(timeout=60)
+    assert process.returncode == 130, stderr
+    summary = json.loads(stdout)
+    assert summary["in_doubt"] >= 1, summary
+    assert summary["sent"] + summary["in_doubt"] + summary["not_sent"] == 200
+    doubtful = {n for n, r in journal_states(journal).items() if r["status"] == "in_doubt"}
+    assert len(doubtful) == summary["in_doubt"]
+    assert all(r["request_sent"] for r in journal_states(journal).values() if r["status"] == "in_doubt")
+
+    time.sleep(3.5)  # the delayed sends are stored by now: they were in doubt, not lost
+    kept = run([*args, "--resume"], env)
+    assert kept.returncode == 1, kept.stderr
+    assert json.loads(kept.stdout)["in_doubt"] == len(doubtful)
+    assert f"{len(doubtful)} lines are in doubt" in kept.stderr
+    counts = stored_bodies(emulator)
+    assert all(counts[bodies[n - 1]] <= 1 for n in doubtful)
+    assert all(counts[body] == 1 for n, body in enumerate(bodies, start=1) if n not in doubtful)
+
+    resent = run([*args, "--resume", "--resend-in-doubt"], env)
+    assert resent.returncode == 0, resent.stderr
+    assert json.loads(resent.stdout)["sent"] == len(doubtful)
+    assert set(stored_bodies(emulator)) == set(bodies)
+
+
+def test_sigkill_then_resume_never_sends_an_acknowledged_line_twice(emulator: Any, tmp_path: Path) -> None:
+    """SIGKILL mid-run: --resume skips every acknowledged line, holds back the lines that were in flight."""
+    source, journal = tmp_path / "in.jsonl", tmp_path / "results.jsonl"
+    bodies = write_lines(source)
+    env = environment(emulator)
+    args = ["--file", str(source), "--results", str(journal), "--concurrency", str(CONCURRENCY)]
+    process = start(args, env)
+    wait_for_sent(journal, process, random.randrange(1, LINES // 2))
+    process.kill()
+    process.communicate(timeout=30)
+    before = journal_states(journal)
+    acknowledged = {n for n, r in before.items() if r["status"] == "sent"}
+    in_flight = {n for n, r in before.items() if r["status"] == "sending"}
+    assert len(in_flight) <= CONCURRENCY  # written ahead: at most a window of lines is in doubt
+
+    resumed = run([*args, "--resume"], env)
+    summary = json.loads(resumed.stdout)
+    assert summary["skipped"] == len(acknowledged)
+    assert summary["in_doubt"] == len(in_flight)
+    assert resumed.returncode == (1 if in_flight else 0), resumed.stderr
+    counts = stored_bodies(emulator)
+    assert all(counts[body] == 1 for n, body in enumerate(bodies, start=1) if n not in in_flight), [
+        (n, counts[b]) for n, b in enumerate(bodies, start=1) if counts[b] != 1 and n not in in_flight
+    ][:5]
+    assert all(counts[bodies[n - 1]] <= 1 for n in in_flight)
+    check_journal_matches_store(journal, emulator, bodies)
+
+
+def test_resume_refuses_an_edited_file(emulator: Any, tmp_path: Path) -> None:
+    """--resume with a file whose journaled lines changed is refused (exit 2) before anything is sent."""
+    source, journal = tmp_path / "in.jsonl", tmp_path / "results.jsonl"
+    write_lines(source, 50)
+    env = environment(emulator)
+    args = ["--file", str(source), "--results", str(journal)]
+    assert run(args, env).returncode == 0
+    lines = source.read_text(encoding="utf-8").splitlines(keepends=True)
+    source.write_text("".join([json.dumps({"body": "inserted"}) + "\n", *lines]), encoding="utf-8")
+    refused = run([*args, "--resume"], env)
+    assert refused.returncode == 2
+    assert "has changed since" in refused.stderr
+    assert "line 1 " in refused.stderr
+    assert stored_bodies(emulator).total() == 50
+    fresh = run(args, env)  # and a journal is never overwritten by accident
+    assert fresh.returncode == 2
+    assert "--resume" in fresh.stderr
+
+
+@pytest.mark.parametrize("case", ["endpoint down", "wrong SK", "unknown instance"])
+def test_fail_fast_stops_early_and_journals_every_line(emulator: Any, tmp_path: Path, case: str) -> None:
+    """When no line can succeed, the CLI stops after about a window of sends, says why, and journals every line."""
+    source, journal = tmp_path / "in.jsonl", tmp_path / "results.jsonl"
+    write_lines(source, 2000)
+    broken = {
+        "endpoint down": {"DMS_ROCKETMQ_ENDPOINT": "http://127.0.0.1:9"},
+        "wrong SK": {"HUAWEICLOUD_SDK_SK": "not-the-secret-key"},
+        "unknown instance": {"DMS_ROCKETMQ_INSTANCE_ID": "00000000-0000-4000-8000-000000000000"},
+    }[case]
+    message = {
+        "endpoint down": "connection failures in a row",
+        "wrong SK": "refused the credentials",
+        "unknown instance": "does not exist",
+    }[case]
+    done = run(
+        ["--file", str(source), "--results", str(journal), "--concurrency", str(CONCURRENCY)],
+        environment(emulator, **broken),
+    )
+    assert done.returncode == 1, done.stderr
+    assert message in done.stderr
+    summary = json.loads(done.stdout)
+    # Only the first window of sends (and the connection-failure run) was tried: the rest were not sent.
+    assert summary["failed"] <= CONCURRENCY + 10, summary
+    assert summary["not_sent"] == 2000 - summary["failed"]
+    states = journal_states(journal)
+    assert len(states) == 2000
+    assert {r["status"] for r in states.values()} == {"failed", "not_sent"}
+    assert all(r["request_sent"] is False for r in states.values())
+    assert emulator.messages("orders") == []
+    assert emulator.sk not in done.stderr + done.stdout
