@@ -53,7 +53,8 @@ class AdaptiveRate:
         self.current = ceiling
         self._lock = threading.Lock()
         self._next_slot = 0.0
-        self._last_change = time.monotonic()
+        self._last_change = time.monotonic()  # of the pace, by a cut or a recovery step
+        self._last_cut = -math.inf
         self._window_start = self._last_change
         self._window_count = 0
         self._observed = 0.0  # successes per second over the last full second
@@ -81,11 +82,11 @@ class AdaptiveRate:
         with self._lock:
             self.throttled += 1
             now = time.monotonic()
-            if self.current is not None and now - self._last_change < CUT_INTERVAL:
+            if now - self._last_cut < CUT_INTERVAL:
                 return
             base = self.current if self.current is not None else max(self._observed, self._window_rate(now))
             self.current = max(MIN_RATE, base / 2.0)
-            self._last_change = now
+            self._last_change = self._last_cut = now
 
     def on_sent(self) -> None:
         """A message was stored: counts toward the observed rate."""

@@ -1,0 +1,269 @@
+"""Bulk sending without a server (httpx.MockTransport): any iterable through a bounded window, outcomes as they
+complete, fail-fast, rate, cancellation, and the classification of every outcome."""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import json
+import threading
+from collections.abc import Iterator
+from typing import Any
+
+import dms_rocketmq as dms
+import httpx
+import pytest
+from dms_rocketmq._bulk import outcome_state
+from dms_rocketmq._rate import MIN_RATE, AdaptiveRate
+from test_wrapper_fakes import SETTINGS, async_client, error, stored, sync_client
+
+
+def counted(limit: int | None = None) -> tuple[list[int], Iterator[dict[str, str]]]:
+    """A generator of messages that records how many were taken from it (endless when `limit` is None)."""
+    taken = [0]
+
+    def generate() -> Iterator[dict[str, str]]:
+        for n in itertools.count() if limit is None else range(limit):
+            taken[0] += 1
+            yield {"topic": "orders", "body": str(n)}
+
+    return taken, generate()
+
+
+def echo(request: httpx.Request) -> httpx.Response:
+    return stored(request, int(json.loads(request.content)["body"]))
+
+
+def test_iter_send_reads_an_endless_generator_lazily() -> None:
+    """iter_send takes inputs only as the window frees: an endless generator is never read ahead by more."""
+    taken, messages = counted()
+    with sync_client(echo) as client:
+        stream = client.iter_send(messages, concurrency=4)
+        seen = [next(stream) for _ in range(100)]
+        stream.close()
+    assert {index for index, _ in seen} <= set(range(taken[0]))
+    assert all(outcome.ok for _, outcome in seen)
+    assert taken[0] <= 100 + 3 * 4, taken[0]  # a window (concurrency plus the hand-over queue), not the input
+
+
+def test_async_iter_send_reads_lazily_and_accounts_for_every_index() -> None:
+    """AsyncClient.iter_send yields each index once, as sends complete, reading a generator of inputs lazily."""
+    taken, messages = counted(2000)
+
+    async def main() -> list[tuple[int, dms.SendOutcome]]:
+        async with async_client(echo) as client:
+            got = []
+            async for pair in client.iter_send(messages, concurrency=8):
+                got.append(pair)
+                if len(got) == 50:
+                    assert taken[0] <= 50 + 3 * 8
+            return got
+
+    got = asyncio.run(main())
+    assert sorted(index for index, _ in got) == list(range(2000))
+    assert all(outcome.ok and outcome.queue_offset == index for index, outcome in got)  # type: ignore[union-attr]
+
+
+@pytest.mark.parametrize("status", [401, 403, 404])
+@pytest.mark.parametrize("use_async", [False, True], ids=["sync", "async"])
+def test_fail_fast_stops_on_a_status_no_send_can_pass(status: int, use_async: bool) -> None:
+    """With fail_fast, a 401/403/404 stops sending: one outcome per input, the rest not sent (and say so)."""
+    calls = 0
+    lock = threading.Lock()
+
+    def refuse(request: httpx.Request) -> httpx.Response:
+        nonlocal calls
+        with lock:
+            calls += 1
+        return error(status, "APIGW.0301", "refused")
+
+    inputs = [{"topic": "orders", "body": str(n)} for n in range(500)]
+    if use_async:
+
+        async def main() -> list[dms.SendOutcome]:
+            async with async_client(refuse) as client:
+                return await client.send_many(inputs, concurrency=4, fail_fast=True)
+
+        outcomes = asyncio.run(main())
+    else:
+        with sync_client(refuse) as client:
+            outcomes = client.send_many(inputs, concurrency=4, fail_fast=True)
+    assert len(outcomes) == 500
+    states = [outcome_state(o) for o in outcomes]
+    assert states.count("failed") == calls <= 4
+    assert states.count("not_sent") == 500 - calls
+    cancelled = [
+        o for o in outcomes if isinstance(o, dms.SendFailure) and isinstance(o.exception, dms.SendCancelledError)
+    ]
+    assert all(not o.exception.request_sent and str(status) in str(o.exception) for o in cancelled)  # type: ignore[union-attr]
+
+
+def test_fail_fast_after_consecutive_connection_failures() -> None:
+    """With fail_fast, max_connection_failures connection failures in a row stop sending; a success resets it."""
+
+    def down(request: httpx.Request) -> httpx.Response:
+        raise httpx.ConnectError("refused", request=request)
+
+    with sync_client(down, max_retries=0) as client:
+        outcomes = client.send_many(
+            [{"topic": "orders", "body": str(n)} for n in range(300)],
+            concurrency=1,
+            fail_fast=True,
+            max_connection_failures=3,
+        )
+    states = [outcome_state(o) for o in outcomes]
+    assert states[:3] == ["failed"] * 3
+    assert set(states[3:]) == {"not_sent"}
+    with sync_client(down, max_retries=0) as client:
+        plain = client.send_many([{"topic": "orders", "body": "x"}] * 20, concurrency=2)
+    assert [outcome_state(o) for o in plain] == ["failed"] * 20  # off by default: every input is tried
+
+
+def test_outcome_state_says_which_failures_may_be_stored() -> None:
+    """A failure is in doubt exactly when the message may have been stored: no answer, 5xx but 503, bad 200."""
+    request = httpx.Request("POST", "http://x")
+
+    def status(code: int) -> Exception:
+        return dms._exceptions.status_error_from_response(httpx.Response(code, request=request, content=b"{}"))
+
+    cases: dict[str, Exception] = {
+        "failed": dms.ValidationError("bad"),
+        "in_doubt": dms.APIConnectionError(request_sent=True),
+    }
+    assert outcome_state(dms.SendFailure(None, dms.APIConnectionError(request_sent=False))) == "failed"
+    assert outcome_state(dms.SendFailure(None, dms.APITimeoutError(request_sent=True))) == "in_doubt"
+    for code, expected in [
+        (400, "failed"),
+        (401, "failed"),
+        (429, "failed"),
+        (503, "failed"),
+        (500, "in_doubt"),
+        (502, "in_doubt"),
+        (504, "in_doubt"),
+    ]:
+        assert outcome_state(dms.SendFailure(None, status(code))) == expected, code
+    for expected, exc in cases.items():
+        assert outcome_state(dms.SendFailure(None, exc)) == expected
+    assert outcome_state(dms.SendFailure(None, dms.SendCancelledError("x", request_sent=False))) == "not_sent"
+    assert outcome_state(dms.SendFailure(None, dms.SendCancelledError("x", request_sent=True))) == "in_doubt"
+
+
+def test_adaptive_rate_halves_on_429_and_recovers_to_the_ceiling() -> None:
+    """A 429 halves the pace (once per burst), never below the floor; without 429s it climbs back to the ceiling."""
+    rate = AdaptiveRate(100.0)
+    rate.on_throttled()
+    assert rate.current == 50.0
+    rate.on_throttled()  # the same burst
+    assert rate.current == 50.0
+    rate._last_cut -= 1.0
+    rate.on_throttled()
+    assert rate.current == 25.0
+    for _ in range(40):
+        rate._last_change -= 1.0
+        rate.delay()
+    assert rate.current == 100.0
+    floor = AdaptiveRate(None)
+    assert not floor.active
+    floor.on_throttled()
+    assert floor.active
+    assert floor.current == MIN_RATE  # nothing observed yet: the floor
+
+
+def test_rate_paces_the_slots() -> None:
+    """rate=N hands out send slots 1/N s apart."""
+    rate = AdaptiveRate(10.0)
+    waits = [rate.delay() for _ in range(5)]
+    assert waits[0] == pytest.approx(0.0, abs=0.01)
+    assert waits[4] == pytest.approx(0.4, abs=0.01)
+
+
+def test_send_many_rejects_bad_rate_and_connection_failure_count() -> None:
+    """rate and max_connection_failures are checked before anything is sent."""
+    with sync_client(echo) as client:
+        for bad in (0, -1, float("inf"), "fast", True):
+            with pytest.raises(dms.ConfigurationError, match="rate"):
+                client.send_many([{"topic": "orders", "body": "0"}], rate=bad)  # type: ignore[arg-type]
+        with pytest.raises(dms.ConfigurationError, match="max_connection_failures"):
+            client.send_many([], fail_fast=True, max_connection_failures=0)
+
+
+def test_429_slows_send_many_down() -> None:
+    """A 429 during send_many (retried) engages the pacing of the remaining sends."""
+    answered = 0
+    lock = threading.Lock()
+
+    def throttle_once(request: httpx.Request) -> httpx.Response:
+        nonlocal answered
+        with lock:
+            answered += 1
+            first = answered == 1
+        return error(429, "APIG.0308", "throttled", **{"Retry-After": "0"}) if first else echo(request)
+
+    seen: list[Any] = []
+    dms.set_testing(True)
+    try:
+        with sync_client(throttle_once) as client:
+            original = AdaptiveRate.on_throttled
+
+            def spy(self: AdaptiveRate) -> None:
+                original(self)
+                seen.append(self.current)
+
+            AdaptiveRate.on_throttled = spy  # type: ignore[method-assign]
+            try:
+                outcomes = client.send_many(
+                    [{"topic": "orders", "body": str(n)} for n in range(20)], concurrency=2, rate=1000
+                )
+            finally:
+                AdaptiveRate.on_throttled = original  # type: ignore[method-assign]
+    finally:
+        dms.set_testing(False)
+    assert all(o.ok for o in outcomes)
+    assert seen == [500.0], "the 429 did not halve the pace"
+
+
+def test_async_send_many_cancelled_stops_and_returns_every_outcome() -> None:
+    """Cancelling the task of send_many stops taking inputs, lets in-flight sends finish, returns every outcome."""
+
+    async def slow(request: httpx.Request) -> httpx.Response:
+        await asyncio.sleep(0.01)
+        return echo(request)
+
+    async def main() -> list[dms.SendOutcome]:
+        async with dms.AsyncClient(**SETTINGS, transport=httpx.MockTransport(slow)) as client:
+            task = asyncio.ensure_future(
+                client.send_many([{"topic": "orders", "body": str(n)} for n in range(2000)], concurrency=4)
+            )
+            await asyncio.sleep(0.1)
+            task.cancel()
+            return await task
+
+    outcomes = asyncio.run(main())
+    assert len(outcomes) == 2000
+    states = [outcome_state(o) for o in outcomes]
+    assert 0 < states.count("sent") < 2000
+    assert states.count("sent") + states.count("not_sent") == 2000  # the in-flight ones finished: none in doubt
+    assert states.index("not_sent") == states.count("sent")  # taken in order: a prefix was sent
+
+
+def test_async_send_many_cancelled_twice_abandons_in_flight_as_in_doubt() -> None:
+    """A second cancellation abandons the sends in flight: each comes back in doubt (request_sent=True)."""
+
+    async def hang(request: httpx.Request) -> httpx.Response:
+        await asyncio.sleep(30)
+        return echo(request)
+
+    async def main() -> list[dms.SendOutcome]:
+        async with dms.AsyncClient(**SETTINGS, transport=httpx.MockTransport(hang)) as client:
+            task = asyncio.ensure_future(
+                client.send_many([{"topic": "orders", "body": str(n)} for n in range(50)], concurrency=4)
+            )
+            await asyncio.sleep(0.05)
+            task.cancel()
+            await asyncio.sleep(0.05)
+            task.cancel()
+            return await asyncio.wait_for(task, 5)
+
+    outcomes = asyncio.run(main())
+    states = [outcome_state(o) for o in outcomes]
+    assert states == ["in_doubt"] * 4 + ["not_sent"] * 46
