@@ -114,3 +114,26 @@ def test_unreadable_file_exit_2(monkeypatch: pytest.MonkeyPatch, capsys: pytest.
     )
     assert code == 2
     assert "cannot read" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    ("extra", "message"),
+    [
+        (["--body", "x", "--failures", "f.jsonl"], "--failures only apply to sending a file"),
+        (["--body", "x", "--results", "r.jsonl", "--rate", "5"], "--results, --rate only apply"),
+        (["--file", "in.jsonl", "--resume"], "--resume needs --results"),
+        (["--file", "in.jsonl", "--results", "r.jsonl", "--resend-in-doubt"], "only applies with --resume"),
+        (["--file", "-", "--results", "r.jsonl", "--resume"], "stdin cannot be read again"),
+        (["--file", "in.jsonl", "--rate", "0"], "--rate must be"),
+        (["--file", "in.jsonl", "--max-connection-failures", "0"], "--max-connection-failures must be"),
+    ],
+)
+def test_file_options_without_a_file_or_out_of_place_are_usage_errors(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], extra: list[str], message: str
+) -> None:
+    """File-sending options without --file, or in combinations that cannot work, exit 2 and say why."""
+    monkeypatch.setenv("HUAWEICLOUD_SDK_SK", "sk")
+    base = ["send", "--endpoint", "http://127.0.0.1:9", "--project-id", "p", "--instance-id", "i", "--ak", "AK"]
+    code = main([*base, "--topic", "orders", *extra])
+    assert code == 2
+    assert message in capsys.readouterr().err
