@@ -62,7 +62,7 @@ docs: $(NODE_STAMP) ## Render build/api-reference.html from openapi.yaml (not co
 	REDOCLY_TELEMETRY=off node_modules/.bin/redocly build-docs openapi.yaml --config redocly.yaml \
 	  --output build/api-reference.html
 
-bench: $(VENV_STAMP) ## Throughput vs Huawei's SDK and the raw limits (~5 min; BENCH_ARGS=--quick for a smoke run)
+bench: $(VENV_STAMP) ## Throughput vs Huawei's SDK and the raw limits, and the CLI on a million lines (~12 min; BENCH_ARGS=--quick for a smoke run)
 	$(PY) bench/run.py $(BENCH_ARGS)
 
 soak: $(VENV_STAMP) ## Crash test (10 SIGKILL cycles), 64 senders for 30 s, 200 on 128 connections; scripts/results/

@@ -113,7 +113,10 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     )
     parser.add_argument("--output", type=Path, help="where to write the JSON (default bench/results.json)")
     parser.add_argument(
-        "--only", choices=["sequential", "bulk", "server"], action="append", help="run only these sections"
+        "--only",
+        choices=["sequential", "bulk", "server", "bulk_cli"],
+        action="append",
+        help="run only these sections (bulk_cli: bench/bulk_cli.py)",
     )
     parser.add_argument(
         "--markdown",
@@ -198,7 +201,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     extra["bulk"][1].unavailable = no_wrapper
     for row in sections["server"][1:]:
         row.unavailable = no_emulator
-    chosen = args.only or list(sections)
+    chosen = [section for section in args.only or list(sections) if section in sections]
 
     servers: dict[str, EmulatorProcess] = {}
     with tempfile.TemporaryDirectory(prefix="dms-bench-") as data_dir:
@@ -215,10 +218,18 @@ def main(argv: Sequence[str] | None = None) -> int:
             for server in servers.values():
                 server.close()
 
+    bulk_cli_figures = None
+    if not args.only or "bulk_cli" in args.only:
+        import bulk_cli  # bench/bulk_cli.py, beside this file
+
+        print("bulk_cli:", flush=True)
+        bulk_cli_figures = bulk_cli.measure(quick=args.quick)
+        print(json.dumps(bulk_cli_figures, indent=2))
     print()
     print(report({s: sections[s] for s in chosen}, extra, args) if args.only else report(sections, extra, args))
     if not args.only:
         document = results_json(sections, extra, args, started)
+        document["bulk_cli"] = bulk_cli_figures
         args.output.write_text(json.dumps(document, indent=2, ensure_ascii=False) + "\n")
         print(f"\nwrote {args.output.relative_to(ROOT) if args.output.is_relative_to(ROOT) else args.output}")
     return 0
