@@ -243,6 +243,7 @@ def test_fail_fast_stops_early_and_journals_every_line(emulator: Any, tmp_path: 
         environment(emulator, **broken),
     )
     assert done.returncode == 1, done.stderr
+    assert "dms-rocketmq: stopped: " in done.stderr
     assert message in done.stderr
     summary = json.loads(done.stdout)
     # Only the first window of sends (and the connection-failure run) was tried: the rest were not sent.
@@ -254,3 +255,15 @@ def test_fail_fast_stops_early_and_journals_every_line(emulator: Any, tmp_path: 
     assert all(r["request_sent"] is False for r in states.values())
     assert emulator.messages("orders") == []
     assert emulator.sk not in done.stderr + done.stdout
+
+
+def test_rate_caps_messages_per_second(emulator: Any, tmp_path: Path) -> None:
+    """--rate N never sends faster than N a second (a lower bound on the time: a slow machine cannot break it)."""
+    source = tmp_path / "in.jsonl"
+    write_lines(source, 150)
+    started = time.monotonic()
+    done = run(["--file", str(source), "--rate", "100", "--concurrency", "16"], environment(emulator))
+    elapsed = time.monotonic() - started
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout)["sent"] == 150
+    assert elapsed >= 1.4  # 150 sends at 100 a second: the 150th slot is 1.49 s after the first

@@ -120,7 +120,7 @@ def test_fail_fast_after_consecutive_connection_failures() -> None:
 
 
 def test_outcome_state_says_which_failures_may_be_stored() -> None:
-    """A failure is in doubt exactly when the message may have been stored: no answer, 5xx but 503, bad 200."""
+    """A failure is in doubt exactly when the message may have been stored: no answer, any 5xx, bad 200."""
     request = httpx.Request("POST", "http://x")
 
     def status(code: int) -> Exception:
@@ -136,7 +136,7 @@ def test_outcome_state_says_which_failures_may_be_stored() -> None:
         (400, "failed"),
         (401, "failed"),
         (429, "failed"),
-        (503, "failed"),
+        (503, "in_doubt"),
         (500, "in_doubt"),
         (502, "in_doubt"),
         (504, "in_doubt"),
@@ -162,11 +162,17 @@ def test_adaptive_rate_halves_on_429_and_recovers_to_the_ceiling() -> None:
         rate._last_change -= 1.0
         rate.delay()
     assert rate.current == 100.0
-    floor = AdaptiveRate(None)
-    assert not floor.active
-    floor.on_throttled()
-    assert floor.active
-    assert floor.current == MIN_RATE  # nothing observed yet: the floor
+    unlimited = AdaptiveRate(None)
+    unlimited.on_throttled()
+    assert not unlimited.active  # nothing sent yet: no pace to halve, the retries' waits suffice
+    for _ in range(10):
+        unlimited.on_sent()
+    unlimited._window_start -= 1.0  # ten sent in the last second
+    unlimited.on_throttled()
+    assert unlimited.current == pytest.approx(5.0, rel=0.01)
+    slow = AdaptiveRate(1.5)
+    slow.on_throttled()
+    assert slow.current == MIN_RATE  # never below the floor
 
 
 def test_rate_paces_the_slots() -> None:

@@ -20,7 +20,7 @@ import contextlib
 import logging
 import queue
 import threading
-from collections.abc import AsyncIterable, AsyncIterator, Awaitable, Callable, Iterable, Iterator, Mapping
+from collections.abc import AsyncIterable, AsyncIterator, Awaitable, Callable, Iterable, Iterator, Mapping, Sized
 from typing import Any, Literal, TypeAlias
 
 from ._exceptions import (
@@ -64,6 +64,13 @@ BeforeSend: TypeAlias = Callable[[int, Any], None]
 OutcomeState: TypeAlias = Literal["sent", "failed", "in_doubt", "not_sent"]
 
 
+def _workers(concurrency: int, inputs: object) -> int:
+    """No more workers than inputs, when their number is known (a short list needs no 16 threads)."""
+    if isinstance(inputs, Sized):
+        return max(1, min(concurrency, len(inputs)))
+    return concurrency
+
+
 def check_concurrency(concurrency: object) -> int:
     """`concurrency` when it is a whole number >= 1; a ConfigurationError otherwise."""
     if not isinstance(concurrency, int) or isinstance(concurrency, bool) or concurrency < 1:
@@ -74,16 +81,17 @@ def check_concurrency(concurrency: object) -> int:
 def may_have_been_stored(exc: BaseException) -> bool:
     """Whether the message of a failed send may nevertheless have been stored (so re-sending may duplicate it).
 
-    No: a refusal with a 4xx status, 503, a connection never used, a local validation error. Yes (in doubt):
-    no answer after the request left, a 5xx other than 503 (a gateway may have forwarded it), a 200 whose
-    body was unreadable, a send abandoned in flight, and anything unexpected.
+    No: a refusal with a 4xx status, a connection never used, a local validation error. Yes (in doubt): no
+    answer after the request left, any 5xx (a gateway may have forwarded the request, and a broker may have
+    stored the message before failing; 503's real error code is not documented), a 200 whose body was
+    unreadable, a send abandoned in flight, and anything unexpected.
     """
     if isinstance(exc, SendCancelledError | APIConnectionError):
         return exc.request_sent
     if isinstance(exc, MalformedResponseError):
         return True
     if isinstance(exc, APIStatusError):
-        return exc.status_code >= 500 and exc.status_code != 503
+        return exc.status_code >= 500
     return not isinstance(exc, ValidationError | ConfigurationError)
 
 
@@ -364,7 +372,7 @@ def run_threads(
         changed.set()
 
     remove = control.listen(on_control)
-    running = concurrency
+    workers = running = _workers(concurrency, inputs)  # `running` counts down as they end
 
     def work() -> None:
         nonlocal running
@@ -395,7 +403,7 @@ def run_threads(
                 running -= 1
             changed.set()
 
-    threads = [threading.Thread(target=work, name=f"dms-rocketmq-send-{n}", daemon=True) for n in range(concurrency)]
+    threads = [threading.Thread(target=work, name=f"dms-rocketmq-send-{n}", daemon=True) for n in range(workers)]
     try:
         for thread in threads:
             thread.start()
@@ -496,7 +504,7 @@ async def run_tasks(
             window.finish(index, item, outcome)
 
     try:
-        workers.extend(loop.create_task(work()) for _ in range(concurrency))
+        workers.extend(loop.create_task(work()) for _ in range(_workers(concurrency, inputs)))
         while True:
             try:
                 # asyncio.wait, unlike gather, does not cancel the workers when this task is cancelled.

@@ -392,7 +392,10 @@ def send_file(args: argparse.Namespace, output: str) -> int:
             _report_resume(resumed, args)
         started = time.perf_counter()
         control = SendControl()
-        exhausted = asyncio.run(_run(client, args, reader, recorder, journal, control, stream, regular))
+        try:
+            exhausted = asyncio.run(_run(client, args, reader, recorder, journal, control, stream, regular))
+        except OSError as exc:  # reading the input, or writing the journal or failures file (disk full...)
+            raise ConfigurationError(f"stopped by an I/O error (the journal holds what was recorded): {exc}") from exc
         elapsed = time.perf_counter() - started
     except BaseException:
         if journal is not None:
@@ -452,7 +455,10 @@ async def _run(
 
     installed = []
     for signum, name in ((signal.SIGINT, "Ctrl-C"), (signal.SIGTERM, "SIGTERM")):
-        loop.add_signal_handler(signum, on_signal, name)
+        try:
+            loop.add_signal_handler(signum, on_signal, name)
+        except (NotImplementedError, RuntimeError):  # no signal handlers in this loop (Windows): Ctrl-C aborts
+            continue
         installed.append(signum)
     flusher = loop.create_task(_flush_periodically(journal)) if journal is not None else None
     lines: Iterator[_Line] | AsyncIterator[_Line] = reader.from_file(stream) if regular else reader.from_pipe(stream)

@@ -78,13 +78,17 @@ class AdaptiveRate:
             return slot - now
 
     def on_throttled(self) -> None:
-        """A 429 arrived: halve the rate (from the rate achieved, when there was no limit yet)."""
+        """A 429 arrived: halve the rate (from the rate achieved so far, when there was no limit yet)."""
         with self._lock:
             self.throttled += 1
             now = time.monotonic()
             if now - self._last_cut < CUT_INTERVAL:
                 return
-            base = self.current if self.current is not None else max(self._observed, self._window_rate(now))
+            base = self.current
+            if base is None:
+                base = self._observed or self._window_rate(now)
+                if not base:
+                    return  # nothing sent yet to measure a pace from: the retries' own waits are all there is
             self.current = max(MIN_RATE, base / 2.0)
             self._last_change = self._last_cut = now
 
