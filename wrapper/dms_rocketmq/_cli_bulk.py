@@ -107,10 +107,10 @@ class _Recorder:
         self.counts["skipped"] += 1
         self.progress.advance()
 
-    def kept_in_doubt(self, number: int, raw: bytes) -> None:
+    def kept_in_doubt(self, number: int, document: Any) -> None:
         """A line an earlier run left in doubt, not re-sent (no --resend-in-doubt): counted and listed."""
         error = {"type": "InDoubt", "message": "in doubt since an earlier run (sent, no answer); not re-sent"}
-        self._failure(number, _document_or_raw(raw), "in_doubt", True, error, count=True, show=False)
+        self._failure(number, document, "in_doubt", True, error, show=False)
 
     def invalid(self, number: int, digest: str, document: Any, reason: str) -> None:
         """A line that cannot be a message (not JSON, breaks a rule): failed, nothing sent."""
@@ -151,11 +151,9 @@ class _Recorder:
         request_sent: bool,
         error: dict[str, Any],
         *,
-        count: bool = True,
         show: bool = True,
     ) -> None:
-        if count:
-            self.counts[state] += 1
+        self.counts[state] += 1
         self.progress.advance()
         if show:
             self.shown += 1
@@ -202,9 +200,19 @@ class _Reader:
                 self.recorder.skipped()
                 return None
             if state in (IN_DOUBT, SENDING) and not self.resend_in_doubt:
-                self.recorder.kept_in_doubt(number, raw)
+                self.recorder.kept_in_doubt(number, self._listed(raw))
                 return None
         return self._parse(number, raw, digest)
+
+    def _listed(self, raw: bytes) -> Any:
+        """A line as the failures file lists it: its object with the defaults applied, or its text."""
+        document = _document_or_raw(raw)
+        if isinstance(document, dict):
+            document.pop(FAILURE_FIELD, None)
+            for name, value in self.defaults.items():
+                if name not in document and value:
+                    document[name] = value
+        return document
 
     def _parse(self, number: int, raw: bytes, digest: str) -> _Line | None:
         text = raw.decode("utf-8", "replace")
