@@ -267,3 +267,27 @@ def test_rate_caps_messages_per_second(emulator: Any, tmp_path: Path) -> None:
     assert done.returncode == 0, done.stderr
     assert json.loads(done.stdout)["sent"] == 150
     assert elapsed >= 1.4  # 150 sends at 100 a second: the 150th slot is 1.49 s after the first
+
+
+def test_ctrl_c_with_stdin_still_open_stops_at_once(emulator: Any, tmp_path: Path) -> None:
+    """A pipe that never ends (a producer still running) does not hold Ctrl-C up: exit 130, unread input said."""
+    journal = tmp_path / "results.jsonl"
+    process = subprocess.Popen(
+        [*command(), "send", "--topic", "orders", "--output", "json", "--file", "-", "--results", str(journal)],
+        env=environment(emulator),
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    assert process.stdin is not None
+    process.stdin.write("".join(json.dumps({"body": f"piped-{n}"}) + "\n" for n in range(100)))
+    process.stdin.flush()  # and the pipe stays open, as a producer that has more to say keeps it
+    wait_for_sent(journal, process, 100)
+    process.send_signal(signal.SIGINT)
+    stdout, stderr = process.communicate(timeout=30)
+    assert process.returncode == 130, stderr
+    summary = json.loads(stdout)
+    assert (summary["sent"], summary["not_sent"], summary["unread_after_line"]) == (100, 0, 100)
+    assert "the input after line 100 was not read" in stderr
+    assert stored_bodies(emulator).total() == 100

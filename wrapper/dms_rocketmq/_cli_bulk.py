@@ -16,6 +16,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import codecs
+import contextlib
 import json
 import os
 import signal
@@ -259,18 +260,23 @@ class _Reader:
         room = threading.Semaphore(8)  # batches read ahead: bounded memory
 
         def read() -> None:
-            batch: list[bytes] = []
-            try:
-                for raw in stream:
-                    batch.append(raw)
-                    if len(batch) >= 256:
+            # os.read returns what the pipe holds (blocking only when it is empty): each line is handed over
+            # as soon as it is complete, however slowly a producer writes, and in batches when it is fast.
+            fd = stream.fileno()
+            pending = b""
+            # RuntimeError: the loop is closed, sending is over (a producer wrote on after a stop).
+            with contextlib.suppress(RuntimeError):
+                try:
+                    while chunk := os.read(fd, 1 << 16):
+                        *complete, pending = (pending + chunk).split(b"\n")
+                        if complete:
+                            room.acquire()
+                            loop.call_soon_threadsafe(batches.put_nowait, complete)
+                    if pending:
                         room.acquire()
-                        loop.call_soon_threadsafe(batches.put_nowait, batch)
-                        batch = []
-                room.acquire()
-                loop.call_soon_threadsafe(batches.put_nowait, batch)
-            finally:
-                loop.call_soon_threadsafe(batches.put_nowait, None)
+                        loop.call_soon_threadsafe(batches.put_nowait, [pending])
+                finally:
+                    loop.call_soon_threadsafe(batches.put_nowait, None)
 
         threading.Thread(target=read, name="dms-rocketmq-stdin", daemon=True).start()
         number = 0
