@@ -150,7 +150,7 @@ def measure(*, quick: bool = False, lines: int | None = None, small_lines: int |
     ratio = big_cli["messages_per_second"] / contender["messages_per_second"]
     peak = big_cli["peak_rss_mib"]
     return {
-        "command": "python bench/bulk_cli.py" + (" --quick" if quick else ""),
+        "command": "python bench/run.py" + (" --quick" if quick else ""),
         "in_flight": IN_FLIGHT,
         "cli": big_cli,
         "cli_small": small_cli,
@@ -177,6 +177,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--output", type=Path, help="also write the figures here as JSON")
     args = parser.parse_args(argv)
     result = measure(quick=args.quick, lines=args.lines, small_lines=args.small_lines)
+    result["command"] = " ".join(["python bench/bulk_cli.py", *(sys.argv[1:] if argv is None else argv)])
     text = json.dumps(result, indent=2)
     print(text)
     if args.output:
