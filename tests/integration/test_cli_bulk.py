@@ -17,7 +17,7 @@ from _shared.cli import command, environment
 
 pytestmark = pytest.mark.integration
 
-LINES = 3000
+LINES = 2000
 CONCURRENCY = 16
 
 
@@ -147,7 +147,7 @@ def test_second_ctrl_c_abandons_in_flight_sends_as_in_doubt(emulator: Any, tmp_p
     args = ["--file", str(source), "--results", str(journal), "--concurrency", "4", "--timeout", "30"]
     process = start(args, env)
     wait_for_sent(journal, process, 20)
-    emulator.inject_faults(4, status=200, delay_ms=3000)  # the next four sends hang for 3 s
+    emulator.inject_faults(4, status=200, delay_ms=2000)  # the next four sends hang for 2 s
     time.sleep(0.3)
     process.send_signal(signal.SIGINT)
     time.sleep(0.2)
@@ -161,7 +161,7 @@ def test_second_ctrl_c_abandons_in_flight_sends_as_in_doubt(emulator: Any, tmp_p
     assert len(doubtful) == summary["in_doubt"]
     assert all(r["request_sent"] for r in journal_states(journal).values() if r["status"] == "in_doubt")
 
-    time.sleep(3.5)  # the delayed sends are stored by now: they were in doubt, not lost
+    time.sleep(2.2)  # the delayed sends are stored by now: they were in doubt, not lost
     kept = run([*args, "--resume"], env)
     assert kept.returncode == 1, kept.stderr
     assert json.loads(kept.stdout)["in_doubt"] == len(doubtful)
