@@ -291,3 +291,28 @@ def test_ctrl_c_with_stdin_still_open_stops_at_once(emulator: Any, tmp_path: Pat
     assert (summary["sent"], summary["not_sent"], summary["unread_after_line"]) == (100, 0, 100)
     assert "the input after line 100 was not read" in stderr
     assert stored_bodies(emulator).total() == 100
+
+
+def test_progress_and_summary_count_every_line(
+    emulator: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The progress bar advances once per line of the file (blank and invalid ones too); the summary agrees."""
+    from dms_rocketmq import _cli_bulk
+    from dms_rocketmq._cli import main
+
+    advanced = []
+
+    class Counting(_cli_bulk._Progress):
+        def advance(self) -> None:
+            advanced.append(1)
+
+    monkeypatch.setattr(_cli_bulk, "_Progress", Counting)
+    for name, value in environment(emulator).items():
+        monkeypatch.setenv(name, value)
+    source = tmp_path / "in.jsonl"
+    good = [json.dumps({"body": f"counted-{n}"}) for n in range(10)]
+    source.write_text("\n".join([*good[:5], "", "not json", "[1]", "   ", *good[5:], '{"body": ""}']) + "\n")
+    assert main(["send", "--topic", "orders", "--output", "json", "--file", str(source)]) == 1
+    summary = json.loads(capsys.readouterr().out)
+    assert len(advanced) == 15  # every line of the file
+    assert (summary["sent"], summary["failed"], summary["blank"], summary["total"]) == (10, 3, 2, 13)
