@@ -22,11 +22,11 @@ import time
 from pathlib import Path
 from typing import Any
 
+from _measure import AK, BODY_LENGTH, IN_FLIGHT, SK, TOPIC
+from _servers import start_emulator
+
 __all__ = ["measure"]
 
-TOPIC = "bench"
-IN_FLIGHT = 64
-BODY_LENGTH = 100
 LINES = 1_000_000
 SMALL_LINES = 100_000
 QUICK_LINES = 20_000
@@ -59,7 +59,7 @@ asyncio.run(main())
 
 
 def write_file(path: Path, count: int) -> None:
-    """`count` lines of about 100-character bodies, each with one key (the bulk section's workload)."""
+    """`count` lines of BODY_LENGTH-character bodies, each with one key (the bulk section's workload)."""
     with path.open("w", encoding="utf-8") as stream:
         for i in range(count):
             body = f"order {i:08d} placed; ".ljust(BODY_LENGTH, "x")
@@ -88,18 +88,16 @@ def cli_command() -> list[str]:
 
 def measure(*, quick: bool = False, lines: int | None = None, small_lines: int | None = None) -> dict[str, Any]:
     """Run the bench; the figures as a JSON-compatible dictionary."""
-    from dms_rocketmq_emulator.pytest_plugin import start_emulator
-
     lines = lines or (QUICK_LINES if quick else LINES)
     small_lines = small_lines or (QUICK_SMALL_LINES if quick else SMALL_LINES)
-    emulator = start_emulator(memory=True, auth=True, topics=(TOPIC,))
+    emulator = start_emulator(memory=True)
     env = {k: v for k, v in os.environ.items() if not k.startswith(("HUAWEICLOUD_SDK_", "DMS_ROCKETMQ_"))}
     env.update(
         DMS_ROCKETMQ_ENDPOINT=emulator.url,
         HUAWEICLOUD_SDK_PROJECT_ID=emulator.project_id,
         DMS_ROCKETMQ_INSTANCE_ID=emulator.instance_id,
-        HUAWEICLOUD_SDK_AK=str(emulator.ak),
-        HUAWEICLOUD_SDK_SK=str(emulator.sk),
+        HUAWEICLOUD_SDK_AK=AK,
+        HUAWEICLOUD_SDK_SK=SK,
     )
     try:
         with tempfile.TemporaryDirectory(prefix="dms-bench-cli-") as folder:
