@@ -254,7 +254,7 @@ def test_fail_fast_stops_early_and_journals_every_line(emulator: Any, tmp_path: 
     assert {r["status"] for r in states.values()} == {"failed", "not_sent"}
     assert all(r["request_sent"] is False for r in states.values())
     assert emulator.messages("orders") == []
-    assert emulator.sk not in done.stderr + done.stdout
+    assert emulator.sk not in done.stderr + done.stdout + journal.read_text(encoding="utf-8")
 
 
 def test_rate_caps_messages_per_second(emulator: Any, tmp_path: Path) -> None:

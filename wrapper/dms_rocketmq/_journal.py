@@ -110,28 +110,36 @@ def read_journal(path: str) -> JournalState:
     return state
 
 
+def _drop_torn_line(path: str) -> None:
+    """Cut a record a killed run left half-written: it was never a record, and the next one must start whole."""
+    with open(path, "rb+") as journal:
+        size = journal.seek(0, os.SEEK_END)
+        end = size
+        while end > 0:
+            start = max(0, end - 65536)
+            journal.seek(start)
+            chunk = journal.read(end - start)
+            newline = chunk.rfind(b"\n")
+            if newline >= 0:
+                end = start + newline + 1
+                break
+            end = start
+        if end != size:
+            journal.truncate(end)
+
+
 class Journal:
     """Appends records; `flush()` hands them to the OS (the write-ahead `sending` records are flushed at once)."""
 
     def __init__(self, path: str, *, append: bool) -> None:
         try:
+            if append:
+                _drop_torn_line(path)
             self._file: IO[bytes] = open(path, "ab" if append else "wb")  # noqa: SIM115 - closed by close()
         except OSError as exc:
             raise ConfigurationError(f"cannot write the results journal {path}: {exc}") from exc
         self.path = path
-        if append:
-            self._end_torn_line()
         self._dirty = False
-
-    def _end_torn_line(self) -> None:
-        # A killed run may have left half a record: end it, so that the next record is whole.
-        with open(self.path, "rb") as existing:
-            size = existing.seek(0, os.SEEK_END)
-            if size == 0:
-                return
-            existing.seek(size - 1)
-            if existing.read(1) != b"\n":
-                self._file.write(b"\n")
 
     def _write(self, data: dict[str, Any]) -> None:
         self._file.write(json.dumps(data, ensure_ascii=False, separators=(",", ":")).encode("utf-8") + b"\n")
