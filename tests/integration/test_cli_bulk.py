@@ -186,6 +186,8 @@ def test_sigkill_then_resume_never_sends_an_acknowledged_line_twice(emulator: An
     wait_for_sent(journal, process, random.randrange(1, LINES // 2))
     process.kill()
     process.communicate(timeout=30)
+    with journal.open("ab") as stream:  # as if killed halfway through writing a record
+        stream.write(b'{"line":1,"hash":"00')
     before = journal_states(journal)
     acknowledged = {n for n, r in before.items() if r["status"] == "sent"}
     in_flight = {n for n, r in before.items() if r["status"] == "sending"}
@@ -202,6 +204,8 @@ def test_sigkill_then_resume_never_sends_an_acknowledged_line_twice(emulator: An
     ][:5]
     assert all(counts[bodies[n - 1]] <= 1 for n in in_flight)
     check_journal_matches_store(journal, emulator, bodies)
+    again = run([*args, "--resume"], env)  # the journal stays readable after a kill and a resume
+    assert json.loads(again.stdout)["skipped"] + len(in_flight) == LINES, again.stderr
 
 
 def test_resume_refuses_an_edited_file(emulator: Any, tmp_path: Path) -> None:
