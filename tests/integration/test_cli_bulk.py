@@ -320,3 +320,15 @@ def test_progress_and_summary_count_every_line(
     summary = json.loads(capsys.readouterr().out)
     assert len(advanced) == 15  # every line of the file
     assert (summary["sent"], summary["failed"], summary["blank"], summary["total"]) == (10, 3, 2, 13)
+
+
+def test_failures_file_cannot_be_the_file_being_sent(emulator: Any, tmp_path: Path) -> None:
+    """--failures (or --results) naming the input file is refused: writing it would empty the input first."""
+    source = tmp_path / "failed.jsonl"
+    write_lines(source, 10)
+    for flag in ("--failures", "--results"):
+        done = run(["--file", str(source), flag, str(tmp_path / "." / "failed.jsonl")], environment(emulator))
+        assert done.returncode == 2
+        assert "name the same file" in done.stderr
+    assert len(source.read_text(encoding="utf-8").splitlines()) == 10
+    assert emulator.messages("orders") == []

@@ -374,10 +374,25 @@ def _prepare_journal(args: argparse.Namespace) -> tuple[Journal | None, JournalS
     return Journal(args.results, append=False), None
 
 
+def _check_paths(args: argparse.Namespace) -> None:
+    """The input, the journal and the failures file are three different files (writing one must not truncate
+    another: `--file failed.jsonl --failures failed.jsonl` would empty the file before it is read)."""
+    named = [("--file", args.file), ("--results", args.results), ("--failures", args.failures)]
+    seen: dict[str, str] = {}
+    for flag, path in named:
+        if path is None or path == "-":
+            continue
+        real = os.path.realpath(path)
+        if real in seen:
+            raise ConfigurationError(f"{seen[real]} and {flag} name the same file ({path}); give each its own.")
+        seen[real] = flag
+
+
 def send_file(args: argparse.Namespace, output: str) -> int:
     """Send every line of `--file` (or stdin), journal and report; the exit code."""
     from ._client import AsyncClient  # imported here so that `--help` stays fast
 
+    _check_paths(args)
     # Settings first: a configuration error must leave no journal behind.
     client = AsyncClient(**_client_options(args), max_connections=max(args.concurrency, DEFAULT_MAX_CONNECTIONS))
     stream, regular = _open_input(args)
