@@ -16,6 +16,7 @@ from . import _exceptions as errors
 from ._auth import Authenticator
 from ._config import Settings
 from ._control import ControlAPI, error_json
+from ._query_responses import ListMessagesHandler
 from ._responses import ASGIReceive, ASGISend, RequestIds, SendMessageHandler
 from ._schema import RequestSchema, request_schema
 from ._store import Store, make_store
@@ -57,6 +58,7 @@ class EmulatorApp:
             auth=self.auth,
             faults=self.faults,
             request_ids=self.request_ids,
+            list_messages=ListMessagesHandler(registry=self.registry, store=self.store, auth=self.auth),
         )
         self.control = ControlAPI(
             registry=self.registry,

@@ -13,7 +13,7 @@ import json
 import logging
 import os
 from collections.abc import Awaitable, Callable, MutableMapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from . import _exceptions as errors
 from ._auth import Authenticator
@@ -21,7 +21,10 @@ from ._exceptions import MAX_MESSAGE_BYTES, MAX_REQUEST_BYTES, DMSError
 from ._routes import Routes
 from ._schema import RequestSchema
 from ._store import Store, StoreError
-from .models import FaultPlan, PendingMessage, Property, Registry
+from .models import FaultPlan, PendingMessage, Property, Registry, now_ms
+
+if TYPE_CHECKING:
+    from ._query_responses import ListMessagesHandler
 
 __all__ = ["ASGIReceive", "ASGISend", "RequestIds", "SendMessageHandler", "error_response", "send_reply"]
 
@@ -191,8 +194,11 @@ class SendMessageHandler:
         auth: Authenticator,
         faults: FaultPlan,
         request_ids: RequestIds,
+        list_messages: ListMessagesHandler | None = None,
     ) -> None:
         self.registry = registry
+        #: Where GETs on the messages URL go (ListMessages); None: they get 405.
+        self.list_messages = list_messages
         self.store = store
         self.schema = schema
         self.auth = auth
@@ -222,8 +228,12 @@ class SendMessageHandler:
 
     async def _handle(self, scope: Scope, receive: ASGIReceive) -> _Reply | None:
         route = self.routes.match(scope["method"], scope["path"])
+        if route.operation_id == "ListMessages" and self.list_messages is not None:
+            parameters = route.parameters
+            return await self.list_messages.handle(scope, receive, parameters["project_id"], parameters["instance_id"])
         if route.operation_id != "SendMessage":
             raise errors.not_implemented(route.operation_id)
+        born_at_ms = now_ms()
         body = await _read_body(receive, _content_length(scope))
         if self.auth.enabled:
             raw_path = scope.get("raw_path")
@@ -256,7 +266,11 @@ class SendMessageHandler:
             if fault.status != 200:
                 raise errors.fault_for_status(fault.status, fault.retry_after)
         properties = _properties(document)
-        stored = await self.store.append(PendingMessage(instance.instance_id, topic, document["body"], properties))
+        client = scope.get("client")
+        born_host = f"{client[0]}:{client[1]}" if client else ""
+        stored = await self.store.append(
+            PendingMessage(instance.instance_id, topic, document["body"], properties, born_at_ms, born_host)
+        )
         response = {
             "topic": stored.topic,
             "body": stored.body,

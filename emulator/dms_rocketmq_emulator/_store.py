@@ -16,12 +16,20 @@ the less a send waits (one statement per batch instead of one per row, no Python
 
 If a write fails (a full or broken disk), its senders get an error and so does every send placed after
 it, until the event loop has reloaded the placement state from the database: offsets never get a gap.
+
+Queries (`ListMessages`, `_query.py`) use indexes in both stores: by message id, by key (one entry per key
+of a message, in `message_keys` on disk) and by store time within a topic. Store times never go backwards
+within a store, so a topic's messages are in time order and a time range is one slice of them.
+
+The durable store's schema has a version (`PRAGMA user_version`): a data directory written by an older
+emulator is migrated when it opens (new columns filled from what each row holds, the key index built).
 """
 
 from __future__ import annotations
 
 import abc
 import asyncio
+import bisect
 import contextlib
 import json
 import logging
@@ -29,9 +37,11 @@ import queue
 import secrets
 import sqlite3
 import threading
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
+from ._query import STORE_PORT, MessageQuery, body_crc, message_keys, record_size, shown_properties
 from .models import MessageIdFactory, PendingMessage, StoredMessage, TopicLog, now_ms
 
 __all__ = ["DataDirInUseError", "DurableStore", "MemoryStore", "Store", "StoreError", "make_store"]
@@ -62,6 +72,9 @@ class Store(abc.ABC):
         self._logs: dict[tuple[str, str], TopicLog] = {}
         self._seq = 0
         self._ids: MessageIdFactory | None = None
+        self._store_host = f"{ip}:{STORE_PORT}"
+        # The latest store time handed out: store times never go backwards, even if the wall clock does.
+        self._last_ms = 0
 
     def open(self) -> None:  # noqa: B027 - most stores have nothing to open
         """Open the store and restore its state before serving (errors show here, not mid-start-up)."""
@@ -85,12 +98,24 @@ class Store(abc.ABC):
         """(total matching, one page of them) in store order."""
 
     @abc.abstractmethod
+    async def query(self, query: MessageQuery) -> tuple[int, list[StoredMessage]]:
+        """(number of matches, the page `query.limit`/`query.offset` asks for), in store order."""
+
+    @abc.abstractmethod
+    async def load(self, messages: Iterable[PendingMessage]) -> int:
+        """Place and keep many messages at once, as sends would (to fill a store fast); returns how many."""
+
+    @abc.abstractmethod
     async def reset(self) -> None:
         """Forget every message, offset and round-robin position."""
 
     def restored_topics(self) -> list[tuple[str, str, int]]:
         """Topics a previous run created on demand: (instance_id, name, queues)."""
         return []
+
+    def _now(self) -> int:
+        self._last_ms = max(now_ms(), self._last_ms)
+        return self._last_ms
 
     def _place(self, message: PendingMessage, stored_at_ms: int) -> StoredMessage:
         topic = message.topic
@@ -102,6 +127,8 @@ class Store(abc.ABC):
         assert self._ids is not None
         msg_id = self._ids.next_id()
         self._seq += 1
+        properties = (*message.properties, (_UNIQ_KEY, msg_id))
+        body = message.body.encode("utf-8")
         return StoredMessage(
             seq=self._seq,
             instance_id=message.instance_id,
@@ -110,9 +137,18 @@ class Store(abc.ABC):
             queue_offset=offset,
             msg_id=msg_id,
             body=message.body,
-            properties=(*message.properties, (_UNIQ_KEY, msg_id)),
+            properties=properties,
             stored_at_ms=stored_at_ms,
+            born_at_ms=min(message.born_at_ms, stored_at_ms) if message.born_at_ms else stored_at_ms,
+            born_host=message.born_host or self._store_host,
+            store_host=self._store_host,
+            body_crc=body_crc(body),
+            store_size=record_size(body, topic.name, shown_properties(properties, msg_id)),
         )
+
+
+def _stored_at(message: StoredMessage) -> int:
+    return message.stored_at_ms
 
 
 class MemoryStore(Store):
@@ -123,6 +159,10 @@ class MemoryStore(Store):
     def __init__(self, *, ip: str = "127.0.0.1") -> None:
         super().__init__(ip=ip)
         self._messages: list[StoredMessage] = []
+        # The query indexes; each list is in store order, hence in store-time order.
+        self._by_msg_id: dict[str, StoredMessage] = {}
+        self._by_topic: dict[tuple[str, str], list[StoredMessage]] = {}
+        self._by_key: dict[tuple[str, str, str], list[StoredMessage]] = {}
 
     async def start(self) -> None:
         self._ids = MessageIdFactory(secrets.randbits(32), ip=self._ip, on_new_month=self._next_generation)
@@ -135,9 +175,48 @@ class MemoryStore(Store):
         return None
 
     async def append(self, message: PendingMessage) -> StoredMessage:
-        stored = self._place(message, now_ms())
-        self._messages.append(stored)
+        stored = self._place(message, self._now())
+        self._keep(stored)
         return stored
+
+    async def load(self, messages: Iterable[PendingMessage]) -> int:
+        count = 0
+        for message in messages:
+            self._keep(self._place(message, self._now()))
+            count += 1
+        return count
+
+    def _keep(self, stored: StoredMessage) -> None:
+        self._messages.append(stored)
+        self._by_msg_id[stored.msg_id] = stored
+        topic = (stored.instance_id, stored.topic)
+        found = self._by_topic.get(topic)
+        if found is None:
+            self._by_topic[topic] = [stored]
+        else:
+            found.append(stored)
+        for key in message_keys(stored.properties):
+            self._by_key.setdefault((*topic, key), []).append(stored)
+
+    async def query(self, query: MessageQuery) -> tuple[int, list[StoredMessage]]:
+        if query.msg_id is not None:
+            found = self._by_msg_id.get(query.msg_id)
+            matches = [found] if found is not None and query.matches(found) else []
+            return len(matches), matches[query.offset : query.offset + query.limit]
+        if query.key is not None:
+            candidates = self._by_key.get((query.instance_id, query.topic, query.key), [])
+        else:
+            candidates = self._by_topic.get((query.instance_id, query.topic), [])
+        low, high = 0, len(candidates)
+        if query.start_ms is not None:
+            low = bisect.bisect_left(candidates, query.start_ms, key=_stored_at)
+        if query.end_ms is not None:
+            high = bisect.bisect_right(candidates, query.end_ms, key=_stored_at)
+        if query.queue_id is not None:
+            matches = [m for m in candidates[low:high] if m.queue_id == query.queue_id]
+            return len(matches), matches[query.offset : query.offset + query.limit]
+        start = low + query.offset
+        return max(0, high - low), candidates[start : min(high, start + query.limit)] if start < high else []
 
     async def messages(
         self, instance_id: str | None, topic: str | None, limit: int, offset: int
@@ -151,6 +230,9 @@ class MemoryStore(Store):
 
     async def reset(self) -> None:
         self._messages.clear()
+        self._by_msg_id.clear()
+        self._by_topic.clear()
+        self._by_key.clear()
         self._logs.clear()
 
 
@@ -166,13 +248,37 @@ CREATE TABLE IF NOT EXISTS messages (
 CREATE INDEX IF NOT EXISTS messages_by_topic ON messages (topic, seq);
 """
 
-_INSERT_MESSAGES = (
-    "INSERT INTO messages (seq, instance_id, topic, queue_id, queue_offset, msg_id, body, properties,"
-    " stored_at_ms) VALUES "
+#: The schema version `_migrate` brings a database to (PRAGMA user_version; 0: before queries existed).
+SCHEMA_VERSION = 1
+# Version 1: what a query shows of a stored message, and the query indexes.
+_NEW_COLUMNS = (
+    ("born_at_ms", "INTEGER NOT NULL DEFAULT 0"),
+    ("born_host", "TEXT NOT NULL DEFAULT ''"),
+    ("store_host", "TEXT NOT NULL DEFAULT ''"),
+    ("body_crc", "INTEGER NOT NULL DEFAULT 0"),
+    ("store_size", "INTEGER NOT NULL DEFAULT 0"),
 )
-_ROW = "(?,?,?,?,?,?,?,?,?)"
+_QUERY_SCHEMA = """
+CREATE TABLE IF NOT EXISTS message_keys (
+    instance_id TEXT NOT NULL, topic TEXT NOT NULL, key TEXT NOT NULL, seq INTEGER NOT NULL,
+    PRIMARY KEY (instance_id, topic, key, seq)) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS messages_by_msg_id ON messages (msg_id);
+CREATE INDEX IF NOT EXISTS messages_by_time ON messages (topic, stored_at_ms);
+"""
+
+_COLUMNS = (
+    "seq, instance_id, topic, queue_id, queue_offset, msg_id, body, properties, stored_at_ms,"
+    " born_at_ms, born_host, store_host, body_crc, store_size"
+)
+_WIDTH = _COLUMNS.count(",") + 1
+_INSERT_MESSAGES = f"INSERT INTO messages ({_COLUMNS}) VALUES "  # noqa: S608 - constant column names
+_ROW = "(" + ",".join("?" * _WIDTH) + ")"
+_INSERT_KEYS = "INSERT OR IGNORE INTO message_keys (instance_id, topic, key, seq) VALUES "
+_KEY_ROW = "(?,?,?,?)"
 # SQLite allows 32,766 parameters in a statement (since 3.32; 999 before): the rows one INSERT can carry.
-_ROWS_PER_STATEMENT = (32766 if sqlite3.sqlite_version_info >= (3, 32, 0) else 999) // 9
+_PARAMETERS = 32766 if sqlite3.sqlite_version_info >= (3, 32, 0) else 999
+_ROWS_PER_STATEMENT = _PARAMETERS // _WIDTH
+_KEYS_PER_STATEMENT = _PARAMETERS // 4
 # Large bodies: cap a statement's bodies at 32 MiB so one batch never holds gigabytes in one statement.
 _BYTES_PER_STATEMENT = 32 * 1024 * 1024
 _BODY = 6  # index of the body in a row
@@ -194,7 +300,7 @@ def _chunks(rows: list[tuple[Any, ...]]) -> list[tuple[int, int]]:
 
 
 # Work items for the writer thread: (kind, payload, future or None).
-_APPEND, _SQL, _RESYNC, _STOP = 0, 1, 2, 3
+_APPEND, _SQL, _RESYNC, _STOP, _LOAD = 0, 1, 2, 3, 4
 _Item = tuple[int, Any, "asyncio.Future[Any] | None"]
 _Done = list[tuple["asyncio.Future[Any]", Any, "BaseException | None"]]
 
@@ -210,7 +316,99 @@ def _row(m: StoredMessage) -> tuple[Any, ...]:
         m.body,
         json.dumps(m.properties, ensure_ascii=False),
         m.stored_at_ms,
+        m.born_at_ms,
+        m.born_host,
+        m.store_host,
+        m.body_crc,
+        m.store_size,
     )
+
+
+def _key_rows(m: StoredMessage) -> list[tuple[str, str, str, int]]:
+    return [(m.instance_id, m.topic, key, m.seq) for key in message_keys(m.properties)]
+
+
+def _message(row: tuple[Any, ...]) -> StoredMessage:
+    """A row of `SELECT {_COLUMNS}` as a StoredMessage."""
+    return StoredMessage(
+        seq=row[0],
+        instance_id=row[1],
+        topic=row[2],
+        queue_id=row[3],
+        queue_offset=row[4],
+        msg_id=row[5],
+        body=row[6],
+        properties=tuple((name, value) for name, value in json.loads(row[7])),
+        stored_at_ms=row[8],
+        born_at_ms=row[9],
+        born_host=row[10],
+        store_host=row[11],
+        body_crc=row[12],
+        store_size=row[13],
+    )
+
+
+def _rollback(db: sqlite3.Connection) -> None:
+    """Roll back the open transaction, if SQLite has not already (it does on some errors)."""
+    if db.in_transaction:
+        with contextlib.suppress(sqlite3.Error):
+            db.execute("ROLLBACK")
+
+
+def _insert_keys(db: sqlite3.Connection, keys: list[tuple[str, str, str, int]]) -> None:
+    for start in range(0, len(keys), _KEYS_PER_STATEMENT):
+        part = keys[start : start + _KEYS_PER_STATEMENT]
+        db.execute(_INSERT_KEYS + ",".join([_KEY_ROW] * len(part)), [v for key in part for v in key])
+
+
+def _migrate(db: sqlite3.Connection, store_host: str) -> None:
+    """Bring a database of any earlier schema version to SCHEMA_VERSION, in one transaction."""
+    version = db.execute("PRAGMA user_version").fetchone()[0]
+    if version >= SCHEMA_VERSION:
+        return
+    db.execute("BEGIN IMMEDIATE")
+    try:
+        present = {row[1] for row in db.execute("PRAGMA table_info(messages)")}
+        for name, declaration in _NEW_COLUMNS:
+            if name not in present:
+                db.execute(f"ALTER TABLE messages ADD COLUMN {name} {declaration}")
+        for statement in _QUERY_SCHEMA.strip().split(";"):
+            if statement.strip():
+                db.execute(statement)
+        _backfill(db, store_host)
+        db.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+        db.execute("COMMIT")
+    except BaseException:
+        _rollback(db)
+        raise
+
+
+def _backfill(db: sqlite3.Connection, store_host: str) -> None:
+    """Fill the version-1 columns and the key index of rows an older emulator wrote (store_host still '')."""
+    last = 0
+    while True:
+        rows = db.execute(
+            "SELECT seq, instance_id, topic, msg_id, body, properties, stored_at_ms FROM messages"
+            " WHERE seq > ? AND store_host = '' ORDER BY seq LIMIT 10000",
+            (last,),
+        ).fetchall()
+        if not rows:
+            return
+        updates, keys = [], []
+        for seq, instance_id, topic, msg_id, text, properties_json, stored_at_ms in rows:
+            properties = [(name, value) for name, value in json.loads(properties_json)]
+            body = text.encode("utf-8")
+            size = record_size(body, topic, shown_properties(properties, msg_id))
+            # Where the producer was is not known for these: the broker's address stands in for it.
+            updates.append((stored_at_ms, store_host, store_host, body_crc(body), size, seq))
+            keys += [(instance_id, topic, key, seq) for key in message_keys(properties)]
+        db.executemany(
+            "UPDATE messages SET born_at_ms = ?, born_host = ?, store_host = ?, body_crc = ?, store_size = ?"
+            " WHERE seq = ?",
+            updates,
+        )
+        _insert_keys(db, keys)
+        last = rows[-1][0]
 
 
 def _placement_state(db: sqlite3.Connection) -> tuple[dict[tuple[str, str], TopicLog], int]:
@@ -234,6 +432,36 @@ def _placement_state(db: sqlite3.Connection) -> tuple[dict[tuple[str, str], Topi
     return logs, seq
 
 
+def _query_sql(query: MessageQuery) -> tuple[str, list[Any]]:
+    """The FROM and WHERE of `query`, with the index each kind of query is to use."""
+    where = ["m.instance_id = ?", "m.topic = ?"]
+    args: list[Any] = [query.instance_id, query.topic]
+    if query.msg_id is not None:
+        source = "messages m INDEXED BY messages_by_msg_id"
+        where.append("m.msg_id = ?")
+        args.append(query.msg_id)
+    elif query.key is not None:
+        # The key's entries first, then each message by rowid (CROSS JOIN fixes that order in SQLite).
+        source = "message_keys k CROSS JOIN messages m ON m.seq = k.seq"
+        where += ["k.instance_id = ?", "k.topic = ?", "k.key = ?"]
+        args += [query.instance_id, query.topic, query.key]
+    else:
+        source = "messages m INDEXED BY messages_by_time"
+    if query.msg_id is not None and query.key is not None:
+        where.append("m.seq IN (SELECT seq FROM message_keys WHERE instance_id = ? AND topic = ? AND key = ?)")
+        args += [query.instance_id, query.topic, query.key]
+    if query.start_ms is not None:
+        where.append("m.stored_at_ms >= ?")
+        args.append(query.start_ms)
+    if query.end_ms is not None:
+        where.append("m.stored_at_ms <= ?")
+        args.append(query.end_ms)
+    if query.queue_id is not None:
+        where.append("m.queue_id = ?")
+        args.append(query.queue_id)
+    return f"FROM {source} WHERE " + " AND ".join(where), args
+
+
 class DurableStore(Store):
     """Keeps messages in SQLite under `data_dir`; a send is answered only after its commit."""
 
@@ -252,6 +480,9 @@ class DurableStore(Store):
         # Set while placement waits for the writer (after a failed write, during a reset): sends wait on it.
         self._barrier: asyncio.Event | None = None
         self._closed = False
+        # Queries read through one connection of their own, one query at a time.
+        self._reader: sqlite3.Connection | None = None
+        self._reader_lock = threading.Lock()
         #: Written by the writer thread: transactions committed and messages in them (group commit at work).
         self.stats = {"commits": 0, "messages": 0}
 
@@ -267,6 +498,7 @@ class DurableStore(Store):
             db.execute("PRAGMA synchronous=FULL")
             db.execute("PRAGMA busy_timeout=5000")
             db.executescript(_SCHEMA)
+            _migrate(db, self._store_host)
             self._restore(db)
         except sqlite3.Error as exc:
             db.close()
@@ -299,6 +531,7 @@ class DurableStore(Store):
         db.execute("INSERT OR REPLACE INTO meta (key, value) VALUES ('generation', ?)", (generation,))
         self._ids = MessageIdFactory(generation, ip=self._ip, on_new_month=self._next_generation)
         self._logs, self._seq = _placement_state(db)
+        self._last_ms = db.execute("SELECT COALESCE(MAX(stored_at_ms), 0) FROM messages").fetchone()[0]
         self._restored_topics = [
             (instance_id, name, queues)
             for instance_id, name, queues in db.execute("SELECT instance_id, name, queues FROM topics")
@@ -347,9 +580,9 @@ class DurableStore(Store):
                     None,
                 )
             )
-        stored = self._place(message, now_ms())
+        stored = self._place(message, self._now())
         try:
-            await self._submit(_APPEND, _row(stored))
+            await self._submit(_APPEND, (_row(stored), _key_rows(stored)))
         except StoreError:
             self._resync()
             raise
@@ -369,12 +602,28 @@ class DurableStore(Store):
 
         self._submit(_RESYNC, None).add_done_callback(reloaded)
 
+    async def load(self, messages: Iterable[PendingMessage]) -> int:
+        while self._barrier is not None:
+            await self._barrier.wait()
+        rows: list[tuple[Any, ...]] = []
+        keys: list[tuple[str, str, str, int]] = []
+        for message in messages:
+            stored = self._place(message, self._now())
+            rows.append(_row(stored))
+            keys += _key_rows(stored)
+        try:
+            await self._submit(_LOAD, (rows, keys))
+        except StoreError:
+            self._resync()
+            raise
+        return len(rows)
+
     async def reset(self) -> None:
         while self._barrier is not None:
             await self._barrier.wait()
         barrier = self._barrier = asyncio.Event()
         try:
-            await self._submit(_SQL, ("DELETE FROM messages", ()))
+            await self._submit(_SQL, (("DELETE FROM message_keys", "DELETE FROM messages"), ()))
             self._logs.clear()
         finally:
             self._barrier = None
@@ -387,6 +636,10 @@ class DurableStore(Store):
         if self._thread is not None:
             self._queue.put((_STOP, None, None))
             await asyncio.to_thread(self._thread.join)
+        with self._reader_lock:
+            if self._reader is not None:
+                self._reader.close()
+                self._reader = None
         if self._db is not None:
             with contextlib.suppress(sqlite3.Error):
                 self._db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
@@ -414,26 +667,40 @@ class DurableStore(Store):
         try:
             total = db.execute(f"SELECT COUNT(*) FROM messages{clause}", args).fetchone()[0]  # noqa: S608
             rows = db.execute(
-                "SELECT seq, instance_id, topic, queue_id, queue_offset, msg_id, body, properties,"  # noqa: S608
-                f" stored_at_ms FROM messages{clause} ORDER BY seq LIMIT ? OFFSET ?",
+                f"SELECT {_COLUMNS} FROM messages{clause} ORDER BY seq LIMIT ? OFFSET ?",  # noqa: S608
                 [*args, limit, offset],
             ).fetchall()
         finally:
             db.close()
-        return total, [
-            StoredMessage(
-                seq=row[0],
-                instance_id=row[1],
-                topic=row[2],
-                queue_id=row[3],
-                queue_offset=row[4],
-                msg_id=row[5],
-                body=row[6],
-                properties=tuple((name, value) for name, value in json.loads(row[7])),
-                stored_at_ms=row[8],
-            )
-            for row in rows
-        ]
+        return total, [_message(row) for row in rows]
+
+    async def query(self, query: MessageQuery) -> tuple[int, list[StoredMessage]]:
+        if self._closed:
+            raise StoreError("the store is closed")
+        return await asyncio.to_thread(self._run_query, query)
+
+    def _run_query(self, query: MessageQuery) -> tuple[int, list[StoredMessage]]:
+        source, args = _query_sql(query)
+        columns = ", ".join(f"m.{name.strip()}" for name in _COLUMNS.split(","))
+        with self._reader_lock:
+            if self._closed:
+                raise StoreError("the store is closed")
+            if self._reader is None:
+                self._reader = sqlite3.connect(f"file:{self.path}?mode=ro", uri=True, check_same_thread=False)
+            try:
+                # One read transaction: the count and the page see the same commits.
+                self._reader.execute("BEGIN")
+                try:
+                    total = self._reader.execute(f"SELECT COUNT(*) {source}", args).fetchone()[0]
+                    rows = self._reader.execute(
+                        f"SELECT {columns} {source} ORDER BY m.stored_at_ms, m.seq LIMIT ? OFFSET ?",
+                        [*args, query.limit, query.offset],
+                    ).fetchall()
+                finally:
+                    self._reader.execute("COMMIT")
+            except sqlite3.Error as exc:
+                raise StoreError(f"cannot read the store: {exc}") from exc
+        return total, [_message(row) for row in rows]
 
     # -- the writer thread ------------------------------------------------------------------------------
     def _run_writer(self) -> None:
@@ -450,6 +717,7 @@ class DurableStore(Store):
                     break
             done: _Done = []
             rows: list[tuple[Any, ...]] = []
+            keys: list[list[tuple[str, str, str, int]]] = []
             waiting: list[asyncio.Future[Any]] = []
             for kind, payload, future in batch:
                 if kind == _APPEND:
@@ -457,13 +725,22 @@ class DurableStore(Store):
                     if failing:
                         done.append((future, None, StoreError("an earlier write failed; retry")))
                     else:
-                        rows.append(payload)
+                        rows.append(payload[0])
+                        keys.append(payload[1])
                         waiting.append(future)
                     continue
                 # Anything else is a barrier: the messages queued before it are written first.
-                failing = self._flush(db, rows, waiting, done) or failing
-                rows, waiting = [], []
-                if kind == _SQL:
+                failing = self._flush(db, rows, keys, waiting, done) or failing
+                rows, keys, waiting = [], [], []
+                if kind == _LOAD:
+                    assert future is not None
+                    if failing:
+                        done.append((future, None, StoreError("an earlier write failed; retry")))
+                    else:
+                        error = self._load(db, *payload)
+                        failing = error is not None
+                        done.append((future, None, error))
+                elif kind == _SQL:
                     error = self._execute(db, *payload)
                     if future is not None:
                         done.append((future, None, error))
@@ -476,23 +753,61 @@ class DurableStore(Store):
                         done.append((future, None, StoreError(f"cannot read the store: {exc}")))
                 else:
                     stop = True
-            failing = self._flush(db, rows, waiting, done) or failing
+            failing = self._flush(db, rows, keys, waiting, done) or failing
             if done:
                 self._deliver_later(done)
 
     @staticmethod
-    def _execute(db: sqlite3.Connection, sql: str, args: tuple[Any, ...]) -> BaseException | None:
+    def _execute(db: sqlite3.Connection, sql: str | tuple[str, ...], args: tuple[Any, ...]) -> BaseException | None:
+        """Run one statement, or several (a tuple, without arguments) in one transaction."""
         try:
-            db.execute(sql, args)
+            if isinstance(sql, str):
+                db.execute(sql, args)
+            else:
+                db.execute("BEGIN")
+                try:
+                    for statement in sql:
+                        db.execute(statement)
+                    db.execute("COMMIT")
+                except BaseException:
+                    _rollback(db)
+                    raise
         except sqlite3.Error as exc:
             logger.exception("store statement failed")
             return StoreError(f"the store failed: {exc}")
         return None
 
+    def _load(
+        self, db: sqlite3.Connection, rows: list[tuple[Any, ...]], keys: list[tuple[str, str, str, int]]
+    ) -> BaseException | None:
+        """Write a bulk load in one transaction."""
+        try:
+            db.execute("BEGIN")
+            try:
+                for start, end in _chunks(rows):
+                    chunk = rows[start:end]
+                    db.execute(_INSERT_MESSAGES + ",".join([_ROW] * len(chunk)), [v for row in chunk for v in row])
+                _insert_keys(db, keys)
+                db.execute("COMMIT")
+            except BaseException:
+                _rollback(db)
+                raise
+        except sqlite3.Error as exc:
+            logger.exception("could not load %d messages", len(rows))
+            return StoreError(f"the store failed: {exc}")
+        self.stats["commits"] += 1
+        self.stats["messages"] += len(rows)
+        return None
+
     def _flush(
-        self, db: sqlite3.Connection, rows: list[tuple[Any, ...]], waiting: list[asyncio.Future[Any]], done: _Done
+        self,
+        db: sqlite3.Connection,
+        rows: list[tuple[Any, ...]],
+        keys: list[list[tuple[str, str, str, int]]],
+        waiting: list[asyncio.Future[Any]],
+        done: _Done,
     ) -> bool:
-        """Write `rows`, one autocommit INSERT (one transaction, one fsync) per chunk; True if one failed."""
+        """Write `rows` and their keys, one transaction (one fsync) per chunk; True if one failed."""
         failed = False
         for start, end in _chunks(rows):
             chunk = rows[start:end]
@@ -500,8 +815,20 @@ class DurableStore(Store):
             if failed:
                 done.extend((f, None, StoreError("an earlier write failed; retry")) for f in futures)
                 continue
+            chunk_keys = [key for of_message in keys[start:end] for key in of_message]
             try:
-                db.execute(_INSERT_MESSAGES + ",".join([_ROW] * len(chunk)), [v for row in chunk for v in row])
+                insert = _INSERT_MESSAGES + ",".join([_ROW] * len(chunk))
+                if not chunk_keys:  # one autocommit statement is one transaction
+                    db.execute(insert, [v for row in chunk for v in row])
+                else:
+                    db.execute("BEGIN")
+                    try:
+                        db.execute(insert, [v for row in chunk for v in row])
+                        _insert_keys(db, chunk_keys)
+                        db.execute("COMMIT")
+                    except BaseException:
+                        _rollback(db)
+                        raise
             except sqlite3.Error as exc:
                 logger.exception("could not write %d messages; their senders get an error", len(chunk))
                 error = StoreError("the message could not be written to disk")

@@ -71,6 +71,9 @@ class PendingMessage:
     body: str
     #: KEYS and TAGS as sent, in order (UNIQ_KEY is added when the message is placed).
     properties: tuple[Property, ...]
+    #: When the request arrived (milliseconds since the epoch; 0: when it is stored), and from where (`ip:port`).
+    born_at_ms: int = 0
+    born_host: str = ""
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -87,6 +90,13 @@ class StoredMessage:
     properties: tuple[Property, ...]
     #: Milliseconds since the epoch, UTC.
     stored_at_ms: int
+    #: When the producer made it (milliseconds since the epoch) and the producer's and broker's `ip:port`.
+    born_at_ms: int = 0
+    born_host: str = ""
+    store_host: str = ""
+    #: RocketMQ's CRC of the body (`UtilAll.crc32`) and the size of its commit-log record (see `_query.py`).
+    body_crc: int = 0
+    store_size: int = 0
 
     def as_json(self) -> dict[str, object]:
         """The control API's view of the message."""

@@ -199,10 +199,11 @@ def test_no_input_gives_500(document: Any, raw: bytes, use_raw: bool) -> None:
 
 
 def test_write_chunks_respect_row_and_size_limits() -> None:
-    """A batch is split into statements of at most 3640 rows and about 32 MiB of bodies, in order."""
-    small = [(0, "", "", 0, 0, "", "x", "", 0)] * 8000
-    assert _chunks(small) == [(0, 3640), (3640, 7280), (7280, 8000)]
-    big = [(0, "", "", 0, 0, "", "x" * (4 * 1024 * 1024), "", 0)] * 20
+    """A batch is split into statements of at most 2340 rows (32,766 parameters, 14 a row) and about 32 MiB of
+    bodies, in order."""
+    small = [(0, "", "", 0, 0, "", "x", "", 0, 0, "", "", 0, 0)] * 8000
+    assert _chunks(small) == [(0, 2340), (2340, 4680), (4680, 7020), (7020, 8000)]
+    big = [(0, "", "", 0, 0, "", "x" * (4 * 1024 * 1024), "", 0, 0, "", "", 0, 0)] * 20
     assert _chunks(big) == [(0, 8), (8, 16), (16, 20)]
     assert _chunks([]) == []
 
@@ -232,9 +233,12 @@ def test_sends_queued_during_a_commit_share_the_next_one(tmp_path: Path) -> None
     assert stats["commits"] <= 2
 
 
-def test_an_operation_the_emulator_does_not_serve_yet_is_a_clear_501() -> None:
-    """GET on the messages path (ListMessages, in the spec) is not a 405 that would contradict `Allow`."""
-    status, _, body = _call(create_app(), b"", method="GET")
+def test_an_operation_the_emulator_does_not_serve_is_a_clear_501() -> None:
+    """An operation of the spec without a handler (ListMessages, its handler taken away) is a 501, not a 405
+    that would contradict `Allow`."""
+    app = create_app()
+    app.send_message.list_messages = None
+    status, _, body = _call(app, b"", method="GET")
     assert status == 501
     assert body["error_code"] == "DMS.00501000"
     assert "ListMessages" in body["error_msg"]

@@ -1,0 +1,59 @@
+"""The HTTP side of the spec's `ListMessages` operation (its method and path come from `_routes.py`).
+
+The messages handler (`_responses.py`) matches the route and hands ListMessages here, so both operations share
+one router, one error path and one X-Request-Id sequence. Checks run in the order of the service's layers: the
+gateway's size limit, authentication, the instance, the query parameters (rules from the spec, `_query.py`),
+the topic.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import MutableMapping
+from typing import Any
+
+from . import _exceptions as errors
+from ._auth import Authenticator
+from ._query import QueryRules, list_response, query_rules
+from ._responses import ASGIReceive, _content_length, _header_map, _read_body, _Reply
+from ._store import Store
+from .models import Registry
+
+__all__ = ["ListMessagesHandler"]
+
+Scope = MutableMapping[str, Any]
+_dumps = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
+
+
+class ListMessagesHandler:
+    """Answers one ListMessages request whose URL the messages handler has already checked."""
+
+    def __init__(
+        self,
+        *,
+        registry: Registry,
+        store: Store,
+        auth: Authenticator,
+        rules: QueryRules | None = None,
+    ) -> None:
+        self.registry = registry
+        self.store = store
+        self.auth = auth
+        self.rules = rules or query_rules()
+
+    async def handle(self, scope: Scope, receive: ASGIReceive, project_id: str, instance_id: str) -> _Reply:
+        """The 200 with one page of matches; raises the service's error (DMSError) for a bad request."""
+        # A GET has no body, but one may be sent: it is read (under the gateway's limit) and signed, not used.
+        body = await _read_body(receive, _content_length(scope))
+        raw_query: bytes = scope.get("query_string", b"")
+        if self.auth.enabled:
+            raw_path = scope.get("raw_path")
+            path = raw_path.decode("latin-1") if raw_path else scope["path"]
+            self.auth.check("GET", path, raw_query.decode("latin-1"), _header_map(scope), body)
+        instance = self.registry.instance(project_id, instance_id)
+        query = self.rules.parse(instance.instance_id, raw_query.decode("utf-8", "replace"))
+        if query.topic not in instance.topics:
+            # A query never creates a topic, even with --auto-create-topics.
+            raise errors.topic_not_found()
+        total, page = await self.store.query(query)
+        return _Reply(200, _dumps(list_response(total, page)).encode("utf-8"))
