@@ -72,7 +72,7 @@ def main() -> int:
             if cli.returncode != 0:
                 return cli.returncode
 
-            print("\n4. What the emulator stored (its control API, GET /_emulator/messages)")
+            print("\n4. What the emulator stored, read back with the public query (ListMessages)")
             stored = emulator.messages(TOPIC)
             for message in stored:
                 print(

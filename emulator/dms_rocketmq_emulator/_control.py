@@ -14,6 +14,7 @@ from starlette.routing import Route
 
 from . import _exceptions as errors
 from ._exceptions import FAULT_STATUSES, DMSError
+from ._query import message_view
 from ._responses import RequestIds
 from ._store import Store
 from .models import Fault, FaultPlan, Registry
@@ -134,7 +135,7 @@ class ControlAPI:
         )
 
     async def messages(self, request: Request) -> Response:
-        """One page of stored messages, in store order, with the total that match."""
+        """One page of stored messages of every topic, in store order, with the total that match."""
         request_id = self.request_ids.next()
         try:
             limit = _int_param(request, "limit", DEFAULT_PAGE, 0, MAX_PAGE)
@@ -144,7 +145,9 @@ class ControlAPI:
         instance_id = request.query_params.get("instance_id") or None
         topic = request.query_params.get("topic") or None
         total, page = await self.store.messages(instance_id, topic, limit, offset)
-        return json_response({"total": total, "messages": [m.as_json() for m in page]}, request_id)
+        # The public query's fields (`property_list`, `store_timestamp`...), then the control API's own.
+        messages = [{**message_view(m), **m.as_json()} for m in page]
+        return json_response({"total": total, "messages": messages}, request_id)
 
     async def reset(self, request: Request) -> Response:
         """Forget every message, offset and round-robin position, and disarm faults (topics stay)."""

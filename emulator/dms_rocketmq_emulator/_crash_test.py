@@ -118,7 +118,7 @@ def check_store(emulator: EmulatorProcess, ledger: Ledger, figures: Figures) -> 
         if count > 1:
             failures.append(f"msg_id {msg_id} is used by {count} stored messages")
     for body, rows in by_body.items():
-        properties = {entry["name"]: entry["value"] for entry in rows[0].get("properties", [])}
+        properties = {entry["name"]: entry["value"] for entry in rows[0]["property_list"]}
         expected = properties_of(body)
         if {name: properties.get(name) for name in expected} != expected:
             failures.append(f"{body!r} is stored with properties {properties}, sent with {expected}")

@@ -20,6 +20,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import urllib.error
 import urllib.parse
 import urllib.request
 from collections.abc import Sequence
@@ -35,6 +36,9 @@ __all__ = ["DEFAULT_TOPICS", "ENDPOINT_BANNER", "EmulatorProcess", "start_emulat
 #: The line the emulator prints once it listens; what follows `=` is its base URL.
 ENDPOINT_BANNER = "DMS_ROCKETMQ_ENDPOINT="
 DEFAULT_TOPICS = ("orders", "payments")
+# The widest time range ListMessages takes (Unix milliseconds, at most 15 digits): every message.
+_ALL_TIME = ("0", "9" * 15)
+_QUERY_PAGE = 1000
 
 
 def _toml_string(value: str) -> str:
@@ -244,10 +248,10 @@ class EmulatorProcess:
         return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
     # -- control API ------------------------------------------------------------------------------------
-    def _request(self, method: str, path: str, body: Any = None) -> Any:
+    def _request(self, method: str, path: str, body: Any = None, headers: dict[str, str] | None = None) -> Any:
         data = None if body is None else json.dumps(body).encode("utf-8")
         request = urllib.request.Request(  # noqa: S310 - always our own http://127.0.0.1 URL
-            self.url + path, data=data, method=method, headers={"Content-Type": "application/json"}
+            self.url + path, data=data, method=method, headers={"Content-Type": "application/json", **(headers or {})}
         )
         with urllib.request.urlopen(request, timeout=30) as response:  # noqa: S310
             return json.loads(response.read())
@@ -257,8 +261,62 @@ class EmulatorProcess:
         result: dict[str, Any] = self._request("GET", "/_emulator/info")
         return result
 
+    # -- reading messages back through the public query API ---------------------------------------------
+    def query_messages(
+        self,
+        topic: str,
+        *,
+        msg_id: str | None = None,
+        key: str | None = None,
+        start_time: int | None = None,
+        end_time: int | None = None,
+        queue: int | None = None,
+        instance_id: str | None = None,
+    ) -> list[dict[str, Any]]:
+        """Every message the public query (ListMessages) finds, all pages, as it shows them.
+
+        Without `msg_id` or a time range (Unix milliseconds), the range is all time.
+        """
+        query: dict[str, str] = {"topic": topic, "limit": str(_QUERY_PAGE)}
+        if msg_id is not None:
+            query["msg_id"] = msg_id
+        if key is not None:
+            query["key"] = key
+        if queue is not None:
+            query["queue"] = str(queue)
+        if start_time is not None or end_time is not None or msg_id is None:
+            query["start_time"] = _ALL_TIME[0] if start_time is None else str(start_time)
+            query["end_time"] = _ALL_TIME[1] if end_time is None else str(end_time)
+        path = operation_path(
+            "ListMessages", engine=ENGINES[0], project_id=self.project_id, instance_id=instance_id or self.instance_id
+        )
+        headers = {"X-Auth-Token": self.token} if self.token else {}
+        out: list[dict[str, Any]] = []
+        while True:
+            query["offset"] = str(len(out))
+            page = self._request("GET", f"{path}?{urllib.parse.urlencode(query)}", headers=headers)
+            out += page["messages"]
+            if not page["messages"] or len(out) >= page["total"]:
+                return out
+
+    def get_message(self, topic: str, msg_id: str, *, instance_id: str | None = None) -> dict[str, Any] | None:
+        """The message `msg_id` of `topic` as the public query shows it, or None."""
+        found = self.query_messages(topic, msg_id=msg_id, instance_id=instance_id)
+        return found[0] if found else None
+
     def messages(self, topic: str | None = None, *, instance_id: str | None = None) -> list[dict[str, Any]]:
-        """Every stored message (of `topic`, of `instance_id`), in store order."""
+        """Every stored message (of `topic`, of `instance_id`), in store order, as the public query shows it.
+
+        With a topic this is the public query over all time; without one, the control API (the real service
+        cannot list every topic at once), whose entries have the same fields and more.
+        """
+        if topic is not None:
+            try:
+                return self.query_messages(topic, instance_id=instance_id)
+            except urllib.error.HTTPError as exc:
+                if exc.code == 400 and b"DMS.00400876" in exc.read():
+                    return []  # no such topic (yet): it has no messages
+                raise
         out: list[dict[str, Any]] = []
         while True:
             query = {"limit": "10000", "offset": str(len(out))}

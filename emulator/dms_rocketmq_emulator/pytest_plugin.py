@@ -9,7 +9,10 @@ Installed with the package and loaded automatically (entry point `pytest11`). Tw
 
 Both give an `EmulatorProcess` (the project's one emulator launcher, from `_process`): `url`, `project_id`,
 `instance_id`, `ak`, `sk`, `token`, `topics`, `data_dir`, `pid`, `output`, and `messages(topic=None)`,
-`reset()`, `inject_faults(...)`, `stop()`, `kill()`, `restart()`. The emulator runs in a subprocess, exactly
+`query_messages(topic, ...)`, `get_message(topic, msg_id)`, `reset()`, `inject_faults(...)`, `stop()`, `kill()`,
+`restart()`. Messages are read back through the public query API (ListMessages), as a test against a real
+instance would; only what the real service has no API for (every topic at once, reset, faults) goes through
+the emulator's control API. The emulator runs in a subprocess, exactly
 as `dms-rocketmq-emulator` runs for users.
 """
 

@@ -150,4 +150,4 @@ def test_file_from_stdin(dms_emulator: Any) -> None:
     assert json.loads(done.stdout)["sent"] == 20
     stored = dms_emulator.messages("orders")
     assert sorted(m["body"] for m in stored) == sorted(f"stdin-{i}" for i in range(20))
-    assert {p["value"] for m in stored for p in m["properties"] if p["name"] == "TAGS"} == {"bulk"}
+    assert {p["value"] for m in stored for p in m["property_list"] if p["name"] == "TAGS"} == {"bulk"}

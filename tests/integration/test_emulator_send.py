@@ -111,7 +111,7 @@ def test_property_list_echoes_keys_and_tags_then_uniq_key(client: httpx.Client, 
     body = _send(client, emulator, {"topic": "orders", "body": "x", "property_list": sent}).json()
     assert body["property_list"] == [*sent, {"name": "UNIQ_KEY", "value": body["msg_id"]}]
     stored = emulator.messages("orders")
-    assert stored[-1]["properties"] == body["property_list"]
+    assert stored[-1]["property_list"] == [*body["property_list"], {"name": "CLUSTER", "value": "DmsCluster"}]
     assert stored[-1]["msg_id"] == body["msg_id"]
 
 

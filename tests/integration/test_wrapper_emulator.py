@@ -61,7 +61,7 @@ def test_sync_send_with_aksk(dms_emulator: Any) -> None:
     assert message["body"] == "héllo"
     assert message["msg_id"] == result.msg_id == result.uniq_key
     assert (message["queue_id"], message["queue_offset"]) == (result.queue_id, result.queue_offset)
-    assert {p["name"]: p["value"] for p in message["properties"]}["KEYS"] == "order-1 customer-7"
+    assert {p["name"]: p["value"] for p in message["property_list"]}["KEYS"] == "order-1 customer-7"
     assert result.properties["TAGS"] == "created"
 
 
