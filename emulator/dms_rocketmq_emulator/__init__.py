@@ -1,4 +1,4 @@
-"""A local server that behaves like the Send-a-message API of DMS for RocketMQ.
+"""A local server that behaves like the Send-a-message and Querying-messages APIs of DMS for RocketMQ.
 
 Run it with `dms-rocketmq-emulator`, or embed it: `create_app(Settings(...))` is an ASGI application.
 `start_emulator(...)` runs it as a child process on a free loopback port and returns its `EmulatorProcess`.

@@ -1,4 +1,4 @@
-"""The ASGI application: the send-message API, the control API, and Huawei-shaped 404/405/500s."""
+"""The ASGI application: the messages API (send and query), the control API, and Huawei-shaped 404/405/500s."""
 
 from __future__ import annotations
 
@@ -30,9 +30,9 @@ logger = logging.getLogger("dms_rocketmq_emulator")
 class EmulatorApp:
     """The emulator as one ASGI application.
 
-    Requests whose path starts as the spec's operations' paths do go straight to the send-message handler
-    (the hot path, which matches them against the spec's routes itself); everything else, and the lifespan,
-    goes through a Starlette app with the control API.
+    Requests whose path starts as the spec's operations' paths do go straight to the messages handler (the send
+    hot path, which matches them against the spec's routes itself and hands ListMessages to the query handler);
+    everything else, and the lifespan, goes through a Starlette app with the control API.
     """
 
     def __init__(

@@ -39,7 +39,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="dms-rocketmq-emulator",
         description=(
-            "A local server that behaves like the 'Send a message' API of Huawei Cloud DMS for RocketMQ: "
+            "A local server that behaves like the 'Send a message' and 'Querying messages' APIs of Huawei Cloud "
+            "DMS for RocketMQ: "
             "topics, queues, offsets, message ids, durable storage and AK/SK or token authentication."
         ),
     )
@@ -153,7 +154,7 @@ def banner(app: EmulatorApp, endpoint: str) -> str:
     """What the emulator prints when it is ready: everything a user needs to copy."""
     settings = app.settings
     lines = [
-        f"dms-rocketmq-emulator {__version__}: DMS for RocketMQ 'Send a message' API",
+        f"dms-rocketmq-emulator {__version__}: DMS for RocketMQ 'Send a message' and 'Querying messages' API",
         f"  endpoint    {endpoint}",
         f"  project id  {settings.project_id}",
     ]

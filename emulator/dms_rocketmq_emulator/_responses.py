@@ -183,7 +183,7 @@ def _check_encodable(document: dict[str, Any]) -> int:
 
 
 class SendMessageHandler:
-    """The ASGI handler of the send-message API."""
+    """The ASGI handler of the messages URL: sends (POST) here, queries (GET) handed to `list_messages`."""
 
     def __init__(
         self,
