@@ -29,6 +29,7 @@ from collections.abc import Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 
+import query as query_bench  # bench/query.py, run after the sections below
 from _contenders import (
     bulk_httpx_default,
     bulk_huawei_sdk_async,
@@ -232,6 +233,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         document["bulk_cli"] = bulk_cli_figures
         args.output.write_text(json.dumps(document, indent=2, ensure_ascii=False) + "\n")
         print(f"\nwrote {args.output.relative_to(ROOT) if args.output.is_relative_to(ROOT) else args.output}")
+        query_bench.main([*(["--quick"] if args.quick else []), "--output", str(args.output)])
     return 0
 
 

@@ -1,0 +1,206 @@
+"""Query speed of the emulator: p50 and p99 of ListMessages by msg_id and by key, with a million stored messages.
+
+The store is filled directly through its batch API (`Store.load`: placed, indexed and kept exactly as sends
+are, without HTTP), then queried one query at a time with msg_ids and keys drawn at random from what was
+stored. Two levels:
+
+- `store`: `Store.query` called in-process, memory and durable store: what the indexes cost;
+- `http`: `GET .../messages` over one keep-alive connection to an emulator subprocess serving the filled
+  durable data directory (started by the pytest plugin's launcher, authentication off): what a client sees.
+
+Run alone: `.venv/bin/python bench/query.py [--count N] [--queries N] [--quick]`; `make bench` runs it after
+the throughput sections (bench/run.py). Figures go under `"query"` in the results file (bench/results.json,
+or bench/results.quick.json with --quick). Nothing is asserted about speed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import random
+import statistics
+import sys
+import tempfile
+import time
+from collections.abc import Awaitable, Callable, Iterator, Sequence
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import httpx
+from dms_rocketmq_emulator._query import MessageQuery
+from dms_rocketmq_emulator._store import DurableStore, MemoryStore, Store
+from dms_rocketmq_emulator.models import PendingMessage, Topic
+from dms_rocketmq_emulator.pytest_plugin import start_emulator
+
+BENCH_DIR = Path(__file__).resolve().parent
+INSTANCE_ID = "11c55a3e-5b4a-4f0c-9d3e-2f7b8e6a1c90"
+TOPIC = Topic("bench", 8)
+LOAD_CHUNK = 50_000
+ALL_TIME = (0, 10**15 - 1)
+
+
+def pending(count: int) -> Iterator[PendingMessage]:
+    """`count` messages of about 60 bytes, each with its own key and a tag."""
+    for n in range(count):
+        yield PendingMessage(
+            INSTANCE_ID,
+            TOPIC,
+            f'{{"order_id": {n}, "amount": "19.90", "note": "bench"}}',
+            (("KEYS", f"order-{n}"), ("TAGS", "created")),
+        )
+
+
+async def fill(store: Store, count: int) -> float:
+    """Load `count` messages in chunks; the seconds it took."""
+    started = time.perf_counter()
+    source = pending(count)
+    while True:
+        chunk = [message for _, message in zip(range(LOAD_CHUNK), source, strict=False)]
+        if not chunk:
+            return time.perf_counter() - started
+        await store.load(chunk)
+
+
+def percentiles(seconds: list[float]) -> dict[str, float]:
+    """p50 and p99 in microseconds."""
+    cuts = statistics.quantiles(seconds, n=100, method="inclusive")
+    return {"p50_us": round(statistics.median(seconds) * 1e6, 1), "p99_us": round(cuts[98] * 1e6, 1)}
+
+
+async def time_queries(run: Callable[[int], Awaitable[int]], samples: list[int]) -> dict[str, float]:
+    """Run `run(n)` for each sample (each must find exactly one message); p50/p99 of one call."""
+    timings = []
+    for n in samples:
+        started = time.perf_counter()
+        found = await run(n)
+        timings.append(time.perf_counter() - started)
+        if found != 1:
+            raise RuntimeError(f"query {n} found {found} messages, not 1")
+    return percentiles(timings)
+
+
+async def store_level(store: Store, msg_ids: list[str], samples: list[int]) -> dict[str, dict[str, float]]:
+    async def by_msg_id(n: int) -> int:
+        total, _ = await store.query(MessageQuery(INSTANCE_ID, TOPIC.name, msg_id=msg_ids[n]))
+        return total
+
+    async def by_key(n: int) -> int:
+        query = MessageQuery(INSTANCE_ID, TOPIC.name, key=f"order-{n}", start_ms=ALL_TIME[0], end_ms=ALL_TIME[1])
+        total, _ = await store.query(query)
+        return total
+
+    return {"by_msg_id": await time_queries(by_msg_id, samples), "by_key": await time_queries(by_key, samples)}
+
+
+async def every_msg_id(store: Store, count: int) -> list[str]:
+    """The msg_id of message n, in load order (through the control API's plain read)."""
+    ids: list[str] = []
+    while len(ids) < count:
+        _, page = await store.messages(INSTANCE_ID, TOPIC.name, 100_000, len(ids))
+        ids += [m.msg_id for m in page]
+    return ids
+
+
+def http_level(data_dir: Path, msg_ids: list[str], samples: list[int]) -> dict[str, dict[str, float]]:
+    emulator = start_emulator(
+        memory=False, data_dir=data_dir, auth=False, topics=(f"{TOPIC.name}:{TOPIC.queues}",), start_timeout=600
+    )
+    try:
+        path = f"/v2/rocketmq/{emulator.project_id}/instances/{emulator.instance_id}/messages"
+        with httpx.Client(base_url=emulator.url, timeout=30) as client:
+
+            def get(params: dict[str, str]) -> int:
+                response = client.get(path, params={"topic": TOPIC.name, **params})
+                response.raise_for_status()
+                total: int = response.json()["total"]
+                return total
+
+            async def by_msg_id(n: int) -> int:
+                return get({"msg_id": msg_ids[n]})
+
+            async def by_key(n: int) -> int:
+                return get({"key": f"order-{n}", "start_time": str(ALL_TIME[0]), "end_time": str(ALL_TIME[1])})
+
+            get({"msg_id": msg_ids[0]})  # warm the connection
+            return {
+                "by_msg_id": asyncio.run(time_queries(by_msg_id, samples)),
+                "by_key": asyncio.run(time_queries(by_key, samples)),
+            }
+    finally:
+        emulator.close()
+
+
+async def measure_store(store: Store, count: int, queries: int, rng: random.Random) -> tuple[dict[str, Any], list[str]]:
+    await store.start()
+    try:
+        fill_seconds = await fill(store, count)
+        msg_ids = await every_msg_id(store, count)
+        samples = [rng.randrange(count) for _ in range(queries)]
+        figures = await store_level(store, msg_ids, samples)
+    finally:
+        await store.close()
+    return {"fill_seconds": round(fill_seconds, 1), "store": figures}, msg_ids
+
+
+def measure(count: int, queries: int, seed: int = 1) -> dict[str, Any]:
+    """Every figure of this benchmark, as the results file holds them."""
+    rng = random.Random(seed)
+    started = datetime.now(UTC)
+    results: dict[str, Any] = {"messages": count, "queries_per_kind": queries}
+    print(f"query: memory store, {count:,} messages", flush=True)
+    results["memory"], _ = asyncio.run(measure_store(MemoryStore(), count, queries, rng))
+    with tempfile.TemporaryDirectory(prefix="dms-bench-query-") as folder:
+        data_dir = Path(folder) / "data"
+        print(f"query: durable store, {count:,} messages", flush=True)
+        results["durable"], msg_ids = asyncio.run(measure_store(DurableStore(data_dir), count, queries, rng))
+        print("query: durable store over HTTP", flush=True)
+        samples = [rng.randrange(count) for _ in range(queries)]
+        results["durable"]["http"] = http_level(data_dir, msg_ids, samples)
+    results["run"] = {
+        "started": started.isoformat(timespec="seconds"),
+        "seconds": round((datetime.now(UTC) - started).total_seconds(), 1),
+    }
+    return results
+
+
+def table(results: dict[str, Any]) -> str:
+    lines = [
+        f"ListMessages with {results['messages']:,} stored messages, {results['queries_per_kind']:,} queries each",
+        f"{'store':<10}{'level':<7}{'query':<11}{'p50 µs':>10}{'p99 µs':>10}",
+    ]
+    for store in ("memory", "durable"):
+        for level in ("store", "http"):
+            for kind, figures in results[store].get(level, {}).items():
+                lines.append(f"{store:<10}{level:<7}{kind:<11}{figures['p50_us']:>10,.1f}{figures['p99_us']:>10,.1f}")
+    lines += [f"fill: memory {results['memory']['fill_seconds']} s, durable {results['durable']['fill_seconds']} s"]
+    return "\n".join(lines)
+
+
+def write(results: dict[str, Any], output: Path) -> None:
+    """Put the figures under "query" in the results file, keeping what the other sections wrote there."""
+    document = json.loads(output.read_text()) if output.exists() else {}
+    document["query"] = results
+    output.write_text(json.dumps(document, indent=2, ensure_ascii=False) + "\n")
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--quick", action="store_true", help="smoke run: 20,000 messages, 200 queries")
+    parser.add_argument("--count", type=int, default=1_000_000, help="stored messages (default 1,000,000)")
+    parser.add_argument("--queries", type=int, default=2_000, help="queries of each kind (default 2,000)")
+    parser.add_argument("--output", type=Path, help="results file (default bench/results.json)")
+    args = parser.parse_args(argv)
+    if args.quick:
+        args.count, args.queries = 20_000, 200
+    output = args.output or BENCH_DIR / ("results.quick.json" if args.quick else "results.json")
+    results = measure(args.count, args.queries)
+    print(table(results))
+    write(results, output)
+    print(f"wrote query figures to {output}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
