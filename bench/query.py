@@ -69,16 +69,20 @@ def percentiles(seconds: list[float]) -> dict[str, float]:
     return {"p50_us": round(statistics.median(seconds) * 1e6, 1), "p99_us": round(cuts[98] * 1e6, 1)}
 
 
-async def time_queries(run: Callable[[int], Awaitable[int]], samples: list[int]) -> dict[str, float]:
-    """Run `run(n)` for each sample (each must find exactly one message); p50/p99 of one call."""
-    timings = []
+async def time_queries(
+    kinds: dict[str, Callable[[int], Awaitable[int]]], samples: list[int]
+) -> dict[str, dict[str, float]]:
+    """For each sample, one query of each kind (interleaved, so noise on a shared machine hits all kinds alike;
+    each must find exactly one message); p50/p99 of one query per kind."""
+    timings: dict[str, list[float]] = {kind: [] for kind in kinds}
     for n in samples:
-        started = time.perf_counter()
-        found = await run(n)
-        timings.append(time.perf_counter() - started)
-        if found != 1:
-            raise RuntimeError(f"query {n} found {found} messages, not 1")
-    return percentiles(timings)
+        for kind, run in kinds.items():
+            started = time.perf_counter()
+            found = await run(n)
+            timings[kind].append(time.perf_counter() - started)
+            if found != 1:
+                raise RuntimeError(f"{kind} query {n} found {found} messages, not 1")
+    return {kind: percentiles(seconds) for kind, seconds in timings.items()}
 
 
 async def store_level(store: Store, msg_ids: list[str], samples: list[int]) -> dict[str, dict[str, float]]:
@@ -91,7 +95,7 @@ async def store_level(store: Store, msg_ids: list[str], samples: list[int]) -> d
         total, _ = await store.query(query)
         return total
 
-    return {"by_msg_id": await time_queries(by_msg_id, samples), "by_key": await time_queries(by_key, samples)}
+    return await time_queries({"by_msg_id": by_msg_id, "by_key": by_key}, samples)
 
 
 async def every_msg_id(store: Store, count: int) -> list[str]:
@@ -124,10 +128,7 @@ def http_level(data_dir: Path, msg_ids: list[str], samples: list[int]) -> dict[s
                 return get({"key": f"order-{n}", "start_time": str(ALL_TIME[0]), "end_time": str(ALL_TIME[1])})
 
             get({"msg_id": msg_ids[0]})  # warm the connection
-            return {
-                "by_msg_id": asyncio.run(time_queries(by_msg_id, samples)),
-                "by_key": asyncio.run(time_queries(by_key, samples)),
-            }
+            return asyncio.run(time_queries({"by_msg_id": by_msg_id, "by_key": by_key}, samples))
     finally:
         emulator.close()
 
