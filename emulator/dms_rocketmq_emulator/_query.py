@@ -89,8 +89,9 @@ def record_size(body: bytes, topic: str, properties: Iterable[Property]) -> int:
 
     The properties are encoded as RocketMQ's MessageDecoder does: `name\\x01value\\x02` for each.
     """
-    encoded = "".join(f"{name}\x01{value}\x02" for name, value in properties).encode("utf-8")
-    return _FIXED_RECORD_BYTES + len(body) + len(topic.encode("utf-8")) + len(encoded)
+    encoded = "".join([f"{name}\x01{value}\x02" for name, value in properties]) + topic
+    size = len(encoded) if encoded.isascii() else len(encoded.encode("utf-8"))  # every send: skip encoding ASCII
+    return _FIXED_RECORD_BYTES + len(body) + size
 
 
 def message_keys(properties: Iterable[Property]) -> list[str]:
