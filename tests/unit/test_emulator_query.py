@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 import sqlite3
+import urllib.parse
 import zlib
 from collections.abc import Callable
 from pathlib import Path
@@ -101,6 +102,24 @@ def test_huge_page_values_are_clamped_not_refused() -> None:
     """A page size or offset past anything storable is accepted (the spec sets no maximum)."""
     query = parse(f"topic=orders&msg_id=A&limit={10**25}&offset={10**25}")
     assert query.limit == query.offset == 2**62
+
+
+_names = st.sampled_from(["topic", "queue", "limit", "offset", "key", "start_time", "end_time", "msg_id", "x"])
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.tuples(_names, st.text()), max_size=10) | st.text().map(lambda raw: [("raw", raw)]))
+def test_any_query_string_parses_or_is_a_400(pairs: list[tuple[str, str]]) -> None:
+    """Whatever the query string holds, parsing gives a MessageQuery or a 400 BadRequestError, nothing else."""
+    query_string = pairs[0][1] if pairs and pairs[0][0] == "raw" else urllib.parse.urlencode(pairs)
+    try:
+        query = parse(query_string)
+    except BadRequestError:  # always a 400 with the Huawei body
+        return
+    assert query.topic
+    assert query.msg_id is not None or (query.start_ms is not None and query.end_ms is not None)
+    assert query.limit >= 1
+    assert query.offset >= 0
 
 
 # -- what a stored message shows ----------------------------------------------------------------------------
