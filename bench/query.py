@@ -6,7 +6,7 @@ stored. Two levels:
 
 - `store`: `Store.query` called in-process, memory and durable store: what the indexes cost;
 - `http`: `GET .../messages` over one keep-alive connection to an emulator subprocess serving the filled
-  durable data directory (started by the pytest plugin's launcher, authentication off): what a client sees.
+  durable data directory (started by the package's launcher, authentication off): what a client sees.
 
 Run alone: `.venv/bin/python bench/query.py [--count N] [--queries N] [--quick]`; `make bench` runs it after
 the throughput sections (bench/run.py). Figures go under `"query"` in the results file (bench/results.json,
@@ -29,10 +29,11 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+from dms_rocketmq_api.spec_rules import ENGINES, operation_path
+from dms_rocketmq_emulator import start_emulator
 from dms_rocketmq_emulator._query import MessageQuery
 from dms_rocketmq_emulator._store import DurableStore, MemoryStore, Store
 from dms_rocketmq_emulator.models import PendingMessage, Topic
-from dms_rocketmq_emulator.pytest_plugin import start_emulator
 
 BENCH_DIR = Path(__file__).resolve().parent
 INSTANCE_ID = "11c55a3e-5b4a-4f0c-9d3e-2f7b8e6a1c90"
@@ -112,7 +113,9 @@ def http_level(data_dir: Path, msg_ids: list[str], samples: list[int]) -> dict[s
         memory=False, data_dir=data_dir, auth=False, topics=(f"{TOPIC.name}:{TOPIC.queues}",), start_timeout=600
     )
     try:
-        path = f"/v2/rocketmq/{emulator.project_id}/instances/{emulator.instance_id}/messages"
+        path = operation_path(
+            "ListMessages", engine=ENGINES[0], project_id=emulator.project_id, instance_id=emulator.instance_id
+        )
         with httpx.Client(base_url=emulator.url, timeout=30) as client:
 
             def get(params: dict[str, str]) -> int:

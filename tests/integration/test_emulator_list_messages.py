@@ -17,7 +17,7 @@ from dms_rocketmq_api import Client
 from dms_rocketmq_api.api.messages import list_messages
 from dms_rocketmq_api.models import Engine, ListMessagesResponse
 from dms_rocketmq_api.types import Unset
-from dms_rocketmq_emulator.pytest_plugin import EmulatorProcess, start_emulator
+from dms_rocketmq_emulator import EmulatorProcess, start_emulator
 
 pytestmark = pytest.mark.integration
 
