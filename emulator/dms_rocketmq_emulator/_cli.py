@@ -4,16 +4,14 @@ from __future__ import annotations
 
 import argparse
 import logging
+import shlex
 import signal
 import socket
 import sys
 from pathlib import Path
-from typing import Any
-
-from dms_rocketmq_api.spec_rules import ENGINES, operation_path
+from typing import TYPE_CHECKING, Any
 
 from . import __version__
-from ._app import EmulatorApp
 from ._config import (
     DEFAULT_DATA_DIR,
     DEFAULT_HOST,
@@ -28,8 +26,11 @@ from ._config import (
     parse_credential,
     parse_topic,
 )
+from ._extras import missing_extra
 from ._process import ENDPOINT_BANNER
-from ._store import StoreError
+
+if TYPE_CHECKING:
+    from ._app import EmulatorApp
 
 __all__ = ["bind_socket", "build_parser", "main", "settings_from_args", "uvicorn_options"]
 
@@ -150,40 +151,77 @@ def bind_socket(host: str, port: int) -> socket.socket:
     return sock
 
 
+#: The environment variables the banner assigns, as `dms_rocketmq` reads them (its `_config.ENV`; not
+#: imported, so that the emulator does not depend on the client package).
+_ENV_ENDPOINT = ENDPOINT_BANNER.removesuffix("=")
+_ENV_PROJECT_ID = "HUAWEICLOUD_SDK_PROJECT_ID"
+_ENV_INSTANCE_ID = "DMS_ROCKETMQ_INSTANCE_ID"
+_ENV_AK = "HUAWEICLOUD_SDK_AK"
+_ENV_SK = "HUAWEICLOUD_SDK_SK"
+_ENV_TOKEN = "DMS_ROCKETMQ_TOKEN"  # noqa: S105 - a variable name, not a token
+#: With authentication off any AK/SK pair is accepted; the client still needs one to sign with.
+_ANY_AK, _ANY_SK = "EMULATOR", "auth-is-off"
+
+
 def banner(app: EmulatorApp, endpoint: str) -> str:
-    """What the emulator prints when it is ready: everything a user needs to copy."""
+    """What the emulator prints when it is ready: every line works when pasted into a POSIX shell.
+
+    Descriptions are shell comments; the variable lines (a parent process reads `DMS_ROCKETMQ_ENDPOINT=`
+    from stdout to learn the port) and the `export` line point `dms-rocketmq` and the Python client at this
+    emulator; the last line sends a message. Secrets are never printed: with authentication on, the SK (or
+    the token) is the user's to set.
+    """
     settings = app.settings
     lines = [
-        f"dms-rocketmq-emulator {__version__}: DMS for RocketMQ 'Send a message' and 'Querying messages' API",
-        f"  endpoint    {endpoint}",
-        f"  project id  {settings.project_id}",
+        f"# dms-rocketmq-emulator {__version__}: DMS for RocketMQ 'Send a message' and 'Querying messages' API",
+        f"#   endpoint    {endpoint}",
+        f"#   project id  {settings.project_id}",
     ]
     for instance in app.registry.instances.values():
-        topics = ", ".join(f"{t.name} ({t.queues} queues)" for t in instance.topics.values()) or "none"
-        lines.append(f"  instance    {instance.instance_id}  broker {instance.broker_name}  topics: {topics}")
+        topics = ", ".join(f"{t.name} ({_queues(t.queues)})" for t in instance.topics.values()) or "none"
+        lines.append(f"#   instance    {instance.instance_id}  broker {instance.broker_name}  topics: {topics}")
     if settings.auto_create_topics:
-        lines.append("  topics      created on their first send (--auto-create-topics)")
+        lines.append("#   topics      created on their first send (--auto-create-topics)")
     if app.auth.enabled:
         aks = ", ".join(c.ak for c in settings.credentials) or "none"
-        lines.append(f"  auth        ON: AK/SK signatures from AKs {aks}; {len(settings.tokens)} X-Auth-Token(s)")
+        lines.append(f"#   auth        ON: AK/SK signatures from AKs {aks}; {len(settings.tokens)} X-Auth-Token(s)")
     else:
-        lines.append("  auth        OFF: every request is accepted (give --credential or --token to turn it on)")
-    lines.append(f"  store       {app.store.description}")
-    first = next(iter(app.registry.instances.values()))
-    path = operation_path(
-        "SendMessage", engine=ENGINES[0], project_id=settings.project_id, instance_id=first.instance_id
-    )
-    url = endpoint + path
-    topic = next(iter(first.topics), "orders")
+        lines.append("#   auth        OFF: every request is accepted (give --credential or --token to turn it on)")
+    lines.append(f"#   store       {app.store.description}")
     lines.append(
-        f"  try         curl -X POST {url} -H 'Content-Type: application/json'"
-        f' -d \'{{"topic": "{topic}", "body": "hello"}}\''
+        f"#   control     {endpoint}/_emulator/health, /_emulator/messages, /_emulator/reset, /_emulator/faults"
     )
-    lines.append(f"  control     {endpoint}/_emulator/health, /_emulator/messages, /_emulator/reset, /_emulator/faults")
+    first = next(iter(app.registry.instances.values()))
+    lines.append("# Paste the lines below into a shell to point dms-rocketmq and the Python client here:")
     lines.append(f"{ENDPOINT_BANNER}{endpoint}")
-    lines.append(f"DMS_ROCKETMQ_PROJECT_ID={settings.project_id}")
-    lines.append(f"DMS_ROCKETMQ_INSTANCE_ID={first.instance_id}")
+    lines.append(f"{_ENV_PROJECT_ID}={settings.project_id}")
+    lines.append(f"{_ENV_INSTANCE_ID}={first.instance_id}")
+    exported = [_ENV_ENDPOINT, _ENV_PROJECT_ID, _ENV_INSTANCE_ID]
+    if not app.auth.enabled:
+        lines.append(f"{_ENV_AK}={_ANY_AK}")
+        lines.append(f"{_ENV_SK}={_ANY_SK}")
+        exported += [_ENV_AK, _ENV_SK]
+    elif settings.credentials:
+        ak = settings.credentials[0].ak
+        lines.append(f"{_ENV_AK}={shlex.quote(ak)}")
+        lines.append(f"# and {_ENV_SK}: the SK configured for {ak} (never printed); for example: read -rs {_ENV_SK}")
+        exported += [_ENV_AK, _ENV_SK]
+    else:
+        lines.append(f"# and {_ENV_TOKEN}: one of the configured tokens (never printed)")
+        exported.append(_ENV_TOKEN)
+    lines.append("export " + " ".join(exported))
+    topic = next(iter(first.topics), None)
+    if topic is None and settings.auto_create_topics:
+        topic = "orders"
+    if topic is not None:
+        lines.append(f"dms-rocketmq send --topic {shlex.quote(topic)} --body hello")
+    else:
+        lines.append("# no topic yet: restart with --topic NAME (or --auto-create-topics) to send messages")
     return "\n".join(lines)
+
+
+def _queues(count: int) -> str:
+    return "1 queue" if count == 1 else f"{count} queues"
 
 
 def uvicorn_options(log_level: str) -> dict[str, Any]:
@@ -202,30 +240,42 @@ def _stopped_gracefully(signum: int, frame: object) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Run the `dms-rocketmq-emulator` command line."""
-    import uvicorn
+    """Run the `dms-rocketmq-emulator` command line.
 
+    Every setting is checked before the port is taken, so that a bad flag or TOML file is reported with
+    its own message (exit 2) even when the port is busy; then the socket is bound (exit 1 naming the
+    address when it cannot be), then the store is opened.
+    """
     parser = build_parser()
     args = parser.parse_args(argv)
-    try:
-        settings = settings_from_args(args)
-        sock = bind_socket(settings.host, settings.port)
-    except ConfigError as exc:
-        parser.error(str(exc))
-    except OSError as exc:
-        print(f"dms-rocketmq-emulator: cannot listen on {args.host}:{args.port}: {exc}", file=sys.stderr)
+    missing = missing_extra()
+    if missing is not None:
+        print(missing, file=sys.stderr)
         return 1
-    endpoint = f"http://{_url_host(settings.host)}:{sock.getsockname()[1]}"
+    import uvicorn
+
+    from ._app import EmulatorApp
+    from ._store import StoreError
+
+    endpoint = ""
 
     def ready(app: EmulatorApp) -> None:
         print(banner(app, endpoint), flush=True)
 
     try:
-        app = EmulatorApp(settings, on_ready=ready)
-        app.store.open()
+        settings = settings_from_args(args)
+        app = EmulatorApp(settings, on_ready=ready)  # validates every setting against the spec's rules
     except ConfigError as exc:
-        sock.close()
         parser.error(str(exc))
+    try:
+        sock = bind_socket(settings.host, settings.port)
+    except OSError as exc:
+        address = f"[{settings.host}]:{settings.port}" if ":" in settings.host else f"{settings.host}:{settings.port}"
+        print(f"dms-rocketmq-emulator: cannot listen on {address}: {exc.strerror or exc}", file=sys.stderr)
+        return 1
+    endpoint = f"http://{_url_host(settings.host)}:{sock.getsockname()[1]}"
+    try:
+        app.store.open()
     except (StoreError, OSError) as exc:
         sock.close()
         print(f"dms-rocketmq-emulator: cannot open the store: {exc}", file=sys.stderr)

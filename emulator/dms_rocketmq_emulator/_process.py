@@ -30,6 +30,7 @@ from typing import Any
 from dms_rocketmq_api.spec_rules import ENGINES, operation_path
 
 from ._config import DEFAULT_INSTANCE_ID, DEFAULT_PROJECT_ID
+from ._extras import missing_extra
 
 __all__ = ["DEFAULT_TOPICS", "ENDPOINT_BANNER", "EmulatorProcess", "start_emulator"]
 
@@ -377,8 +378,12 @@ def start_emulator(
     `memory=False` keeps messages in SQLite in `data_dir` (a new temporary folder when None). With
     `auth=True` an AK/SK pair and a token are made up (or taken from `ak`/`sk`/`token`) and passed in a
     TOML file, so they never appear on a command line. `topics` are `NAME` or `NAME:QUEUES`. `extra_args`
-    go to the command line as they are (`--log-level debug`, more `--topic`s).
+    go to the command line as they are (`--log-level debug`, more `--topic`s). Without the `emulator`
+    extra it raises RuntimeError saying what to install.
     """
+    missing = missing_extra()
+    if missing is not None:
+        raise RuntimeError(missing)
     workdir = Path(tempfile.mkdtemp(prefix="dms-emulator-"))
     args = ["--host", "127.0.0.1", "--port", "0", "--project-id", project_id]
     for instance_id in instance_ids:

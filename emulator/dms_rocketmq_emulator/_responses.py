@@ -213,6 +213,8 @@ class SendMessageHandler:
             reply = await self._handle(scope, receive)
         except DMSError as exc:
             reply = error_response(exc, request_id)
+            # uvicorn's access log says only "400 Bad Request": the DMS code says which check refused it.
+            logger.info("request %s: %d %s %s", request_id, exc.status, exc.error_code, exc.error_msg)
         except _Disconnected:
             return
         except StoreError:

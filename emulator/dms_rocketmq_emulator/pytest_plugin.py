@@ -23,14 +23,23 @@ from typing import Any
 
 import pytest
 
+from ._extras import missing_extra
 from ._process import EmulatorProcess, start_emulator
 
 __all__ = ["EmulatorProcess", "dms_emulator", "dms_emulator_factory", "start_emulator"]
 
 
+def _require_extra() -> None:
+    # A short failure naming the install command, rather than the subprocess's ImportError traceback.
+    missing = missing_extra()
+    if missing is not None:
+        pytest.fail(missing, pytrace=False)
+
+
 @pytest.fixture(scope="session")
 def dms_emulator(tmp_path_factory: pytest.TempPathFactory) -> Iterator[EmulatorProcess]:
     """One emulator for the session: durable store, auth on (AK/SK and token), topics orders and payments."""
+    _require_extra()
     process = start_emulator(memory=False, data_dir=tmp_path_factory.mktemp("dms-emulator-data"), auth=True)
     try:
         yield process
@@ -41,6 +50,7 @@ def dms_emulator(tmp_path_factory: pytest.TempPathFactory) -> Iterator[EmulatorP
 @pytest.fixture
 def dms_emulator_factory() -> Iterator[Callable[..., EmulatorProcess]]:
     """Start more emulators with `start_emulator`'s options; each is stopped when the test ends."""
+    _require_extra()
     started: list[EmulatorProcess] = []
 
     def factory(**options: Any) -> EmulatorProcess:
