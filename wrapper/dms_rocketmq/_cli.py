@@ -17,7 +17,7 @@ from typing import IO, Any
 
 from dms_rocketmq_api.spec_rules import ENGINES
 
-from ._config import DEFAULT_ENGINE, ENV
+from ._config import CLI_FLAGS, DEFAULT_ENGINE, ENV, resolve_settings
 from ._constants import DEFAULT_CONCURRENCY, DEFAULT_MAX_CONNECTION_FAILURES
 from ._exceptions import APIError, APIStatusError, ConfigurationError, DMSError, ValidationError
 from ._models import SendResult
@@ -44,6 +44,28 @@ file format (--file): one JSON object per line, {{"body": ..., "topic": ..., "ke
 exit codes: 0 all sent, 1 some not sent (failed, in doubt, or stopped), 2 usage or configuration error,
   130 interrupted (Ctrl-C or SIGTERM; the journal, failures file and summary are written first).
 """
+
+
+def _seconds(text: str) -> float:
+    """`--timeout`: a finite number of seconds above 0 (argparse names the flag in its error)."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number of seconds") from None
+    if not 0 < value < float("inf"):
+        raise argparse.ArgumentTypeError(f"{text!r} must be a number of seconds above 0")
+    return value
+
+
+def _retries(text: str) -> int:
+    """`--max-retries`: a whole number >= 0."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"{text!r} must be 0 or more")
+    return value
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -112,8 +134,8 @@ def _parser() -> argparse.ArgumentParser:
     connection.add_argument("--instance-id", help=f"instance ID ({ENV['instance_id']})")
     connection.add_argument("--engine", help=f"{' or '.join(ENGINES)} ({ENV['engine']}, default {DEFAULT_ENGINE})")
     connection.add_argument("--ak", help=f"access key ({ENV['ak']}); the secret key only from {ENV['sk']}")
-    connection.add_argument("--timeout", type=float, metavar="SECONDS", help="timeout of each request")
-    connection.add_argument("--max-retries", type=int, metavar="N", help="retries of 429/503 (default 2)")
+    connection.add_argument("--timeout", type=_seconds, metavar="SECONDS", help="timeout of each request")
+    connection.add_argument("--max-retries", type=_retries, metavar="N", help="retries of 429/503 (default 2)")
 
     send.add_argument(
         "--output",
@@ -139,6 +161,9 @@ def _client_options(args: argparse.Namespace) -> dict[str, Any]:
         options["security_token"] = os.environ.get(ENV["security_token"]) or None
         if options["sk"] is None:
             raise ConfigurationError(f"--ak was given but {ENV['sk']} is not set; set it to the secret key.")
+    # Resolved here once with the CLI's spelling, so that a missing or invalid setting names its flag and
+    # variable (`--endpoint`), not the Python argument (`endpoint=`) the Client would name.
+    resolve_settings(**options, spelling=CLI_FLAGS)
     if args.timeout is not None:
         options["timeout"] = args.timeout
     if args.max_retries is not None:

@@ -10,7 +10,16 @@ from dms_rocketmq_api.spec_rules import ENGINES
 
 from ._exceptions import ConfigurationError
 
-__all__ = ["DEFAULT_ENGINE", "ENV", "REGION_ENDPOINTS", "Settings", "endpoint_for_region", "resolve_settings"]
+__all__ = [
+    "CLI_FLAGS",
+    "DEFAULT_ENGINE",
+    "ENV",
+    "PYTHON_ARGUMENTS",
+    "REGION_ENDPOINTS",
+    "Settings",
+    "endpoint_for_region",
+    "resolve_settings",
+]
 
 #: The engine used when none is given: the first the spec lists (the others are its aliases).
 DEFAULT_ENGINE = ENGINES[0]
@@ -26,6 +35,22 @@ ENV = {
     "instance_id": "DMS_ROCKETMQ_INSTANCE_ID",
     "engine": "DMS_ROCKETMQ_ENGINE",
     "token": "DMS_ROCKETMQ_TOKEN",
+}
+
+#: How each setting is given to `Client(...)`/`AsyncClient(...)`: named in their configuration errors.
+PYTHON_ARGUMENTS: Mapping[str, str | None] = {name: f"{name}=" for name in ENV}
+#: How each setting is given to the `dms-rocketmq` command (None: only from the environment, as secrets
+#: are): named in its configuration errors instead of the Python argument.
+CLI_FLAGS: Mapping[str, str | None] = {
+    "ak": "--ak",
+    "sk": None,
+    "security_token": None,
+    "project_id": "--project-id",
+    "endpoint": "--endpoint",
+    "region": "--region",
+    "instance_id": "--instance-id",
+    "engine": "--engine",
+    "token": None,
 }
 
 #: Copied from huaweicloudsdkrocketmq 3.1.219, v2/region/rocketmq_region.py.
@@ -93,7 +118,9 @@ class Settings:
         )
 
 
-def endpoint_for_region(region: str, environ: Mapping[str, str] | None = None) -> str:
+def endpoint_for_region(
+    region: str, environ: Mapping[str, str] | None = None, *, spelling: Mapping[str, str | None] = PYTHON_ARGUMENTS
+) -> str:
     """The endpoint of a region; `HUAWEICLOUD_SDK_REGION_ROCKETMQ_<REGION>` overrides it, as in the SDK."""
     environ = os.environ if environ is None else environ
     override = environ.get("HUAWEICLOUD_SDK_REGION_ROCKETMQ_" + region.replace("-", "_").upper())
@@ -103,8 +130,9 @@ def endpoint_for_region(region: str, environ: Mapping[str, str] | None = None) -
         return REGION_ENDPOINTS[region]
     except KeyError:
         raise ConfigurationError(
-            f"Unknown region {region!r}. Known regions: {', '.join(sorted(REGION_ENDPOINTS))}. "
-            f"For another endpoint pass endpoint= or set {ENV['endpoint']}."
+            f"Unknown region {region!r} (from {_origin('region', spelling)}). "
+            f"Known regions: {', '.join(sorted(REGION_ENDPOINTS))}. "
+            f"For another endpoint {_how('endpoint', spelling)}."
         ) from None
 
 
@@ -114,18 +142,30 @@ def _pick(name: str, value: str | None, environ: Mapping[str, str]) -> str | Non
     return environ.get(ENV[name]) or None
 
 
-def _missing(name: str, what: str) -> ConfigurationError:
-    return ConfigurationError(f"Missing {what}: pass {name}= or set the environment variable {ENV[name]}.")
+def _how(name: str, spelling: Mapping[str, str | None]) -> str:
+    """How to give setting `name`: `pass --endpoint or set DMS_ROCKETMQ_ENDPOINT`, or only the variable."""
+    given = spelling.get(name)
+    return f"pass {given} or set {ENV[name]}" if given else f"set {ENV[name]}"
 
 
-def _refuse_control_characters(**values: str | None) -> None:
+def _origin(name: str, spelling: Mapping[str, str | None]) -> str:
+    """Where setting `name` came from: `--endpoint or DMS_ROCKETMQ_ENDPOINT`, or only the variable."""
+    given = spelling.get(name)
+    return f"{given} or {ENV[name]}" if given else ENV[name]
+
+
+def _missing(name: str, what: str, spelling: Mapping[str, str | None]) -> ConfigurationError:
+    return ConfigurationError(f"Missing {what}: {_how(name, spelling)}.")
+
+
+def _refuse_control_characters(spelling: Mapping[str, str | None], **values: str | None) -> None:
     # A line break or other control character cannot go on the wire (it would split a header: aiohttp and
     # httpx refuse it at send time); it usually is a stray newline read from a file. Never quote the value.
     for name, value in values.items():
         if value is not None and any(ord(char) < 0x20 or ord(char) == 0x7F for char in value):
-            raise ConfigurationError(
-                f"{name} contains a control character (such as a line break); check {name}= or {ENV[name]}."
-            )
+            given = spelling.get(name)
+            where = f"{given} or {ENV[name]}" if given else ENV[name]
+            raise ConfigurationError(f"{name} contains a control character (such as a line break); check {where}.")
 
 
 def resolve_settings(
@@ -140,32 +180,40 @@ def resolve_settings(
     token: str | None = None,
     engine: str | None = None,
     environ: Mapping[str, str] | None = None,
+    spelling: Mapping[str, str | None] = PYTHON_ARGUMENTS,
 ) -> Settings:
-    """Merge arguments with the environment and check them; raise `ConfigurationError` saying what to set."""
+    """Merge arguments with the environment and check them; raise `ConfigurationError` saying what to set.
+
+    `spelling` names each setting the way the caller's user gives it (`PYTHON_ARGUMENTS`, `CLI_FLAGS`).
+    """
     env = os.environ if environ is None else environ
+    sp = spelling
 
     endpoint = _pick("endpoint", endpoint, env)
     if endpoint is None:
         region = _pick("region", region, env)
         if region is None:
             raise ConfigurationError(
-                f"Missing endpoint: pass endpoint= or region= (or set {ENV['endpoint']} or {ENV['region']})."
+                f"Missing endpoint: pass {sp['endpoint']} or {sp['region']} "
+                f"(or set {ENV['endpoint']} or {ENV['region']})."
             )
-        endpoint = endpoint_for_region(region, env)
+        endpoint = endpoint_for_region(region, env, spelling=sp)
     endpoint = endpoint.rstrip("/")
     if not endpoint.startswith(("https://", "http://")):
-        raise ConfigurationError(f"endpoint must start with https:// or http://, got {endpoint!r}.")
+        raise ConfigurationError(
+            f"endpoint must start with https:// or http://, got {endpoint!r} (from {_origin('endpoint', sp)})."
+        )
 
     project = _pick("project_id", project_id, env)
     if not project:
-        raise _missing("project_id", "project ID")
+        raise _missing("project_id", "project ID", sp)
     instance = _pick("instance_id", instance_id, env)
     if not instance:
-        raise _missing("instance_id", "instance ID")
+        raise _missing("instance_id", "instance ID", sp)
     engine_name = _pick("engine", engine, env) or DEFAULT_ENGINE
     if engine_name not in ENGINES:
         raise ConfigurationError(
-            f"engine must be one of {', '.join(ENGINES)}, got {engine_name!r} (from engine= or {ENV['engine']})."
+            f"engine must be one of {', '.join(ENGINES)}, got {engine_name!r} (from {_origin('engine', sp)})."
         )
 
     # Explicit arguments win over the environment as a whole, so that passing token= is not mixed with an
@@ -179,6 +227,7 @@ def resolve_settings(
     token = _pick("token", token, env_credentials)
     security_token = _pick("security_token", security_token, env_credentials if ak else {})
     _refuse_control_characters(
+        sp,
         endpoint=endpoint,
         project_id=project,
         instance_id=instance,
@@ -188,17 +237,20 @@ def resolve_settings(
         security_token=security_token,
     )
     if token and (ak or sk):
-        raise ConfigurationError("Pass either ak= and sk= (AK/SK signing) or token= (IAM token), not both.")
+        raise ConfigurationError(
+            f"Give either an AK/SK pair ({_how('ak', sp)}; {_how('sk', sp)}) or an IAM token "
+            f"({_how('token', sp)}), not both."
+        )
     if token:
         return Settings(endpoint=endpoint, project_id=project, instance_id=instance, engine=engine_name, token=token)
     if ak and not sk:
-        raise _missing("sk", "secret key")
+        raise _missing("sk", "secret key", sp)
     if sk and not ak:
-        raise _missing("ak", "access key")
+        raise _missing("ak", "access key", sp)
     if not ak or not sk:
         raise ConfigurationError(
-            f"Missing credentials: pass ak= and sk= (or set {ENV['ak']} and {ENV['sk']}), "
-            f"or pass token= (or set {ENV['token']})."
+            f"Missing credentials: an AK/SK pair ({_how('ak', sp)}; {_how('sk', sp)}) "
+            f"or an IAM token ({_how('token', sp)})."
         )
     return Settings(
         endpoint=endpoint,
