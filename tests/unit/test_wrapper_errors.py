@@ -213,6 +213,7 @@ def test_direct_path_success() -> None:
 )
 def test_aiohttp_errors(raised: Exception, cls: type[dms.APIConnectionError], sent: bool) -> None:
     """aiohttp failures map to APIConnectionError/APITimeoutError; only failures to connect count as unsent."""
-    exc = aiohttp_error(raised)
+    exc = aiohttp_error(raised, "http://h:1")
     assert type(exc) is cls
     assert exc.request_sent is sent
+    assert "http://h:1" in str(exc)

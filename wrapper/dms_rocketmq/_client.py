@@ -215,7 +215,7 @@ class Client(BaseClient):
                 self._engine, settings.project_id, settings.instance_id, client=self._api, body=request_body
             )
         except httpx.RequestError as exc:
-            raise connection_error(exc) from exc
+            raise connection_error(exc, settings.endpoint) from exc
         # RecursionError: JSON nested deeper than the json module can follow (a hostile or broken server).
         except (ValueError, KeyError, TypeError, AttributeError, RecursionError) as exc:
             raise parse_failure(exc) from exc
@@ -415,7 +415,7 @@ class AsyncClient(BaseClient):
                 self._engine, settings.project_id, settings.instance_id, client=self._api, body=request_body
             )
         except httpx.RequestError as exc:
-            raise connection_error(exc) from exc
+            raise connection_error(exc, settings.endpoint) from exc
         # RecursionError: JSON nested deeper than the json module can follow (a hostile or broken server).
         except (ValueError, KeyError, TypeError, AttributeError, RecursionError) as exc:
             raise parse_failure(exc) from exc

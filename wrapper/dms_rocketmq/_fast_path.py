@@ -22,10 +22,10 @@ from dms_rocketmq_api.models.send_message_response import SendMessageResponse
 from ._auth import PrecomputedSigner
 from ._config import Settings
 from ._constants import USER_AGENT
-from ._exceptions import APIConnectionError, APITimeoutError, MalformedResponseError, status_error_from_response
+from ._exceptions import APIConnectionError, MalformedResponseError, status_error_from_response
 from ._models import SendResult
 from ._parsing import LazyResponse, send_result
-from ._transport import proxy_for
+from ._transport import aiohttp_failure, proxy_for
 
 __all__ = ["DirectSender", "aiohttp_error", "encode_json", "fast_send_result", "result_from_content"]
 
@@ -35,18 +35,12 @@ def encode_json(document: Any) -> bytes:
     return json.dumps(document, ensure_ascii=False, separators=(",", ":"), allow_nan=False).encode("utf-8")
 
 
-def aiohttp_error(exc: Exception) -> APIConnectionError:
+def aiohttp_error(exc: Exception, endpoint: str) -> APIConnectionError:
     """Map an aiohttp failure; `request_sent` is False only when no connection could be made."""
     import aiohttp
 
-    detail = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
-    if isinstance(exc, aiohttp.ConnectionTimeoutError):
-        return APITimeoutError(f"Request timed out ({detail}).", request_sent=False)
-    if isinstance(exc, aiohttp.ClientConnectorError):
-        return APIConnectionError(f"Connection error ({detail}).", request_sent=False)
-    if isinstance(exc, TimeoutError):
-        return APITimeoutError(f"Request timed out ({detail}).", request_sent=True)
-    return APIConnectionError(f"Connection error ({detail}).", request_sent=True)
+    sent = not isinstance(exc, aiohttp.ConnectionTimeoutError | aiohttp.ClientConnectorError)
+    return aiohttp_failure(exc, endpoint, request_sent=sent)
 
 
 def fast_send_result(document: Any, request_id: str | None, retries_taken: int) -> SendResult | None:
@@ -132,6 +126,7 @@ class DirectSender:
         self.method = str(operation["method"]).upper()
         # As httpx merges a relative URL with the client's base URL (the endpoint, without a trailing slash).
         self.url = settings.endpoint + str(operation["url"])
+        self.endpoint = settings.endpoint
         url = self.url
         self._max_connections = max_connections
         self._session: Any = None  # aiohttp.ClientSession, opened in the running loop on first send
@@ -222,7 +217,7 @@ class DirectSender:
                 # The bytes as received: httpx.Response refuses str header values that are not ASCII.
                 raw_headers = answer.raw_headers
         except (aiohttp.ClientError, TimeoutError) as exc:
-            raise aiohttp_error(exc) from exc
+            raise aiohttp_error(exc, self.endpoint) from exc
 
         def lazy() -> httpx.Response:
             return httpx.Response(

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextvars
 import math
+import os
 from typing import Any, TypeAlias
 from urllib.parse import urlsplit
 
@@ -19,9 +20,12 @@ from ._exceptions import APIConnectionError, APITimeoutError, ConfigurationError
 __all__ = [
     "HTTPClient",
     "TimeoutTypes",
+    "aiohttp_failure",
     "as_timeout",
     "call_timeout",
     "connection_error",
+    "connection_failure",
+    "failure_reason",
     "last_response",
     "on_request",
     "on_request_async",
@@ -74,28 +78,88 @@ def as_timeout(timeout: TimeoutTypes) -> httpx.Timeout:
     return result
 
 
-def connection_error(exc: Exception) -> APIConnectionError:
-    """Map a transport exception; `request_sent` is False only when the message cannot have left."""
+def failure_reason(exc: BaseException) -> str:
+    """What went wrong, the same for httpx and aiohttp: the operating system's words when there are some.
+
+    Both stacks wrap the OSError (`Connection refused`, `Name or service not known`...) in their own
+    exceptions with their own wording; the innermost errno's text reads the same on both paths.
+    """
+    seen: set[int] = set()
+    current: BaseException | None = exc
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        if isinstance(current, OSError) and current.errno is not None:
+            # asyncio words a refused connection "Connect call failed (...)"; the errno's own text does not
+            # depend on the stack. DNS errors (negative codes) keep the resolver's text.
+            if current.errno > 0:
+                return os.strerror(current.errno)
+            if current.strerror:
+                return current.strerror
+        current = current.__cause__ or current.__context__
+    text = str(exc)
+    return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
+
+
+def connection_failure(
+    endpoint: str, exc: BaseException, *, request_sent: bool, timeout_phase: str | None = None
+) -> APIConnectionError:
+    """The one wording of a failure without an HTTP response, on every path, naming the endpoint.
+
+    `timeout_phase` (`connecting`, `waiting for the response`...) makes it an `APITimeoutError`.
+    """
+    if timeout_phase is not None:
+        return APITimeoutError(f"Timed out {timeout_phase} to {endpoint}.", request_sent=request_sent)
+    reason = failure_reason(exc)
+    if request_sent:
+        return APIConnectionError(
+            f"Connection to {endpoint} failed; the request may have been sent: {reason}.", request_sent=True
+        )
+    return APIConnectionError(f"Cannot connect to {endpoint}: {reason}.", request_sent=False)
+
+
+_HTTPX_TIMEOUT_PHASES: tuple[tuple[type[httpx.TimeoutException], str], ...] = (
+    (httpx.ConnectTimeout, "connecting"),
+    (httpx.PoolTimeout, "waiting for a free connection"),
+    (httpx.WriteTimeout, "sending the request"),
+    (httpx.ReadTimeout, "waiting for the response"),
+)
+
+
+def connection_error(exc: Exception, endpoint: str) -> APIConnectionError:
+    """Map an httpx transport exception; `request_sent` is False only when the message cannot have left."""
     cause = exc.__cause__
+    from_aiohttp = cause is not None and type(cause).__module__.startswith("aiohttp")
     if isinstance(exc, httpx.ConnectError | httpx.ConnectTimeout | httpx.PoolTimeout):
         sent = False
         # httpx-aiohttp maps every aiohttp connection error, even "server disconnected" after the request
         # was written, to ConnectTimeout: trust only aiohttp's own "could not connect" errors.
-        if cause is not None and type(cause).__module__.startswith("aiohttp"):
+        if from_aiohttp:
             import aiohttp  # only reached with the aiohttp transport
 
             sent = not isinstance(cause, aiohttp.ClientConnectorError | aiohttp.ConnectionTimeoutError)
     else:
         sent = True
-    detail = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
-    is_timeout = isinstance(exc, httpx.TimeoutException | TimeoutError)
-    if is_timeout and cause is not None and type(cause).__module__.startswith("aiohttp"):
+    if from_aiohttp:
         # httpx-aiohttp reports aiohttp's disconnects ("Server disconnected", before or after the request
         # was written) as ConnectTimeout; only aiohttp's own timeouts (TimeoutError subclasses) are timeouts.
-        is_timeout = isinstance(cause, TimeoutError)
-    if is_timeout:
-        return APITimeoutError(f"Request timed out ({detail}).", request_sent=sent)
-    return APIConnectionError(f"Connection error ({detail}).", request_sent=sent)
+        assert cause is not None
+        return aiohttp_failure(cause, endpoint, request_sent=sent)
+    phase = None
+    if isinstance(exc, httpx.TimeoutException | TimeoutError):
+        phase = next((name for kind, name in _HTTPX_TIMEOUT_PHASES if isinstance(exc, kind)), "waiting")
+    return connection_failure(endpoint, exc, request_sent=sent, timeout_phase=phase)
+
+
+def aiohttp_failure(exc: BaseException, endpoint: str, *, request_sent: bool) -> APIConnectionError:
+    """Map an aiohttp failure with `connection_failure`'s wording (aiohttp imported only when called)."""
+    import aiohttp
+
+    phase = None
+    if isinstance(exc, aiohttp.ConnectionTimeoutError):
+        phase = "connecting"
+    elif isinstance(exc, TimeoutError):
+        phase = "waiting for the response"
+    return connection_failure(endpoint, exc, request_sent=request_sent, timeout_phase=phase)
 
 
 def proxy_for(url: str) -> str | None:
