@@ -9,6 +9,7 @@ The canonical strings are logged at DEBUG level on the `dms_rocketmq.auth` logge
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import hmac
 import logging
@@ -24,6 +25,7 @@ __all__ = [
     "DATE_FORMAT",
     "AKSKAuth",
     "PrecomputedSigner",
+    "SigningSteps",
     "TokenAuth",
     "authorization_header",
     "canonical_headers",
@@ -36,6 +38,7 @@ __all__ = [
     "sign_request",
     "signature",
     "signed_header_names",
+    "signing_steps",
     "string_to_sign",
 ]
 
@@ -155,25 +158,33 @@ def _find(pairs: list[tuple[str, str]], name: str) -> str | None:
     return None
 
 
-def sign_request(
+@dataclasses.dataclass(frozen=True, slots=True)
+class SigningSteps:
+    """What signing a request computes before the secret key is used: each step's result, for explaining.
+
+    `canonical_request` may hold credential headers a caller chose to sign (`X-Security-Token`); show it
+    with `masked_canonical_request()`. Nothing here depends on the SK.
+    """
+
+    canonical_request: str
+    string_to_sign: str
+    signed_headers: list[str]
+    #: Headers signing adds to the request (`X-Sdk-Date`, `Host`, `X-Sdk-Content-Sha256`), not `Authorization`.
+    added: dict[str, str]
+
+    def masked_canonical_request(self) -> str:
+        """The canonical request with the values of credential headers replaced by `***`."""
+        return _masked(self.canonical_request)
+
+
+def signing_steps(
     method: str,
     url: str,
     headers: Headers,
     body: bytes | str | None,
-    ak: str,
-    sk: str,
     date: datetime | str | None = None,
-) -> dict[str, str]:
-    """Sign a request with AK/SK, the way Huawei's official SDK does, and return the headers to add.
-
-    Every header given is signed except those whose name contains `_` (as the SDK does), so pass the
-    headers that will be sent. An `X-Sdk-Date` already among the headers is kept; otherwise `date` (a
-    datetime, or a string in `YYYYMMDDTHHMMSSZ`) or the current time is used. The result always holds
-    `Authorization`, plus `X-Sdk-Date`, `Host` (from the URL) and `X-Sdk-Content-Sha256` when the request
-    lacks them and they are needed. Nothing is mutated.
-    """
-    if not ak or not sk:
-        raise ValueError("sign_request needs a non-empty ak and sk")
+) -> SigningSteps:
+    """Steps 1-7 for a request, as `sign_request` runs them (see there for `headers`, `body` and `date`)."""
     pairs = list(headers.items()) if isinstance(headers, Mapping) else list(headers)
     payload = body.encode("utf-8") if isinstance(body, str) else (body or b"")
     added: dict[str, str] = {}
@@ -203,10 +214,35 @@ def sign_request(
         names,
         payload_hash(payload, _find(pairs, "x-sdk-content-sha256")),
     )
-    to_sign = string_to_sign(sdk_date, canonical)
+    return SigningSteps(canonical, string_to_sign(sdk_date, canonical), names, added)
+
+
+def sign_request(
+    method: str,
+    url: str,
+    headers: Headers,
+    body: bytes | str | None,
+    ak: str,
+    sk: str,
+    date: datetime | str | None = None,
+) -> dict[str, str]:
+    """Sign a request with AK/SK, the way Huawei's official SDK does, and return the headers to add.
+
+    Every header given is signed except those whose name contains `_` (as the SDK does), so pass the
+    headers that will be sent. An `X-Sdk-Date` already among the headers is kept; otherwise `date` (a
+    datetime, or a string in `YYYYMMDDTHHMMSSZ`) or the current time is used. The result always holds
+    `Authorization`, plus `X-Sdk-Date`, `Host` (from the URL) and `X-Sdk-Content-Sha256` when the request
+    lacks them and they are needed. Nothing is mutated.
+    """
+    if not ak or not sk:
+        raise ValueError("sign_request needs a non-empty ak and sk")
+    steps = signing_steps(method, url, headers, body, date)
     if logger.isEnabledFor(logging.DEBUG):
-        logger.debug("canonical request:\n%s\nstring to sign:\n%s", _masked(canonical), to_sign)
-    added["Authorization"] = authorization_header(ak, names, signature(sk, to_sign))
+        logger.debug(
+            "canonical request:\n%s\nstring to sign:\n%s", steps.masked_canonical_request(), steps.string_to_sign
+        )
+    added = dict(steps.added)
+    added["Authorization"] = authorization_header(ak, steps.signed_headers, signature(sk, steps.string_to_sign))
     return added
 
 

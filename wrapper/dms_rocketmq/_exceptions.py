@@ -11,7 +11,7 @@ DMSError
     ├── MalformedResponseError  a 200 whose body is not the documented JSON
     └── APIStatusError          a non-success status; `status_code`, `error_code`, `error_msg`, `response`
         ├── BadRequestError         400
-        ├── AuthenticationError     401
+        ├── AuthenticationError     401 (`likely_causes` of an APIGW.0301)
         ├── PermissionDeniedError   403
         ├── NotFoundError           404
         ├── PayloadTooLargeError    413
@@ -158,7 +158,24 @@ class BadRequestError(APIStatusError):
 
 
 class AuthenticationError(APIStatusError):
-    """401: the signature, the AK or the token was refused."""
+    """401: the signature, the AK or the token was refused.
+
+    For the gateway's `APIGW.0301`, `likely_causes` lists the causes that fit what the client knows (clock
+    skew and by how much, an unknown AK, a signature that did not verify), and the message ends with them.
+    """
+
+    likely_causes: tuple[str, ...] = ()
+
+    def canonical_request(self) -> str | None:
+        """The canonical request the client signed, credential headers masked (None if it was not signed)."""
+        from ._auth_failures import signing_steps_of
+
+        try:
+            request = self.response.request
+        except RuntimeError:
+            return None
+        steps = signing_steps_of(request)
+        return None if steps is None else steps.masked_canonical_request()
 
 
 class PermissionDeniedError(APIStatusError):
@@ -225,4 +242,13 @@ def status_error_from_response(response: httpx.Response) -> APIStatusError:
     message = f"{status} {error_code}: {error_msg}"
     if request_id:
         message += f" (request id {request_id})"
-    return cls(message, response=response, error_code=error_code, error_msg=error_msg, request_id=request_id)
+    causes: list[str] = []
+    if cls is AuthenticationError and error_code == "APIGW.0301":
+        from ._auth_failures import likely_causes
+
+        causes = likely_causes(response, error_msg)
+        message += "".join(f"\n  likely cause: {cause}" for cause in causes)
+    error = cls(message, response=response, error_code=error_code, error_msg=error_msg, request_id=request_id)
+    if isinstance(error, AuthenticationError):
+        error.likely_causes = tuple(causes)
+    return error

@@ -1,0 +1,152 @@
+"""A 401 `APIGW.0301` says which likely causes fit, tested against the emulator's real gateway checks: a
+clock off by more than 15 minutes (and by how much), an unknown AK, a wrong SK. The SK never shows."""
+
+from __future__ import annotations
+
+import asyncio
+import datetime
+import logging
+import os
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import dms_rocketmq as dms
+import httpx
+import pytest
+from dms_rocketmq._auth import DATE_FORMAT
+from dms_rocketmq._exceptions import status_error_from_response
+from dms_rocketmq_emulator.pytest_plugin import EmulatorProcess, start_emulator
+
+pytestmark = pytest.mark.integration
+
+WRONG_SK = "wrong-secret-key-never-shown"
+
+
+@pytest.fixture(scope="module")
+def emulator() -> Iterator[EmulatorProcess]:
+    """An emulator with authentication on."""
+    process = start_emulator(auth=True, topics=("orders",))
+    try:
+        yield process
+    finally:
+        process.close()
+
+
+def _signed_at(emulator: EmulatorProcess, moment: datetime.datetime) -> httpx.Response:
+    assert emulator.ak is not None
+    assert emulator.sk is not None
+    auth = dms.AKSKAuth(emulator.ak, emulator.sk, project_id=emulator.project_id)
+    with httpx.Client(auth=auth) as client:
+        return client.post(
+            emulator.messages_url,
+            json={"topic": "orders", "body": "x"},
+            headers={"X-Sdk-Date": moment.strftime(DATE_FORMAT)},
+        )
+
+
+@pytest.mark.parametrize(("offset", "direction"), [(-2, "behind"), (3, "ahead of")])
+def test_clock_skew_says_by_how_much(emulator: EmulatorProcess, offset: int, direction: str) -> None:
+    """A request signed hours off the server's clock: the cause is clock skew, with the amount and direction."""
+    response = _signed_at(emulator, datetime.datetime.now(datetime.UTC) + datetime.timedelta(hours=offset, minutes=1))
+    assert response.status_code == 401
+    assert "Date" in response.headers
+    error = status_error_from_response(response)
+    assert isinstance(error, dms.AuthenticationError)
+    [cause] = error.likely_causes
+    assert cause.startswith("clock skew")
+    assert f"{abs(offset) - (1 if offset < 0 else 0)} h" in cause
+    assert direction in cause
+    assert "likely cause: clock skew" in str(error)
+    # Without a Date header, the server time the gateway's message quotes serves as well.
+    undated = httpx.Response(
+        401,
+        headers=[(k, v) for k, v in response.headers.multi_items() if k.lower() != "date"],
+        content=response.content,
+        request=response.request,
+    )
+    assert status_error_from_response(undated).likely_causes == error.likely_causes  # type: ignore[attr-defined]
+
+
+def test_ten_minutes_off_is_not_blamed_on_the_clock(emulator: EmulatorProcess) -> None:
+    """Within the gateway's 15 minutes the request passes: no cause is invented."""
+    response = _signed_at(emulator, datetime.datetime.now(datetime.UTC) - datetime.timedelta(minutes=10))
+    assert response.status_code == 200
+
+
+def _send_error(emulator: EmulatorProcess, *, asynchronous: bool, **credentials: str) -> dms.AuthenticationError:
+    settings = {
+        "endpoint": emulator.url,
+        "project_id": emulator.project_id,
+        "instance_id": emulator.instance_id,
+        **credentials,
+    }
+    if asynchronous:
+
+        async def run() -> dms.AuthenticationError:
+            async with dms.AsyncClient(**settings) as client:
+                with pytest.raises(dms.AuthenticationError) as caught:
+                    await client.send("orders", "x")
+            return caught.value
+
+        return asyncio.run(run())
+    with dms.Client(**settings) as client, pytest.raises(dms.AuthenticationError) as caught:
+        client.send("orders", "x")
+    return caught.value
+
+
+@pytest.mark.parametrize("asynchronous", [False, True], ids=["Client", "AsyncClient"])
+def test_unknown_ak(emulator: EmulatorProcess, asynchronous: bool) -> None:
+    """An AK the service does not know: that cause alone, naming the AK and its variable."""
+    error = _send_error(emulator, asynchronous=asynchronous, ak="NOSUCHAK", sk=WRONG_SK)
+    assert error.error_code == "APIGW.0301"
+    [cause] = error.likely_causes
+    assert cause.startswith("unknown AK")
+    assert "NOSUCHAK" in cause
+    assert "HUAWEICLOUD_SDK_AK" in cause
+    assert WRONG_SK not in str(error)
+
+
+@pytest.mark.parametrize("asynchronous", [False, True], ids=["Client", "AsyncClient"])
+def test_wrong_sk(emulator: EmulatorProcess, asynchronous: bool, caplog: pytest.LogCaptureFixture) -> None:
+    """A wrong SK: a signature mismatch naming the AK, the SK's variable and the signed headers; the canonical
+    request is on the error on request and in the DEBUG log, the SK in neither."""
+    assert emulator.ak is not None
+    with caplog.at_level(logging.DEBUG, logger="dms_rocketmq.auth"):
+        error = _send_error(emulator, asynchronous=asynchronous, ak=emulator.ak, sk=WRONG_SK)
+    [cause] = error.likely_causes
+    assert cause.startswith("signature mismatch")
+    assert emulator.ak in cause
+    assert "HUAWEICLOUD_SDK_SK" in cause
+    assert "x-sdk-date" in cause  # the signed headers
+    canonical = error.canonical_request()
+    assert canonical is not None
+    path = f"/v2/rocketmq/{emulator.project_id}/instances/{emulator.instance_id}/messages/"
+    assert canonical.startswith(f"POST\n{path}\n")
+    assert "refused request's canonical request" in caplog.text
+    for text in (str(error), canonical, caplog.text):
+        assert WRONG_SK not in text
+
+
+def test_cli_prints_the_likely_cause(emulator: EmulatorProcess) -> None:
+    """`dms-rocketmq send` with a wrong SK prints the cause on stderr."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("HUAWEICLOUD_", "DMS_ROCKETMQ_"))}
+    env |= {
+        "DMS_ROCKETMQ_ENDPOINT": emulator.url,
+        "HUAWEICLOUD_SDK_PROJECT_ID": emulator.project_id,
+        "DMS_ROCKETMQ_INSTANCE_ID": emulator.instance_id,
+        "HUAWEICLOUD_SDK_AK": str(emulator.ak),
+        "HUAWEICLOUD_SDK_SK": WRONG_SK,
+    }
+    done = subprocess.run(
+        [str(Path(sys.executable).parent / "dms-rocketmq"), "send", "--topic", "orders", "--body", "x"],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=60,
+        check=False,
+    )
+    assert done.returncode == 1
+    assert "likely cause: signature mismatch" in done.stderr
+    assert WRONG_SK not in done.stderr + done.stdout

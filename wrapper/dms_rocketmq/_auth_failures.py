@@ -1,0 +1,125 @@
+"""Why the gateway refused a signature: the likely causes of a 401 `APIGW.0301` that fit what the client knows.
+
+The gateway says little (`verify aksk signature fail`, `ak X not exist`, `signature expired`), and the
+causes users meet most are few: a clock more than 15 minutes off, an AK the service does not know, an SK
+that is not the AK's (or a request changed after signing). The client knows what it signed (the request,
+whose `Authorization` names the AK and the signed headers) and, from the response, the server's clock
+(`Date`, or the time quoted in the gateway's message): enough to say which causes fit, and how far off the
+clock is. The canonical request is rebuilt with the signer's own steps (`_auth.signing_steps`), with
+credential headers masked; the SK is never involved.
+"""
+
+from __future__ import annotations
+
+import datetime
+import email.utils
+import logging
+import re
+
+import httpx
+
+from ._auth import DATE_FORMAT, SigningSteps, signing_steps
+
+__all__ = ["GATEWAY_AUTH_ERROR", "MAX_CLOCK_SKEW", "likely_causes", "signing_steps_of"]
+
+logger = logging.getLogger("dms_rocketmq.auth")
+
+#: The gateway's code for a refused AK/SK signature or token (facts file, section on error codes).
+GATEWAY_AUTH_ERROR = "APIGW.0301"
+#: How far X-Sdk-Date may be from the gateway's clock.
+MAX_CLOCK_SKEW = datetime.timedelta(minutes=15)
+
+_AUTHORIZATION = re.compile(r"Access=([^,\s]+),\s*SignedHeaders=([^,\s]+)")
+_UNKNOWN_AK = re.compile(r"\bak (\S+) not exist")
+_SERVER_TIME = re.compile(r"server time:\s*(\d{8}T\d{6}Z)")
+
+
+def _request(response: httpx.Response) -> httpx.Request | None:
+    try:
+        return response.request
+    except RuntimeError:  # a response built without its request
+        return None
+
+
+def _parse_sdk_date(value: str | None) -> datetime.datetime | None:
+    if not value:
+        return None
+    try:
+        return datetime.datetime.strptime(value.strip(), DATE_FORMAT).replace(tzinfo=datetime.UTC)
+    except ValueError:
+        return None
+
+
+def _server_time(response: httpx.Response, error_msg: str) -> datetime.datetime | None:
+    """The server's clock: its `Date` header, else the time the gateway's `signature expired` message quotes."""
+    date = response.headers.get("Date")
+    if date:
+        try:
+            return email.utils.parsedate_to_datetime(date).astimezone(datetime.UTC)
+        except (TypeError, ValueError):
+            pass
+    match = _SERVER_TIME.search(error_msg)
+    return _parse_sdk_date(match.group(1)) if match else None
+
+
+def _duration(delta: datetime.timedelta) -> str:
+    seconds = int(abs(delta.total_seconds()))
+    days, seconds = divmod(seconds, 86400)
+    hours, seconds = divmod(seconds, 3600)
+    minutes, seconds = divmod(seconds, 60)
+    parts = [f"{days} d" if days else "", f"{hours} h" if hours else "", f"{minutes} min" if minutes else ""]
+    return " ".join(part for part in parts if part) or f"{seconds} s"
+
+
+def signing_steps_of(request: httpx.Request) -> SigningSteps | None:
+    """The signing steps of a request as it was sent (its signed headers only), or None if it was not signed."""
+    match = _AUTHORIZATION.search(request.headers.get("Authorization", ""))
+    if match is None:
+        return None
+    signed = set(match.group(2).split(";"))
+    headers = [(name, value) for name, value in request.headers.multi_items() if name.lower() in signed]
+    try:
+        return signing_steps(request.method, str(request.url), headers, request.content)
+    except (ValueError, httpx.RequestNotRead):
+        return None
+
+
+def likely_causes(response: httpx.Response, error_msg: str) -> list[str]:
+    """What may have caused this 401 `APIGW.0301`, most likely first; empty when nothing known fits."""
+    from ._config import ENV  # here: _config imports the exceptions module that imports this one
+
+    request = _request(response)
+    headers = request.headers if request is not None else httpx.Headers()
+    causes = []
+    sent_at = _parse_sdk_date(headers.get("X-Sdk-Date"))
+    server_at = _server_time(response, error_msg)
+    if sent_at is not None and server_at is not None and abs(server_at - sent_at) > MAX_CLOCK_SKEW:
+        direction = "behind" if sent_at < server_at else "ahead of"
+        causes.append(
+            f"clock skew: the request was signed at {sent_at.strftime(DATE_FORMAT)} (X-Sdk-Date), "
+            f"{_duration(server_at - sent_at)} {direction} the server's clock ({server_at.strftime(DATE_FORMAT)}); "
+            "the gateway accepts 15 minutes: set this machine's clock right (NTP)"
+        )
+    elif "signature expired" in error_msg:
+        causes.append("clock skew: X-Sdk-Date is more than 15 minutes off the server's clock; set the clock right")
+    authorization = _AUTHORIZATION.search(headers.get("Authorization", ""))
+    unknown = _UNKNOWN_AK.search(error_msg)
+    if unknown is not None:
+        causes.append(
+            f"unknown AK: the service does not know the access key {unknown.group(1)} "
+            f"(check {ENV['ak']}: an AK of another account or a deleted one)"
+        )
+    elif "verify aksk signature fail" in error_msg and authorization is not None:
+        causes.append(
+            f"signature mismatch: the SK is most likely not the one of AK {authorization.group(1)} "
+            f"(check {ENV['sk']}), or something between here and the gateway changed the path, the query, the "
+            f"body or a signed header ({authorization.group(2)}). Compare canonical requests: this error's "
+            "canonical_request(), the dms_rocketmq.auth logger at DEBUG, or `dms-rocketmq sign --explain`"
+        )
+        if request is not None and logger.isEnabledFor(logging.DEBUG):
+            steps = signing_steps_of(request)
+            if steps is not None:
+                logger.debug("refused request's canonical request:\n%s", steps.masked_canonical_request())
+    if authorization is None and "X-Auth-Token" not in headers and request is not None:
+        causes.append("no credentials: the request had neither an Authorization nor an X-Auth-Token header")
+    return causes
