@@ -150,3 +150,65 @@ def test_cli_prints_the_likely_cause(emulator: EmulatorProcess) -> None:
     assert done.returncode == 1
     assert "likely cause: signature mismatch" in done.stderr
     assert WRONG_SK not in done.stderr + done.stdout
+
+
+def _sign(emulator: EmulatorProcess, *args: str, sk: str | None = None) -> subprocess.CompletedProcess[str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("HUAWEICLOUD_", "DMS_ROCKETMQ_"))}
+    env |= {
+        "DMS_ROCKETMQ_ENDPOINT": emulator.url,
+        "HUAWEICLOUD_SDK_PROJECT_ID": emulator.project_id,
+        "DMS_ROCKETMQ_INSTANCE_ID": emulator.instance_id,
+        "HUAWEICLOUD_SDK_AK": str(emulator.ak),
+        "HUAWEICLOUD_SDK_SK": sk or str(emulator.sk),
+    }
+    return subprocess.run(
+        [str(Path(sys.executable).parent / "dms-rocketmq"), "sign", *args],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=60,
+        check=True,
+    )
+
+
+def _printed_headers(output: str) -> dict[str, str]:
+    lines = output.split("headers to add:\n")[-1].splitlines()
+    return dict(line.split(": ", 1) for line in lines if line)
+
+
+def test_sign_prints_headers_the_gateway_accepts(emulator: EmulatorProcess) -> None:
+    """The headers `dms-rocketmq sign` prints, added to the send Client makes, are accepted by the emulator."""
+    body = '{"topic":"orders","body":"signed by the CLI"}'
+    done = _sign(emulator, "--body", body)
+    added = _printed_headers(done.stdout)
+    assert set(added) == {"X-Sdk-Date", "Host", "Authorization"}
+    headers = {"Content-Type": "application/json", "User-Agent": "dms-rocketmq-python/0.1.0"}
+    headers |= {"X-Project-Id": emulator.project_id, **added}
+    answer = httpx.post(emulator.messages_url, content=body, headers=headers)
+    assert answer.status_code == 200, answer.text
+    assert str(emulator.sk) not in done.stdout + done.stderr
+
+
+def test_sign_explain_matches_the_refused_request(emulator: EmulatorProcess) -> None:
+    """`sign --explain` of the request a wrong SK sent shows the canonical request the error shows, every
+    step named, the security token masked, and never the SK."""
+    assert emulator.ak is not None
+    error = _send_error(emulator, asynchronous=False, ak=emulator.ak, sk=WRONG_SK)
+    sent = error.response.request
+    done = _sign(
+        emulator,
+        "--explain",
+        "--body",
+        sent.content.decode(),
+        "--date",
+        sent.headers["X-Sdk-Date"],
+        sk=WRONG_SK,
+    )
+    assert f"canonical request:\n{error.canonical_request()}\n\nstring to sign:\nSDK-HMAC-SHA256\n" in done.stdout
+    assert "SignedHeaders: content-type;host;user-agent;x-project-id;x-sdk-date\n" in done.stdout
+    assert _printed_headers(done.stdout)["Authorization"] == sent.headers["Authorization"]
+    assert WRONG_SK not in done.stdout + done.stderr
+    token = "X-Security-Token: tok-secret"
+    masked = _sign(emulator, "--explain", "--url", "http://h/p", "--header", token, sk=WRONG_SK)
+    assert "x-security-token:***" in masked.stdout
+    assert "tok-secret" not in masked.stdout

@@ -17,6 +17,7 @@ from typing import IO, Any
 
 from dms_rocketmq_api.spec_rules import ENGINES
 
+from ._cli_sign import add_sign_command, run_sign
 from ._config import CLI_FLAGS, DEFAULT_ENGINE, ENV, resolve_settings
 from ._constants import DEFAULT_CONCURRENCY, DEFAULT_MAX_CONNECTION_FAILURES
 from ._exceptions import APIError, APIStatusError, ConfigurationError, DMSError, ValidationError
@@ -137,6 +138,7 @@ def _parser() -> argparse.ArgumentParser:
     connection.add_argument("--timeout", type=_seconds, metavar="SECONDS", help="timeout of each request")
     connection.add_argument("--max-retries", type=_retries, metavar="N", help="retries of 429/503 (default 2)")
 
+    add_sign_command(commands)
     send.add_argument(
         "--output",
         choices=("json", "table"),
@@ -285,8 +287,10 @@ def _check_file_options(args: argparse.Namespace) -> None:
 def main(argv: list[str] | None = None) -> int:
     """Run the `dms-rocketmq` command line; return its exit code."""
     args = _parser().parse_args(argv)
-    output = args.output or ("table" if sys.stdout.isatty() else "json")
+    output = getattr(args, "output", None) or ("table" if sys.stdout.isatty() else "json")
     try:
+        if args.command == "sign":
+            return run_sign(args)
         if args.file is not None:
             if args.body is not None:
                 raise ConfigurationError("give either --body or --file, not both.")
