@@ -1,5 +1,5 @@
-# The one entry point of the project. `make demo` and `make test` work on a fresh clone: they create
-# ./.venv and ./node_modules themselves.
+# The one entry point of the project. Every target works on a fresh clone: each depends on what it needs
+# (./.venv, ./node_modules: the Prism tests of pytest and contract use it) and creates it.
 SHELL := /bin/bash
 .DEFAULT_GOAL := help
 
@@ -45,13 +45,13 @@ lint: $(VENV_STAMP) ## ruff (lint and format) and mypy --strict on wrapper/ and 
 	ruff format --check .
 	mypy
 
-pytest: $(VENV_STAMP) ## The pytest suite: unit, integration, contract and interop tiers
+pytest: $(VENV_STAMP) $(NODE_STAMP) ## The pytest suite: unit, integration, contract and interop tiers
 	$(PY) -m pytest
 
-contract: $(VENV_STAMP) ## schemathesis contract suite (fixed seed): the emulator, or the instance DMS_CONTRACT_* names
+contract: $(VENV_STAMP) $(NODE_STAMP) ## schemathesis contract suite (fixed seed): the emulator, or the instance DMS_CONTRACT_* names
 	$(PY) -m pytest tests/contract
 
-contract-deep: $(VENV_STAMP) ## Longer contract run: 2000 examples, a new random seed each time (minutes)
+contract-deep: $(VENV_STAMP) $(NODE_STAMP) ## Longer contract run: 2000 examples, a new random seed each time (minutes)
 	DMS_CONTRACT_MAX_EXAMPLES=$${DMS_CONTRACT_MAX_EXAMPLES:-2000} DMS_CONTRACT_SEED=$${DMS_CONTRACT_SEED:-random} \
 	  $(PY) -m pytest tests/contract/test_send_message_contract.py
 
@@ -62,7 +62,7 @@ docs: $(NODE_STAMP) ## Render build/api-reference.html from openapi.yaml (not co
 	REDOCLY_TELEMETRY=off node_modules/.bin/redocly build-docs openapi.yaml --config redocly.yaml \
 	  --output build/api-reference.html
 
-bench: $(VENV_STAMP) ## Throughput vs Huawei's SDK and the raw limits, and the CLI on a million lines (~12 min; BENCH_ARGS=--quick for a smoke run)
+bench: $(VENV_STAMP) ## Throughput vs Huawei's SDK and the raw limits, and the CLI on a million lines (minutes, see docs/performance.md; BENCH_ARGS=--quick: smoke run)
 	$(PY) bench/run.py $(BENCH_ARGS)
 
 soak: $(VENV_STAMP) ## Crash test (10 SIGKILL cycles), 64 senders for 30 s, 200 on 128 connections; scripts/results/

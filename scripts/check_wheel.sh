@@ -9,6 +9,13 @@ trap 'rm -rf "$work"' EXIT
 "$here/.venv/bin/python" -m build --wheel --outdir "$work/dist" "$here" >"$work/build.log" 2>&1 \
   || { cat "$work/build.log"; exit 1; }
 wheel=$(ls "$work"/dist/dms_rocketmq-*.whl)
+"$here/.venv/bin/python" -m build --sdist --outdir "$work/dist" "$here" >"$work/build.log" 2>&1 \
+  || { cat "$work/build.log"; exit 1; }
+sdist_files=$(tar tzf "$work"/dist/dms_rocketmq-*.tar.gz)
+for needed in LICENSE docs/wrapper.md README.md openapi.yaml; do
+  grep -q "^dms_rocketmq-[^/]*/$needed\$" <<<"$sdist_files" || { echo "sdist: $needed is missing"; exit 1; }
+done
+echo "sdist: LICENSE, docs/, README.md and openapi.yaml ship"
 python3 -m venv "$work/venv"
 # The same versions as the development environment, so this step needs no new downloads.
 "$here/.venv/bin/pip" freeze --exclude-editable | grep -v '^-e' >"$work/constraints.txt"
@@ -29,7 +36,14 @@ for module in (dms_rocketmq, dms_rocketmq_api, dms_rocketmq_emulator):
     assert (where / "py.typed").is_file(), f"{module.__name__} ships no py.typed"
 spec = importlib.resources.files("dms_rocketmq_emulator").joinpath("openapi.yaml").read_text()
 assert spec.startswith("openapi: 3.1.0"), "openapi.yaml is not shipped inside dms_rocketmq_emulator"
-print("wheel: the three packages import from site-packages; openapi.yaml ships")
+# The documentation docstrings point to, and the license the metadata names, ship with the code.
+docs = importlib.resources.files("dms_rocketmq").joinpath("docs")
+assert docs.joinpath("wrapper.md").is_file(), "docs/ is not shipped as dms_rocketmq/docs"
+import importlib.metadata
+files = {str(path) for path in importlib.metadata.files("dms-rocketmq") or ()}
+assert any(name.endswith(".dist-info/licenses/LICENSE") for name in files), "LICENSE is not in the wheel"
+assert "Apache License" in importlib.metadata.distribution("dms-rocketmq").read_text("licenses/LICENSE")
+print("wheel: the three packages import from site-packages; openapi.yaml, docs/ and LICENSE ship")
 PY
 "$work/venv/bin/dms-rocketmq" --help >/dev/null
 "$work/venv/bin/dms-rocketmq-emulator" --help >/dev/null

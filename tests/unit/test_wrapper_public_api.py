@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 
 import dms_rocketmq
+import pytest
 
 PUBLIC = [
     "AKSKAuth",
@@ -81,3 +82,11 @@ def test_import_does_not_need_requests_or_aiohttp_modules() -> None:
     code = "import sys, dms_rocketmq; print('requests' in sys.modules, 'httpx_aiohttp' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.split() == ["False", "False"]
+
+
+@pytest.mark.parametrize("method", ["send", "send_json"])
+@pytest.mark.parametrize("cls", [dms_rocketmq.Client, dms_rocketmq.AsyncClient])
+def test_per_call_timeout_type_reads_once(cls: type, method: str) -> None:
+    """The per-call `timeout` shows as `float | httpx.Timeout | None`, not an alias with a second `| None`."""
+    annotation = inspect.signature(getattr(cls, method)).parameters["timeout"].annotation
+    assert annotation == "float | httpx.Timeout | None"

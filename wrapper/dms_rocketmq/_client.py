@@ -53,7 +53,8 @@ __all__ = ["AsyncClient", "Client"]
 class Client(BaseClient):
     """A thread-safe client that sends messages to one DMS for RocketMQ instance.
 
-    Every argument not given is read from the environment (see docs/wrapper.md): `endpoint` or `region`,
+    Every argument not given is read from the environment (see docs/wrapper.md, shipped in the package as
+    dms_rocketmq/docs/wrapper.md): `endpoint` or `region`,
     `project_id`, `instance_id`, and credentials: `ak` + `sk` (+ `security_token`) or `token`.
     `max_connections` sizes the connection pool; `transport` replaces httpx's (for example an
     `httpx.MockTransport` in tests); `environ` replaces `os.environ` as the source of settings.
@@ -106,13 +107,13 @@ class Client(BaseClient):
         *,
         keys: str | Iterable[str] | None = None,
         tags: str | None = None,
-        timeout: TimeoutTypes | None = None,
+        timeout: float | httpx.Timeout | None = None,
         max_retries: int | None = None,
     ) -> SendResult:
         """Send one message and return where it was stored; raise a `DMSError` subclass on failure.
 
         `keys` is one key or several (joined with single spaces into KEYS), `tags` one tag. `timeout` and
-        `max_retries` override the client's for this call.
+        `max_retries` override the client's for this call (None: the client's; `httpx.Timeout(None)`: no timeout).
         """
         request_body = build_request_body(topic, body, keys, tags)
         retries = self._retries_for(max_retries, self.max_retries)
@@ -139,7 +140,7 @@ class Client(BaseClient):
         *,
         keys: str | Iterable[str] | None = None,
         tags: str | None = None,
-        timeout: TimeoutTypes | None = None,
+        timeout: float | httpx.Timeout | None = None,
         max_retries: int | None = None,
     ) -> SendResult:
         """Send any JSON-compatible object, serialised compactly, as the message body."""
@@ -312,13 +313,13 @@ class AsyncClient(BaseClient):
         *,
         keys: str | Iterable[str] | None = None,
         tags: str | None = None,
-        timeout: TimeoutTypes | None = None,  # noqa: ASYNC109 - per HTTP attempt, as in the sync API
+        timeout: float | httpx.Timeout | None = None,  # noqa: ASYNC109 - per HTTP attempt, as in the sync API
         max_retries: int | None = None,
     ) -> SendResult:
         """Send one message and return where it was stored; raise a `DMSError` subclass on failure.
 
         `keys` is one key or several (joined with single spaces into KEYS), `tags` one tag. `timeout` and
-        `max_retries` override the client's for this call.
+        `max_retries` override the client's for this call (None: the client's; `httpx.Timeout(None)`: no timeout).
         """
         request_body = build_request_body(topic, body, keys, tags)
         retries = self._retries_for(max_retries, self.max_retries)
@@ -343,7 +344,7 @@ class AsyncClient(BaseClient):
         *,
         keys: str | Iterable[str] | None = None,
         tags: str | None = None,
-        timeout: TimeoutTypes | None = None,  # noqa: ASYNC109 - per HTTP attempt, as in the sync API
+        timeout: float | httpx.Timeout | None = None,  # noqa: ASYNC109 - per HTTP attempt, as in the sync API
         max_retries: int | None = None,
     ) -> SendResult:
         """Send any JSON-compatible object, serialised compactly, as the message body."""

@@ -115,7 +115,7 @@ def _has_whitespace(text: str) -> bool:
     return not WHITESPACE.isdisjoint(text)
 
 
-def _check_key(key: object) -> str:
+def _check_key(key: object, *, in_list: bool) -> str:
     if not isinstance(key, str):
         raise ValidationError(f"each key must be a string, got {type(key).__name__}.")
     if not key:
@@ -123,7 +123,15 @@ def _check_key(key: object) -> str:
     if len(key) > MAX_KEY_CHARS:
         raise ValidationError(f"key {key[:40]!r}... is {len(key)} characters, over the limit of {MAX_KEY_CHARS}.")
     if _has_whitespace(key):
-        raise ValidationError(f"key {key!r} contains white space; pass several keys as a list instead.")
+        if in_list:
+            raise ValidationError(
+                f"key {key!r} contains white space, which separates keys in KEYS; "
+                "split it into several keys or remove the white space."
+            )
+        raise ValidationError(
+            f"key {key!r} contains white space other than single spaces between keys; "
+            "separate keys with one space, or pass them as a list."
+        )
     _check_encodable("key", key)
     return key
 
@@ -149,7 +157,8 @@ def keys_value(keys: str | Iterable[str] | None) -> str | None:
             return None
     else:
         raise ValidationError(f"keys must be a string or a list of strings, got {type(keys).__name__}.")
-    value = " ".join(_check_key(key) for key in parts)
+    in_list = not isinstance(keys, str)
+    value = " ".join(_check_key(key, in_list=in_list) for key in parts)
     if len(value) > MAX_PROPERTY_CHARS:
         raise ValidationError(
             f"keys are {len(value)} characters together, over the property limit of {MAX_PROPERTY_CHARS}."
