@@ -138,12 +138,12 @@ def _parser() -> argparse.ArgumentParser:
     connection.add_argument("--timeout", type=_seconds, metavar="SECONDS", help="timeout of each request")
     connection.add_argument("--max-retries", type=_retries, metavar="N", help="retries of 429/503 (default 2)")
 
-    add_sign_command(commands)
     send.add_argument(
         "--output",
         choices=("json", "table"),
         help="result format (default: table on a terminal, json otherwise)",
     )
+    add_sign_command(commands)
     return parser
 
 
