@@ -26,5 +26,6 @@ def missing_extra() -> str | None:
     if not missing:
         return None
     return (
-        f"dms-rocketmq-emulator needs the 'emulator' extra ({', '.join(missing)} not installed): run {INSTALL_COMMAND}"
+        f"dms-rocketmq-emulator needs the 'emulator' extra ({', '.join(missing)} not installed): "
+        f"run {INSTALL_COMMAND} (from a checkout: pip install '.[emulator]')"
     )

@@ -76,6 +76,7 @@ def test_toml_config_with_several_instances(tmp_path: Path) -> None:
         assert FIRST in banner
         assert SECOND in banner
         assert "billing (50 queues)" in banner
+        assert "audit (1 queue)" in banner
         assert "auth        ON" in banner
         assert "toml-secret" not in banner
         assert "toml-token" not in banner

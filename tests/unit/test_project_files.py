@@ -43,3 +43,12 @@ def test_node_targets_run_npm_ci_on_a_checkout_without_node_modules(tmp_path: Pa
         shutil.copy(ROOT / name, tmp_path / name)
     plan = subprocess.run(["make", "-n", target], cwd=tmp_path, capture_output=True, text=True, check=True).stdout
     assert "npm ci" in plan
+
+
+def test_docs_install_from_a_checkout_not_from_pypi() -> None:
+    """The distribution is not on PyPI: README and docs/ install from a checkout or a wheel, never by name."""
+    import re
+
+    for path in [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]:
+        for number, line in enumerate(path.read_text().splitlines(), start=1):
+            assert not re.search(r"pip install '?dms-rocketmq\b", line), f"{path.name}:{number}: {line}"
