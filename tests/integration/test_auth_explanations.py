@@ -212,3 +212,18 @@ def test_sign_explain_matches_the_refused_request(emulator: EmulatorProcess) -> 
     masked = _sign(emulator, "--explain", "--url", "http://h/p", "--header", token, sk=WRONG_SK)
     assert "x-security-token:***" in masked.stdout
     assert "tok-secret" not in masked.stdout
+
+
+def test_expired_token_is_named(emulator: EmulatorProcess) -> None:
+    """A token the gateway cannot decrypt (APIGW.0301 `decrypt token fail`) is named as a refused token."""
+    response = httpx.Response(
+        401,
+        json={"error_code": "APIGW.0301", "error_msg": "Incorrect IAM authentication information: decrypt token fail"},
+        request=httpx.Request("POST", emulator.messages_url, headers={"X-Auth-Token": "expired-token-value"}),
+    )
+    error = status_error_from_response(response)
+    assert isinstance(error, dms.AuthenticationError)
+    [cause] = error.likely_causes
+    assert cause.startswith("token refused")
+    assert "DMS_ROCKETMQ_TOKEN" in cause
+    assert "expired-token-value" not in str(error)
