@@ -122,7 +122,8 @@ def likely_causes(response: httpx.Response, error_msg: str) -> list[str]:
                 logger.debug("refused request's canonical request:\n%s", steps.masked_canonical_request())
     if authorization is None and "X-Auth-Token" in headers and "token" in error_msg.lower():
         causes.append(
-            f"token refused: the gateway could not read the IAM token: expired, or not a token of this cloud (check {ENV['token']})"
+            "token refused: the gateway could not read the IAM token: expired, or not a token of this cloud "
+            f"(check {ENV['token']})"
         )
     if authorization is None and "X-Auth-Token" not in headers and request is not None:
         causes.append("no credentials: the request had neither an Authorization nor an X-Auth-Token header")
