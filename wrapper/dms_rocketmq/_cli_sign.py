@@ -13,8 +13,10 @@ import os
 import sys
 from typing import Any
 
+from dms_rocketmq_api.spec_rules import ENGINES
+
 from ._auth import authorization_header, signature, signing_steps
-from ._config import CLI_FLAGS, ENV, resolve_settings
+from ._config import CLI_FLAGS, DEFAULT_ENGINE, ENV, resolve_settings
 from ._constants import USER_AGENT
 from ._exceptions import ConfigurationError
 
@@ -51,7 +53,7 @@ def add_sign_command(commands: Any) -> None:
     sign.add_argument("--region", help=f"region ID, instead of --endpoint ({ENV['region']})")
     sign.add_argument("--project-id", help=f"project ID ({ENV['project_id']})")
     sign.add_argument("--instance-id", help=f"instance ID ({ENV['instance_id']})")
-    sign.add_argument("--engine", help=f"rocketmq or reliability ({ENV['engine']}, default rocketmq)")
+    sign.add_argument("--engine", help=f"{' or '.join(ENGINES)} ({ENV['engine']}, default {DEFAULT_ENGINE})")
 
 
 def _headers(values: list[str]) -> list[tuple[str, str]]:
