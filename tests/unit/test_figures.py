@@ -2,10 +2,16 @@
 
 from __future__ import annotations
 
+import importlib
+import json
 import pathlib
 import shutil
 import subprocess
 import sys
+from types import ModuleType
+from typing import Any
+
+import pytest
 
 ROOT = pathlib.Path(__file__).resolve().parents[2]
 FIGURES = ROOT / "scripts" / "figures.py"
@@ -54,3 +60,127 @@ def test_the_check_catches_a_wrong_figure_and_a_stale_table(tmp_path: pathlib.Pa
     assert "is out of date" in completed.stderr
     assert f"'{wrong}x' is not" in completed.stderr
     assert "no.such/ratio" in completed.stderr
+
+
+@pytest.fixture(scope="module")
+def report() -> ModuleType:
+    """bench/_report.py, the one renderer of the bench tables (`bench/run.py --markdown/--summary` print it)."""
+    sys.path.insert(0, str(ROOT / "bench"))
+    try:
+        return importlib.import_module("_report")
+    finally:
+        sys.path.remove(str(ROOT / "bench"))
+
+
+def committed_results() -> dict[str, Any]:
+    document: dict[str, Any] = json.loads((ROOT / "bench" / "results.json").read_text(encoding="utf-8"))
+    return document
+
+
+QUERY: dict[str, Any] = {
+    "messages": 1_000_000,
+    "queries_per_kind": 2_000,
+    "memory": {
+        "fill_seconds": 41.2,
+        "store": {"by_msg_id": {"p50_us": 3.1, "p99_us": 12.5}, "by_key": {"p50_us": 4.4, "p99_us": 15.0}},
+    },
+    "durable": {
+        "fill_seconds": 98.7,
+        "store": {"by_msg_id": {"p50_us": 120.2, "p99_us": 410.9}, "by_key": {"p50_us": 131.0, "p99_us": 1234.5}},
+        "http": {"by_msg_id": {"p50_us": 980.4, "p99_us": 2100.6}, "by_key": {"p50_us": 1010.0, "p99_us": 2500.4}},
+    },
+    "run": {"started": "2026-12-01T10:00:00+00:00", "seconds": 300.0},
+}
+
+BULK_CLI: dict[str, Any] = {
+    "command": "python bench/run.py",
+    "in_flight": 64,
+    "cli": {"lines": 1_000_000, "messages_per_second": 5123.4, "cpu_us_per_message": 180.2, "peak_rss_mib": 61.3},
+    "cli_small": {"lines": 100_000, "messages_per_second": 5001.0, "cpu_us_per_message": 182.0, "peak_rss_mib": 48.0},
+    "send_many": {"lines": 1_000_000, "messages_per_second": 6000.0, "cpu_us_per_message": 150.0, "peak_rss_mib": 90.0},
+    "ratio_cli_to_send_many": 0.854,
+    "target_ratio": 0.8,
+    "target_peak_rss_mib": 150,
+    "met": {"ratio": True, "rss": True, "flat": False},
+}
+
+
+def test_the_query_table_has_a_row_per_store_level_and_kind(report: ModuleType) -> None:
+    """Each p50/p99 of the query section appears in its own row, in-process and over HTTP, with the fill times."""
+    table = report.query_markdown(QUERY)
+    assert "1,000,000 stored messages, 2,000 queries of each kind" in table
+    for row in [
+        "| memory | `Store.query`, in-process | by `msg_id` | 3.1 | 12.5 |",
+        "| memory | `Store.query`, in-process | by key | 4.4 | 15.0 |",
+        "| durable | `Store.query`, in-process | by `msg_id` | 120.2 | 410.9 |",
+        "| durable | `Store.query`, in-process | by key | 131.0 | 1,234.5 |",
+        "| durable | `GET .../messages` over HTTP | by `msg_id` | 980.4 | 2,100.6 |",
+        "| durable | `GET .../messages` over HTTP | by key | 1,010.0 | 2,500.4 |",
+    ]:
+        assert row in table.splitlines()
+    assert "memory 41.2 s, durable 98.7 s" in table
+    assert "by `msg_id` p50 980 µs, p99 2,101 µs; by key p50 1,010 µs, p99 2,500 µs" in report.summary_query(QUERY)
+
+
+def test_the_bulk_cli_table_shows_each_run_and_each_target_with_its_verdict(report: ModuleType) -> None:
+    """The CLI's two runs and send_many's, then the ratio and memory targets, a missed one marked as missed."""
+    lines = report.bulk_cli_markdown(BULK_CLI).splitlines()
+    assert "| `dms-rocketmq send --file --results` | 1,000,000 | 5,123 | 180 | 61.3 |" in lines
+    assert "| `AsyncClient.send_many`, same file | 1,000,000 | 6,000 | 150 | 90.0 |" in lines
+    assert "| `dms-rocketmq send --file --results` | 100,000 | 5,001 | 182 | 48.0 |" in lines
+    assert "| CLI / `send_many`, 1,000,000 lines | 0.85x | ≥ 0.80x | met |" in lines
+    assert "| CLI peak RSS, 1,000,000 lines | 61.3 MiB | < 150 MiB | met |" in lines
+    assert "| CLI peak RSS, 100,000 → 1,000,000 lines | 48.0 → 61.3 MiB | flat | **missed** |" in lines
+    line = report.summary_bulk_cli(BULK_CLI)
+    assert "0.85x `AsyncClient.send_many`" in line
+    assert "(≥ 0.8x: met)" in line
+    assert "flat: **missed**" in line
+
+
+def test_a_results_file_without_the_new_sections_says_they_were_not_measured(report: ModuleType) -> None:
+    """A run with `--only` or an older results file renders: each missing section is named as not measured."""
+    document = committed_results()
+    document.pop("query", None)
+    document["bulk_cli"] = None  # what bench/run.py writes when the section did not run
+    for text in (report.markdown(document), report.summary(document)):
+        assert text.count(report.NOT_MEASURED) == 2, text
+    document["query"], document["bulk_cli"] = QUERY, BULK_CLI
+    for text in (report.markdown(document), report.summary(document)):
+        assert report.NOT_MEASURED not in text
+        assert "1,000,000" in text
+
+
+def test_the_summary_shows_what_the_fast_path_buys(report: ModuleType) -> None:
+    """The generated-path row of the bulk section is shown, with the wrapper's rate against it."""
+    document = committed_results()
+    bulk = document["details"]["bulk"]
+    bulk["wrapper"]["rounds_sends_per_s"] = [6000.0, 6200.0, 5800.0]
+    bulk["wrapper_generated_path"] = dict(
+        bulk["wrapper"], label="wrapper AsyncClient, generated path", rounds_sends_per_s=[2000.0, 2100.0, 1900.0]
+    )
+    row = next(line for line in report.summary(document).splitlines() if "through the generated client" in line)
+    assert "| 2,000 |" in row
+    assert "fast path 3.00x" in row
+    assert "`wrapper_generated_path`: wrapper AsyncClient, generated path | 2,000 |" in report.markdown(document)
+
+
+def test_the_check_catches_a_table_that_lacks_a_measured_section(tmp_path: pathlib.Path) -> None:
+    """`make figures` renders the new sections: a page generated before they were measured is out of date."""
+    (tmp_path / "bench").mkdir()
+    document = committed_results()
+    document.pop("query", None)
+    document.pop("bulk_cli", None)
+    results = tmp_path / "bench" / "results.json"
+    results.write_text(json.dumps(document), encoding="utf-8")
+    command = "python bench/run.py --markdown bench/results.json"
+    (tmp_path / "README.md").write_text(f"<!-- generated by: {command} -->\n<!-- end generated -->\n", encoding="utf-8")
+    rewrite = subprocess.run(
+        [sys.executable, str(FIGURES), "--root", str(tmp_path)], capture_output=True, text=True, timeout=240
+    )
+    assert rewrite.returncode == 0, rewrite.stderr
+    assert check(tmp_path).returncode == 0
+    document["query"], document["bulk_cli"] = QUERY, BULK_CLI
+    results.write_text(json.dumps(document), encoding="utf-8")
+    completed = check(tmp_path)
+    assert completed.returncode == 1
+    assert "is out of date" in completed.stderr
