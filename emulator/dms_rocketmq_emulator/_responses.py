@@ -109,16 +109,11 @@ def _header_value(raw: bytes) -> str:
 
 
 def _header_map(scope: Scope) -> dict[str, str]:
-    """Header names (lowercase, as ASGI gives them) to values decoded as UTF-8 (latin-1 if not UTF-8)."""
-    raw_headers = scope["headers"]
-    headers = {name.decode("latin-1"): _header_value(value) for name, value in raw_headers}
-    if len(headers) != len(raw_headers):
-        # A repeated header: join the values as HTTP says they may be.
-        headers = {}
-        for raw_name, raw_value in raw_headers:
-            name, value = raw_name.decode("latin-1"), _header_value(raw_value)
-            headers[name] = f"{headers[name]},{value}" if name in headers else value
-    return headers
+    """Header names (lowercase, as ASGI gives them) to values decoded as UTF-8 (latin-1 if not UTF-8).
+
+    A repeated header maps to its last value: the one Huawei's signer signs (openapi.yaml, `akskSignature`).
+    """
+    return {name.decode("latin-1"): _header_value(value) for name, value in scope["headers"]}
 
 
 def _content_length(scope: Scope) -> int | None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from urllib.parse import quote, urlencode
 
 import httpx
+import pytest
 from dms_rocketmq import AKSKAuth, sign_request
 from huaweicloudsdkcore.sdk_request import SdkRequest
 from huaweicloudsdkcore.signer.signer import Signer
@@ -107,3 +108,69 @@ def test_httpx_auth_matches_official_signer(
     wire_path = request.url.raw_path.split(b"?")[0].decode("ascii")
     expected = sdk_authorization("POST", "dms.cn-north-4.myhuaweicloud.com", wire_path, query, headers, body)
     assert request.headers["Authorization"] == expected
+
+
+def _sdk_and_ours(headers: list[tuple[str, str]], body: bytes, query: list[tuple[str, str]]) -> tuple[str, str, str]:
+    """The SDK's Authorization, sign_request's and AKSKAuth's for one POST with these headers (in this order)."""
+    host = "dms.cn-north-4.myhuaweicloud.com"
+    url = f"https://{host}/v2/p/messages"
+    sdk = sdk_authorization("POST", host, "/v2/p/messages", query, dict(headers), body)
+    request = httpx.Request("POST", url, params=query, headers=headers, content=body)
+    pairs = [(k, v) for k, v in request.headers.raw]
+    next(AKSKAuth(AK, SK).auth_flow(request))
+    signed = [(k.decode(), v.decode()) for k, v in pairs if k.lower() != b"content-length"]
+    return (
+        sdk,
+        sign_request("POST", url + ("?" + urlencode(query) if query else ""), signed, body, AK, SK)["Authorization"],
+        request.headers["Authorization"],
+    )
+
+
+content_type_names = st.sampled_from(["Content-Type", "content-type", "CONTENT-TYPE", "Content-type"])
+
+
+@settings(max_examples=100, deadline=None)
+@given(content_type_names, content_types.filter(lambda c: c is not None), st.binary(min_size=1, max_size=32))
+def test_content_type_spelling_signs_as_the_sdk(name: str, content_type: str, body: bytes) -> None:
+    """A Content-Type header in any spelling makes sign_request and AKSKAuth sign what the SDK signs."""
+    headers = [("Host", "dms.cn-north-4.myhuaweicloud.com"), (name, content_type), ("X-Sdk-Date", DATE)]
+    sdk, ours, httpx_auth = _sdk_and_ours(headers, body, [])
+    assert ours == sdk
+    assert httpx_auth == sdk
+
+
+@pytest.mark.parametrize("date", ["20261201T010203Z", "2026121T010203Z", "2026121T1023Z", "20260102T3456Z"])
+def test_caller_supplied_loose_date_signs_as_the_sdk(date: str) -> None:
+    """A caller's loosely formatted X-Sdk-Date (which strptime still reads) is signed by both as by the SDK."""
+    headers = [("Host", "dms.cn-north-4.myhuaweicloud.com"), ("Content-Type", "application/json"), ("X-Sdk-Date", date)]
+    sdk, ours, httpx_auth = _sdk_and_ours(headers, b"{}", [("a", "b")])
+    assert ours == sdk
+    assert httpx_auth == sdk
+
+
+def test_case_variant_repeated_header_signs_as_the_sdk() -> None:
+    """Two spellings of one header (the SDK's only way to repeat one) are signed by both as by the SDK."""
+    headers = [
+        ("Host", "dms.cn-north-4.myhuaweicloud.com"),
+        ("X-Sdk-Date", DATE),
+        ("X-Trace", "first"),
+        ("x-trace", "second"),
+    ]
+    sdk, ours, httpx_auth = _sdk_and_ours(headers, b"{}", [])
+    assert ours == sdk
+    assert httpx_auth == sdk
+
+
+def test_httpx_auth_signer_cache_keeps_methods_apart() -> None:
+    """A GET then a POST (and a GET again) to one URL with one AKSKAuth are each signed for their own method."""
+    auth = AKSKAuth(AK, SK)
+    url = "https://dms.cn-north-4.myhuaweicloud.com/v2/p/messages"
+    for method in ("GET", "POST", "GET", "PUT"):
+        request = httpx.Request(method, url, headers={"X-Sdk-Date": DATE}, content=b"{}")
+        next(auth.auth_flow(request))
+        unsigned = (b"authorization", b"content-length")
+        pairs = [(k.decode(), v.decode()) for k, v in request.headers.raw if k.lower() not in unsigned]
+        assert request.headers["Authorization"] == sign_request(method, url, pairs, b"{}", AK, SK)["Authorization"]
+        assert request.headers["Authorization"] == sdk_authorization(
+            method, "dms.cn-north-4.myhuaweicloud.com", "/v2/p/messages", [], dict(pairs), b"{}"
+        )

@@ -39,6 +39,7 @@ PUBLIC = [
     "UnexpectedStatusError",
     "ValidationError",
     "__version__",
+    "canonical_url",
     "set_testing",
     "sign_request",
 ]

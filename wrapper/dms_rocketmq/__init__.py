@@ -8,7 +8,7 @@ with Client() as client:  # settings from HUAWEICLOUD_SDK_* and DMS_ROCKETMQ_* e
 ```
 """
 
-from ._auth import AKSKAuth, TokenAuth, sign_request
+from ._auth import AKSKAuth, TokenAuth, canonical_url, sign_request
 from ._client import AsyncClient, Client
 from ._config import REGION_ENDPOINTS, Settings
 from ._exceptions import (
@@ -64,6 +64,7 @@ __all__ = [
     "UnexpectedStatusError",
     "ValidationError",
     "__version__",
+    "canonical_url",
     "set_testing",
     "sign_request",
 ]

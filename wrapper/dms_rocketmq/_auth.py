@@ -4,19 +4,28 @@
 same `Authorization` header as Huawei's official SDK (`huaweicloudsdkcore.signer.Signer`) for the same
 request. `AKSKAuth` and `TokenAuth` plug it into httpx; `dms_rocketmq.auth_requests` plugs it into requests.
 
+The query goes on the wire in one canonical encoding, the one that is signed (`canonical_url`): pairs sorted,
+every byte but `A-Z a-z 0-9 - _ . ~` percent-encoded, so a space is `%20` and a plus `%2B`; a bare `+` never
+leaves the client, and how a server reads one does not matter. Given a query, `+` is read as a space (as
+httpx and requests write a space in `params=`), the way Huawei's SDK signer also sees it.
+
+A header sent more than once is signed with its last value, as Huawei's signer does (it keeps one value per
+name, the last one set); better not to repeat a signed header at all.
+
 The canonical strings are logged at DEBUG level on the `dms_rocketmq.auth` logger; keys and secrets never are.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import functools
 import hashlib
 import hmac
 import logging
 import time
 from collections.abc import Generator, Iterable, Mapping
 from datetime import UTC, datetime
-from urllib.parse import parse_qsl, quote, unquote, urlsplit
+from urllib.parse import parse_qsl, quote, unquote, urlsplit, urlunsplit
 
 import httpx
 
@@ -32,6 +41,7 @@ __all__ = [
     "canonical_query",
     "canonical_request",
     "canonical_uri",
+    "canonical_url",
     "format_date",
     "headers_to_sign",
     "payload_hash",
@@ -93,11 +103,23 @@ def canonical_uri(path: str) -> str:
 
 
 def canonical_query(query: str) -> str:
-    """Step 2: the query's (key, value) pairs decoded, sorted, re-encoded and joined as `k=v&k=v`."""
+    """Step 2: the query's (key, value) pairs decoded, sorted, re-encoded and joined as `k=v&k=v`.
+
+    Decoding reads `+` as a space, as `params=` in httpx and requests writes it; encoding writes a space as
+    `%20` and a plus as `%2B`. The result is also what goes on the wire (`canonical_url`).
+    """
     if not query:
         return ""
     pairs = sorted(parse_qsl(query, keep_blank_values=True))
     return "&".join(f"{_url_encode(key)}={_url_encode(value)}" for key, value in pairs)
+
+
+def canonical_url(url: str) -> str:
+    """`url` with its query in the canonical encoding that `sign_request` signs: send the request there."""
+    parts = urlsplit(url)
+    if not parts.query:
+        return url
+    return urlunsplit(parts._replace(query=canonical_query(parts.query)))
 
 
 def signed_header_names(headers: Iterable[tuple[str, str]]) -> list[str]:
@@ -106,7 +128,10 @@ def signed_header_names(headers: Iterable[tuple[str, str]]) -> list[str]:
 
 
 def canonical_headers(headers: Iterable[tuple[str, str]], names: list[str]) -> str:
-    """Step 4: `name:value` for each signed header, values stripped, one per line, ending with a newline."""
+    """Step 4: `name:value` for each signed header, values stripped, one per line, ending with a newline.
+
+    A repeated header counts with its last value, as in Huawei's signer.
+    """
     values = {name.lower(): str(value).strip() for name, value in headers}
     return "".join(f"{name}:{values[name]}\n" for name in names)
 
@@ -158,6 +183,20 @@ def _find(pairs: list[tuple[str, str]], name: str) -> str | None:
     return None
 
 
+def _content_type(pairs: Iterable[tuple[str, str]]) -> str | None:
+    # The SDK looks up `Content-Type` with this exact spelling (a dict lookup, not `_get_header_ignore_case`):
+    # a `content-type` spelled otherwise does not make the payload UNSIGNED, and the body's hash is signed.
+    value = None
+    for key, found in pairs:
+        if key == "Content-Type":
+            value = found
+    return value
+
+
+def _signs_unsigned_payload(content_type: str | None) -> bool:
+    return bool(content_type) and not str(content_type).startswith(("application/json", "application/bson"))
+
+
 @dataclasses.dataclass(frozen=True, slots=True)
 class SigningSteps:
     """What signing a request computes before the secret key is used: each step's result, for explaining.
@@ -189,8 +228,7 @@ def signing_steps(
     payload = body.encode("utf-8") if isinstance(body, str) else (body or b"")
     added: dict[str, str] = {}
 
-    content_type = _find(pairs, "content-type")
-    if content_type and not content_type.startswith(("application/json", "application/bson")):
+    if _signs_unsigned_payload(_content_type(pairs)):
         # Other content types are sent unsigned, as the SDK does.
         pairs = [(k, v) for k, v in pairs if k.lower() != "x-sdk-content-sha256"]
         added["X-Sdk-Content-Sha256"] = UNSIGNED_PAYLOAD
@@ -229,10 +267,15 @@ def sign_request(
     """Sign a request with AK/SK, the way Huawei's official SDK does, and return the headers to add.
 
     Every header given is signed except those whose name contains `_` (as the SDK does), so pass the
-    headers that will be sent. An `X-Sdk-Date` already among the headers is kept; otherwise `date` (a
-    datetime, or a string in `YYYYMMDDTHHMMSSZ`) or the current time is used. The result always holds
-    `Authorization`, plus `X-Sdk-Date`, `Host` (from the URL) and `X-Sdk-Content-Sha256` when the request
-    lacks them and they are needed. Nothing is mutated.
+    headers that will be sent. An `X-Sdk-Date` already among the headers is kept and signed as the SDK
+    signs it (the value as given in the header line, the date read from it in the string to sign);
+    otherwise `date` (a datetime, or a string in `YYYYMMDDTHHMMSSZ`) or the current time is used. A
+    `Content-Type` (spelled so, as the SDK looks it up) other than JSON or BSON makes the payload
+    `UNSIGNED-PAYLOAD`. The result always holds `Authorization`, plus `X-Sdk-Date`, `Host` (from the URL) and
+    `X-Sdk-Content-Sha256` when the request lacks them and they are needed. Nothing is mutated.
+
+    The signature covers the query in its canonical encoding: send the request to `canonical_url(url)`
+    (the httpx and requests adapters do that themselves).
     """
     if not ak or not sk:
         raise ValueError("sign_request needs a non-empty ak and sk")
@@ -296,35 +339,43 @@ class AKSKAuth(httpx.Auth):
         yield request
 
     def sign(self, request: httpx.Request) -> None:
-        """Add `X-Sdk-Date`, `X-Project-Id`, `X-Security-Token` and `Authorization` to an httpx request."""
+        """Put the query in its canonical encoding and add `X-Sdk-Date`, `X-Project-Id`, `X-Security-Token`
+        and `Authorization` to an httpx request."""
+        query = request.url.query
+        if query:
+            canonical = _canonical_query_bytes(query)
+            if canonical != query:
+                request.url = request.url.copy_with(query=canonical)
         headers = request.headers
         present = {name.lower(): value for name, value in headers.raw}
         raw_date = present.get(b"x-sdk-date")
+        header_date = None
         if raw_date is None:
             date = self._dates.now()
             headers["X-Sdk-Date"] = date
         else:
-            date = _normalise_date(raw_date.decode(headers.encoding))
-        changed = False
+            # As the SDK: the header line carries the value as sent, the string to sign the date read from it.
+            given = raw_date.decode(headers.encoding)
+            date = _normalise_date(given)
+            header_date = given.strip()
         if self.project_id and b"x-project-id" not in present:
             headers["X-Project-Id"] = self.project_id
-            changed = True
         if self.security_token and present.get(b"x-security-token") != self._security_token_bytes:
             headers["X-Security-Token"] = self.security_token
-            changed = True
-        content_type = present.get(b"content-type")
+        content_type = None
+        for name, value in headers.raw:
+            if name == b"Content-Type":  # spelled so, as the SDK looks it up (see `sign_request`)
+                content_type = value
         if (
             content_type
             and not content_type.startswith((b"application/json", b"application/bson"))
             and present.get(b"x-sdk-content-sha256") != b"UNSIGNED-PAYLOAD"
         ):
             headers["X-Sdk-Content-Sha256"] = UNSIGNED_PAYLOAD
-            changed = True
 
         # Every send of a client has the same method, URL and headers but for the date (and the transport's
         # Content-Length): the canonical request's fixed parts are built once per such combination.
-        items = headers.raw if changed else present.items()
-        fixed = tuple((name.lower(), value) for name, value in items if name.lower() not in _UNSIGNED_BYTES)
+        fixed = tuple((name.lower(), value) for name, value in headers.raw if name.lower() not in _UNSIGNED_BYTES)
         key = (request.method, request.url.raw_path, fixed)
         signer = self._signers.get(key)
         if signer is None:
@@ -334,11 +385,16 @@ class AKSKAuth(httpx.Auth):
                 self._sk,
                 request.method,
                 str(request.url),
-                {name.decode(encoding): value.decode(encoding) for name, value in fixed},
+                [(name.decode(encoding), value.decode(encoding)) for name, value in fixed],
             )
             if len(self._signers) < 64:
                 self._signers[key] = signer
-        headers["Authorization"] = signer.authorization(request.content, date)
+        headers["Authorization"] = signer.authorization(request.content, date, header_date=header_date)
+
+
+@functools.lru_cache(maxsize=256)
+def _canonical_query_bytes(query: bytes) -> bytes:
+    return canonical_query(query.decode("ascii")).encode("ascii")
 
 
 class TokenAuth(httpx.Auth):
@@ -369,18 +425,18 @@ class PrecomputedSigner:
     HMAC. The result is the same as `sign_request` for the same request (the unit tests compare them).
     """
 
-    def __init__(self, ak: str, sk: str, method: str, url: str, headers: Mapping[str, str]) -> None:
+    def __init__(self, ak: str, sk: str, method: str, url: str, headers: Headers) -> None:
         if not ak or not sk:
             raise ValueError("PrecomputedSigner needs a non-empty ak and sk")
         parts = urlsplit(url)
-        fixed = {name: value for name, value in headers.items() if name.lower() != "x-sdk-date"}
-        if _find(list(fixed.items()), "host") is None:
-            fixed["Host"] = parts.netloc.rpartition("@")[2]
-        self.headers = fixed
-        pairs = [*fixed.items(), ("X-Sdk-Date", "")]
-        names = signed_header_names(pairs)
-        values = {name.lower(): str(value).strip() for name, value in fixed.items()}
-        self._content_sha256 = values.get("x-sdk-content-sha256")
+        given = list(headers.items()) if isinstance(headers, Mapping) else list(headers)
+        pairs = [(name, value) for name, value in given if name.lower() != "x-sdk-date"]
+        if _find(pairs, "host") is None:
+            pairs.append(("Host", parts.netloc.rpartition("@")[2]))
+        self.headers = dict(pairs)
+        names = signed_header_names([*pairs, ("X-Sdk-Date", "")])
+        values = {name.lower(): str(value).strip() for name, value in pairs}
+        self._content_sha256 = _find(pairs, "x-sdk-content-sha256")
         before = "".join(f"{n}:{values[n]}\n" for n in names if n < "x-sdk-date")
         after = "".join(f"{n}:{values[n]}\n" for n in names if n > "x-sdk-date")
         start = f"{method.upper()}\n{canonical_uri(parts.path or '/')}\n{canonical_query(parts.query)}\n"
@@ -393,10 +449,14 @@ class PrecomputedSigner:
     def __repr__(self) -> str:
         return f"PrecomputedSigner(headers={sorted(self.headers)!r}, sk='***')"
 
-    def authorization(self, body: bytes, date: str) -> str:
-        """The `Authorization` value for `body` sent at `date` (an `X-Sdk-Date` string)."""
+    def authorization(self, body: bytes, date: str, *, header_date: str | None = None) -> str:
+        """The `Authorization` value for `body` sent at `date` (an `X-Sdk-Date` string).
+
+        `header_date` is the X-Sdk-Date header's own value when it differs from `date` (a caller's loosely
+        formatted date, which the SDK signs as given in the header line and as read in the string to sign).
+        """
         body_hash = EMPTY_BODY_HASH if not body else self._content_sha256 or hashlib.sha256(body).hexdigest()
-        canonical = f"{self._head}{date}{self._tail}{body_hash}"
+        canonical = f"{self._head}{date if header_date is None else header_date}{self._tail}{body_hash}"
         to_sign = f"{ALGORITHM}\n{date}\n{hashlib.sha256(canonical.encode('utf-8')).hexdigest()}"
         if logger.isEnabledFor(logging.DEBUG):
             logger.debug("canonical request:\n%s\nstring to sign:\n%s", _masked(canonical), to_sign)

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from ._auth import headers_to_sign, sign_request
+from ._auth import canonical_url, headers_to_sign, sign_request
 
 if TYPE_CHECKING:
     from requests import PreparedRequest
@@ -46,7 +46,12 @@ class AKSKAuth(_auth_base()):  # type: ignore[misc]
         return f"AKSKAuth(ak={self.ak!r}, sk='***')"
 
     def __call__(self, request: PreparedRequest) -> PreparedRequest:
-        """Sign a prepared request in place (requests calls this again for each redirect or retry)."""
+        """Sign a prepared request in place (requests calls this again for each redirect or retry).
+
+        The query is put in its canonical encoding first (space `%20`, plus `%2B`, pairs sorted): what is
+        signed is exactly what is sent.
+        """
+        request.url = canonical_url(request.url or "")
         headers = request.headers
         # A stale signature from an earlier call must not be signed over; an X-Sdk-Date is kept on purpose.
         headers.pop("Authorization", None)
