@@ -6,6 +6,7 @@ Every secret below is a distinctive string; each test drives its component throu
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 import os
@@ -269,4 +270,118 @@ def test_the_emulator_configuration_never_shows_a_secret(tmp_path: pathlib.Path)
         )
         assert completed.returncode != 0, (args, completed.stdout)
         texts += [completed.stdout, completed.stderr]
+    assert leaks(texts) == []
+
+
+_LEAVES = (str, bytes, bytearray, int, float, bool, type(None), type, types.ModuleType, types.FunctionType)
+_PLAIN_CONTAINERS = (dict, list, tuple, set, frozenset)
+
+
+def _children(obj: object) -> Iterable[tuple[str, object]]:
+    """Everything one step from `obj` that a user can get at: attributes (private ones too), items, causes."""
+    if isinstance(obj, BaseException):
+        yield from (("__cause__", obj.__cause__), ("__context__", obj.__context__), ("args", obj.args))
+    if isinstance(obj, httpx.Response):
+        yield from (("history", obj.history), ("headers", obj.headers))
+        if obj._request is not None:
+            yield "request", obj.request
+    if isinstance(obj, httpx.Request):
+        yield from (("headers", obj.headers), ("url", obj.url))
+    if isinstance(obj, httpx.Headers):
+        yield "multi_items", obj.multi_items()
+    if type(obj).__module__.startswith("requests") and hasattr(obj, "request") and hasattr(obj, "status_code"):
+        yield ".request", obj.request
+    if isinstance(obj, dict):
+        for key, value in obj.items():
+            yield (f"[{key!r}]" if isinstance(key, str) else f"[<{type(key).__name__} key>]"), value
+    elif isinstance(obj, list | tuple | set | frozenset):
+        for index, value in enumerate(obj):
+            yield f"[{index}]", value
+    for name in getattr(type(obj), "__slots__", ()):
+        if hasattr(obj, name):
+            yield f".{name}", getattr(obj, name)
+    attributes = getattr(obj, "__dict__", None)
+    if isinstance(attributes, dict):
+        for name, value in attributes.items():
+            yield f".{name}", value
+    for name, prop in vars(type(obj)).items():
+        if isinstance(prop, property) and not name.startswith("_") and not isinstance(obj, httpx.URL):
+            try:
+                yield f".{name}", getattr(obj, name)
+            except Exception:  # a property that cannot be read here shows nothing
+                continue
+
+
+def printable_texts(*roots: object, depth: int = 12) -> list[str]:
+    """repr() and str() of every object reachable from the roots, with the path that reached it.
+
+    Plain containers are walked but not printed whole (an object's `vars()` holds its secret key, necessarily);
+    every other object is printed as a user would print it. Header values are also listed one by one, since
+    `dict(request.headers)` prints them unmasked.
+    """
+    seen: set[int] = set()
+    texts: list[str] = []
+    stack: list[tuple[str, object, int]] = [(f"root{i}", root, 0) for i, root in enumerate(roots)]
+    while stack:
+        path, obj, level = stack.pop()
+        if id(obj) in seen or isinstance(obj, _LEAVES) or level > depth:
+            continue
+        seen.add(id(obj))
+        if not isinstance(obj, _PLAIN_CONTAINERS):
+            texts += [f"{path}: {obj!r}", f"{path}: {obj!s}"]
+        if isinstance(obj, httpx.Headers):
+            texts += [f"{path}[{name!r}]: {value}" for name, value in obj.multi_items()]
+        if type(obj).__name__ == "CaseInsensitiveDict":  # requests' headers
+            texts += [f"{path}[{name!r}]: {value}" for name, value in obj.items()]
+        stack += [(path + step, child, level + 1) for step, child in _children(obj)]
+    return texts
+
+
+async def _async_roots(emulator: EmulatorProcess) -> list[object]:
+    """AsyncClients (its direct aiohttp path builds the response it attaches to errors) and what they raise."""
+    import dms_rocketmq
+
+    roots: list[object] = []
+    for auth in ({"ak": AK, "sk": WRONG_SK, "security_token": SECURITY_TOKEN}, {"token": WRONG_TOKEN}):
+        async with dms_rocketmq.AsyncClient(**client_kwargs(emulator, **auth)) as client:
+            with pytest.raises(dms_rocketmq.AuthenticationError) as refused:
+                await client.send("orders", "walked")
+            roots += [refused.value, client, client.api_client]
+    return roots
+
+
+def test_nothing_reachable_from_a_client_or_its_errors_prints_a_secret(auth_emulator: EmulatorProcess) -> None:
+    """Walking every object reachable from clients and their exceptions, no repr, str or header value shows a secret."""
+    import dms_rocketmq
+    import requests
+    from dms_rocketmq import auth_requests
+
+    roots: list[object] = []
+    for auth in (
+        {"ak": AK, "sk": SK, "security_token": SECURITY_TOKEN},
+        {"token": TOKEN},
+        {"ak": AK, "sk": WRONG_SK, "security_token": SECURITY_TOKEN},
+        {"token": WRONG_TOKEN},
+    ):
+        client = dms_rocketmq.Client(**client_kwargs(auth_emulator, **auth))
+        with client:
+            try:
+                roots.append(client.send("orders", "walked"))
+            except dms_rocketmq.DMSError as exc:
+                roots.append(exc)
+            closed = client_kwargs(auth_emulator, **auth) | {"endpoint": "http://127.0.0.1:1"}
+            with dms_rocketmq.Client(**closed) as other, pytest.raises(dms_rocketmq.APIConnectionError) as unreachable:
+                other.send("orders", "x")
+            roots += [unreachable.value, client, client.api_client, client.settings]
+    roots += asyncio.run(_async_roots(auth_emulator))
+    for requests_auth in (
+        auth_requests.AKSKAuth(AK, SK, SECURITY_TOKEN),
+        auth_requests.TokenAuth(TOKEN),
+        auth_requests.TokenAuth(WRONG_TOKEN),
+    ):
+        url = auth_emulator.messages_url
+        roots.append(requests.post(url, json={"topic": "orders", "body": "x"}, auth=requests_auth, timeout=10))
+    texts = printable_texts(*roots)
+    print("\n".join(text[:160] for text in texts if leaks([text])))  # where, when it fails
+    assert any("X-Sdk-Date" in text or "x-sdk-date" in text for text in texts), "no request headers were reached"
     assert leaks(texts) == []

@@ -133,7 +133,8 @@ def test_httpx_auth_matches_vector() -> None:
 def test_httpx_auth_adds_project_and_security_token() -> None:
     """AKSKAuth adds X-Project-Id and X-Security-Token and signs both, as the SDK's credentials do."""
     request = _httpx_request()
-    next(AKSKAuth("ak", "sk", "temp-token", project_id="proj").auth_flow(request))
+    flow = AKSKAuth("ak", "sk", "temp-token", project_id="proj").auth_flow(request)
+    next(flow)  # kept open: once the flow ends, the sent request's token is masked
     assert request.headers["X-Project-Id"] == "proj"
     assert request.headers["X-Security-Token"] == "temp-token"
     assert (
@@ -177,10 +178,27 @@ def test_httpx_auth_signs_each_retry_afresh() -> None:
 def test_token_auth_sets_header() -> None:
     """TokenAuth sends the token in X-Auth-Token (and the project ID), never in Authorization."""
     request = httpx.Request("POST", "http://h/p")
-    next(TokenAuth("tok", project_id="proj").auth_flow(request))
+    flow = TokenAuth("tok", project_id="proj").auth_flow(request)
+    next(flow)
     assert request.headers["X-Auth-Token"] == "tok"
     assert request.headers["X-Project-Id"] == "proj"
     assert "authorization" not in request.headers
+
+
+@pytest.mark.parametrize("auth", [TokenAuth("S3CR3T"), AKSKAuth("ak", "sk", "S3CR3T")], ids=["token", "security-token"])
+def test_a_sent_request_shows_its_token_masked(auth: httpx.Auth) -> None:
+    """Once answered, a request's X-Auth-Token / X-Security-Token read [secure], in its repr and in dict()."""
+    seen: list[str] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        seen.extend(request.headers.get_list("x-auth-token") + request.headers.get_list("x-security-token"))
+        return httpx.Response(401, request=request)
+
+    with httpx.Client(transport=httpx.MockTransport(handler), auth=auth) as http:
+        response = http.post("http://h/p", content=b"{}")
+    assert seen == ["S3CR3T"]
+    assert "S3CR3T" not in repr(response.request.headers)
+    assert "S3CR3T" not in str(dict(response.request.headers))
 
 
 def test_requests_adapter_matches_vector() -> None:

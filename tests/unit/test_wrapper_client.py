@@ -19,7 +19,10 @@ def recorder() -> tuple[list[httpx.Request], Any]:
     seen: list[httpx.Request] = []
 
     def handler(request: httpx.Request) -> httpx.Response:
-        seen.append(request)
+        # A copy of what is sent: once answered, the request's credential headers are masked.
+        copy = httpx.Request(request.method, request.url, headers=request.headers.raw, content=request.read())
+        copy.extensions = request.extensions
+        seen.append(copy)
         return stored(request, offset=len(seen) - 1)
 
     return seen, handler

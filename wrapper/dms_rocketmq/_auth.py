@@ -44,6 +44,7 @@ __all__ = [
     "canonical_url",
     "format_date",
     "headers_to_sign",
+    "mask_sent_secrets",
     "payload_hash",
     "sign_request",
     "signature",
@@ -80,6 +81,29 @@ def _masked(canonical: str) -> str:
 
 
 Headers = Mapping[str, str] | Iterable[tuple[str, str]]
+
+#: What a credential header's value reads once its request has been sent (httpx writes the same for
+#: `Authorization` in a repr).
+MASK = "[secure]"
+
+
+def mask_sent_secrets(sent: httpx.Request | httpx.Response) -> None:
+    """Overwrite the credential headers (`X-Auth-Token`, `X-Security-Token`) of a request already sent.
+
+    httpx masks only `Authorization` in a repr: without this, `exc.response.request.headers`, printed or
+    turned into a dict, would show a token. Given a response, its request and those of its redirects are
+    masked. The request object is never sent again (a retry builds and signs a new one).
+    """
+    if isinstance(sent, httpx.Response):
+        for earlier in sent.history:
+            mask_sent_secrets(earlier)
+        if sent._request is None:  # httpx has no public way to ask; `.request` raises when unset
+            return
+        sent = sent.request
+    headers = sent.headers
+    for name in SECRET_HEADERS:
+        if name in headers:
+            headers[name] = MASK
 
 
 def _url_encode(text: str) -> str:
@@ -334,9 +358,16 @@ class AKSKAuth(httpx.Auth):
         return f"AKSKAuth(ak={self.ak!r}, sk='***', security_token={'***' if self.security_token else None})"
 
     def auth_flow(self, request: httpx.Request) -> Generator[httpx.Request, httpx.Response, None]:
-        """Sign the request (httpx calls this for every request, retries included)."""
+        """Sign the request (httpx calls this for every request, retries included).
+
+        Once it has been sent, the request's `X-Security-Token` reads `[secure]` (see `mask_sent_secrets`).
+        """
         self.sign(request)
-        yield request
+        try:
+            response = yield request
+            mask_sent_secrets(response)
+        finally:
+            mask_sent_secrets(request)
 
     def sign(self, request: httpx.Request) -> None:
         """Put the query in its canonical encoding and add `X-Sdk-Date`, `X-Project-Id`, `X-Security-Token`
@@ -410,11 +441,18 @@ class TokenAuth(httpx.Auth):
         return "TokenAuth(token='***')"
 
     def auth_flow(self, request: httpx.Request) -> Generator[httpx.Request, httpx.Response, None]:
-        """Add `X-Auth-Token` (and `X-Project-Id` when known) to the request."""
+        """Add `X-Auth-Token` (and `X-Project-Id` when known) to the request.
+
+        Once it has been sent, the request's `X-Auth-Token` reads `[secure]` (see `mask_sent_secrets`).
+        """
         request.headers["X-Auth-Token"] = self._token
         if self.project_id and "x-project-id" not in request.headers:
             request.headers["X-Project-Id"] = self.project_id
-        yield request
+        try:
+            response = yield request
+            mask_sent_secrets(response)
+        finally:
+            mask_sent_secrets(request)
 
 
 class PrecomputedSigner:

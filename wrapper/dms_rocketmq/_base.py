@@ -6,6 +6,7 @@ import logging
 from collections.abc import Mapping
 from typing import Any, TypeAlias
 
+import attrs
 import httpx
 from dms_rocketmq_api import AuthenticatedClient
 from dms_rocketmq_api import Client as GeneratedClient
@@ -14,7 +15,7 @@ from dms_rocketmq_api.models.message_property_name import MessagePropertyName
 from dms_rocketmq_api.models.send_message_properties_req_entity import SendMessagePropertiesReqEntity
 from dms_rocketmq_api.models.send_message_request_body import SendMessageRequestBody
 
-from ._auth import AKSKAuth, TokenAuth
+from ._auth import MASK, AKSKAuth, TokenAuth
 from ._config import Settings, resolve_settings
 from ._constants import USER_AGENT
 from ._exceptions import APIError, APIStatusError, ConfigurationError, RateLimitError
@@ -28,6 +29,15 @@ __all__ = ["ApiClient", "BaseClient", "request_body"]
 logger = logging.getLogger("dms_rocketmq")
 
 ApiClient: TypeAlias = GeneratedClient | AuthenticatedClient
+
+
+@attrs.define(repr=False)
+class _TokenApiClient(AuthenticatedClient):
+    """The generated `AuthenticatedClient`, whose attrs repr would print the IAM token, with a masked one."""
+
+    def __repr__(self) -> str:
+        name = self.auth_header_name
+        return f"AuthenticatedClient(base_url={self._base_url!r}, token={MASK!r}, auth_header_name={name!r})"
 
 
 def request_body(topic: str, body: str | bytes, keys: Any, tags: Any) -> SendMessageRequestBody:
@@ -84,7 +94,7 @@ class BaseClient:
         self._auth: httpx.Auth
         if settings.token:
             self._auth = TokenAuth(settings.token, project_id=settings.project_id)
-            self._api = AuthenticatedClient(
+            self._api = _TokenApiClient(
                 base_url=settings.endpoint,
                 token=settings.token,
                 prefix="",

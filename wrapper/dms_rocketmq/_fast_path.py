@@ -19,7 +19,7 @@ import httpx
 from dms_rocketmq_api.models.send_message_request_body import SendMessageRequestBody
 from dms_rocketmq_api.models.send_message_response import SendMessageResponse
 
-from ._auth import PrecomputedSigner
+from ._auth import PrecomputedSigner, mask_sent_secrets
 from ._config import Settings
 from ._constants import USER_AGENT
 from ._exceptions import APIConnectionError, MalformedResponseError, status_error_from_response
@@ -220,12 +220,14 @@ class DirectSender:
             raise aiohttp_error(exc, self.endpoint) from exc
 
         def lazy() -> httpx.Response:
-            return httpx.Response(
+            response = httpx.Response(
                 status,
                 headers=list(raw_headers),
                 content=content,
                 request=httpx.Request(self.method, self.url, headers=headers, content=payload),
             )
+            mask_sent_secrets(response)
+            return response
 
         return result_from_content(status, request_id, content, lazy, retries_taken)
 

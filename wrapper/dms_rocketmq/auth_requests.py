@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from ._auth import canonical_url, headers_to_sign, sign_request
+from ._auth import MASK, SECRET_HEADERS, canonical_url, headers_to_sign, sign_request
 
 if TYPE_CHECKING:
     from requests import PreparedRequest
@@ -29,6 +29,16 @@ def _auth_base() -> type[Any]:
     except ImportError as exc:  # pragma: no cover - exercised only without requests
         raise ImportError("dms_rocketmq.auth_requests needs the `requests` package: pip install requests") from exc
     return AuthBase
+
+
+def _mask_sent_secrets(response: Any, *_args: Any, **_kwargs: Any) -> Any:
+    # A response hook: once sent, the request's credential headers read `[secure]`, so that printing
+    # `response.request.headers` (or an HTTPError's) shows no token; requests masks none itself.
+    headers = response.request.headers
+    for name in SECRET_HEADERS:
+        if name in headers:
+            headers[name] = MASK
+    return response
 
 
 class AKSKAuth(_auth_base()):  # type: ignore[misc]
@@ -66,6 +76,8 @@ class AKSKAuth(_auth_base()):  # type: ignore[misc]
         # requests leaves Host to http.client; sign_request adds it from the URL and we send it as signed.
         added = sign_request(request.method or "GET", request.url or "", pairs, body, self.ak, self._sk)
         headers.update(added)
+        if self.security_token:
+            request.register_hook("response", _mask_sent_secrets)
         return request
 
 
@@ -86,4 +98,5 @@ class TokenAuth(_auth_base()):  # type: ignore[misc]
         request.headers["X-Auth-Token"] = self._token
         if self.project_id and "X-Project-Id" not in request.headers:
             request.headers["X-Project-Id"] = self.project_id
+        request.register_hook("response", _mask_sent_secrets)
         return request
