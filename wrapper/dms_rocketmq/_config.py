@@ -6,6 +6,7 @@ import os
 from collections.abc import Mapping
 
 import attrs
+import httpx
 from dms_rocketmq_api.spec_rules import ENGINES
 
 from ._exceptions import ConfigurationError
@@ -168,6 +169,27 @@ def _refuse_control_characters(spelling: Mapping[str, str | None], **values: str
             raise ConfigurationError(f"{name} contains a control character (such as a line break); check {where}.")
 
 
+def _refuse_what_headers_cannot_carry(spelling: Mapping[str, str | None], **values: str | None) -> None:
+    # These settings travel in HTTP headers (the AK inside Authorization, the project ID in X-Project-Id, the
+    # tokens as they are) or in the URL path: HTTP carries ASCII there, and httpx or aiohttp would fail with
+    # a bare UnicodeEncodeError at send time. A header value also cannot start or end with white space.
+    # Positions only, never the value: some of these are secrets.
+    for name, value in values.items():
+        if value is None:
+            continue
+        if not value.isascii():
+            position = next(index for index, char in enumerate(value) if not char.isascii())
+            raise ConfigurationError(
+                f"{name} contains a character that is not ASCII (at position {position}); it is sent in an "
+                f"HTTP header or the URL, which carry ASCII only. Check {_origin(name, spelling)}."
+            )
+        if value != value.strip(" \t"):
+            raise ConfigurationError(
+                f"{name} starts or ends with white space, which an HTTP header cannot carry; "
+                f"check {_origin(name, spelling)}."
+            )
+
+
 def resolve_settings(
     *,
     region: str | None = None,
@@ -203,6 +225,14 @@ def resolve_settings(
         raise ConfigurationError(
             f"endpoint must start with https:// or http://, got {endpoint!r} (from {_origin('endpoint', sp)})."
         )
+    try:
+        host = httpx.URL(endpoint).host
+    except httpx.InvalidURL as exc:  # an IDNA host it cannot encode, a bad port...
+        raise ConfigurationError(
+            f"endpoint {endpoint!r} (from {_origin('endpoint', sp)}) is not a valid URL: {exc}."
+        ) from None
+    if not host:
+        raise ConfigurationError(f"endpoint {endpoint!r} (from {_origin('endpoint', sp)}) has no host.")
 
     project = _pick("project_id", project_id, env)
     if not project:
@@ -235,6 +265,9 @@ def resolve_settings(
         sk=sk,
         token=token,
         security_token=security_token,
+    )
+    _refuse_what_headers_cannot_carry(
+        sp, project_id=project, instance_id=instance, ak=ak, token=token, security_token=security_token
     )
     if token and (ak or sk):
         raise ConfigurationError(

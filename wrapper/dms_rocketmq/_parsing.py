@@ -41,8 +41,10 @@ def _text(name: str, value: object, response: httpx.Response) -> str:
 def parse_failure(exc: Exception) -> APIError:
     """The generated parser raised on this response: name what was wrong with it."""
     raw = last_response.get()
-    if raw is None:  # pragma: no cover - the hook runs before any parsing
-        raise exc
+    if raw is None:
+        # No response arrived: building or sending the request failed before (a value httpx cannot encode
+        # that the up-front checks missed). Still a DMSError, never a bare one; nothing was sent.
+        return APIError(f"The request could not be built ({type(exc).__name__}: {exc}); nothing was sent.")
     if raw.status_code != 200:
         return status_error_from_response(raw)
     return MalformedResponseError(
