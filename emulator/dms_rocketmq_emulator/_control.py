@@ -15,7 +15,7 @@ from starlette.routing import Route
 from . import _exceptions as errors
 from ._exceptions import FAULT_STATUSES, DMSError
 from ._query import message_view
-from ._responses import RequestIds
+from ._responses import RequestIds, loads_json
 from ._store import Store
 from .models import Fault, FaultPlan, Registry
 
@@ -173,7 +173,7 @@ class ControlAPI:
         if not raw.strip():
             raise errors.empty_body()
         try:
-            document = json.loads(raw)
+            document = loads_json(raw)
         except (ValueError, RecursionError):  # RecursionError: nested deeper than the json module follows
             raise errors.malformed_json() from None
         if not isinstance(document, dict):

@@ -27,7 +27,7 @@ from .models import FaultPlan, PendingMessage, Property, Registry, now_ms
 if TYPE_CHECKING:
     from ._query_responses import ListMessagesHandler
 
-__all__ = ["ASGIReceive", "ASGISend", "RequestIds", "SendMessageHandler", "error_response", "send_reply"]
+__all__ = ["ASGIReceive", "ASGISend", "RequestIds", "SendMessageHandler", "error_response", "loads_json", "send_reply"]
 
 logger = logging.getLogger("dms_rocketmq_emulator")
 
@@ -99,6 +99,16 @@ async def send_reply(send: ASGISend, reply: _Reply, request_id: str) -> None:
         }
     )
     await send({"type": "http.response.body", "body": reply.body})
+
+
+def _not_json(constant: str) -> Any:
+    raise ValueError(f"{constant} is not JSON")
+
+
+def loads_json(text: str | bytes) -> Any:
+    """Parse JSON as RFC 8259 defines it: `NaN`, `Infinity` and `-Infinity` (which Python's json module
+    accepts by default) raise ValueError like any other text that is not JSON."""
+    return json.loads(text, parse_constant=_not_json)
 
 
 def _header_value(raw: bytes) -> str:
@@ -244,7 +254,7 @@ class SendMessageHandler:
             raise errors.empty_body()
         try:
             # Decoded strictly: json.loads(bytes) would let UTF-8-encoded surrogates (ED A0 80...) through.
-            document = json.loads(body.decode(json.detect_encoding(body)))
+            document = loads_json(body.decode(json.detect_encoding(body)))
         except (ValueError, RecursionError):  # invalid UTF-8 is a ValueError; RecursionError: nested too deep
             raise errors.malformed_json() from None
         if isinstance(document, dict):

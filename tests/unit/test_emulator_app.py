@@ -242,3 +242,19 @@ def test_an_operation_the_emulator_does_not_serve_is_a_clear_501() -> None:
     assert status == 501
     assert body["error_code"] == "DMS.00501000"
     assert "ListMessages" in body["error_msg"]
+
+
+@pytest.mark.parametrize("constant", ["NaN", "Infinity", "-Infinity"])
+@pytest.mark.parametrize(
+    "where",
+    [
+        '{{"topic":"orders","body":"x","n":{}}}',
+        '{{"topic":"orders","body":{}}}',
+        '{{"topic":"orders","body":"x","property_list":[{{"name":"KEYS","value":"k","x":[{}]}}]}}',
+    ],
+)
+def test_nan_and_infinity_are_not_json(constant: str, where: str) -> None:
+    """NaN, Infinity and -Infinity anywhere in a body are refused as not JSON (400 DMS.00400005)."""
+    app = create_app(Settings(data_dir=None, topics=(TopicSettings("orders"),)))
+    status, _, body = _call(app, where.format(constant).encode())
+    assert (status, body["error_code"]) == (400, "DMS.00400005")
