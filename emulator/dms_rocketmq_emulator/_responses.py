@@ -16,6 +16,8 @@ import os
 from collections.abc import Awaitable, Callable, MutableMapping
 from typing import TYPE_CHECKING, Any
 
+from dms_rocketmq_api.spec_rules import PROPERTY_VALUE_MAX_LENGTH
+
 from . import _exceptions as errors
 from ._auth import Authenticator
 from ._exceptions import MAX_MESSAGE_BYTES, MAX_REQUEST_BYTES, DMSError
@@ -177,13 +179,15 @@ def _properties(document: dict[str, Any]) -> tuple[Property, ...]:
 
 
 def _check_encodable(document: dict[str, Any]) -> int:
-    """The body's size in UTF-8 bytes; 400 if any text holds a lone surrogate (not valid Unicode)."""
+    """The body's size in UTF-8 bytes; 400 if any text holds a lone surrogate (not valid Unicode) or if a
+    property value is over its limit in UTF-8 bytes (the schema could only count its characters)."""
     try:
         size = len(document["body"].encode("utf-8"))
-        for entry in document.get("property_list") or ():
+        for index, entry in enumerate(document.get("property_list") or ()):
             value = entry.get("value")
-            if value is not None:
-                value.encode("utf-8")
+            # The spec's maxLength bounds characters; its description counts the limit in UTF-8 bytes.
+            if value is not None and len(value.encode("utf-8")) > PROPERTY_VALUE_MAX_LENGTH:
+                raise errors.invalid_parameter(f"property_list[{index}].value")
     except UnicodeEncodeError:
         raise errors.malformed_json() from None
     return size

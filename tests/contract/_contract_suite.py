@@ -36,6 +36,8 @@ DEFAULT_MAX_EXAMPLES = 100
 UNPINNED_SHARE = 4
 # The body's byte limit (4 MiB of UTF-8). The schema can only bound characters; see `pin_to_target`.
 BODY_MAX_BYTES = 4 * 1024 * 1024
+# A property value's byte limit (16 KB of UTF-8), likewise.
+PROPERTY_MAX_BYTES = 16384
 
 SEED = "DMS_CONTRACT_SEED"
 MAX_EXAMPLES = "DMS_CONTRACT_MAX_EXAMPLES"
@@ -152,12 +154,12 @@ def config_for(target: Target) -> schemathesis.Config:
     return schemathesis.Config.from_dict(data)
 
 
-def _fit_byte_limit(text: str) -> str:
-    """`text` shortened, if needed, to at most BODY_MAX_BYTES of UTF-8 (never cutting a character)."""
+def _fit_byte_limit(text: str, limit: int = BODY_MAX_BYTES) -> str:
+    """`text` shortened, if needed, to at most `limit` bytes of UTF-8 (never cutting a character)."""
     encoded = text.encode("utf-8")
-    if len(encoded) <= BODY_MAX_BYTES:
+    if len(encoded) <= limit:
         return text
-    return encoded[:BODY_MAX_BYTES].decode("utf-8", errors="ignore")
+    return encoded[:limit].decode("utf-8", errors="ignore")
 
 
 def _keeps_generated_instance_id(phase: TestPhase, path: dict[str, Any]) -> bool:
@@ -205,10 +207,11 @@ def pin_to_target(target: Target) -> Any:
     valid. The spec's own examples (examples phase) are always pinned. Components generated as invalid
     (negative) keep their values, so the server's refusal of them is still tested.
 
-    One more adjustment, for the one rule the schema cannot state: `body` is limited to 4 MiB of UTF-8, while
-    JSON Schema's maxLength counts characters (the spec says so in `body`'s description). A positive body whose
-    UTF-8 encoding is over 4 MiB is shortened to fit; without it, a correct server's documented refusal
-    (DMS.10540011) would be reported as a positive case rejected.
+    One more adjustment, for the rules the schema cannot state: `body` is limited to 4 MiB of UTF-8 and a
+    property value to 16 KB of UTF-8, while JSON Schema's maxLength counts characters (the spec says so in their
+    descriptions). A positive body or property value whose UTF-8 encoding is over its limit is shortened to
+    fit; without it, a correct server's documented refusal (DMS.10540011, DMS.00400062) would be reported as a
+    positive case rejected.
     """
 
     def map_case(context: schemathesis.HookContext, case: schemathesis.Case) -> schemathesis.Case:
@@ -233,6 +236,15 @@ def pin_to_target(target: Target) -> Any:
             pinned = {**body, "topic": target.topic}
             if isinstance(pinned.get("body"), str):
                 pinned["body"] = _fit_byte_limit(pinned["body"])
+            entries = pinned.get("property_list")
+            if isinstance(entries, list):
+                # A KEYS value cut after a separator would end in a space, which its pattern refuses.
+                pinned["property_list"] = [
+                    {**entry, "value": _fit_byte_limit(entry["value"], PROPERTY_MAX_BYTES).rstrip(" ")}
+                    if isinstance(entry, dict) and isinstance(entry.get("value"), str)
+                    else entry
+                    for entry in entries
+                ]
             case.body = pinned
         return case
 

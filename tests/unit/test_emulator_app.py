@@ -258,3 +258,30 @@ def test_nan_and_infinity_are_not_json(constant: str, where: str) -> None:
     app = create_app(Settings(data_dir=None, topics=(TopicSettings("orders"),)))
     status, _, body = _call(app, where.format(constant).encode())
     assert (status, body["error_code"]) == (400, "DMS.00400005")
+
+
+def _keys_value(total: int, char: str) -> str:
+    """A KEYS value of keys of 128 `char`s, then ASCII fillers, exactly `total` UTF-8 bytes long."""
+    keys: list[str] = []
+    size = -1
+    while size + 1 + 128 * len(char.encode()) <= total:
+        keys.append(char * 128)
+        size += 1 + 128 * len(char.encode())
+    while size < total:
+        keys.append("a" * min(128, total - size - 1))
+        size += 1 + len(keys[-1])
+    return " ".join(keys)
+
+
+@pytest.mark.parametrize(("size", "status"), [(16384, 200), (16385, 400)])
+@pytest.mark.parametrize("char", ["a", "é", "\U0001f600"])
+def test_a_property_value_is_limited_to_16384_utf8_bytes(size: int, status: int, char: str) -> None:
+    """A property of exactly 16,384 UTF-8 bytes is stored; one byte more is DMS.00400062, however few characters."""
+    app = create_app(Settings(data_dir=None, topics=(TopicSettings("orders"),)))
+    value = _keys_value(size, char)
+    document = {"topic": "orders", "body": "x", "property_list": [{"name": "KEYS", "value": value}]}
+    got, _, body = _call(app, json.dumps(document, ensure_ascii=False).encode())
+    assert got == status, body
+    if status == 400:
+        assert body["error_code"] == "DMS.00400062"
+        assert "property_list[0].value" in body["error_msg"]

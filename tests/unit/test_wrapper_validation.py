@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Any
 
@@ -15,6 +16,7 @@ from dms_rocketmq_api.spec_rules import BODY_MAX_LENGTH as MAX_BODY_BYTES
 from dms_rocketmq_api.spec_rules import TOPIC_RESERVED_NAMES as RESERVED_TOPICS
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from test_wrapper_fakes import stored, sync_client
 
 SPEC = yaml.safe_load((Path(__file__).parents[2] / "openapi.yaml").read_text(encoding="utf-8"))
 REQUEST_SCHEMA = jsonschema_rs.Draft202012Validator(
@@ -157,3 +159,86 @@ def test_tag_messages(tags: Any, fragment: str) -> None:
 def test_validation_error_is_value_error() -> None:
     """ValidationError is also a ValueError, so generic input handling catches it."""
     assert issubclass(dms.ValidationError, ValueError)
+
+
+def _keys_of_bytes(total: int, char: str = "k") -> list[str]:
+    """Keys of 128 `char`s (then ASCII fillers) whose KEYS value is exactly `total` UTF-8 bytes."""
+    width = len(char.encode())
+    keys: list[str] = []
+    size = -1  # no space before the first key
+    while size + 1 + 128 * width <= total:
+        keys.append(char * 128)
+        size += 1 + 128 * width
+    while size < total:
+        room = total - size - 1
+        keys.append("a" * min(128, room))
+        size += 1 + min(128, room)
+    assert size == total
+    assert len(" ".join(keys).encode()) == total
+    return keys
+
+
+@pytest.mark.parametrize(
+    ("topic", "keys", "tags"),
+    [
+        ("t" * 64, None, None),
+        ("abc", None, None),
+        ("RMQ_SYS_orders", None, None),  # the reserved prefix is lower-case rmq_sys_, and the rule is case-sensitive
+        ("Rmq_sys_orders", None, None),
+        ("orders", ["k" * 128], "t" * 128),
+        ("orders", _keys_of_bytes(16384), None),
+        ("orders", _keys_of_bytes(16384, "é"), None),
+        ("orders", _keys_of_bytes(16384, "\U0001f600"), None),
+    ],
+    ids=["topic-64", "topic-3", "upper-RMQ_SYS", "mixed-Rmq_sys", "key-and-tag-128", "keys-16384", "é", "emoji"],
+)
+def test_each_limit_accepts_its_exact_end(topic: str, keys: list[str] | None, tags: str | None) -> None:
+    """A value exactly at a limit (or a look-alike of a reserved name the rule allows) is accepted, as by the spec."""
+    request = request_body(topic, "x", keys, tags)
+    assert request.topic == topic
+    assert schema_accepts(topic, "x", None if keys is None else " ".join(keys), tags)
+
+
+@pytest.mark.parametrize("char", ["é", "世", "\U0001f600"])
+def test_the_property_limit_counts_utf8_bytes(char: str) -> None:
+    """KEYS of 16,385 UTF-8 bytes is refused even though it has far fewer than 16,384 characters."""
+    keys = _keys_of_bytes(16385, char)
+    assert len(" ".join(keys)) < 16384
+    with pytest.raises(dms.ValidationError, match="16385 bytes in UTF-8, over the property limit of 16384"):
+        request_body("orders", "x", keys, None)
+
+
+@pytest.mark.parametrize("where", ["key", "tag"])
+@pytest.mark.parametrize("surrogate", ["\ud800", "x\udfff", "a\udc80b"], ids=["high", "low", "inside"])
+def test_a_lone_surrogate_in_a_key_or_tag_is_refused(where: str, surrogate: str) -> None:
+    """A lone surrogate (not encodable as UTF-8) in a key or the tag is a ValidationError, like in the body."""
+    keys, tags = ([surrogate], None) if where == "key" else (None, surrogate)
+    with pytest.raises(dms.ValidationError, match=f"{where} contains .* lone surrogate"):
+        request_body("orders", "x", keys, tags)
+
+
+def test_a_body_that_json_escapes_past_the_request_limit_is_refused() -> None:
+    """2,097,147 control characters (2 MB of UTF-8, 12.6 MB once JSON-escaped) are refused locally."""
+    with pytest.raises(dms.ValidationError, match="over the 12582912-byte request limit"):
+        request_body("orders", "\x01" * 2_097_147, None, None)
+
+
+def test_a_request_of_exactly_the_request_limit_is_sent() -> None:
+    """A body whose JSON request is exactly 12 MiB is accepted and sent whole; one byte more is refused."""
+    import httpx
+
+    sizes: list[int] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        sizes.append(len(request.read()))
+        return stored(request)
+
+    one_char = request_body("orders", "x", None, None).to_dict()
+    overhead = len(json.dumps(one_char, ensure_ascii=False, separators=(",", ":")).encode()) - 1
+    escaped = (12 * 1024 * 1024 - overhead) // 6
+    body = "\x01" * escaped + "a" * (12 * 1024 * 1024 - overhead - 6 * escaped)
+    with sync_client(handler) as client:
+        client.send("orders", body)
+        with pytest.raises(dms.ValidationError, match="request limit"):
+            client.send("orders", body + "a")
+    assert sizes == [12 * 1024 * 1024]

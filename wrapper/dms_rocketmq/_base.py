@@ -22,7 +22,7 @@ from ._exceptions import APIError, APIStatusError, ConfigurationError, RateLimit
 from ._rate import throttle_listener
 from ._retry import retry_delay, should_retry
 from ._transport import TimeoutTypes, as_timeout
-from ._validation import body_text, keys_value, tag_value, topic_name
+from ._validation import body_text, check_request_size, keys_value, tag_value, topic_name
 
 __all__ = ["ApiClient", "BaseClient", "request_body"]
 
@@ -49,7 +49,9 @@ def request_body(topic: str, body: str | bytes, keys: Any, tags: Any) -> SendMes
     tag = tag_value(tags)
     if tag is not None:
         properties.append(SendMessagePropertiesReqEntity(name=MessagePropertyName.TAGS, value=tag))
-    return SendMessageRequestBody(topic=topic_name(topic), body=body_text(body), property_list=properties)
+    request = SendMessageRequestBody(topic=topic_name(topic), body=body_text(body), property_list=properties)
+    check_request_size(request)
+    return request
 
 
 class BaseClient:

@@ -13,9 +13,11 @@ import re
 from collections.abc import Iterable, Mapping
 from typing import Any
 
+from dms_rocketmq_api.models.send_message_request_body import SendMessageRequestBody
 from dms_rocketmq_api.spec_rules import BODY_MAX_LENGTH as MAX_BODY_BYTES
 from dms_rocketmq_api.spec_rules import KEY_MAX_LENGTH as MAX_KEY_CHARS
-from dms_rocketmq_api.spec_rules import PROPERTY_VALUE_MAX_LENGTH as MAX_PROPERTY_CHARS
+from dms_rocketmq_api.spec_rules import PROPERTY_VALUE_MAX_LENGTH as MAX_PROPERTY_BYTES
+from dms_rocketmq_api.spec_rules import REQUEST_MAX_BYTES as MAX_REQUEST_BYTES
 from dms_rocketmq_api.spec_rules import TAGS_MAX_LENGTH as MAX_TAG_CHARS
 from dms_rocketmq_api.spec_rules import TOPIC_MAX_LENGTH as MAX_TOPIC_CHARS
 from dms_rocketmq_api.spec_rules import TOPIC_MIN_LENGTH as MIN_TOPIC_CHARS
@@ -27,7 +29,7 @@ from ._constants import WHITESPACE
 from ._exceptions import ValidationError
 from ._models import Message
 
-__all__ = ["body_text", "json_body", "keys_value", "message_from", "tag_value", "topic_name"]
+__all__ = ["body_text", "check_request_size", "json_body", "keys_value", "message_from", "tag_value", "topic_name"]
 
 _MESSAGE_FIELDS = frozenset({"topic", "body", "keys", "tags"})
 #: The spec's pattern for a whole name; matched one character at a time too, to name the ones it refuses.
@@ -159,11 +161,36 @@ def keys_value(keys: str | Iterable[str] | None) -> str | None:
         raise ValidationError(f"keys must be a string or a list of strings, got {type(keys).__name__}.")
     in_list = not isinstance(keys, str)
     value = " ".join(_check_key(key, in_list=in_list) for key in parts)
-    if len(value) > MAX_PROPERTY_CHARS:
+    # The limit is in UTF-8 bytes, as the body's (openapi.yaml, SendMessagePropertiesReqEntity.value).
+    size = len(value) if value.isascii() else len(value.encode("utf-8"))
+    if size > MAX_PROPERTY_BYTES:
         raise ValidationError(
-            f"keys are {len(value)} characters together, over the property limit of {MAX_PROPERTY_CHARS}."
+            f"keys are {size} bytes in UTF-8, over the property limit of {MAX_PROPERTY_BYTES}; send fewer keys."
         )
     return value
+
+
+#: A character takes at most 6 bytes in compact JSON: a control character is written `\u00XX`.
+_MAX_JSON_BYTES_PER_CHAR = 6
+#: What the rest of a request (topic, KEYS, TAGS, field names) can take, escaped, at most.
+_MAX_REST_OF_REQUEST = _MAX_JSON_BYTES_PER_CHAR * (MAX_TOPIC_CHARS + 2 * MAX_PROPERTY_BYTES) + 1024
+
+
+def check_request_size(request: SendMessageRequestBody) -> None:
+    """Refuse a request whose JSON (compact, UTF-8, as both transports write it) is over the gateway's limit.
+
+    The body's own limit counts its UTF-8 bytes, but on the wire it is JSON-escaped: 2,097,147 control
+    characters are 2 MB of text and 12.6 MB of request, which the gateway refuses with a 413.
+    """
+    if _MAX_JSON_BYTES_PER_CHAR * len(request.body) + _MAX_REST_OF_REQUEST <= MAX_REQUEST_BYTES:
+        return  # too short to escape past the limit: the common case costs nothing
+    size = len(json.dumps(request.to_dict(), ensure_ascii=False, separators=(",", ":")).encode("utf-8"))
+    if size > MAX_REQUEST_BYTES:
+        raise ValidationError(
+            f"the request is {size} bytes once the body is written as JSON (control characters, quotes and "
+            f"backslashes are escaped), over the {MAX_REQUEST_BYTES}-byte request limit; encode the body "
+            "first (for example with base64) or send less."
+        )
 
 
 def tag_value(tags: object) -> str | None:

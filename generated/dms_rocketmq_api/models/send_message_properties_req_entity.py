@@ -22,7 +22,12 @@ class SendMessagePropertiesReqEntity:
                 `KEYS`: one or more message keys that identify the message, usually the service's primary key; several
                 keys are separated by one space. `TAGS`: one tag that classifies the message within its topic.
             value (str | Unset): Definition: the property's value.
-                Constraints: at most 16 KB. For `KEYS`, one or more keys separated by single spaces, each key 1 to
+                Constraints: at most 16 KB, that is 16,384 bytes once encoded as UTF-8, counted as the body's 4 MiB
+                is: Huawei states both limits in byte units (KB, MB), and RocketMQ stores and bounds properties as
+                UTF-8 bytes. The schema can only bound characters, so a value of at most 16,384 characters whose
+                UTF-8 encoding is longer is still refused, with DMS.00400062 (unconfirmed on the real service,
+                which may count characters: a client that keeps to bytes is accepted under either reading). For
+                `KEYS`, one or more keys separated by single spaces, each key 1 to
                 128 characters without white space. For `TAGS`, one tag of 1 to 128 characters without white space
                 and without `||` (the separator of RocketMQ's tag filters).
                 Range: as the constraints say. Default: none.
