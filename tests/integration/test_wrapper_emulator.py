@@ -174,13 +174,16 @@ def test_429_then_success_stores_once(dms_emulator: Any) -> None:
     assert [m["body"] for m in dms_emulator.messages("orders")] == ["once"]
 
 
-def test_503_retries_exhausted(dms_emulator: Any) -> None:
-    """Three 503s exhaust the default two retries: InternalServerError, nothing stored; the next send works."""
-    dms_emulator.inject_faults(3, status=503)
+def test_503_is_raised_at_once_unless_opted_in(dms_emulator: Any) -> None:
+    """A 503 is raised without a retry by default; with retry_statuses={503} three exhaust the two retries."""
+    dms_emulator.inject_faults(4, status=503)
     with dms.Client(**options(dms_emulator)) as client:
         with pytest.raises(dms.InternalServerError) as caught:
             client.send("orders", "x")
         assert caught.value.error_code == "DMS.00503000"
+    with dms.Client(**options(dms_emulator), retry_statuses={503}) as client:
+        with pytest.raises(dms.InternalServerError):
+            client.send("orders", "x")
         assert dms_emulator.messages() == []
         assert client.send("orders", "y").retries_taken == 0
 
@@ -198,11 +201,11 @@ def test_500_not_retried(dms_emulator: Any) -> None:
 
 
 def test_async_retry_after_503(dms_emulator: Any) -> None:
-    """AsyncClient retries a 503 and reports retries_taken; one message stored."""
+    """AsyncClient opted in to retry 503 retries it and reports retries_taken; one message stored."""
     dms_emulator.inject_faults(2, status=503)
 
     async def main() -> dms.SendResult:
-        async with dms.AsyncClient(**options(dms_emulator)) as client:
+        async with dms.AsyncClient(**options(dms_emulator), retry_statuses=[503]) as client:
             return await client.send("orders", "async-retry")
 
     assert asyncio.run(main()).retries_taken == 2

@@ -20,27 +20,71 @@ def no_backoff() -> Iterator[None]:
     dms.set_testing(False)
 
 
-def status_error(status: int) -> dms.APIStatusError:
-    return dms._exceptions.status_error_from_response(error(status))
+def status_error(status: int, code: str = "DMS.00400062") -> dms.APIStatusError:
+    return dms._exceptions.status_error_from_response(error(status, code))
 
 
 @pytest.mark.parametrize(
-    ("status", "retried"),
+    ("status", "code", "retried"),
     [
-        (429, True),
-        (503, True),
-        (400, False),
-        (401, False),
-        (404, False),
-        (413, False),
-        (500, False),
-        (502, False),
-        (504, False),
+        (429, "APIG.0308", True),
+        (429, "DMS.00429000", False),
+        (429, "", False),
+        (503, "DMS.00503000", False),
+        (400, "DMS.00400062", False),
+        (401, "APIGW.0301", False),
+        (404, "DMS.00404022", False),
+        (413, "APIGW.0201", False),
+        (500, "DMS.00500000", False),
+        (502, "APIG.0201", False),
+        (504, "APIG.0201", False),
     ],
 )
-def test_should_retry_statuses(status: int, retried: bool) -> None:
-    """Only 429 and 503 are retried: after them the message was certainly not stored (502/504 may have been)."""
-    assert _retry.should_retry(status_error(status)) is retried
+def test_should_retry_statuses(status: int, code: str, retried: bool) -> None:
+    """By default only the gateway's throttling (429 APIG.0308) is retried: the one status documented as not stored."""
+    assert _retry.should_retry(status_error(status, code)) is retried
+
+
+@pytest.mark.parametrize(
+    ("status", "code", "extra"),
+    [(503, "DMS.00503000", {503}), (429, "DMS.00429000", {429}), (502, "APIG.0201", {502, 504})],
+)
+def test_retry_statuses_opt_in(status: int, code: str, extra: set[int]) -> None:
+    """A status given in retry_statuses is retried whatever its code; the default set stays retried too."""
+    assert _retry.should_retry(status_error(status, code), frozenset(extra)) is True
+    assert _retry.should_retry(status_error(429, "APIG.0308"), frozenset(extra)) is True
+    assert _retry.should_retry(status_error(500, "DMS.00500000"), frozenset(extra)) is False
+
+
+def test_retry_after_zero_means_at_once() -> None:
+    """Retry-After: 0 is honoured as no wait at all, not replaced by the backoff (which would be 8 s here)."""
+    assert _retry.retry_delay(5, "0") == 0.0
+    assert _retry.retry_delay(0, "0.0") == 0.0
+
+
+def test_503_is_retried_only_when_opted_in(no_backoff: None) -> None:
+    """A 503 is raised at once by default (it may have been stored) and retried with retry_statuses={503}."""
+    seen, handler = sequence(error(503, "DMS.00503000", "busy"))
+    with sync_client(handler) as client, pytest.raises(dms.InternalServerError):
+        client.send("orders", "hello")
+    assert len(seen) == 1
+    seen, handler = sequence(error(503, "DMS.00503000", "busy"))
+    with sync_client(handler, retry_statuses={503}) as client:
+        assert client.send("orders", "hello").retries_taken == 1
+
+    async def run() -> int:
+        _, handler = sequence(error(503, "DMS.00503000", "busy"))
+        async with async_client(handler, retry_statuses=[503]) as client:
+            return (await client.send("orders", "hello")).retries_taken
+
+    assert asyncio.run(run()) == 1
+
+
+@pytest.mark.parametrize("bad", [[99], [200], ["503"], 503, [True], [600]], ids=repr)
+def test_bad_retry_statuses_are_a_configuration_error(bad: object) -> None:
+    """retry_statuses must be error statuses (400-599) given as whole numbers."""
+    with pytest.raises(dms.ConfigurationError, match="retry_statuses"):
+        sync_client(stored, retry_statuses=bad)
 
 
 def test_should_retry_connection_errors() -> None:
@@ -109,8 +153,8 @@ def test_429_then_success(no_backoff: None) -> None:
 
 def test_retries_exhausted_raise_last_error(no_backoff: None) -> None:
     """After max_retries retries the last error is raised: 1 + max_retries attempts in all."""
-    seen, handler = sequence(*[error(503, "DMS.00503000", "busy")] * 5)
-    with sync_client(handler, max_retries=3) as client, pytest.raises(dms.InternalServerError):
+    seen, handler = sequence(*[error(429, "APIG.0308", "throttled")] * 5)
+    with sync_client(handler, max_retries=3) as client, pytest.raises(dms.RateLimitError):
         client.send("orders", "hello")
     assert len(seen) == 4
 
@@ -137,7 +181,7 @@ def test_connect_error_retried_read_error_not(no_backoff: None) -> None:
 
 def test_per_call_max_retries_override(no_backoff: None) -> None:
     """max_retries given to send overrides the client's, including 0 for no retry."""
-    seen, handler = sequence(error(429), error(429))
+    seen, handler = sequence(error(429, "APIG.0308"), error(429, "APIG.0308"))
     with sync_client(handler, max_retries=5) as client, pytest.raises(dms.RateLimitError):
         client.send("orders", "hello", max_retries=1)
     assert len(seen) == 2
@@ -146,8 +190,8 @@ def test_per_call_max_retries_override(no_backoff: None) -> None:
 
 
 def test_async_retry(no_backoff: None) -> None:
-    """AsyncClient retries a 503 and reports retries_taken."""
-    seen, handler = sequence(error(503), error(503))
+    """AsyncClient retries a throttled send and reports retries_taken."""
+    seen, handler = sequence(error(429, "APIG.0308"), error(429, "APIG.0308"))
 
     async def main() -> dms.SendResult:
         async with async_client(handler) as client:
@@ -161,7 +205,7 @@ def test_backoff_sleeps_retry_after(monkeypatch: pytest.MonkeyPatch) -> None:
     """Without the testing switch the client sleeps for the server's Retry-After before retrying."""
     slept: list[float] = []
     monkeypatch.setattr("dms_rocketmq._client.time.sleep", slept.append)
-    _seen, handler = sequence(error(429, **{"Retry-After": "2"}))
+    _seen, handler = sequence(error(429, "APIG.0308", **{"Retry-After": "2"}))
     with sync_client(handler) as client:
         client.send("orders", "hello")
     assert slept == [2.0]

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from typing import Any, TypeAlias
 
 import attrs
@@ -54,6 +54,17 @@ def request_body(topic: str, body: str | bytes, keys: Any, tags: Any) -> SendMes
     return request
 
 
+def _retry_statuses(statuses: object) -> frozenset[int]:
+    """The statuses a caller opted in to retry, checked: error statuses (400-599) as whole numbers."""
+    if isinstance(statuses, str | bytes | Mapping) or not isinstance(statuses, Iterable):
+        raise ConfigurationError(f"retry_statuses must be a collection of HTTP statuses, got {statuses!r}.")
+    checked = frozenset(statuses)
+    for status in checked:
+        if not isinstance(status, int) or isinstance(status, bool) or not 400 <= status <= 599:
+            raise ConfigurationError(f"retry_statuses must hold error statuses (400-599), got {status!r}.")
+    return checked
+
+
 class BaseClient:
     """Settings, authentication and the retry decision shared by `Client` and `AsyncClient` (no I/O here)."""
 
@@ -74,9 +85,11 @@ class BaseClient:
         timeout: TimeoutTypes,
         max_retries: int,
         environ: Mapping[str, str] | None,
+        retry_statuses: Iterable[int] = (),
     ) -> None:
         if not isinstance(max_retries, int) or isinstance(max_retries, bool) or max_retries < 0:
             raise ConfigurationError(f"max_retries must be a whole number >= 0, got {max_retries!r}.")
+        self.retry_statuses = _retry_statuses(retry_statuses)
         self._settings = resolve_settings(
             region=region,
             endpoint=endpoint,
@@ -146,7 +159,7 @@ class BaseClient:
             listener = throttle_listener.get()
             if listener is not None:  # send_many slows down on 429s, not only retries them
                 listener()
-        if retries_taken >= max_retries or not should_retry(error):
+        if retries_taken >= max_retries or not should_retry(error, self.retry_statuses):
             return None
         retry_after = error.response.headers.get("Retry-After") if isinstance(error, APIStatusError) else None
         delay = retry_delay(retries_taken, retry_after)

@@ -58,6 +58,11 @@ class Client(BaseClient):
     `project_id`, `instance_id`, and credentials: `ak` + `sk` (+ `security_token`) or `token`.
     `max_connections` sizes the connection pool; `transport` replaces httpx's (for example an
     `httpx.MockTransport` in tests); `environ` replaces `os.environ` as the source of settings.
+
+    A failed send is retried up to `max_retries` times only when it cannot have been stored: 429 APIG.0308
+    (the gateway's throttling) and connection failures before the request left. `retry_statuses` (for
+    example `{503}`) opts in to retrying other statuses too, at the price of a possible duplicate message
+    (at-least-once; docs/wrapper.md, "Retries").
     """
 
     def __init__(
@@ -74,6 +79,7 @@ class Client(BaseClient):
         engine: str | None = None,
         timeout: TimeoutTypes = DEFAULT_TIMEOUT,
         max_retries: int = DEFAULT_MAX_RETRIES,
+        retry_statuses: Iterable[int] = (),
         max_connections: int = DEFAULT_MAX_CONNECTIONS,
         transport: httpx.BaseTransport | None = None,
         environ: Mapping[str, str] | None = None,
@@ -91,6 +97,7 @@ class Client(BaseClient):
             timeout=timeout,
             max_retries=max_retries,
             environ=environ,
+            retry_statuses=retry_statuses,
         )
         self._http = HTTPClient(
             **self._http_options(),
@@ -266,6 +273,7 @@ class AsyncClient(BaseClient):
         engine: str | None = None,
         timeout: TimeoutTypes = DEFAULT_TIMEOUT,
         max_retries: int = DEFAULT_MAX_RETRIES,
+        retry_statuses: Iterable[int] = (),
         max_connections: int = DEFAULT_MAX_CONNECTIONS,
         transport: httpx.AsyncBaseTransport | None = None,
         environ: Mapping[str, str] | None = None,
@@ -283,6 +291,7 @@ class AsyncClient(BaseClient):
             timeout=timeout,
             max_retries=max_retries,
             environ=environ,
+            retry_statuses=retry_statuses,
         )
         from httpx_aiohttp import HttpxAiohttpClient  # imported here: keeps `import dms_rocketmq` light
 

@@ -17,7 +17,7 @@ __all__ = [
     "INITIAL_RETRY_DELAY",
     "MAX_RETRY_AFTER",
     "MAX_RETRY_DELAY",
-    "RETRYABLE_STATUSES",
+    "RETRYABLE_ERRORS",
     "USER_AGENT",
     "WHITESPACE",
 ]
@@ -41,10 +41,11 @@ INITIAL_RETRY_DELAY = 0.5
 MAX_RETRY_DELAY = 8.0
 #: A server's `Retry-After` is honoured up to this many seconds; above it we use our own backoff.
 MAX_RETRY_AFTER = 60.0
-#: Statuses after which the message was certainly not stored, so sending again cannot duplicate it.
-#: 502 and 504 are left out on purpose: a gateway that timed out may have forwarded the request, and the
-#: broker may have stored the message (see docs/wrapper.md, "Retries").
-RETRYABLE_STATUSES = frozenset({429, 503})
+#: The (status, error code) pairs retried by default: only the API gateway's throttling, refused before the
+#: request reaches DMS (openapi.yaml's 429; the facts file, section 3), so sending again cannot duplicate the
+#: message. Everything else, 503 included (its real code is not documented, and a broker may have stored the
+#: message before a 5xx), is retried only when the caller opts in with `retry_statuses` (docs/wrapper.md).
+RETRYABLE_ERRORS = frozenset({(429, "APIG.0308")})
 
 #: White space as the spec's regular expressions (ECMA-262 `\s`) define it; Python's `str.isspace` differs
 #: (it includes U+001C..U+001F and U+0085, and excludes U+FEFF).

@@ -191,11 +191,11 @@ class PayloadTooLargeError(APIStatusError):
 
 
 class RateLimitError(APIStatusError):
-    """429: throttled; retried automatically."""
+    """429: throttled; retried automatically when the code is the gateway's `APIG.0308`."""
 
 
 class InternalServerError(APIStatusError):
-    """A 5xx status; only 503 is retried automatically (see RETRYABLE_STATUSES)."""
+    """A 5xx status; retried only when the client was given it in `retry_statuses` (it may have been stored)."""
 
 
 class UnexpectedStatusError(APIStatusError):

@@ -1,7 +1,9 @@
 """The retry policy, as pure functions: what to retry and how long to wait.
 
-Sending a message is not idempotent, so only failures after which the message was certainly not stored are
-retried: connection failures before the request left the client, 429 and 503. See docs/wrapper.md.
+Sending a message is not idempotent, so by default only failures after which the message was certainly not
+stored are retried: connection failures before the request left the client, and the gateway's throttling
+(429 APIG.0308). Other statuses are retried only when the caller names them (`retry_statuses`), accepting
+that a retry may store a message twice. See docs/wrapper.md.
 """
 
 from __future__ import annotations
@@ -10,7 +12,7 @@ import email.utils
 import random
 import time
 
-from ._constants import INITIAL_RETRY_DELAY, MAX_RETRY_AFTER, MAX_RETRY_DELAY, RETRYABLE_STATUSES
+from ._constants import INITIAL_RETRY_DELAY, MAX_RETRY_AFTER, MAX_RETRY_DELAY, RETRYABLE_ERRORS
 from ._exceptions import APIConnectionError, APIStatusError
 
 __all__ = ["backoff_delay", "retry_after_seconds", "retry_delay", "set_testing", "should_retry"]
@@ -27,10 +29,11 @@ def set_testing(enabled: bool) -> None:
     _testing = enabled
 
 
-def should_retry(error: Exception) -> bool:
-    """True when sending again cannot store the message twice: 429, 503, or a connection never used."""
+def should_retry(error: Exception, extra_statuses: frozenset[int] = frozenset()) -> bool:
+    """True when sending again cannot store the message twice (429 APIG.0308, a connection never used), or
+    when the error's status is one of `extra_statuses`, which the caller chose to retry anyway."""
     if isinstance(error, APIStatusError):
-        return error.status_code in RETRYABLE_STATUSES
+        return (error.status_code, error.error_code) in RETRYABLE_ERRORS or error.status_code in extra_statuses
     if isinstance(error, APIConnectionError):
         return not error.request_sent
     return False
