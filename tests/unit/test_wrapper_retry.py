@@ -209,3 +209,13 @@ def test_backoff_sleeps_retry_after(monkeypatch: pytest.MonkeyPatch) -> None:
     with sync_client(handler) as client:
         client.send("orders", "hello")
     assert slept == [2.0]
+
+
+def test_retry_after_zero_retries_at_once(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Retry-After: 0 on a throttled send makes the client retry without waiting (not after its backoff)."""
+    slept: list[float] = []
+    monkeypatch.setattr("dms_rocketmq._client.time.sleep", slept.append)
+    _seen, handler = sequence(*[error(429, "APIG.0308", **{"Retry-After": "0"})] * 2)
+    with sync_client(handler) as client:
+        assert client.send("orders", "hello").retries_taken == 2
+    assert slept == [0.0, 0.0]
