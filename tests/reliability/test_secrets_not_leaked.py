@@ -297,9 +297,11 @@ def _children(obj: object) -> Iterable[tuple[str, object]]:
     elif isinstance(obj, list | tuple | set | frozenset):
         for index, value in enumerate(obj):
             yield f"[{index}]", value
-    for name in getattr(type(obj), "__slots__", ()):
-        if hasattr(obj, name):
-            yield f".{name}", getattr(obj, name)
+    for cls in type(obj).__mro__:  # attrs and other slotted classes keep their fields in each class's slots
+        slots = getattr(cls, "__slots__", ())
+        for name in (slots,) if isinstance(slots, str) else slots:
+            if name != "__weakref__" and hasattr(obj, name):
+                yield f".{name}", getattr(obj, name)
     attributes = getattr(obj, "__dict__", None)
     if isinstance(attributes, dict):
         for name, value in attributes.items():
@@ -384,4 +386,6 @@ def test_nothing_reachable_from_a_client_or_its_errors_prints_a_secret(auth_emul
     texts = printable_texts(*roots)
     print("\n".join(text[:160] for text in texts if leaks([text])))  # where, when it fails
     assert any("X-Sdk-Date" in text or "x-sdk-date" in text for text in texts), "no request headers were reached"
+    for reached in ("AKSKAuth(", "TokenAuth(", "AuthenticatedClient(", "PrecomputedSigner(", "Settings("):
+        assert any(reached in text for text in texts), f"the walk never reached a {reached}...)"
     assert leaks(texts) == []
