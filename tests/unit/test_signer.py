@@ -238,3 +238,21 @@ def test_precomputed_signer_matches_vector(path: Path) -> None:
     assert signed["Authorization"] == v["authorization"]
     assert signer.sign(b"x")["X-Sdk-Date"] != ""  # a fresh date when none is given
     assert v["sk"] not in repr(signer)
+
+
+@pytest.mark.parametrize(
+    "make",
+    [
+        lambda: AKSKAuth("akè", "sk"),
+        lambda: AKSKAuth("ak", "sk", "tok\u2028en"),
+        lambda: AKSKAuth("ak", "sk", project_id="p\n"),
+        lambda: TokenAuth("tokén"),
+        lambda: TokenAuth("tok", project_id="\ud800"),
+        lambda: RequestsAKSKAuth("akè", "sk"),
+        lambda: RequestsTokenAuth("tok\x00"),
+    ],
+)
+def test_auth_refuses_what_a_header_cannot_carry(make: Any) -> None:
+    """A non-ASCII or unprintable credential is a ValueError when the auth is made, never a bare encoding error."""
+    with pytest.raises(ValueError, match="printable ASCII"):
+        make()

@@ -42,6 +42,7 @@ __all__ = [
     "canonical_request",
     "canonical_uri",
     "canonical_url",
+    "check_header_values",
     "format_date",
     "headers_to_sign",
     "mask_sent_secrets",
@@ -104,6 +105,16 @@ def mask_sent_secrets(sent: httpx.Request | httpx.Response) -> None:
     for name in SECRET_HEADERS:
         if name in headers:
             headers[name] = MASK
+
+
+def check_header_values(owner: str, **values: str | None) -> None:
+    """Raise ValueError when a credential that goes into a header is not printable ASCII (never quoting it).
+
+    httpx, aiohttp and requests would fail later with a bare UnicodeEncodeError, or split the header.
+    """
+    for name, value in values.items():
+        if value is not None and not (value.isascii() and value.isprintable()):
+            raise ValueError(f"{owner}: {name} must be printable ASCII (it is sent in an HTTP header)")
 
 
 def _url_encode(text: str) -> str:
@@ -338,7 +349,8 @@ class AKSKAuth(httpx.Auth):
 
     Produces the signature of Huawei's official SDK: it keeps an `X-Sdk-Date` the request already has,
     adds `X-Project-Id` when `project_id` is given (and the request has none) and `X-Security-Token` for
-    temporary credentials. A retried request is signed again, with a fresh date.
+    temporary credentials. A retried request is signed again, with a fresh date. Raises ValueError for an
+    empty `ak` or `sk`, and for an `ak`, `security_token` or `project_id` that is not printable ASCII.
     """
 
     requires_request_body = True
@@ -346,6 +358,7 @@ class AKSKAuth(httpx.Auth):
     def __init__(self, ak: str, sk: str, security_token: str | None = None, *, project_id: str | None = None) -> None:
         if not ak or not sk:
             raise ValueError("AKSKAuth needs a non-empty ak and sk")
+        check_header_values("AKSKAuth", ak=ak, security_token=security_token, project_id=project_id)
         self.ak = ak
         self._sk = sk
         self.security_token = security_token
@@ -429,11 +442,15 @@ def _canonical_query_bytes(query: bytes) -> bytes:
 
 
 class TokenAuth(httpx.Auth):
-    """Authenticate every httpx request with an IAM token in `X-Auth-Token`."""
+    """Authenticate every httpx request with an IAM token in `X-Auth-Token`.
+
+    Raises ValueError for an empty token, and for a token or `project_id` that is not printable ASCII.
+    """
 
     def __init__(self, token: str, *, project_id: str | None = None) -> None:
         if not token:
             raise ValueError("TokenAuth needs a non-empty token")
+        check_header_values("TokenAuth", token=token, project_id=project_id)
         self._token = token
         self.project_id = project_id
 

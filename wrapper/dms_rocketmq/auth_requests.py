@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from ._auth import MASK, SECRET_HEADERS, canonical_url, headers_to_sign, sign_request
+from ._auth import MASK, SECRET_HEADERS, canonical_url, check_header_values, headers_to_sign, sign_request
 
 if TYPE_CHECKING:
     from requests import PreparedRequest
@@ -47,6 +47,7 @@ class AKSKAuth(_auth_base()):  # type: ignore[misc]
     def __init__(self, ak: str, sk: str, security_token: str | None = None, *, project_id: str | None = None) -> None:
         if not ak or not sk:
             raise ValueError("AKSKAuth needs a non-empty ak and sk")
+        check_header_values("AKSKAuth", ak=ak, security_token=security_token, project_id=project_id)
         self.ak = ak
         self._sk = sk
         self.security_token = security_token
@@ -87,6 +88,7 @@ class TokenAuth(_auth_base()):  # type: ignore[misc]
     def __init__(self, token: str, *, project_id: str | None = None) -> None:
         if not token:
             raise ValueError("TokenAuth needs a non-empty token")
+        check_header_values("TokenAuth", token=token, project_id=project_id)
         self._token = token
         self.project_id = project_id
 
