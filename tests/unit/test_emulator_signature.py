@@ -125,3 +125,17 @@ def test_repr_hides_secrets() -> None:
     """The authenticator's repr names AKs and counts tokens, never an SK or a token."""
     assert "secret-1" not in repr(AUTH)
     assert "token-1" not in repr(AUTH)
+
+
+def test_a_bare_plus_in_the_query_reads_as_itself() -> None:
+    """The verifier reads a bare `+` as a plus (RFC 3986), as the spec states; clients never send one."""
+    assert canonical_query("a=b+c") == "a=b%2Bc"
+    assert canonical_query("a=b%20c&a=b%2Bc") == "a=b%20c&a=b%2Bc"
+
+
+def test_a_repeated_header_counts_with_its_last_value() -> None:
+    """Sent twice, a header maps to its last value, the one Huawei's signer signs (not the values joined)."""
+    from dms_rocketmq_emulator._responses import _header_map
+
+    scope = {"headers": [(b"x-trace", b"first"), (b"host", b"h"), (b"x-trace", b"second")]}
+    assert _header_map(scope) == {"x-trace": "second", "host": "h"}
