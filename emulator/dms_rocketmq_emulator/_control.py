@@ -110,7 +110,10 @@ class ControlAPI:
         ]
 
     async def health(self, request: Request) -> Response:
-        """`{"status": "ok"}` once the emulator serves."""
+        """`{"status": "ok"}` once the emulator serves; 503 `{"status": "broken", "reason": ...}` once its store
+        can keep nothing (every send then answers 500)."""
+        if self.store.broken is not None:
+            return json_response({"status": "broken", "reason": self.store.broken}, self.request_ids.next(), 503)
         return json_response({"status": "ok"}, self.request_ids.next())
 
     async def info(self, request: Request) -> Response:

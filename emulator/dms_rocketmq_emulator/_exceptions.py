@@ -200,9 +200,12 @@ def bad_token() -> UnauthorizedError:
     return UnauthorizedError("DMS.10240101", "Invalid token.", gateway=False)
 
 
-def internal_error() -> DMSError:
-    """500 DMS.00500000: a bug in the emulator (never the answer to bad input)."""
-    return DMSError(500, "DMS.00500000", "Internal service error.")
+def internal_error(detail: str | None = None) -> DMSError:
+    """500 DMS.00500000: a bug in the emulator or a failed store (never the answer to bad input).
+
+    `detail`, when given, follows the service's message: what the emulator knows went wrong.
+    """
+    return DMSError(500, "DMS.00500000", "Internal service error." + (f" {detail}" if detail else ""))
 
 
 # The body each injectable status answers with: the codes the real service or its gateway uses for that

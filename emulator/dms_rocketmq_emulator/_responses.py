@@ -228,9 +228,9 @@ class SendMessageHandler:
             logger.info("request %s: %d %s %s", request_id, exc.status, exc.error_code, exc.error_msg)
         except _Disconnected:
             return
-        except StoreError:
+        except StoreError as exc:
             logger.exception("request %s: the store failed", request_id)
-            reply = error_response(errors.internal_error(), request_id)
+            reply = error_response(errors.internal_error(f"The emulator's store failed: {exc}."), request_id)
         except Exception:
             logger.exception("request %s: unexpected error", request_id)
             reply = error_response(errors.internal_error(), request_id)

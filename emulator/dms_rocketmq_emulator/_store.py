@@ -23,6 +23,10 @@ within a store, so a topic's messages are in time order and a time range is one 
 
 The durable store's schema has a version (`PRAGMA user_version`): a data directory written by an older
 emulator is migrated when it opens (new columns filled from what each row holds, the key index built).
+
+If the writer itself fails (any exception other than SQLite's), the store is *broken*: the sends waiting
+for it and every later one get an error at once (nothing waits for a writer that is gone), and
+`Store.broken` says why, for `/_emulator/health`.
 """
 
 from __future__ import annotations
@@ -75,6 +79,8 @@ class Store(abc.ABC):
         self._store_host = f"{ip}:{STORE_PORT}"
         # The latest store time handed out: store times never go backwards, even if the wall clock does.
         self._last_ms = 0
+        #: Why the store can keep nothing any more (its writer failed), or None while it works.
+        self.broken: str | None = None
 
     def open(self) -> None:  # noqa: B027 - most stores have nothing to open
         """Open the store and restore its state before serving (errors show here, not mid-start-up)."""
@@ -558,6 +564,8 @@ class DurableStore(Store):
 
     # -- sends, resets, reads (event loop thread) -----------------------------------------------------
     def _submit(self, kind: int, payload: Any) -> asyncio.Future[Any]:
+        if self.broken is not None:
+            raise StoreError(f"the store is broken: {self.broken}")
         if self._closed or self._loop is None:
             raise StoreError("the store is closed")
         future = self._loop.create_future()
@@ -567,6 +575,8 @@ class DurableStore(Store):
     async def append(self, message: PendingMessage) -> StoredMessage:
         while self._barrier is not None:
             await self._barrier.wait()
+        if self.broken is not None:
+            raise StoreError(f"the store is broken: {self.broken}")
         key = (message.instance_id, message.topic.name)
         if message.topic.auto_created and key not in self._persisted_topics:
             self._persisted_topics.add(key)
@@ -590,7 +600,7 @@ class DurableStore(Store):
 
     def _resync(self) -> None:
         """After a failed write: hold new sends until placement is reloaded from what is on disk."""
-        if self._barrier is not None or self._closed:
+        if self._barrier is not None or self._closed or self.broken is not None:
             return
         barrier = self._barrier = asyncio.Event()
 
@@ -716,46 +726,68 @@ class DurableStore(Store):
                 except queue.Empty:
                     break
             done: _Done = []
-            rows: list[tuple[Any, ...]] = []
-            keys: list[list[tuple[str, str, str, int]]] = []
-            waiting: list[asyncio.Future[Any]] = []
-            for kind, payload, future in batch:
-                if kind == _APPEND:
-                    assert future is not None
-                    if failing:
-                        done.append((future, None, StoreError("an earlier write failed; retry")))
-                    else:
-                        rows.append(payload[0])
-                        keys.append(payload[1])
-                        waiting.append(future)
-                    continue
-                # Anything else is a barrier: the messages queued before it are written first.
-                failing = self._flush(db, rows, keys, waiting, done) or failing
-                rows, keys, waiting = [], [], []
-                if kind == _LOAD:
-                    assert future is not None
-                    if failing:
-                        done.append((future, None, StoreError("an earlier write failed; retry")))
-                    else:
-                        error = self._load(db, *payload)
-                        failing = error is not None
-                        done.append((future, None, error))
-                elif kind == _SQL:
-                    error = self._execute(db, *payload)
-                    if future is not None:
-                        done.append((future, None, error))
-                elif kind == _RESYNC:
-                    assert future is not None
-                    try:
-                        done.append((future, _placement_state(db), None))
-                        failing = False
-                    except sqlite3.Error as exc:
-                        done.append((future, None, StoreError(f"cannot read the store: {exc}")))
+            try:
+                if self.broken is None:
+                    failing, stop = self._write_batch(db, batch, done, failing)
                 else:
-                    stop = True
-            failing = self._flush(db, rows, keys, waiting, done) or failing
+                    stop = self._refuse_batch(batch, done)
+            except BaseException as exc:  # whatever it is, nobody may be left waiting for this thread
+                # A bug or a failure outside SQLite: this thread cannot tell what is on disk any more.
+                logger.critical("the store's writer failed; the store is broken, every send now fails", exc_info=exc)
+                self.broken = f"its writer failed ({type(exc).__name__})"
+                answered = {id(future) for future, _, _ in done}
+                stop = self._refuse_batch([item for item in batch if id(item[2]) not in answered], done)
             if done:
                 self._deliver_later(done)
+
+    def _refuse_batch(self, batch: list[_Item], done: _Done) -> bool:
+        """Broken store: answer every item of `batch` with an error; True if it holds the stop request."""
+        error = StoreError(f"the store is broken: {self.broken}")
+        done.extend((future, None, error) for kind, _, future in batch if future is not None)
+        return any(kind == _STOP for kind, _, _ in batch)
+
+    def _write_batch(self, db: sqlite3.Connection, batch: list[_Item], done: _Done, failing: bool) -> tuple[bool, bool]:
+        """Carry out `batch` in order, results into `done`; (failing, stop) afterwards."""
+        stop = False
+        rows: list[tuple[Any, ...]] = []
+        keys: list[list[tuple[str, str, str, int]]] = []
+        waiting: list[asyncio.Future[Any]] = []
+        for kind, payload, future in batch:
+            if kind == _APPEND:
+                assert future is not None
+                if failing:
+                    done.append((future, None, StoreError("an earlier write failed; retry")))
+                else:
+                    rows.append(payload[0])
+                    keys.append(payload[1])
+                    waiting.append(future)
+                continue
+            # Anything else is a barrier: the messages queued before it are written first.
+            failing = self._flush(db, rows, keys, waiting, done) or failing
+            rows, keys, waiting = [], [], []
+            if kind == _LOAD:
+                assert future is not None
+                if failing:
+                    done.append((future, None, StoreError("an earlier write failed; retry")))
+                else:
+                    error = self._load(db, *payload)
+                    failing = error is not None
+                    done.append((future, None, error))
+            elif kind == _SQL:
+                error = self._execute(db, *payload)
+                if future is not None:
+                    done.append((future, None, error))
+            elif kind == _RESYNC:
+                assert future is not None
+                try:
+                    done.append((future, _placement_state(db), None))
+                    failing = False
+                except sqlite3.Error as exc:
+                    done.append((future, None, StoreError(f"cannot read the store: {exc}")))
+            else:
+                stop = True
+        failing = self._flush(db, rows, keys, waiting, done) or failing
+        return failing, stop
 
     @staticmethod
     def _execute(db: sqlite3.Connection, sql: str | tuple[str, ...], args: tuple[Any, ...]) -> BaseException | None:

@@ -6,16 +6,12 @@ suite (run in a subprocess) talks to it over real HTTP exactly as it talks to a 
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import dataclasses
 import json
-import threading
-import time
-from collections.abc import Awaitable, Callable, Iterator, MutableMapping
+from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any
 
-import uvicorn
+from _shared.inprocess import serve as serve  # the variants are served with it (re-exported)
 from dms_rocketmq_emulator import Credential, InstanceSettings, Settings, TopicSettings, create_app
 
 Scope = MutableMapping[str, Any]
@@ -33,7 +29,6 @@ INSTANCE_ID = "0badc0de-0000-4000-8000-00000000b0b0"
 TOPIC = "broken-orders"
 AK = "BROKENVARIANTAK00001"
 SK = "sk-BROKEN-VARIANT-SECRET-3c8e1f0a9b7d"
-START_TIMEOUT_S = 30.0
 
 
 def _is_send(scope: Scope) -> bool:
@@ -165,26 +160,6 @@ def settings_for(*, token: str | None = None, auth: bool = True) -> Settings:
         credentials=() if token else (Credential(AK, SK),),
         tokens=(token,) if token else (),
     )
-
-
-@contextlib.contextmanager
-def serve(app: ASGIApp) -> Iterator[str]:
-    """Serve `app` with uvicorn on a free loopback port in a background thread; yield its base URL."""
-    config = uvicorn.Config(app, host="127.0.0.1", port=0, log_level="warning", lifespan="on")
-    server = uvicorn.Server(config)
-    thread = threading.Thread(target=asyncio.run, args=(server.serve(),), daemon=True)
-    thread.start()
-    deadline = time.monotonic() + START_TIMEOUT_S
-    while not server.started:
-        if not thread.is_alive() or time.monotonic() > deadline:
-            raise RuntimeError("the broken emulator did not start")
-        time.sleep(0.02)
-    port = server.servers[0].sockets[0].getsockname()[1]
-    try:
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        server.should_exit = True
-        thread.join(timeout=15)
 
 
 def build(variant: Callable[[ASGIApp], ASGIApp], *, token: str | None = None, auth: bool = True) -> ASGIApp:
