@@ -254,9 +254,12 @@ class AsyncClient(BaseClient):
     httpx-aiohttp's transport httpx's per-request work costs several times a raw aiohttp loop (`_fast_path`,
     docs/performance.md). `api_client` is the generated client on httpx-aiohttp, for anything else.
 
-    Create it inside or outside an event loop and `aclose()` it (or use `async with`) before the loop ends;
-    used from a new loop later, it opens a new connection pool there. Arguments as for `Client`; given a
-    `transport`, sends go through the generated client and that httpx transport instead of aiohttp.
+    Create it inside or outside an event loop and `aclose()` it (or use `async with`). It keeps one connection
+    pool per event loop it sends from; a loop's pool closes when the loop shuts down (`asyncio.run`
+    returning) or on `aclose()`, whichever comes first. Every wait is bounded (docs/wrapper.md): a send that
+    finds no free connection within the timeout's `pool` part raises `APITimeoutError(request_sent=False)`.
+    Arguments as for `Client`; given a `transport`, sends go through the generated client and that httpx
+    transport instead of aiohttp.
     """
 
     def __init__(

@@ -11,9 +11,10 @@ method, URL and body bytes; the same SendResult or the same exception class).
 from __future__ import annotations
 
 import asyncio
+import io
 import json
-from collections.abc import Mapping
-from typing import Any
+from collections.abc import AsyncGenerator, Mapping
+from typing import Any, NamedTuple
 
 import httpx
 from dms_rocketmq_api.models.send_message_request_body import SendMessageRequestBody
@@ -25,7 +26,7 @@ from ._constants import USER_AGENT
 from ._exceptions import APIConnectionError, MalformedResponseError, status_error_from_response
 from ._models import SendResult
 from ._parsing import LazyResponse, send_result
-from ._transport import aiohttp_failure, proxy_for
+from ._transport import aiohttp_failure, connection_failure, proxy_for
 
 __all__ = ["DirectSender", "aiohttp_error", "encode_json", "fast_send_result", "result_from_content"]
 
@@ -33,6 +34,10 @@ __all__ = ["DirectSender", "aiohttp_error", "encode_json", "fast_send_result", "
 def encode_json(document: Any) -> bytes:
     """`document` as httpx encodes a request's `json=`: compact, UTF-8, no NaN (the generated path's bytes)."""
     return json.dumps(document, ensure_ascii=False, separators=(",", ":"), allow_nan=False).encode("utf-8")
+
+
+# The largest body aiohttp sends as bytes without a warning (aiohttp.payload.TOO_LARGE_BYTES_BODY).
+_ONE_WRITE = 2**20
 
 
 def aiohttp_error(exc: Exception, endpoint: str) -> APIConnectionError:
@@ -109,6 +114,19 @@ def result_from_content(
     return send_result(parsed, None, lazy, request_id, retries_taken)
 
 
+class _LoopPool(NamedTuple):
+    """The aiohttp session and fairness gate of one event loop (both belong to the loop they were made in)."""
+
+    loop: asyncio.AbstractEventLoop
+    session: Any  # aiohttp.ClientSession
+    gate: asyncio.Semaphore
+    closer: AsyncGenerator[None, None]
+
+
+async def _finalise(closer: AsyncGenerator[None, None]) -> None:
+    await closer.aclose()
+
+
 class DirectSender:
     """Posts a send's JSON body with aiohttp, signed by the precomputed signer, on one pool per event loop.
 
@@ -116,8 +134,12 @@ class DirectSender:
     (`send_message._get_kwargs(engine, project_id, instance_id, body=...)`): its method, URL and headers
     depend on the settings only, so they are taken once; the body is each send's own.
 
-    The aiohttp session is opened in the running loop on the first send; used from a new loop later, it
-    opens a new one there (an aiohttp session belongs to the loop it was opened in).
+
+    An aiohttp session belongs to the loop it was opened in: a pool is opened in each loop the client sends
+    from, closed when that loop shuts down (`asyncio.run` returning) or by `aclose`, whichever comes first.
+    Every wait is bounded: for a pooled connection by the timeout's `pool` part; the attempt (connecting,
+    uploading, reading the answer) by the sum of its `connect`, `write` and `read` parts, and each wait for
+    data by `read`.
     """
 
     def __init__(
@@ -129,13 +151,10 @@ class DirectSender:
         self.endpoint = settings.endpoint
         url = self.url
         self._max_connections = max_connections
-        self._session: Any = None  # aiohttp.ClientSession, opened in the running loop on first send
-        self._session_loop: asyncio.AbstractEventLoop | None = None
-        # Sends beyond the pool size wait here, first come first served. aiohttp's own pool queue is not
-        # fair: a send that finishes and starts the next one takes the freed connection ahead of the waiters,
-        # so with more sends in flight than connections a few waited far longer than the rest (docs/reliability.md).
-        # asyncio.Semaphore does not let a newcomer pass a waiter.
-        self._gate: asyncio.Semaphore | None = None
+        # The pool of the loop that sent last (one attribute, so that a thread never pairs one loop's session
+        # with another's gate), and the pools of every loop still open.
+        self._current: _LoopPool | None = None
+        self._pools: dict[asyncio.AbstractEventLoop, _LoopPool] = {}
         self.closed = False
         fixed = {**operation["headers"], "User-Agent": USER_AGENT, "X-Project-Id": settings.project_id}
         # Host as httpx and aiohttp send it: the port only when it is not the scheme's default.
@@ -151,29 +170,73 @@ class DirectSender:
                 fixed["X-Security-Token"] = settings.security_token
             self._signer = PrecomputedSigner(settings.ak, settings.sk, self.method, url, fixed)
         self._default_timeout = self.aiohttp_timeout(timeout)
+        self._default_pool_timeout = timeout.pool
         self._proxy = proxy_for(url)
 
     @staticmethod
     def aiohttp_timeout(timeout: httpx.Timeout) -> Any:
         import aiohttp
 
-        # httpx's `pool` timeout (aiohttp's `connect`) is not applied: aiohttp arms a timer for it on every
-        # request even when a pooled connection is free, and send_many never waits for the pool longer than
-        # one send takes anyway.
-        return aiohttp.ClientTimeout(total=None, sock_connect=timeout.connect, sock_read=timeout.read)
+        # aiohttp has no write timeout: one deadline for the whole attempt bounds a stalled upload (one timer
+        # per attempt; a per-write timer would cost on every send). httpx's `pool` part is not aiohttp's
+        # `connect` (aiohttp would arm a timer for it on every request, even with a connection free): it bounds
+        # the wait at the gate instead, and only when the gate is full.
+        parts = (timeout.connect, timeout.write, timeout.read)
+        total = None if None in parts else sum(part for part in parts if part is not None)
+        return aiohttp.ClientTimeout(total=total, sock_connect=timeout.connect, sock_read=timeout.read)
 
-    def _open_session(self) -> Any:
+    async def _open_pool(self, loop: asyncio.AbstractEventLoop) -> _LoopPool:
         import aiohttp
 
         connector = aiohttp.TCPConnector(limit=self._max_connections, limit_per_host=0)
         # No trust_env: aiohttp would look the proxy up again for every request; the one endpoint's proxy is
         # looked up once, in __init__, from the same variables httpx reads.
-        self._session_loop = asyncio.get_running_loop()
-        self._gate = asyncio.Semaphore(self._max_connections)
-        self._session = aiohttp.ClientSession(
-            connector=connector, auto_decompress=True, skip_auto_headers=("User-Agent",)
-        )
-        return self._session
+        session = aiohttp.ClientSession(connector=connector, auto_decompress=True, skip_auto_headers=("User-Agent",))
+        closer = self._close_with_its_loop(loop, session)
+        await closer.__anext__()  # now suspended in this loop: its shutdown will finalise it
+        # Sends beyond the pool size wait at the gate, first come first served. aiohttp's own pool queue is
+        # not fair: a send that finishes and starts the next one takes the freed connection ahead of the
+        # waiters, so with more sends in flight than connections a few waited far longer than the rest
+        # (docs/reliability.md). asyncio.Semaphore does not let a newcomer pass a waiter.
+        pool = _LoopPool(loop, session, asyncio.Semaphore(self._max_connections), closer)
+        self._pools[loop] = pool
+        return pool
+
+    async def _close_with_its_loop(self, loop: asyncio.AbstractEventLoop, session: Any) -> AsyncGenerator[None, None]:
+        """Suspended once started; closes `session` when finalised: by `aclose`, or by the loop's shutdown.
+
+        An event loop finalises the async generators still suspended in it before it closes
+        (`loop.shutdown_asyncgens()`, which `asyncio.run` and `asyncio.Runner` call): a pool opened in a loop
+        that ends before `aclose` is closed with it instead of leaking its connections.
+        """
+        try:
+            yield
+        finally:
+            self._pools.pop(loop, None)
+            await session.close()
+
+    async def _pool(self) -> _LoopPool:
+        loop = asyncio.get_running_loop()
+        pool = self._pools.get(loop)
+        if pool is None:
+            pool = await self._open_pool(loop)
+        self._current = pool
+        return pool
+
+    async def _enter_gate(self, gate: asyncio.Semaphore, call_timeout: httpx.Timeout | None) -> None:
+        """Wait for a free connection; only a full gate arms a timer (the common case costs nothing)."""
+        if not gate.locked():
+            await gate.acquire()
+            return
+        limit = self._default_pool_timeout if call_timeout is None else call_timeout.pool
+        try:
+            async with asyncio.timeout(limit):
+                await gate.acquire()
+        except TimeoutError as exc:
+            # The wording and the class of Client's PoolTimeout: the request was certainly not sent.
+            raise connection_failure(
+                self.endpoint, exc, request_sent=False, timeout_phase="waiting for a free connection"
+            ) from None
 
     def prepare(self, request_body: SendMessageRequestBody) -> tuple[bytes, dict[str, str]]:
         """The body bytes and the headers (signed, or with the token) of one send to `method` `url`."""
@@ -191,26 +254,27 @@ class DirectSender:
         payload, headers = self.prepare(request_body)
         if self.closed:
             raise RuntimeError("this AsyncClient is closed; create a new one to send again.")
-        session = self._session
-        if session is None or self._session_loop is not asyncio.get_running_loop():
-            session = self._open_session()
+        pool = self._current
+        if pool is None or pool.loop is not asyncio.get_running_loop():
+            pool = await self._pool()
         client_timeout = self._default_timeout if call_timeout is None else self.aiohttp_timeout(call_timeout)
-        assert self._gate is not None
+        # aiohttp writes bytes in one go and warns (ResourceWarning) above 1 MiB; a file-like body it writes in
+        # chunks, letting the loop serve other sends in between.
+        data: bytes | io.BytesIO = payload if len(payload) <= _ONE_WRITE else io.BytesIO(payload)
+        gate = pool.gate
+        await self._enter_gate(gate, call_timeout)
         try:
             # allow_redirects=False, as in the httpx path: aiohttp would otherwise re-send the request, token or
             # signature included, to whatever host a Location header names.
-            async with (
-                self._gate,
-                session.request(
-                    self.method,
-                    self.url,
-                    data=payload,
-                    headers=headers,
-                    timeout=client_timeout,
-                    proxy=self._proxy,
-                    allow_redirects=False,
-                ) as answer,
-            ):
+            async with pool.session.request(
+                self.method,
+                self.url,
+                data=data,
+                headers=headers,
+                timeout=client_timeout,
+                proxy=self._proxy,
+                allow_redirects=False,
+            ) as answer:
                 content = await answer.read()
                 status = answer.status
                 request_id = answer.headers.get("X-Request-Id")
@@ -218,6 +282,8 @@ class DirectSender:
                 raw_headers = answer.raw_headers
         except (aiohttp.ClientError, TimeoutError) as exc:
             raise aiohttp_error(exc, self.endpoint) from exc
+        finally:
+            gate.release()
 
         def lazy() -> httpx.Response:
             response = httpx.Response(
@@ -232,8 +298,15 @@ class DirectSender:
         return result_from_content(status, request_id, content, lazy, retries_taken)
 
     async def aclose(self) -> None:
-        """Close the session if it belongs to the running loop; sending afterwards raises RuntimeError."""
+        """Close the pool of every loop still open; sending afterwards raises RuntimeError."""
         self.closed = True
-        if self._session is not None and self._session_loop is asyncio.get_running_loop():
-            await self._session.close()
-        self._session = None
+        self._current = None
+        running = asyncio.get_running_loop()
+        pools, self._pools = list(self._pools.values()), {}
+        for pool in pools:
+            if pool.loop is running:
+                await pool.closer.aclose()
+            elif pool.loop.is_running():  # a loop in another thread: close its pool there
+                closing = asyncio.run_coroutine_threadsafe(_finalise(pool.closer), pool.loop)
+                await asyncio.wrap_future(closing)
+            # A loop that is not running any more closed its pool when it shut down (or cannot be reached).
