@@ -36,13 +36,14 @@ def prism(*args: str) -> Iterator[str]:
     def read_output() -> None:
         # Prism logs every request; the pipe is drained for its whole life so that it never blocks.
         assert process.stdout is not None
-        for line in process.stdout:
-            if not ready.is_set():
-                seen.append(line)
-                match = LISTENING.search(line)
-                if match:
-                    found.append(match.group(1))
-                    ready.set()
+        with process.stdout:  # closed once Prism has exited: no leaked pipe
+            for line in process.stdout:
+                if not ready.is_set():
+                    seen.append(line)
+                    match = LISTENING.search(line)
+                    if match:
+                        found.append(match.group(1))
+                        ready.set()
         ready.set()
 
     reader = threading.Thread(target=read_output, daemon=True)

@@ -120,9 +120,10 @@ def test_generated_client_parses_every_response_example(
 ) -> None:
     """Prism serves each documented response example; the generated client parses it into the model of that
     status with exactly the example's values, and the X-Request-Id header arrives as the spec shows."""
-    client = generated_client.with_headers({"Prefer": f"code={status}, example={name}"})
     body = SendMessageRequestBody.from_dict(REQUEST_EXAMPLES[0][1])
-    response = send_message.sync_detailed(Engine.ROCKETMQ, PROJECT_ID, INSTANCE_ID, client=client, body=body)
+    # with_headers returns a new client with a pool of its own: closed here, not left to the garbage collector.
+    with generated_client.with_headers({"Prefer": f"code={status}, example={name}"}) as client:
+        response = send_message.sync_detailed(Engine.ROCKETMQ, PROJECT_ID, INSTANCE_ID, client=client, body=body)
     assert "sl-violations" not in response.headers, response.headers["sl-violations"]
     assert response.status_code == status, response.content
     expected_model = SendMessageResponse if status == 200 else ErrorBody
