@@ -21,12 +21,16 @@ from typing import Any
 import httpx
 import pytest
 from _shared.inprocess import serve
+from dms_rocketmq_api.spec_rules import ENGINES, operation_path
 from dms_rocketmq_emulator import Settings, TopicSettings, create_app
+from dms_rocketmq_emulator._config import DEFAULT_INSTANCE_ID, DEFAULT_PROJECT_ID
 from dms_rocketmq_emulator._store import DurableStore
 
-PROJECT_ID = "0a1b2c3d4e5f60718293a4b5c6d7e8f9"
-INSTANCE_ID = "11c55a3e-5b4a-4f0c-9d3e-2f7b8e6a1c90"
-SEND_PATH = f"/v2/rocketmq/{PROJECT_ID}/instances/{INSTANCE_ID}/messages"
+SEND_PATH = operation_path(
+    "SendMessage", engine=ENGINES[0], project_id=DEFAULT_PROJECT_ID, instance_id=DEFAULT_INSTANCE_ID
+)
+
+pytestmark = pytest.mark.integration
 MSG_ID_COLUMN = 5  # in a row of the messages table
 COLUMNS = 9
 
@@ -59,9 +63,7 @@ class SpiedConnection:
 @pytest.fixture
 def spied(tmp_path: Path) -> Iterator[tuple[str, DurableStore, SpiedConnection]]:
     """A durable emulator app served on a loopback port, its store's connection spied on."""
-    app = create_app(
-        Settings(host="127.0.0.1", port=0, data_dir=tmp_path, project_id=PROJECT_ID, topics=(TopicSettings("orders"),))
-    )
+    app = create_app(Settings(host="127.0.0.1", port=0, data_dir=tmp_path, topics=(TopicSettings("orders"),)))
     store = app.store
     assert isinstance(store, DurableStore)
     store.open()  # start() keeps this connection: the writer gets the spy
