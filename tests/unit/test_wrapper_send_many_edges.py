@@ -145,29 +145,31 @@ def test_a_foreign_exception_on_the_direct_aiohttp_path_becomes_a_send_failure(
     assert all(isinstance(o, dms.SendFailure) and o.exception is exception for o in outcomes)
 
 
-def test_client_send_many_uses_the_full_concurrency() -> None:
+@pytest.mark.parametrize("concurrency", [2, 3, CONCURRENCY])
+def test_client_send_many_uses_the_full_concurrency(concurrency: int) -> None:
     """Client.send_many really has `concurrency` sends in flight at once: the first ones all meet at a barrier."""
-    barrier = threading.Barrier(CONCURRENCY, timeout=10)
+    barrier = threading.Barrier(concurrency, timeout=10)
 
     def handler(request: httpx.Request) -> httpx.Response:
-        if int(json.loads(request.content)["body"]) < CONCURRENCY:
-            barrier.wait()  # BrokenBarrierError (a SendFailure) unless CONCURRENCY sends are in flight
+        if int(json.loads(request.content)["body"]) < concurrency:
+            barrier.wait()  # BrokenBarrierError (a SendFailure) unless `concurrency` sends are in flight
         return numbered(request)
 
-    outcomes = send_many(False, handler, [dms.Message("orders", str(n)) for n in range(20)], concurrency=CONCURRENCY)
+    outcomes = send_many(False, handler, [dms.Message("orders", str(n)) for n in range(20)], concurrency=concurrency)
     assert all(isinstance(o, dms.SendResult) for o in outcomes)
 
 
-def test_async_client_send_many_uses_the_full_concurrency() -> None:
+@pytest.mark.parametrize("concurrency", [2, 3, CONCURRENCY])
+def test_async_client_send_many_uses_the_full_concurrency(concurrency: int) -> None:
     """AsyncClient.send_many, likewise, has `concurrency` sends in flight at once."""
     arrived = 0
     everyone = asyncio.Event()
 
     async def handler(request: httpx.Request) -> httpx.Response:
         nonlocal arrived
-        if int(json.loads(request.content)["body"]) < CONCURRENCY:
+        if int(json.loads(request.content)["body"]) < concurrency:
             arrived += 1
-            if arrived == CONCURRENCY:
+            if arrived == concurrency:
                 everyone.set()
             async with asyncio.timeout(10):
                 await everyone.wait()
@@ -175,6 +177,6 @@ def test_async_client_send_many_uses_the_full_concurrency() -> None:
 
     async def run() -> list[dms.SendOutcome]:
         async with dms.AsyncClient(**SETTINGS, max_retries=0, transport=httpx.MockTransport(handler)) as client:
-            return await client.send_many([dms.Message("orders", str(n)) for n in range(20)], concurrency=CONCURRENCY)
+            return await client.send_many([dms.Message("orders", str(n)) for n in range(20)], concurrency=concurrency)
 
     assert all(isinstance(o, dms.SendResult) for o in asyncio.run(run()))
