@@ -22,7 +22,7 @@ import httpx
 import pytest
 from _shared.inprocess import serve
 from dms_rocketmq_api.spec_rules import ENGINES, operation_path
-from dms_rocketmq_emulator import Settings, TopicSettings, create_app
+from dms_rocketmq_emulator import Settings, TopicSettings, _store, create_app
 from dms_rocketmq_emulator._config import DEFAULT_INSTANCE_ID, DEFAULT_PROJECT_ID
 from dms_rocketmq_emulator._store import DurableStore
 
@@ -31,29 +31,40 @@ SEND_PATH = operation_path(
 )
 
 pytestmark = pytest.mark.integration
-MSG_ID_COLUMN = 5  # in a row of the messages table
-COLUMNS = 9
+# Where a message's id sits in the rows the writer inserts.
+COLUMNS = [name.strip() for name in _store._COLUMNS.split(",")]
+MSG_ID = COLUMNS.index("msg_id")
 
 
 class SpiedConnection:
-    """Stands between the writer and its SQLite connection; `before_insert` runs before each message INSERT."""
+    """Stands between the writer and its SQLite connection; `before_insert` runs before each message INSERT.
+
+    A message counts as committed once the transaction holding its INSERT has ended: at once for an
+    autocommit INSERT, at the COMMIT that follows otherwise.
+    """
 
     def __init__(self, db: sqlite3.Connection) -> None:
         self.db = db
         self.lock = threading.Lock()
-        self.committed: set[str] = set()  # msg_ids whose INSERT (autocommit: its transaction) has returned
+        self.committed: set[str] = set()  # msg_ids whose transaction has committed (and synced)
+        self.pending: list[str] = []  # inserted in the open transaction
         self.inserts = 0
         self.before_insert: Callable[[], None] = lambda: None
 
     def execute(self, sql: str, args: Any = ()) -> Any:
-        if not sql.startswith("INSERT INTO messages"):
-            return self.db.execute(sql, args)
-        self.before_insert()
-        cursor = self.db.execute(sql, args)
-        assert self.db.in_transaction is False  # autocommit: the INSERT's commit (and sync) is done
-        with self.lock:
+        if sql.startswith("INSERT INTO messages"):
+            self.before_insert()
+            cursor = self.db.execute(sql, args)
+            self.pending.extend(args[MSG_ID :: len(COLUMNS)])
             self.inserts += 1
-            self.committed.update(args[MSG_ID_COLUMN::COLUMNS])
+        else:
+            cursor = self.db.execute(sql, args)
+        if not self.db.in_transaction and self.pending:
+            with self.lock:
+                self.committed.update(self.pending)
+            self.pending = []
+        if sql.startswith("ROLLBACK"):
+            self.pending = []
         return cursor
 
     def close(self) -> None:
@@ -74,8 +85,11 @@ def spied(tmp_path: Path) -> Iterator[tuple[str, DurableStore, SpiedConnection]]
         yield url, store, spy
 
 
-def _send(client: httpx.Client, body: str) -> httpx.Response:
-    return client.post(SEND_PATH, json={"topic": "orders", "body": body})
+def _send(client: httpx.Client, body: str, key: str | None = None) -> httpx.Response:
+    message: dict[str, Any] = {"topic": "orders", "body": body}
+    if key is not None:  # a message with keys is written in an explicit transaction (keys indexed with it)
+        message["property_list"] = [{"name": "KEYS", "value": key}]
+    return client.post(SEND_PATH, json=message)
 
 
 def _stored(url: str) -> list[dict[str, Any]]:
@@ -91,14 +105,14 @@ def test_the_writer_connection_syncs_every_commit(spied: tuple[str, DurableStore
 
 
 def test_every_200_follows_the_commit_of_its_message(spied: tuple[str, DurableStore, SpiedConnection]) -> None:
-    """Of 120 concurrent sends, each 200 arrives after the commit holding its msg_id has returned."""
+    """Of 120 concurrent sends (half with keys), each 200 arrives after the commit holding its msg_id."""
     url, _, spy = spied
     # A slow disk: a send answered before its commit would be caught in this window.
     spy.before_insert = lambda: time.sleep(0.02)
     early: list[str] = []
 
     def send(n: int) -> str:
-        response = _send(client, f"m{n}")
+        response = _send(client, f"m{n}", key=f"k{n}" if n % 2 else None)
         assert response.status_code == 200, response.text
         msg_id: str = response.json()["msg_id"]
         with spy.lock:
