@@ -1,10 +1,11 @@
-"""Python client for the Send-a-message HTTP API of Huawei Cloud DMS for RocketMQ.
+"""Python client for the HTTP message API of Huawei Cloud DMS for RocketMQ: send, query, confirm.
 
 ```python
 from dms_rocketmq import Client
 
 with Client() as client:  # settings from HUAWEICLOUD_SDK_* and DMS_ROCKETMQ_* environment variables
-    print(client.send("orders", "hello", keys="order-1042").msg_id)
+    result = client.send("orders", "hello", keys="order-1042")
+    print(client.confirm(result).stored_at)  # read back and compared with what was sent
 ```
 """
 
@@ -19,9 +20,12 @@ from ._exceptions import (
     AuthenticationError,
     BadRequestError,
     ConfigurationError,
+    ConfirmationError,
     DMSError,
     InternalServerError,
     MalformedResponseError,
+    MessageMismatchError,
+    MessageNotVisibleError,
     NotFoundError,
     PayloadTooLargeError,
     PermissionDeniedError,
@@ -30,7 +34,7 @@ from ._exceptions import (
     UnexpectedStatusError,
     ValidationError,
 )
-from ._models import Message, SendFailure, SendOutcome, SendResult
+from ._models import Message, SendFailure, SendOutcome, SendResult, StoredMessage
 from ._retry import set_testing
 
 __version__ = "0.1.0"
@@ -47,10 +51,13 @@ __all__ = [
     "BadRequestError",
     "Client",
     "ConfigurationError",
+    "ConfirmationError",
     "DMSError",
     "InternalServerError",
     "MalformedResponseError",
     "Message",
+    "MessageMismatchError",
+    "MessageNotVisibleError",
     "NotFoundError",
     "PayloadTooLargeError",
     "PermissionDeniedError",
@@ -60,6 +67,7 @@ __all__ = [
     "SendOutcome",
     "SendResult",
     "Settings",
+    "StoredMessage",
     "TokenAuth",
     "UnexpectedStatusError",
     "ValidationError",

@@ -153,15 +153,18 @@ class BaseClient:
             raise ConfigurationError(f"max_retries must be a whole number >= 0, got {max_retries!r}.")
         return max_retries
 
-    def _next_delay(self, error: APIError, retries_taken: int, max_retries: int) -> float | None:
+    def _next_delay(
+        self, error: APIError, retries_taken: int, max_retries: int, *, idempotent: bool = False
+    ) -> float | None:
         """Seconds to wait before retrying after `error`, or None when it must be raised."""
         if isinstance(error, RateLimitError):
             listener = throttle_listener.get()
             if listener is not None:  # send_many slows down on 429s, not only retries them
                 listener()
-        if retries_taken >= max_retries or not should_retry(error, self.retry_statuses):
+        if retries_taken >= max_retries or not should_retry(error, self.retry_statuses, idempotent=idempotent):
             return None
         retry_after = error.response.headers.get("Retry-After") if isinstance(error, APIStatusError) else None
         delay = retry_delay(retries_taken, retry_after)
-        logger.info("Send failed (%s); retry %d of %d in %.2f s", error, retries_taken + 1, max_retries, delay)
+        what = "Query" if idempotent else "Send"
+        logger.info("%s failed (%s); retry %d of %d in %.2f s", what, error, retries_taken + 1, max_retries, delay)
         return delay

@@ -4,7 +4,9 @@
 client whose httpx client carries the authentication. `AsyncClient.send` posts the same generated request
 through the direct aiohttp sender (`_fast_path`), or through the generated `asyncio_detailed` when given an
 httpx transport. Both turn the answer into a `SendResult` or one exception (`_parsing`); `send_many` is in
-`_bulk`.
+`_bulk`. Reading back (`get_message`, `query_messages`, `confirm`) calls the generated `list_messages`
+functions on the same httpx clients; the query's arguments, paging and parsing are in `_query`, the polling
+deadline and the comparison of `confirm` in `_confirm`.
 """
 
 from __future__ import annotations
@@ -16,23 +18,27 @@ from types import TracebackType
 from typing import Any, Self
 
 import httpx
-from dms_rocketmq_api.api.messages import send_message
+from dms_rocketmq_api.api.messages import list_messages, send_message
 from dms_rocketmq_api.models.send_message_request_body import SendMessageRequestBody
 
 from ._base import BaseClient
 from ._base import request_body as build_request_body
 from ._bulk import OnOutcome, iter_tasks, iter_threads, send_many_tasks, send_many_threads
+from ._confirm import PollSchedule, checked, not_visible
 from ._constants import (
     DEFAULT_CONCURRENCY,
+    DEFAULT_CONFIRM_TIMEOUT,
     DEFAULT_MAX_CONNECTION_FAILURES,
     DEFAULT_MAX_CONNECTIONS,
     DEFAULT_MAX_RETRIES,
+    DEFAULT_PAGE_SIZE,
     DEFAULT_TIMEOUT,
 )
 from ._exceptions import APIError
 from ._fast_path import DirectSender
-from ._models import Message, SendOutcome, SendResult
+from ._models import Message, SendOutcome, SendResult, StoredMessage
 from ._parsing import parse_failure, result_from_generated
+from ._query import Page, Paging, TimeTypes, find_message, page_from_generated, query_arguments, query_parse_failure
 from ._transport import (
     HTTPClient,
     TimeoutTypes,
@@ -227,7 +233,97 @@ class Client(BaseClient):
         # RecursionError: JSON nested deeper than the json module can follow (a hostile or broken server).
         except (ValueError, KeyError, TypeError, AttributeError, RecursionError) as exc:
             raise parse_failure(exc) from exc
-        return result_from_generated(generated, retries_taken)
+        return result_from_generated(generated, retries_taken, request_body)
+
+    def get_message(
+        self,
+        topic: str,
+        msg_id: str,
+        *,
+        timeout: TimeoutTypes | None = None,
+        max_retries: int | None = None,
+    ) -> StoredMessage | None:
+        """The message `msg_id` of `topic` as the service stored it, or None when the query does not find it.
+
+        The service indexes messages with a lag: a message just sent may not be found yet (see `confirm`).
+        """
+        arguments = query_arguments(topic, msg_id=msg_id, limit=DEFAULT_PAGE_SIZE)
+        return find_message(self._query_page(arguments, timeout, max_retries), msg_id)
+
+    def query_messages(
+        self,
+        topic: str,
+        *,
+        key: str | None = None,
+        start: TimeTypes | None = None,
+        end: TimeTypes | None = None,
+        queue: int | None = None,
+        page_size: int = DEFAULT_PAGE_SIZE,
+    ) -> Iterator[StoredMessage]:
+        """Every stored message of `topic` that matches, read page by page as the iterator advances.
+
+        `key` is one message key; `start`/`end` bound the store time (a datetime, or milliseconds since the
+        epoch; by default from the epoch to now); `queue` is one queue id. The arguments are checked at
+        once; queries are sent while iterating.
+        """
+        arguments = query_arguments(topic, key=key, start=start, end=end, queue=queue, limit=page_size)
+        return self._iterate(arguments)
+
+    def confirm(self, result: SendResult, *, timeout: float = DEFAULT_CONFIRM_TIMEOUT) -> StoredMessage:
+        """Read back the message `send` returned `result` for; return it once it equals what was sent.
+
+        Queries until the message is visible or `timeout` seconds have passed (raises
+        `MessageNotVisibleError`), then compares body, keys, tags, topic, queue and offset with what was sent
+        (raises `MessageMismatchError` naming each difference).
+        """
+        schedule = PollSchedule(timeout)
+        while True:
+            stored = self.get_message(result.topic, result.msg_id)
+            if stored is not None:
+                return checked(result, stored)
+            wait = schedule.next_wait()
+            if wait is None:
+                raise not_visible(result, schedule)
+            time.sleep(wait)
+
+    def _iterate(self, arguments: dict[str, Any]) -> Iterator[StoredMessage]:
+        paging = Paging(arguments)
+        while (page_arguments := paging.next_arguments()) is not None:
+            page = self._query_page(page_arguments, None, None)
+            paging.advance(page)
+            yield from page.messages
+
+    def _query_page(self, arguments: dict[str, Any], timeout: TimeoutTypes | None, max_retries: int | None) -> Page:
+        retries = self._retries_for(max_retries, self.max_retries)
+        token = call_timeout.set(as_timeout(timeout).as_dict()) if timeout is not None else None
+        try:
+            retries_taken = 0
+            while True:
+                try:
+                    return self._query_once(arguments)
+                except APIError as error:
+                    delay = self._next_delay(error, retries_taken, retries, idempotent=True)
+                    if delay is None:
+                        raise
+                time.sleep(delay)
+                retries_taken += 1
+        finally:
+            if token is not None:
+                call_timeout.reset(token)
+
+    def _query_once(self, arguments: dict[str, Any]) -> Page:
+        settings = self._settings
+        last_response.set(None)
+        try:
+            generated = list_messages.sync_detailed(
+                self._engine, settings.project_id, settings.instance_id, client=self._api, **arguments
+            )
+        except httpx.RequestError as exc:
+            raise connection_error(exc) from exc
+        # RecursionError: JSON nested deeper than the json module can follow (a hostile or broken server).
+        except (ValueError, KeyError, TypeError, AttributeError, RecursionError) as exc:
+            raise query_parse_failure(exc) from exc
+        return page_from_generated(generated)
 
     def close(self) -> None:
         """Close the connection pool."""
@@ -418,7 +514,10 @@ class AsyncClient(BaseClient):
         return await self.send(message.topic, message.body, keys=message.keys, tags=message.tags)
 
     async def _send_generated(
-        self, request_body: SendMessageRequestBody, retries_taken: int, per_call: httpx.Timeout | None
+        self,
+        request_body: SendMessageRequestBody,
+        retries_taken: int,
+        per_call: httpx.Timeout | None,
     ) -> SendResult:
         settings = self._settings
         last_response.set(None)
@@ -435,7 +534,101 @@ class AsyncClient(BaseClient):
         finally:
             if token is not None:
                 call_timeout.reset(token)
-        return result_from_generated(generated, retries_taken)
+        return result_from_generated(generated, retries_taken, request_body)
+
+    async def get_message(
+        self,
+        topic: str,
+        msg_id: str,
+        *,
+        timeout: TimeoutTypes | None = None,  # noqa: ASYNC109 - per HTTP attempt, as in the sync API
+        max_retries: int | None = None,
+    ) -> StoredMessage | None:
+        """The message `msg_id` of `topic` as the service stored it, or None when the query does not find it.
+
+        The service indexes messages with a lag: a message just sent may not be found yet (see `confirm`).
+        """
+        arguments = query_arguments(topic, msg_id=msg_id, limit=DEFAULT_PAGE_SIZE)
+        return find_message(await self._query_page(arguments, timeout, max_retries), msg_id)
+
+    def query_messages(
+        self,
+        topic: str,
+        *,
+        key: str | None = None,
+        start: TimeTypes | None = None,
+        end: TimeTypes | None = None,
+        queue: int | None = None,
+        page_size: int = DEFAULT_PAGE_SIZE,
+    ) -> AsyncIterator[StoredMessage]:
+        """Every stored message of `topic` that matches, as an async iterator (`async for`), page by page.
+
+        Arguments as for `Client.query_messages`; they are checked at once, queries are sent while iterating.
+        """
+        arguments = query_arguments(topic, key=key, start=start, end=end, queue=queue, limit=page_size)
+        return self._iterate(arguments)
+
+    async def confirm(
+        self,
+        result: SendResult,
+        *,
+        timeout: float = DEFAULT_CONFIRM_TIMEOUT,  # noqa: ASYNC109 - a deadline for the polling, as in the sync API
+    ) -> StoredMessage:
+        """Read back the message `send` returned `result` for; return it once it equals what was sent.
+
+        As `Client.confirm`: raises `MessageNotVisibleError` or `MessageMismatchError`.
+        """
+        schedule = PollSchedule(timeout)
+        while True:
+            stored = await self.get_message(result.topic, result.msg_id)
+            if stored is not None:
+                return checked(result, stored)
+            wait = schedule.next_wait()
+            if wait is None:
+                raise not_visible(result, schedule)
+            await asyncio.sleep(wait)
+
+    async def _iterate(self, arguments: dict[str, Any]) -> AsyncIterator[StoredMessage]:
+        paging = Paging(arguments)
+        while (page_arguments := paging.next_arguments()) is not None:
+            page = await self._query_page(page_arguments, None, None)
+            paging.advance(page)
+            for message in page.messages:
+                yield message
+
+    async def _query_page(
+        self, arguments: dict[str, Any], request_timeout: TimeoutTypes | None, max_retries: int | None
+    ) -> Page:
+        retries = self._retries_for(max_retries, self.max_retries)
+        per_call = None if request_timeout is None else as_timeout(request_timeout)
+        retries_taken = 0
+        while True:
+            try:
+                return await self._query_once(arguments, per_call)
+            except APIError as error:
+                delay = self._next_delay(error, retries_taken, retries, idempotent=True)
+                if delay is None:
+                    raise
+            await asyncio.sleep(delay)
+            retries_taken += 1
+
+    async def _query_once(self, arguments: dict[str, Any], per_call: httpx.Timeout | None) -> Page:
+        settings = self._settings
+        last_response.set(None)
+        token = call_timeout.set(per_call.as_dict()) if per_call is not None else None
+        try:
+            generated = await list_messages.asyncio_detailed(
+                self._engine, settings.project_id, settings.instance_id, client=self._api, **arguments
+            )
+        except httpx.RequestError as exc:
+            raise connection_error(exc) from exc
+        # RecursionError: JSON nested deeper than the json module can follow (a hostile or broken server).
+        except (ValueError, KeyError, TypeError, AttributeError, RecursionError) as exc:
+            raise query_parse_failure(exc) from exc
+        finally:
+            if token is not None:
+                call_timeout.reset(token)
+        return page_from_generated(generated)
 
     async def aclose(self) -> None:
         """Close the connection pools; sending afterwards raises RuntimeError, as with `Client`."""

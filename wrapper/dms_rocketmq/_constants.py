@@ -9,14 +9,19 @@ from __future__ import annotations
 import httpx
 
 __all__ = [
+    "CONFIRM_FIRST_POLL",
+    "CONFIRM_MAX_POLL",
     "DEFAULT_CONCURRENCY",
+    "DEFAULT_CONFIRM_TIMEOUT",
     "DEFAULT_MAX_CONNECTIONS",
     "DEFAULT_MAX_CONNECTION_FAILURES",
     "DEFAULT_MAX_RETRIES",
+    "DEFAULT_PAGE_SIZE",
     "DEFAULT_TIMEOUT",
     "INITIAL_RETRY_DELAY",
     "MAX_RETRY_AFTER",
     "MAX_RETRY_DELAY",
+    "QUERY_END_MARGIN_MS",
     "RETRYABLE_ERRORS",
     "USER_AGENT",
     "WHITESPACE",
@@ -35,6 +40,18 @@ DEFAULT_CONCURRENCY = 16
 DEFAULT_MAX_CONNECTION_FAILURES = 10
 #: Connection pool size of each client; above any sensible `concurrency`.
 DEFAULT_MAX_CONNECTIONS = 128
+
+#: Messages per query page in `query_messages`. The reference's default is 10 and it states no maximum; a
+#: service that returns fewer per page is still read to the end (paging goes by what each page holds).
+DEFAULT_PAGE_SIZE = 50
+#: A query range without `end` ends this far after now: the broker's clock may run ahead of the client's.
+QUERY_END_MARGIN_MS = 5 * 60 * 1000
+#: How long `confirm` waits for a sent message to become visible to the query. The service indexes messages
+#: with a lag that its reference does not state; on the emulator a message is visible at once.
+DEFAULT_CONFIRM_TIMEOUT = 10.0
+#: `confirm` polls after this many seconds, then 1.5 times longer each time, at most CONFIRM_MAX_POLL apart.
+CONFIRM_FIRST_POLL = 0.05
+CONFIRM_MAX_POLL = 1.0
 
 #: Exponential backoff: 0.5 s, 1 s, 2 s, ... capped at 8 s, each multiplied by a jitter in [0.75, 1].
 INITIAL_RETRY_DELAY = 0.5

@@ -3,9 +3,12 @@
 ```
 DMSError
 ├── ConfigurationError          a required setting is missing or invalid (names the argument and env var)
-├── ValidationError             the message breaks a DMS rule; raised before anything is sent (also ValueError)
+├── ValidationError             a message or query breaks a DMS rule; raised before sending (also ValueError)
 ├── SendCancelledError          send_many stopped before this message's answer: not sent, or in doubt
-└── APIError                    sending failed; carries `request_id` when the server sent one
+├── ConfirmationError           `confirm` could not show that the service stored what was sent
+│   ├── MessageNotVisibleError  the query did not find the message before the deadline
+│   └── MessageMismatchError    the stored message differs from the sent one; `differences` names each field
+└── APIError                    a request failed; carries `request_id` when the server sent one
     ├── APIConnectionError      no HTTP response: connection refused, reset, DNS, TLS...
     │   └── APITimeoutError     the request timed out
     ├── MalformedResponseError  a 200 whose body is not the documented JSON
@@ -26,9 +29,13 @@ DMSError
 from __future__ import annotations
 
 import json
-from typing import Any
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any
 
 import httpx
+
+if TYPE_CHECKING:
+    from ._models import StoredMessage
 
 __all__ = [
     "APIConnectionError",
@@ -38,9 +45,12 @@ __all__ = [
     "AuthenticationError",
     "BadRequestError",
     "ConfigurationError",
+    "ConfirmationError",
     "DMSError",
     "InternalServerError",
     "MalformedResponseError",
+    "MessageMismatchError",
+    "MessageNotVisibleError",
     "NotFoundError",
     "PayloadTooLargeError",
     "PermissionDeniedError",
@@ -82,8 +92,62 @@ class SendCancelledError(DMSError):
         self.reason = reason
 
 
+class ConfirmationError(DMSError):
+    """`confirm` could not show that the service stored the message as it was sent.
+
+    `msg_id` and `topic` name the message; see the two subclasses for which way it failed.
+    """
+
+    msg_id: str
+    topic: str
+
+    def __init__(self, message: str, *, msg_id: str, topic: str) -> None:
+        super().__init__(message)
+        self.msg_id = msg_id
+        self.topic = topic
+
+
+class MessageNotVisibleError(ConfirmationError):
+    """The query did not return the message within `timeout` seconds (`attempts` queries were made).
+
+    The send was acknowledged, so the message may still appear: the service indexes messages with a lag.
+    """
+
+    timeout: float
+    attempts: int
+
+    def __init__(self, message: str, *, msg_id: str, topic: str, timeout: float, attempts: int) -> None:
+        super().__init__(message, msg_id=msg_id, topic=topic)
+        self.timeout = timeout
+        self.attempts = attempts
+
+
+class MessageMismatchError(ConfirmationError):
+    """The service stored the message, but not as it was sent.
+
+    `differences` maps each field that differs (`body`, `keys`, `tags`, `topic`, `queue_id`,
+    `queue_offset`) to the pair `(sent, stored)`; `stored` is the message as the service returned it.
+    """
+
+    differences: Mapping[str, tuple[Any, Any]]
+    stored: StoredMessage
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        msg_id: str,
+        topic: str,
+        differences: Mapping[str, tuple[Any, Any]],
+        stored: StoredMessage,
+    ) -> None:
+        super().__init__(message, msg_id=msg_id, topic=topic)
+        self.differences = differences
+        self.stored = stored
+
+
 class APIError(DMSError):
-    """Sending failed. `request_id` is the server's `X-Request-Id` when a response arrived, else None."""
+    """A request failed. `request_id` is the server's `X-Request-Id` when a response arrived, else None."""
 
     request_id: str | None
 

@@ -48,7 +48,9 @@ def aiohttp_error(exc: Exception, endpoint: str) -> APIConnectionError:
     return aiohttp_failure(exc, endpoint, request_sent=sent)
 
 
-def fast_send_result(document: Any, request_id: str | None, retries_taken: int) -> SendResult | None:
+def fast_send_result(
+    document: Any, request_id: str | None, retries_taken: int, request: SendMessageRequestBody | None = None
+) -> SendResult | None:
     """A SendResult straight from a well-formed 200 body, or None to take the generated model's path.
 
     Reading the documented fields directly is cheaper than SendMessageResponse.from_dict and the checks
@@ -90,18 +92,24 @@ def fast_send_result(document: Any, request_id: str | None, retries_taken: int) 
         properties=properties,
         request_id=request_id,
         retries_taken=retries_taken,
+        request=request,
     )
 
 
 def result_from_content(
-    status: int, request_id: str | None, content: bytes, lazy: LazyResponse, retries_taken: int
+    status: int,
+    request_id: str | None,
+    content: bytes,
+    lazy: LazyResponse,
+    retries_taken: int,
+    request: SendMessageRequestBody | None = None,
 ) -> SendResult:
     """The same as `_parsing.result_from_generated`, for an answer that came through the aiohttp path."""
     if status != 200:
         raise status_error_from_response(lazy())
     try:
         document = json.loads(content)
-        fast = fast_send_result(document, request_id, retries_taken)
+        fast = fast_send_result(document, request_id, retries_taken, request)
         if fast is not None:
             return fast
         # Anything unusual goes through the generated model, which names what is wrong with it.
@@ -111,7 +119,7 @@ def result_from_content(
         raise MalformedResponseError(
             f"200 response is not a valid SendMessageResponse ({type(exc).__name__}: {exc}).", response=lazy()
         ) from exc
-    return send_result(parsed, None, lazy, request_id, retries_taken)
+    return send_result(parsed, None, lazy, request_id, retries_taken, request)
 
 
 class _LoopPool(NamedTuple):
@@ -246,7 +254,10 @@ class DirectSender:
         return payload, headers
 
     async def send(
-        self, request_body: SendMessageRequestBody, retries_taken: int, call_timeout: httpx.Timeout | None
+        self,
+        request_body: SendMessageRequestBody,
+        retries_taken: int,
+        call_timeout: httpx.Timeout | None,
     ) -> SendResult:
         """POST one send's body and turn the answer into a SendResult or one exception (one attempt)."""
         import aiohttp
@@ -295,7 +306,7 @@ class DirectSender:
             mask_sent_secrets(response)
             return response
 
-        return result_from_content(status, request_id, content, lazy, retries_taken)
+        return result_from_content(status, request_id, content, lazy, retries_taken, request_body)
 
     async def aclose(self) -> None:
         """Close the pool of every loop still open; sending afterwards raises RuntimeError."""

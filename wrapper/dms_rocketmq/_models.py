@@ -1,13 +1,14 @@
-"""What users send (`Message`) and what they get back (`SendResult`, `SendFailure`)."""
+"""What users send (`Message`) and what they get back (`SendResult`, `SendFailure`, `StoredMessage`)."""
 
 from __future__ import annotations
 
+import datetime
 from collections.abc import Iterable, Mapping
 from typing import Any, TypeAlias
 
 import attrs
 
-__all__ = ["Message", "SendFailure", "SendOutcome", "SendResult"]
+__all__ = ["Message", "SendFailure", "SendOutcome", "SendResult", "StoredMessage"]
 
 
 def _keys_converter(keys: Any) -> Any:
@@ -35,6 +36,10 @@ class SendResult:
     `msg_id` is the message ID, `queue_id`/`queue_offset` its position in the topic, `uniq_key` the
     `UNIQ_KEY` property, `properties` every property the service echoed (KEYS, TAGS, UNIQ_KEY...),
     `request_id` the server's `X-Request-Id`, and `retries_taken` how many times the send was retried.
+
+    `sent` is the message as the request carried it (topic, body as text, KEYS as one space-separated string,
+    TAGS), which `confirm` compares with what the service stored; None for a result built by hand. It takes
+    no part in equality, the repr or `to_dict`: a result says where a message is, the message is the input.
     """
 
     msg_id: str
@@ -46,15 +51,27 @@ class SendResult:
     properties: Mapping[str, str]
     request_id: str | None
     retries_taken: int = 0
+    # The request model a send built (generated, so private): `sent` is made from it only when asked for,
+    # which keeps the send path free of a second model per message.
+    _request: Any = attrs.field(default=None, eq=False, repr=False, alias="request")
 
     @property
     def ok(self) -> bool:
         """Always True: the message was stored."""
         return True
 
+    @property
+    def sent(self) -> Message | None:
+        """The message as the request carried it, or None for a result built by hand."""
+        request = self._request
+        if request is None:
+            return None
+        properties = {entry.name: entry.value for entry in request.property_list if isinstance(entry.value, str)}
+        return Message(request.topic, request.body, keys=properties.get("KEYS"), tags=properties.get("TAGS"))
+
     def to_dict(self) -> dict[str, Any]:
         """A JSON-compatible dictionary of every field."""
-        data = attrs.asdict(self)
+        data = attrs.asdict(self, filter=lambda attribute, _value: attribute.name != "_request")
         data["properties"] = dict(self.properties)
         return data
 
@@ -74,3 +91,60 @@ class SendFailure:
 
 #: One outcome of `send_many`, in the order of its input.
 SendOutcome: TypeAlias = SendResult | SendFailure
+
+
+def _utc(milliseconds: int | None) -> datetime.datetime | None:
+    if milliseconds is None:
+        return None
+    return datetime.datetime.fromtimestamp(milliseconds / 1000, tz=datetime.UTC)
+
+
+@attrs.frozen
+class StoredMessage:
+    """A message as the service stored it, read back by `get_message`, `query_messages` or `confirm`.
+
+    `keys` are the message's keys (the `KEYS` property split at its spaces, `()` for none), `tags` its tag
+    (None for none), `properties` every property the service lists (KEYS, TAGS, UNIQ_KEY, CLUSTER...).
+    Timestamps are milliseconds since the Unix epoch (`stored_at`/`born_at` give them as UTC datetimes),
+    `body_crc` RocketMQ's CRC32 of the body, `store_size` the bytes the broker used, hosts `ip:port`.
+    A field the service left out is None: the spec requires only `msg_id`, `topic` and `body`.
+    """
+
+    msg_id: str
+    topic: str
+    body: str
+    keys: tuple[str, ...]
+    tags: str | None
+    queue_id: int | None
+    queue_offset: int | None
+    store_timestamp: int | None
+    born_timestamp: int | None
+    reconsume_times: int | None
+    body_crc: int | None
+    store_size: int | None
+    born_host: str | None
+    store_host: str | None
+    instance_id: str | None
+    properties: Mapping[str, str]
+
+    @property
+    def uniq_key(self) -> str | None:
+        """The `UNIQ_KEY` property: the id the send returned, for a message sent over HTTP."""
+        return self.properties.get("UNIQ_KEY")
+
+    @property
+    def stored_at(self) -> datetime.datetime | None:
+        """`store_timestamp` as an aware UTC datetime."""
+        return _utc(self.store_timestamp)
+
+    @property
+    def born_at(self) -> datetime.datetime | None:
+        """`born_timestamp` as an aware UTC datetime."""
+        return _utc(self.born_timestamp)
+
+    def to_dict(self) -> dict[str, Any]:
+        """A JSON-compatible dictionary of every field (`keys` as a list)."""
+        data = attrs.asdict(self)
+        data["keys"] = list(self.keys)
+        data["properties"] = dict(self.properties)
+        return data

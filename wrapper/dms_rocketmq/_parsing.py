@@ -10,6 +10,7 @@ from collections.abc import Callable
 from typing import Any, TypeAlias
 
 import httpx
+from dms_rocketmq_api.models.send_message_request_body import SendMessageRequestBody
 from dms_rocketmq_api.models.send_message_response import SendMessageResponse
 from dms_rocketmq_api.types import Response
 
@@ -58,6 +59,7 @@ def send_result(
     lazy: LazyResponse,
     request_id: str | None,
     retries_taken: int,
+    request: SendMessageRequestBody | None = None,
 ) -> SendResult:
     """Check the parsed 200 body's types (the generated parser does not) and build the SendResult."""
     properties: dict[str, str] = {}
@@ -89,10 +91,13 @@ def send_result(
         properties=properties,
         request_id=request_id,
         retries_taken=retries_taken,
+        request=request,
     )
 
 
-def result_from_generated(generated: Response[Any], retries_taken: int) -> SendResult:
+def result_from_generated(
+    generated: Response[Any], retries_taken: int, request: SendMessageRequestBody | None = None
+) -> SendResult:
     """The SendResult of an answer the generated client parsed, or the exception its status maps to."""
     raw = last_response.get()
     assert raw is not None, "the response hook did not run"
@@ -101,4 +106,4 @@ def result_from_generated(generated: Response[Any], retries_taken: int) -> SendR
     parsed = generated.parsed
     if not isinstance(parsed, SendMessageResponse):  # pragma: no cover - the generator guarantees it
         raise MalformedResponseError("200 response could not be parsed.", response=raw)
-    return send_result(parsed, raw, lambda: raw, raw.headers.get("X-Request-Id"), retries_taken)
+    return send_result(parsed, raw, lambda: raw, raw.headers.get("X-Request-Id"), retries_taken, request)

@@ -3,7 +3,8 @@
 Sending a message is not idempotent, so by default only failures after which the message was certainly not
 stored are retried: connection failures before the request left the client, and the gateway's throttling
 (429 APIG.0308). Other statuses are retried only when the caller names them (`retry_statuses`), accepting
-that a retry may store a message twice. See docs/wrapper.md.
+that a retry may store a message twice. A query is idempotent: it is also retried after any connection
+failure, any 429 and any 5xx. See docs/wrapper.md.
 """
 
 from __future__ import annotations
@@ -29,13 +30,19 @@ def set_testing(enabled: bool) -> None:
     _testing = enabled
 
 
-def should_retry(error: Exception, extra_statuses: frozenset[int] = frozenset()) -> bool:
+def should_retry(error: Exception, extra_statuses: frozenset[int] = frozenset(), *, idempotent: bool = False) -> bool:
     """True when sending again cannot store the message twice (429 APIG.0308, a connection never used), or
-    when the error's status is one of `extra_statuses`, which the caller chose to retry anyway."""
+    when the error's status is one of `extra_statuses`, which the caller chose to retry anyway.
+
+    With `idempotent` (a query, which stores nothing): also any 429, any 5xx and any connection failure.
+    """
     if isinstance(error, APIStatusError):
-        return (error.status_code, error.error_code) in RETRYABLE_ERRORS or error.status_code in extra_statuses
+        status = error.status_code
+        if (status, error.error_code) in RETRYABLE_ERRORS or status in extra_statuses:
+            return True
+        return idempotent and (status == 429 or status >= 500)
     if isinstance(error, APIConnectionError):
-        return not error.request_sent
+        return idempotent or not error.request_sent
     return False
 
 
