@@ -1,4 +1,4 @@
-"""The `dms-rocketmq` command line: send one message, or a JSONL file of them.
+"""The `dms-rocketmq` command line: send one message, or a JSONL file of them; read messages back (`_cli_query`).
 
 Secrets are read from the environment only (HUAWEICLOUD_SDK_SK, HUAWEICLOUD_SDK_SECURITY_TOKEN,
 DMS_ROCKETMQ_TOKEN), never from flags: flags end up in shell history and process listings.
@@ -17,6 +17,10 @@ from typing import IO, Any
 
 from dms_rocketmq_api.spec_rules import ENGINES
 
+from ._cli_query import COMMANDS as QUERY_COMMANDS
+from ._cli_query import add_commands as add_query_commands
+from ._cli_query import add_confirm_arguments, confirm_sent
+from ._cli_query import run as run_query_command
 from ._cli_sign import add_sign_command, run_sign
 from ._config import CLI_FLAGS, DEFAULT_ENGINE, ENV, resolve_settings
 from ._constants import DEFAULT_CONCURRENCY, DEFAULT_MAX_CONNECTION_FAILURES
@@ -72,7 +76,7 @@ def _retries(text: str) -> int:
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="dms-rocketmq",
-        description="Send messages to Huawei Cloud DMS for RocketMQ over its HTTP API.",
+        description="Send messages to Huawei Cloud DMS for RocketMQ over its HTTP API, and read them back.",
         epilog=_EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
@@ -127,8 +131,21 @@ def _parser() -> argparse.ArgumentParser:
         metavar="N",
         help=f"stop after N connection failures in a row (default {DEFAULT_MAX_CONNECTION_FAILURES})",
     )
+    add_confirm_arguments(send)
+    _add_connection_arguments(send)
 
-    connection = send.add_argument_group("connection (flags override the environment)")
+    send.add_argument(
+        "--output",
+        choices=("json", "table"),
+        help="result format (default: table on a terminal, json otherwise)",
+    )
+    add_query_commands(commands, _add_connection_arguments, _EPILOG)
+    add_sign_command(commands)
+    return parser
+
+
+def _add_connection_arguments(parser: argparse.ArgumentParser) -> None:
+    connection = parser.add_argument_group("connection (flags override the environment)")
     connection.add_argument("--endpoint", help=f"service URL ({ENV['endpoint']})")
     connection.add_argument("--region", help=f"region ID, instead of --endpoint ({ENV['region']})")
     connection.add_argument("--project-id", help=f"project ID ({ENV['project_id']})")
@@ -137,14 +154,6 @@ def _parser() -> argparse.ArgumentParser:
     connection.add_argument("--ak", help=f"access key ({ENV['ak']}); the secret key only from {ENV['sk']}")
     connection.add_argument("--timeout", type=_seconds, metavar="SECONDS", help="timeout of each request")
     connection.add_argument("--max-retries", type=_retries, metavar="N", help="retries of 429/503 (default 2)")
-
-    send.add_argument(
-        "--output",
-        choices=("json", "table"),
-        help="result format (default: table on a terminal, json otherwise)",
-    )
-    add_sign_command(commands)
-    return parser
 
 
 def _client_options(args: argparse.Namespace) -> dict[str, Any]:
@@ -246,11 +255,13 @@ def _send_one(args: argparse.Namespace, output: str) -> int:
             if output == "json":
                 _print_json({"error": _error_fields(exc)}, sys.stdout)
             return EXIT_FAILED
+        confirmed, code = confirm_sent(client, result, args) if args.confirm else ({}, EXIT_OK)
     if output == "json":
-        _print_json(result.to_dict(), sys.stdout)
+        _print_json({**result.to_dict(), **confirmed}, sys.stdout)
     else:
-        _print_table(_result_rows(result), "Message sent")
-    return EXIT_OK
+        rows = _result_rows(result) + [(name, str(value)) for name, value in confirmed.items()]
+        _print_table(rows, "Message sent")
+    return code
 
 
 def _check_file_options(args: argparse.Namespace) -> None:
@@ -291,10 +302,14 @@ def main(argv: list[str] | None = None) -> int:
     try:
         if args.command == "sign":
             return run_sign(args)
+        if args.command in QUERY_COMMANDS:
+            return run_query_command(args, output, _client_options(args))
         if args.file is not None:
             if args.body is not None:
                 raise ConfigurationError("give either --body or --file, not both.")
             _check_file_options(args)
+            if args.confirm:
+                raise ConfigurationError("--confirm reads back one message; it does not work with --file.")
             from ._cli_bulk import send_file
 
             return send_file(args, output)
