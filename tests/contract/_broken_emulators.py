@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import urllib.parse
 from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any
 
@@ -31,8 +32,16 @@ AK = "BROKENVARIANTAK00001"
 SK = "sk-BROKEN-VARIANT-SECRET-3c8e1f0a9b7d"
 
 
-def _is_send(scope: Scope) -> bool:
+def _is_api(scope: Scope) -> bool:
     return scope["type"] == "http" and scope["path"].startswith("/v2/")
+
+
+def _is_send(scope: Scope) -> bool:
+    return _is_api(scope) and scope["method"] == "POST"
+
+
+def _is_query(scope: Scope) -> bool:
+    return _is_api(scope) and scope["method"] == "GET"
 
 
 def _replace_json(body: bytes, edit: Callable[[Any], Any]) -> bytes:
@@ -44,11 +53,12 @@ def _set_content_length(headers: list[tuple[bytes, bytes]], length: int) -> list
     return [*kept, (b"content-length", str(length).encode("ascii"))]
 
 
-def rewrite_responses(app: ASGIApp, edit: ResponseEdit) -> ASGIApp:
-    """Middleware: buffer each send-message response and pass it through `edit` before it leaves."""
+def rewrite_responses(app: ASGIApp, edit: ResponseEdit, select: Callable[[Scope], bool] = _is_send) -> ASGIApp:
+    """Middleware: buffer each response to a request `select` picks (sends by default) and pass it through
+    `edit` before it leaves."""
 
     async def middleware(scope: Scope, receive: Receive, send: Send) -> None:
-        if not _is_send(scope):
+        if not select(scope):
             await app(scope, receive, send)
             return
         start: Message = {}
@@ -142,7 +152,92 @@ def drops_request_id(app: ASGIApp) -> ASGIApp:
     def edit(status: int, headers: list[tuple[bytes, bytes]], body: bytes) -> tuple[int, list[Any], bytes]:
         return status, [(name, value) for name, value in headers if name.lower() != b"x-request-id"], body
 
-    return rewrite_responses(app, edit)
+    return rewrite_responses(app, edit, _is_api)
+
+
+def _rewrite_send_bodies(app: ASGIApp, edit: Callable[[dict[str, Any]], dict[str, Any]]) -> ASGIApp:
+    """Middleware: each send's JSON object goes to the app as `edit` returns it (run with token auth: an AK/SK
+    signature covers the body)."""
+
+    async def middleware(scope: Scope, receive: Receive, send: Send) -> None:
+        if not _is_send(scope):
+            await app(scope, receive, send)
+            return
+        chunks: list[bytes] = []
+        while True:
+            message = await receive()
+            chunks.append(message.get("body", b""))
+            if not message.get("more_body", False):
+                break
+        raw = b"".join(chunks)
+        try:
+            payload = json.loads(raw)
+        except ValueError:
+            payload = None
+        if isinstance(payload, dict):
+            raw = json.dumps(edit(payload)).encode("utf-8")
+            scope = {**scope, "headers": [(k, v) for k, v in scope["headers"] if k.lower() != b"content-length"]}
+        delivered = False
+
+        async def replay() -> Message:
+            nonlocal delivered
+            if delivered:
+                return await receive()
+            delivered = True
+            return {"type": "http.request", "body": raw, "more_body": False}
+
+        await app(scope, replay, send)
+
+    return middleware
+
+
+def acknowledges_without_storing(app: ASGIApp) -> ASGIApp:
+    """Defect: sends are acknowledged (200, msg_id, offset) but nothing is kept: every query finds nothing."""
+
+    def edit(status: int, headers: list[tuple[bytes, bytes]], body: bytes) -> tuple[int, list[Any], bytes]:
+        if status == 200:
+            body = json.dumps({"messages": [], "total": 0}).encode("utf-8")
+        return status, headers, body
+
+    return rewrite_responses(app, edit, _is_query)
+
+
+def stores_a_different_body(app: ASGIApp) -> ASGIApp:
+    """Defect: the stored body is not the one sent (its first character is replaced), and the send is still
+    acknowledged with 200."""
+
+    def edit(payload: dict[str, Any]) -> dict[str, Any]:
+        body = payload.get("body")
+        if isinstance(body, str) and body:
+            payload = {**payload, "body": ("x" if body[0] != "x" else "y") + body[1:]}
+        return payload
+
+    return _rewrite_send_bodies(app, edit)
+
+
+def query_total_is_page_length(app: ASGIApp) -> ASGIApp:
+    """Defect: a query's `total` is the number of messages on the page, not the number of matches."""
+
+    def edit(status: int, headers: list[tuple[bytes, bytes]], body: bytes) -> tuple[int, list[Any], bytes]:
+        if status == 200:
+            body = _replace_json(body, lambda page: {**page, "total": len(page["messages"])})
+        return status, headers, body
+
+    return rewrite_responses(app, edit, _is_query)
+
+
+def query_ignores_key(app: ASGIApp) -> ASGIApp:
+    """Defect: a query's `key` is ignored; every message in the time range is listed (run with token auth: an
+    AK/SK signature covers the query string)."""
+
+    async def middleware(scope: Scope, receive: Receive, send: Send) -> None:
+        if _is_query(scope):
+            pairs = urllib.parse.parse_qsl(scope["query_string"].decode("latin-1"), keep_blank_values=True)
+            kept = urllib.parse.urlencode([(name, value) for name, value in pairs if name != "key"])
+            scope = {**scope, "query_string": kept.encode("latin-1")}
+        await app(scope, receive, send)
+
+    return middleware
 
 
 def settings_for(*, token: str | None = None, auth: bool = True) -> Settings:

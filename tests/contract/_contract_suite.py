@@ -1,8 +1,8 @@
 """How the contract suite loads openapi.yaml into schemathesis: phases, data, checks, auth and pinning.
 
 Everything schemathesis is told lives here, in one place, so that the reason for each choice sits next to it.
-The suite itself (`test_send_message_contract.py`) calls `case.call_and_validate()` with the one check of our
-own (`configured_instance_is_found`) and masks secrets in failure reports.
+The suite itself (`test_send_message_contract.py`) calls `case.call_and_validate()` with the checks of our own
+(`configured_instance_is_found` here, the round trip's in `_round_trip.py`) and masks secrets in failure reports.
 
 Knobs (environment), all optional:
 - `DMS_CONTRACT_SEED`: the run's seed (default a fixed one, so `make test` is reproducible); `random` for a
@@ -11,6 +11,10 @@ Knobs (environment), all optional:
 - `DMS_CONTRACT_FAILURES_FILE`: where to append, one per line, the name of each check that fails (the
   broken-variant tests read it to learn which checks caught their planted defect).
 - `DMS_CONTRACT_NO_SHRINK=1`: report the first failing case as found instead of shrinking it (faster).
+- `DMS_CONTRACT_PHASES`: the phases to run, comma-separated, of examples, coverage, fuzzing and stateful
+  (default all four; the round trip always runs, on what the phases sent).
+- `DMS_CONTRACT_READ_TIMEOUT`: seconds to wait for an acknowledged message to show in the query (default 30;
+  see `_round_trip.py`).
 """
 
 from __future__ import annotations
@@ -24,6 +28,7 @@ from typing import Any
 
 import schemathesis
 from _contract_target import Target
+from _round_trip import tag_with_run_key
 from schemathesis.core.parameters import ParameterLocation
 from schemathesis.generation.meta import TestPhase
 from schemathesis.specs.openapi.schemas import OpenApiSchema
@@ -43,6 +48,13 @@ SEED = "DMS_CONTRACT_SEED"
 MAX_EXAMPLES = "DMS_CONTRACT_MAX_EXAMPLES"
 FAILURES_FILE = "DMS_CONTRACT_FAILURES_FILE"
 NO_SHRINK = "DMS_CONTRACT_NO_SHRINK"
+PHASES = "DMS_CONTRACT_PHASES"
+ALL_PHASES = ("examples", "coverage", "fuzzing", "stateful")
+
+# A query without `msg_id` needs a full time range (a rule OpenAPI cannot state in the parameters; see
+# `pin_to_target`): positive queries that lack one get it, from the epoch to the largest value the spec allows.
+RANGE_START = "0"
+RANGE_END = "999999999999999"
 
 # Checks, and why each is configured as it is. Every built-in check of schemathesis 4.32 is listed: none is
 # left out, so each one runs whenever it has something to look at.
@@ -50,11 +62,13 @@ CHECKS: dict[str, Any] = {
     # A 5xx is never the right answer to a request this suite can build. The default expectation (2xx, 3xx,
     # 4xx) is kept as it is.
     "not_a_server_error": {"enabled": True},
-    # The status is one the operation documents (200, 400, 401, 403, 404, 413, 429, 500, 503).
+    # The status is one the operation documents (SendMessage: 200, 400, 401, 403, 404, 413, 429, 500, 503;
+    # ListMessages: the same but 413).
     "status_code_conformance": {"enabled": True},
     # The Content-Type is the one documented for that status (application/json for all of them).
     "content_type_conformance": {"enabled": True},
-    # The body matches the documented schema: SendMessageResponse for 200, ErrorBody for every error.
+    # The body matches the documented schema: SendMessageResponse or ListMessagesResponse for 200, ErrorBody for
+    # every error.
     "response_schema_conformance": {"enabled": True, "validate-formats": True},
     # The documented headers are present and valid: X-Request-Id (32 lowercase hex) on every response and
     # Retry-After, when sent, on 429/503.
@@ -91,8 +105,9 @@ CHECKS: dict[str, Any] = {
     # nothing to remove otherwise, and costs nothing.
     "missing_required_header": {"enabled": True},
     # The next three look at resources across operations (delete then read, create then read, one user's
-    # object read by another). The API has one operation, a POST with no links and no read-back, so they have
-    # nothing to look at; enabled anyway, so that they start working the day the spec grows such operations.
+    # object read by another). The API has a POST linked to a GET that reads its message back; the stateful
+    # phase follows that link (test_send_message_contract.py), and the round trip's own checks compare what is
+    # read with what was sent (_round_trip.py).
     "use_after_free": {"enabled": True},
     "ensure_resource_availability": {"enabled": True},
     "object_level_authorization": {"enabled": True},
@@ -124,8 +139,20 @@ def max_examples_from_env() -> int:
     return int(value) if value else DEFAULT_MAX_EXAMPLES
 
 
+def phases_from_env() -> frozenset[str]:
+    """The phases DMS_CONTRACT_PHASES names (all of them by default); an unknown name is an error."""
+    value = os.environ.get(PHASES, "").strip()
+    names = frozenset(name.strip() for name in value.split(",") if name.strip()) if value else frozenset(ALL_PHASES)
+    unknown = names - set(ALL_PHASES)
+    if unknown:
+        choices = ", ".join(ALL_PHASES)
+        raise ValueError(f"{PHASES}: unknown phase(s) {', '.join(sorted(unknown))}; choose from {choices}")
+    return names
+
+
 def config_for(target: Target) -> schemathesis.Config:
     """The schemathesis configuration of a run against `target`."""
+    phases = phases_from_env()
     generation: dict[str, Any] = {
         # Positive (schema-valid) and negative (schema-violating) data, in every phase.
         "mode": "all",
@@ -139,11 +166,12 @@ def config_for(target: Target) -> schemathesis.Config:
         "request-timeout": 30,
         "generation": generation,
         "phases": {
-            "examples": {"enabled": True},
-            "coverage": {"enabled": True},
-            "fuzzing": {"enabled": True},
-            # Stateful testing follows links between operations; this spec has one operation and no links.
-            "stateful": {"enabled": False},
+            "examples": {"enabled": "examples" in phases},
+            "coverage": {"enabled": "coverage" in phases},
+            "fuzzing": {"enabled": "fuzzing" in phases},
+            # Stateful testing follows the spec's link from SendMessage to ListMessages; it runs as its own test
+            # (test_stateful_send_then_read_back), with the round trip's checks added.
+            "stateful": {"enabled": "stateful" in phases},
         },
         "checks": CHECKS,
         "seed": seed_from_env(),
@@ -207,11 +235,16 @@ def pin_to_target(target: Target) -> Any:
     valid. The spec's own examples (examples phase) are always pinned. Components generated as invalid
     (negative) keep their values, so the server's refusal of them is still tested.
 
-    One more adjustment, for the rules the schema cannot state: `body` is limited to 4 MiB of UTF-8 and a
+    Two more adjustments, for the rules the schema cannot state: `body` is limited to 4 MiB of UTF-8 and a
     property value to 16 KB of UTF-8, while JSON Schema's maxLength counts characters (the spec says so in their
     descriptions). A positive body or property value whose UTF-8 encoding is over its limit is shortened to
     fit; without it, a correct server's documented refusal (DMS.10540011, DMS.00400062) would be reported as a
-    positive case rejected.
+    positive case rejected. And a query needs `msg_id` or a full time range (ListMessages' description): a
+    positive query without `msg_id`, or with half a range, gets the range or the bound it lacks (RANGE_START,
+    RANGE_END), in order. A positive query's `topic` is the target's, as a body's is.
+
+    Every positive send also gets the run's key (`_round_trip.RUN_KEY`) among its KEYS, after the fitting, so
+    that the round trip can find this run's messages, and only them, by key.
     """
 
     def map_case(context: schemathesis.HookContext, case: schemathesis.Case) -> schemathesis.Case:
@@ -225,6 +258,8 @@ def pin_to_target(target: Target) -> Any:
             mode = component.mode if component is not None else meta.generation.mode
             return not mode.is_negative
 
+        if case.operation.method.upper() == "GET" and is_positive(ParameterLocation.QUERY):
+            case.query = _pinned_query(dict(case.query or {}), target)
         path = dict(case.path_parameters or {})
         if is_positive(ParameterLocation.PATH):
             path["project_id"] = target.project_id
@@ -245,10 +280,23 @@ def pin_to_target(target: Target) -> Any:
                     else entry
                     for entry in entries
                 ]
-            case.body = pinned
+            case.body = tag_with_run_key(pinned, max_value_bytes=PROPERTY_MAX_BYTES)
         return case
 
     return map_case
+
+
+def _pinned_query(query: dict[str, Any], target: Target) -> dict[str, Any]:
+    """A positive ListMessages query aimed at the target's topic, with the time range a query without msg_id needs."""
+    query["topic"] = target.topic
+    # A range is whole or absent: half of one (with msg_id) is refused as a missing bound.
+    if "msg_id" not in query or "start_time" in query or "end_time" in query:
+        query.setdefault("start_time", RANGE_START)
+        query.setdefault("end_time", RANGE_END)
+    start, end = query.get("start_time"), query.get("end_time")
+    if isinstance(start, str) and isinstance(end, str) and start.isdigit() and end.isdigit() and int(start) > int(end):
+        query["start_time"], query["end_time"] = end, start
+    return query
 
 
 def pin_examples_to_target(target: Target) -> Any:

@@ -15,6 +15,9 @@ from _suite_runner import run_suite, target_env
 # A broken server fails at its first bad response (all planted defects show in the examples and coverage phases);
 # shrinking it to the smallest example, or a long fuzzing phase, would only cost time.
 FAST = {"DMS_CONTRACT_NO_SHRINK": "1", "DMS_CONTRACT_MAX_EXAMPLES": "30"}
+# The round trip's defects show on what the spec's own examples send; a server that stores nothing must not cost
+# the default read timeout.
+ROUND_TRIP = {**FAST, "DMS_CONTRACT_PHASES": "examples", "DMS_CONTRACT_READ_TIMEOUT": "1"}
 VARIANT_TOKEN = "tok-BROKEN-VARIANT-SECRET-7d2a90c4e1"
 
 VARIANTS = [
@@ -24,13 +27,28 @@ VARIANTS = [
     pytest.param(broken.accepts_body_without_topic, "negative_data_rejection", True, id="200-without-topic"),
     pytest.param(broken.drops_request_id, "response_headers_conformance", False, id="no-X-Request-Id"),
 ]
+# The round trip's planted defects, each with the check made for it.
+ROUND_TRIP_VARIANTS = [
+    pytest.param(broken.acknowledges_without_storing, "acknowledged_message_is_stored", False, id="not-stored"),
+    # Token auth: these rewrite the body or the query string, which an AK/SK signature covers.
+    pytest.param(broken.stores_a_different_body, "stored_message_equals_sent", True, id="different-body"),
+    pytest.param(broken.query_total_is_page_length, "query_total_is_consistent", False, id="total-is-page-length"),
+    pytest.param(broken.query_ignores_key, "query_filters_are_applied", True, id="key-ignored"),
+]
 
 
-@pytest.mark.parametrize(("variant", "expected_check", "use_token"), VARIANTS)
+@pytest.mark.parametrize(
+    ("variant", "expected_check", "use_token", "knobs"),
+    [
+        *[pytest.param(*p.values, FAST, id=p.id) for p in VARIANTS],
+        *[pytest.param(*p.values, ROUND_TRIP, id=p.id) for p in ROUND_TRIP_VARIANTS],
+    ],
+)
 def test_suite_reports_the_planted_defect(
     variant: broken.Variant,
     expected_check: str,
     use_token: bool,
+    knobs: dict[str, str],
     tmp_path: pathlib.Path,
 ) -> None:
     """Against an emulator with one planted defect the suite fails, the check made for that defect is among
@@ -41,7 +59,7 @@ def test_suite_reports_the_planted_defect(
         env = target_env(
             url, project_id=broken.PROJECT_ID, instance_id=broken.INSTANCE_ID, topic=broken.TOPIC, **credentials
         )
-        run = run_suite(env, tmp_path, extra_env=FAST)
+        run = run_suite(env, tmp_path, extra_env=knobs)
     assert run.returncode == 1, run.output[-3000:]
     assert expected_check in run.failed_checks, (sorted(run.failed_checks), run.output[-3000:])
     assert broken.SK not in run.output
