@@ -29,6 +29,7 @@ from typing import Any
 import schemathesis
 from _contract_target import Target
 from _round_trip import tag_with_run_key
+from dms_rocketmq_api.spec_rules import unmet_conditions
 from schemathesis.core.parameters import ParameterLocation
 from schemathesis.generation.meta import TestPhase
 from schemathesis.specs.openapi.schemas import OpenApiSchema
@@ -51,8 +52,8 @@ NO_SHRINK = "DMS_CONTRACT_NO_SHRINK"
 PHASES = "DMS_CONTRACT_PHASES"
 ALL_PHASES = ("examples", "coverage", "fuzzing", "stateful")
 
-# A query without `msg_id` needs a full time range (a rule OpenAPI cannot state in the parameters; see
-# `pin_to_target`): positive queries that lack one get it, from the epoch to the largest value the spec allows.
+# A query without `msg_id` needs a full time range (the spec's x-required-one-of; see `pin_to_target`): positive
+# queries that lack one get it, from the epoch to the largest value the spec's pattern (15 digits) allows.
 RANGE_START = "0"
 RANGE_END = "999999999999999"
 
@@ -287,15 +288,20 @@ def pin_to_target(target: Target) -> Any:
 
 
 def _pinned_query(query: dict[str, Any], target: Target) -> dict[str, Any]:
-    """A positive ListMessages query aimed at the target's topic, with the time range a query without msg_id needs."""
+    """A positive ListMessages query aimed at the target's topic, meeting the spec's conditions between
+    parameters (`spec_rules.unmet_conditions`: msg_id or a full range, end not before start)."""
     query["topic"] = target.topic
-    # A range is whole or absent: half of one (with msg_id) is refused as a missing bound.
-    if "msg_id" not in query or "start_time" in query or "end_time" in query:
+
+    def unmet() -> list[str]:
+        return unmet_conditions("ListMessages", {name: str(value) for name, value in query.items()})
+
+    # A range is whole or absent: half of one is completed too (whether the service accepts half a range
+    # beside msg_id is not documented).
+    if unmet() or "start_time" in query or "end_time" in query:
         query.setdefault("start_time", RANGE_START)
         query.setdefault("end_time", RANGE_END)
-    start, end = query.get("start_time"), query.get("end_time")
-    if isinstance(start, str) and isinstance(end, str) and start.isdigit() and end.isdigit() and int(start) > int(end):
-        query["start_time"], query["end_time"] = end, start
+    if unmet():  # the range is the wrong way round
+        query["start_time"], query["end_time"] = query["end_time"], query["start_time"]
     return query
 
 

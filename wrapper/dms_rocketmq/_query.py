@@ -19,6 +19,7 @@ import attrs
 import httpx
 from dms_rocketmq_api.models.list_messages_response import ListMessagesResponse
 from dms_rocketmq_api.models.message import Message as GeneratedMessage
+from dms_rocketmq_api.spec_rules import OPERATIONS, unmet_conditions
 from dms_rocketmq_api.types import Response, Unset
 
 from ._constants import QUERY_END_MARGIN_MS
@@ -44,23 +45,28 @@ __all__ = [
 TimeTypes: TypeAlias = datetime.datetime | int
 
 _DIGITS = re.compile(r"[0-9]{1,19}")
-#: The spec's time parameters are 1-15 decimal digits of milliseconds.
-_MAX_EPOCH_MS = 10**15 - 1
+#: The query's parameters as the spec states them (patterns of start_time, end_time, queue...).
+_PARAMETERS: dict[str, Any] = OPERATIONS["ListMessages"]["parameters"]
+
+
+def _as_parameter(name: str, shown: str, value: int) -> str:
+    """`value` as the text of query parameter `name`, if the spec's pattern for it allows it."""
+    text = str(value)
+    pattern = _PARAMETERS[name]["schema"].get("pattern")
+    if value < 0 or (pattern is not None and re.search(pattern, text) is None):
+        raise ValidationError(f"{shown} {value} is out of the range the API accepts ({name}: {pattern}).")
+    return text
 
 
 def epoch_ms(name: str, value: object) -> int:
     """`value` (a datetime or epoch milliseconds) as whole milliseconds since the Unix epoch."""
     if isinstance(value, datetime.datetime):
-        milliseconds = int(value.timestamp() * 1000)
-    elif isinstance(value, int) and not isinstance(value, bool):
-        milliseconds = value
-    else:
-        raise ValidationError(
-            f"{name} must be a datetime or milliseconds since the epoch (an int), got {type(value).__name__}."
-        )
-    if not 0 <= milliseconds <= _MAX_EPOCH_MS:
-        raise ValidationError(f"{name} must be between the epoch and year 33658, got {milliseconds} ms.")
-    return milliseconds
+        return int(value.timestamp() * 1000)
+    if isinstance(value, int) and not isinstance(value, bool):
+        return value
+    raise ValidationError(
+        f"{name} must be a datetime or milliseconds since the epoch (an int), got {type(value).__name__}."
+    )
 
 
 def _one_key(key: object) -> str:
@@ -107,16 +113,18 @@ def query_arguments(
     if key is not None:
         arguments["key"] = _one_key(key)
     if queue is not None:
-        arguments["queue"] = str(_whole_number("queue", queue))
+        arguments["queue"] = _as_parameter("queue", "queue", _whole_number("queue", queue))
     if msg_id is None or start is not None or end is not None:
         if now_ms is None:
             now_ms = time.time_ns() // 1_000_000
         start_ms = 0 if start is None else epoch_ms("start", start)
-        end_ms = min(now_ms + QUERY_END_MARGIN_MS, _MAX_EPOCH_MS) if end is None else epoch_ms("end", end)
-        if start_ms > end_ms:
-            raise ValidationError(f"start ({start_ms} ms) is after end ({end_ms} ms).")
-        arguments["start_time"] = str(start_ms)
-        arguments["end_time"] = str(end_ms)
+        end_ms = now_ms + QUERY_END_MARGIN_MS if end is None else epoch_ms("end", end)
+        arguments["start_time"] = _as_parameter("start_time", "start", start_ms)
+        arguments["end_time"] = _as_parameter("end_time", "end", end_ms)
+    # The conditions between parameters (msg_id or a full range; end not before start) are the spec's.
+    problems = unmet_conditions("ListMessages", {name: str(value) for name, value in arguments.items()})
+    if problems:
+        raise ValidationError(f"this query cannot be sent: {'; '.join(problems)} (start {start!r}, end {end!r}).")
     return arguments
 
 
