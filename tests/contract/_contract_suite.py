@@ -293,7 +293,10 @@ def _pinned_query(query: dict[str, Any], target: Target) -> dict[str, Any]:
     query["topic"] = target.topic
 
     def unmet() -> list[str]:
-        return unmet_conditions("ListMessages", {name: str(value) for name, value in query.items()})
+        # An empty value counts as absent: whether `msg_id=` is "no msg_id" is not documented, and a range
+        # added beside it satisfies both readings.
+        given = {name: str(value) for name, value in query.items() if value != ""}
+        return unmet_conditions("ListMessages", given)
 
     # A range is whole or absent: half of one is completed too (whether the service accepts half a range
     # beside msg_id is not documented).
