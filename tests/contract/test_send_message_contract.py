@@ -22,6 +22,7 @@ from _contract_suite import (
     RANGE_END,
     RANGE_START,
     configured_instance_is_found,
+    max_examples_from_env,
     phases_from_env,
     redact,
     reproduce_hint,
@@ -46,8 +47,9 @@ from schemathesis.specs.openapi.schemas import OpenApiSchema
 PATH = "/v2/{engine}/{project_id}/instances/{instance_id}/messages"
 # The round trip reads the run's key in pages this small, so that paging itself is tested.
 KEY_PAGE_SIZE = 5
-# The stateful phase: scenarios and steps per scenario (each send then its query is two steps).
-STATEFUL_EXAMPLES = 8
+# The stateful phase: scenarios (one per 12 fuzzing cases, at least 8: 8 by default, 166 in a deep run) and steps
+# per scenario (each send then its query is two steps).
+STATEFUL_EXAMPLES = max(8, max_examples_from_env() // 12)
 STATEFUL_STEPS = 4
 
 schema = schemathesis.pytest.from_fixture("contract_schema")
