@@ -97,7 +97,7 @@ CHECKS: dict[str, Any] = {
     # and with invalid ones (an invalid Authorization, an invalid X-Auth-Token); each must get a 401. No AK is
     # used in those probes, so a real gateway's lock-out of an AK after failed attempts cannot be triggered.
     "ignored_auth": {"enabled": True},
-    # Methods the path does not document get 405 (GET, PUT, ... on the messages URL); the real service answers
+    # Methods the path does not document get 405 (PUT, DELETE, ... on the messages URL); the real service answers
     # them with 405 DMS.00405001.
     "unsupported_method": {"enabled": True},
     # A 405 names the allowed methods in an Allow header.
