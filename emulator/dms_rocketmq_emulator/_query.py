@@ -59,7 +59,28 @@ STORE_PORT = 10911
 _FIXED_RECORD_BYTES = 91
 # Limits SQLite's LIMIT/OFFSET can take; any larger page or offset means "everything" / "past the end".
 _MAX_PAGE = 2**62
-_DIGITS = re.compile(r"-?[0-9]{1,30}")
+# An integer query parameter as a URL writes one: decimal digits, any number of them, maybe a minus sign.
+_INTEGER = re.compile(r"(-?)0*([0-9]+)")
+# The spec sets no upper bound on `limit` or `offset`, so a number of any length is well formed. Past this many
+# significant digits a number is read as +-10**19, beyond int64 and beyond every bound in the query's schemas:
+# all a schema or a store can tell of it. So int() is never handed more digits than
+# sys.get_int_max_str_digits() allows (a ValueError, then a 500) nor made to spend quadratic time on a long
+# one, and jsonschema_rs, which compares huge integers as floats (it finds -10**5000 >= 0), never sees one.
+_SIGNIFICANT_DIGITS = 19
+_SATURATED = 10**_SIGNIFICANT_DIGITS
+# Schema bounds QueryRules takes: exact as floats, far below the saturated value.
+_MAX_BOUND = 2**53
+_BOUNDS = ("minimum", "maximum", "exclusiveMinimum", "exclusiveMaximum")
+
+
+def _integer(text: str) -> int | None:
+    """The integer `text` writes, saturated at +-10**19; None if it is not decimal digits (with an optional -)."""
+    match = _INTEGER.fullmatch(text)
+    if match is None:
+        return None
+    sign, digits = match.groups()
+    magnitude = _SATURATED if len(digits) > _SIGNIFICANT_DIGITS else int(digits)
+    return -magnitude if sign else magnitude
 
 
 def body_crc(body: bytes) -> int:
@@ -183,6 +204,9 @@ class QueryRules:
             if parameter["in"] != "query":
                 continue
             schema = parameter["schema"]
+            if any(abs(schema.get(bound, 0)) > _MAX_BOUND for bound in _BOUNDS):
+                # Comparing a saturated number with a bound this far out could give the wrong answer (_integer).
+                raise ValueError(f"query parameter {name}: bounds beyond 2**53 are not supported")
             self._parameters.append(
                 _Parameter(
                     name=name,
@@ -216,9 +240,9 @@ class QueryRules:
                 continue
             value: Any = raw
             if parameter.integer:
-                if not _DIGITS.fullmatch(raw):
+                value = _integer(raw)
+                if value is None:
                     raise errors.invalid_parameter(parameter.name)
-                value = int(raw)
             if not parameter.validator.is_valid(value):
                 raise errors.invalid_parameter(parameter.name)
             values[parameter.name] = None if value == "" else value

@@ -3,15 +3,21 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import sqlite3
+import sys
 import urllib.parse
 import zlib
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
+import httpx
+import jsonschema
 import pytest
+from dms_rocketmq_api.spec_rules import OPERATIONS
+from dms_rocketmq_emulator import Settings, TopicSettings, create_app
 from dms_rocketmq_emulator._exceptions import BadRequestError
 from dms_rocketmq_emulator._query import (
     CLUSTER_NAME,
@@ -30,6 +36,7 @@ from hypothesis import strategies as st
 
 INSTANCE = "11c55a3e-5b4a-4f0c-9d3e-2f7b8e6a1c90"
 ORDERS = Topic("orders", 3)
+APP_PATH = f"/v2/rocketmq/0a1b2c3d4e5f60718293a4b5c6d7e8f9/instances/{INSTANCE}/messages"
 PAYMENTS = Topic("payments", 2)
 
 
@@ -120,6 +127,89 @@ def test_any_query_string_parses_or_is_a_400(pairs: list[tuple[str, str]]) -> No
     assert query.msg_id is not None or (query.start_ms is not None and query.end_ms is not None)
     assert query.limit >= 1
     assert query.offset >= 0
+
+
+# Numbers of every length: short ones, ones around the int64 limit, and ones past Python's int() digit limit
+# (sys.get_int_max_str_digits(), 4300 by default), with a sign and leading zeros now and then.
+_numbers = st.builds(
+    lambda sign, zeros, digits, padding: sign + "0" * zeros + digits + "9" * padding,
+    st.sampled_from(["", "-"]),
+    st.integers(0, 3),
+    st.from_regex(r"[0-9]{1,40}", fullmatch=True),
+    st.sampled_from([0, 0, 0, 1, 8, 18, 30, 4300, 5000, 20_000]),
+)
+_numeric_parameters = [name for name in query_rules().names if name != "topic"]
+
+
+@contextlib.contextmanager
+def _any_digits() -> Iterator[None]:
+    """Lifts int()'s digit limit for the oracle (it must not share the emulator's shortcut)."""
+    limit = sys.get_int_max_str_digits()
+    sys.set_int_max_str_digits(0)
+    try:
+        yield
+    finally:
+        sys.set_int_max_str_digits(limit)
+
+
+def _spec_accepts(name: str, text: str) -> bool:
+    """Whether the spec's schema of query parameter `name` accepts `text`: Python's jsonschema, which compares
+    integers of any size exactly (jsonschema_rs compares huge ones as floats)."""
+    schema = OPERATIONS["ListMessages"]["parameters"][name]["schema"]
+    with _any_digits():
+        value: Any = int(text) if schema.get("type") == "integer" else text
+        return bool(jsonschema.Draft202012Validator(schema).is_valid(value))
+
+
+def _list_messages(app: Any, query: dict[str, str]) -> httpx.Response:
+    """One ListMessages request to `app` in-process (no sockets), after sending one message to `orders`."""
+
+    async def run() -> httpx.Response:
+        await app.store.start()
+        try:
+            transport = httpx.ASGITransport(app=app)
+            async with httpx.AsyncClient(transport=transport, base_url="http://emulator") as client:
+                sent = await client.post(APP_PATH, json={"topic": "orders", "body": "one"})
+                assert sent.status_code == 200, sent.text
+                params = {"topic": "orders", "msg_id": sent.json()["msg_id"]} | query
+                return await client.get(APP_PATH, params=params)
+        finally:
+            await app.store.close()
+
+    return asyncio.run(run())
+
+
+@settings(max_examples=150, deadline=None)
+@given(name=st.sampled_from(_numeric_parameters), number=_numbers)
+def test_any_number_in_any_query_parameter_is_200_or_a_400_as_the_spec_says(name: str, number: str) -> None:
+    """Property: a number of any length in any query parameter is never a 500; it is a 200 exactly when the
+    spec's schema accepts it (a huge offset is past the end, a huge limit takes every match), else a 400."""
+    response = _list_messages(create_app(Settings(data_dir=None, topics=(TopicSettings("orders"),))), {name: number})
+    if not _spec_accepts(name, number):
+        assert response.status_code == 400, response.text
+        assert response.json() == {
+            "error_code": "DMS.00400062",
+            "error_msg": f"Invalid {name} parameter in the request.",
+        }
+        return
+    assert response.status_code == 200, response.text
+    if name in ("limit", "offset"):  # the query by msg_id matches the one message sent
+        with _any_digits():
+            offset = int(number) if name == "offset" else 0
+        assert response.json()["total"] == 1
+        assert len(response.json()["messages"]) == (1 if offset == 0 else 0)
+
+
+@pytest.mark.parametrize("store", ["memory", "durable"])
+@pytest.mark.parametrize("digits", [19, 20, 31, 4301, 50_000])
+def test_huge_limit_and_offset_reach_both_stores(tmp_path: Path, store: str, digits: int) -> None:
+    """Both stores answer a page size or an offset of any length: every match, or past the end with the total."""
+    data_dir = None if store == "memory" else tmp_path
+    huge = "9" * digits
+    app = create_app(Settings(data_dir=data_dir, topics=(TopicSettings("orders"),)))
+    assert [m["body"] for m in _list_messages(app, {"limit": huge}).json()["messages"]] == ["one"]
+    app = create_app(Settings(data_dir=data_dir, topics=(TopicSettings("orders"),)))
+    assert _list_messages(app, {"offset": huge}).json() == {"messages": [], "total": 1}
 
 
 # -- what a stored message shows ----------------------------------------------------------------------------
