@@ -319,7 +319,7 @@ class Client(BaseClient):
                 self._engine, settings.project_id, settings.instance_id, client=self._api, **arguments
             )
         except httpx.RequestError as exc:
-            raise connection_error(exc) from exc
+            raise connection_error(exc, settings.endpoint) from exc
         # RecursionError: JSON nested deeper than the json module can follow (a hostile or broken server).
         except (ValueError, KeyError, TypeError, AttributeError, RecursionError) as exc:
             raise query_parse_failure(exc) from exc
@@ -621,7 +621,7 @@ class AsyncClient(BaseClient):
                 self._engine, settings.project_id, settings.instance_id, client=self._api, **arguments
             )
         except httpx.RequestError as exc:
-            raise connection_error(exc) from exc
+            raise connection_error(exc, settings.endpoint) from exc
         # RecursionError: JSON nested deeper than the json module can follow (a hostile or broken server).
         except (ValueError, KeyError, TypeError, AttributeError, RecursionError) as exc:
             raise query_parse_failure(exc) from exc
