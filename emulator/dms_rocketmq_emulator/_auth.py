@@ -34,6 +34,7 @@ __all__ = [
     "parse_authorization",
     "parse_sdk_date",
     "payload_hash",
+    "query_pairs",
     "signature",
     "string_to_sign",
 ]
@@ -60,18 +61,22 @@ def canonical_uri(raw_path: str) -> str:
     return path if path.endswith("/") else path + "/"
 
 
-def canonical_query(raw_query: str) -> str:
-    """The query's (key, value) pairs decoded, sorted, encoded again and joined `k=v&k=v`."""
-    if not raw_query:
-        return ""
+def query_pairs(raw_query: str) -> list[tuple[str, str]]:
+    """The query's (key, value) pairs, percent-decoded, in order; a bare `+` is itself (openapi.yaml,
+    akskSignature). The one reading of a query string: the signature check and the query's parameters both
+    use it, so what is verified is what is run."""
     pairs = []
     for part in raw_query.split("&"):
         if not part:
             continue
         key, _, value = part.partition("=")
         pairs.append((unquote(key), unquote(value)))
-    pairs.sort()
-    return "&".join(f"{_encode(key)}={_encode(value)}" for key, value in pairs)
+    return pairs
+
+
+def canonical_query(raw_query: str) -> str:
+    """The query's (key, value) pairs decoded, sorted, encoded again and joined `k=v&k=v`."""
+    return "&".join(f"{_encode(key)}={_encode(value)}" for key, value in sorted(query_pairs(raw_query)))
 
 
 def canonical_headers(headers: Mapping[str, str], signed: Iterable[str]) -> str:

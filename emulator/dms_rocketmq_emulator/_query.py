@@ -23,7 +23,6 @@ from __future__ import annotations
 import dataclasses
 import functools
 import re
-import urllib.parse
 import zlib
 from collections.abc import Iterable, Mapping
 from typing import Any
@@ -32,6 +31,7 @@ import jsonschema_rs
 from dms_rocketmq_api.spec_rules import OPERATIONS, unmet_conditions
 
 from . import _exceptions as errors
+from ._auth import query_pairs
 from .models import Property, StoredMessage
 
 __all__ = [
@@ -226,7 +226,7 @@ class QueryRules:
     def parse(self, instance_id: str, query_string: str) -> MessageQuery:
         """The query `query_string` asks for, or 400 DMS.00400062 naming the first parameter that is wrong."""
         given: dict[str, str] = {}
-        for name, text in urllib.parse.parse_qsl(query_string, keep_blank_values=True):
+        for name, text in query_pairs(query_string):
             if name in given:  # which of two values a server would take is anyone's guess: refuse
                 raise errors.invalid_parameter(name)
             given[name] = text
