@@ -49,11 +49,11 @@ pytest: $(VENV_STAMP) $(NODE_STAMP) ## The pytest suite: unit, integration, cont
 	$(PY) -m pytest
 
 contract: $(VENV_STAMP) $(NODE_STAMP) ## schemathesis contract suite (fixed seed): the emulator, or the instance DMS_CONTRACT_* names
-	$(PY) -m pytest tests/contract
+	$(PY) -m pytest -o timeout=0 tests/contract
 
 contract-deep: $(VENV_STAMP) $(NODE_STAMP) ## Longer contract run: 2000 examples, a new random seed each time (minutes)
 	DMS_CONTRACT_MAX_EXAMPLES=$${DMS_CONTRACT_MAX_EXAMPLES:-2000} DMS_CONTRACT_SEED=$${DMS_CONTRACT_SEED:-random} \
-	  $(PY) -m pytest tests/contract/test_send_message_contract.py
+	  $(PY) -m pytest -o timeout=0 tests/contract/test_send_message_contract.py
 
 check-wheel: $(VENV_STAMP) ## Build the wheel, install it in a new venv, import it, run both console scripts
 	scripts/check_wheel.sh

@@ -8,12 +8,14 @@ import subprocess
 import sys
 import urllib.request
 
+import pytest
 from dms_rocketmq_emulator import _crash_test as crash_test
 from emulators import EmulatorFactory, EmulatorProcess
 
 SCRIPT = pathlib.Path(__file__).resolve().parents[2] / "scripts" / "crash_test.py"
 
 
+@pytest.mark.timeout(300)  # above the script's own timeout below, which then fires first and says what hung
 def test_sigkill_mid_load_loses_no_acknowledged_message(tmp_path: pathlib.Path) -> None:
     """Three SIGKILLs mid-load: every acked message survives once where acked; in-doubt ones at most once."""
     figures_file = tmp_path / "crash.json"
