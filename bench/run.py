@@ -13,7 +13,7 @@ Sections (see docs/performance.md for what each contender is and why):
    Starlette app; sends/s and server CPU µs/request.
 Sections 1 and 2 run against the minimal app, so that the client is what is measured.
 
-Run: `make bench` (full, about 3 minutes on an idle 2-core machine) or `.venv/bin/python bench/run.py --quick`
+Run: `make bench` (full, minutes) or `.venv/bin/python bench/run.py --quick`
 (smoke run; writes bench/results.quick.json so the committed results are not overwritten).
 """
 
