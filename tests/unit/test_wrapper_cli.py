@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import subprocess
 import sys
+from urllib.parse import urlsplit
 
+import dms_rocketmq as dms
 import pytest
 from dms_rocketmq._cli import main
+from dms_rocketmq._constants import DEFAULT_MAX_RETRIES
 
 NO_RICH = "import sys; sys.modules['rich'] = None; from dms_rocketmq._cli import main; sys.exit(main(sys.argv[1:]))"
 
@@ -137,3 +140,32 @@ def test_file_options_without_a_file_or_out_of_place_are_usage_errors(
     code = main([*base, "--topic", "orders", *extra])
     assert code == 2
     assert message in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("query", ["a=b+c", "z=1&a=2", "k=%7e&k=x y", "only", "t=%2B&e="])
+def test_sign_explain_prints_the_url_that_was_signed(
+    query: str, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`sign --explain` prints the URL to send with the query exactly as signed (the canonical request's
+    query line), not as typed: a `+` typed in the query is signed, and must be sent, as `%20`."""
+    monkeypatch.setenv("HUAWEICLOUD_SDK_SK", "sk")
+    typed = f"http://127.0.0.1:9/v2/p/messages?{query}"
+    assert main(["sign", "--explain", "--ak", "AK", "--date", "20260101T000000Z", "--url", typed]) == 0
+    printed = capsys.readouterr().out
+    method_and_url, canonical = printed.split("\n\ncanonical request:\n", 1)
+    url = method_and_url.split(" ", 1)[1]
+    assert url == dms.canonical_url(typed)
+    assert urlsplit(url).query == canonical.split("\n")[2]
+
+
+def test_sign_and_send_take_the_same_connection_flags() -> None:
+    """`sign` accepts every connection flag `send` has (one definition), and `--max-retries` states the
+    default the client uses and retries nothing that could store a message twice (no 503)."""
+    send_help = subprocess.run([sys.executable, "-m", "dms_rocketmq", "send", "--help"], capture_output=True, text=True)
+    sign_help = subprocess.run([sys.executable, "-m", "dms_rocketmq", "sign", "--help"], capture_output=True, text=True)
+    for flag in ("--endpoint", "--region", "--project-id", "--instance-id", "--engine", "--ak"):
+        assert flag in send_help.stdout
+        assert flag in sign_help.stdout
+    retries = " ".join(send_help.stdout.split("--max-retries N")[-1].split("\n  --", 1)[0].split())
+    assert f"(default {DEFAULT_MAX_RETRIES})" in retries
+    assert "503" not in retries

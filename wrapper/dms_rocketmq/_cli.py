@@ -23,7 +23,7 @@ from ._cli_query import add_confirm_arguments, confirm_sent
 from ._cli_query import run as run_query_command
 from ._cli_sign import add_sign_command, run_sign
 from ._config import CLI_FLAGS, DEFAULT_ENGINE, ENV, resolve_settings
-from ._constants import DEFAULT_CONCURRENCY, DEFAULT_MAX_CONNECTION_FAILURES
+from ._constants import DEFAULT_CONCURRENCY, DEFAULT_MAX_CONNECTION_FAILURES, DEFAULT_MAX_RETRIES
 from ._exceptions import APIError, APIStatusError, ConfigurationError, DMSError, ValidationError
 from ._models import SendResult
 
@@ -140,20 +140,36 @@ def _parser() -> argparse.ArgumentParser:
         help="result format (default: table on a terminal, json otherwise)",
     )
     add_query_commands(commands, _add_connection_arguments, _EPILOG)
-    add_sign_command(commands)
+    add_connection_flags(add_sign_command(commands))
     return parser
 
 
-def _add_connection_arguments(parser: argparse.ArgumentParser) -> None:
-    connection = parser.add_argument_group("connection (flags override the environment)")
+def add_connection_flags(command: argparse.ArgumentParser) -> Any:
+    """Add the flags that say where and as whom to connect (each overrides its environment variable) to a
+    subcommand; returns their argument group, for a subcommand's own connection flags."""
+    connection = command.add_argument_group("connection (flags override the environment)")
     connection.add_argument("--endpoint", help=f"service URL ({ENV['endpoint']})")
     connection.add_argument("--region", help=f"region ID, instead of --endpoint ({ENV['region']})")
     connection.add_argument("--project-id", help=f"project ID ({ENV['project_id']})")
     connection.add_argument("--instance-id", help=f"instance ID ({ENV['instance_id']})")
     connection.add_argument("--engine", help=f"{' or '.join(ENGINES)} ({ENV['engine']}, default {DEFAULT_ENGINE})")
     connection.add_argument("--ak", help=f"access key ({ENV['ak']}); the secret key only from {ENV['sk']}")
+    return connection
+
+
+def _add_connection_arguments(parser: argparse.ArgumentParser) -> None:
+    """The connection flags of the commands that call the API (send, get, query): where, as whom, how long."""
+    connection = add_connection_flags(parser)
     connection.add_argument("--timeout", type=_seconds, metavar="SECONDS", help="timeout of each request")
-    connection.add_argument("--max-retries", type=_retries, metavar="N", help="retries of 429/503 (default 2)")
+    connection.add_argument(
+        "--max-retries",
+        type=_retries,
+        metavar="N",
+        help=(
+            "retries of what cannot store a message twice: the gateway's throttling (429) and connections "
+            f"that failed before the request left (default {DEFAULT_MAX_RETRIES})"
+        ),
+    )
 
 
 def _client_options(args: argparse.Namespace) -> dict[str, Any]:

@@ -13,19 +13,18 @@ import os
 import sys
 from typing import Any
 
-from dms_rocketmq_api.spec_rules import ENGINES
-
-from ._auth import authorization_header, signature, signing_steps
-from ._config import CLI_FLAGS, DEFAULT_ENGINE, ENV, resolve_settings
+from ._auth import authorization_header, canonical_url, signature, signing_steps
+from ._config import CLI_FLAGS, ENV, resolve_settings
 from ._constants import USER_AGENT
 from ._exceptions import ConfigurationError
 
 __all__ = ["add_sign_command", "run_sign"]
 
 
-def add_sign_command(commands: Any) -> None:
-    """Add the `sign` subcommand to the CLI's subparsers."""
-    sign = commands.add_parser(
+def add_sign_command(commands: Any) -> argparse.ArgumentParser:
+    """Add the `sign` subcommand to the CLI's subparsers; the caller adds the connection flags (the default
+    --url is the send-message URL of the instance they name)."""
+    sign: argparse.ArgumentParser = commands.add_parser(
         "sign",
         help="sign a request with AK/SK and print the headers (--explain: every step)",
         description=(
@@ -48,12 +47,7 @@ def add_sign_command(commands: Any) -> None:
     body.add_argument("--body", help="the request body")
     body.add_argument("--body-file", metavar="PATH", help="read the body from a file ('-' for stdin)")
     sign.add_argument("--date", metavar="YYYYMMDDTHHMMSSZ", help="the X-Sdk-Date to sign with (default: now)")
-    sign.add_argument("--ak", help=f"access key ({ENV['ak']})")
-    sign.add_argument("--endpoint", help=f"service URL, for the default --url ({ENV['endpoint']})")
-    sign.add_argument("--region", help=f"region ID, instead of --endpoint ({ENV['region']})")
-    sign.add_argument("--project-id", help=f"project ID ({ENV['project_id']})")
-    sign.add_argument("--instance-id", help=f"instance ID ({ENV['instance_id']})")
-    sign.add_argument("--engine", help=f"{' or '.join(ENGINES)} ({ENV['engine']}, default {DEFAULT_ENGINE})")
+    return sign
 
 
 def _headers(values: list[str]) -> list[tuple[str, str]]:
@@ -127,7 +121,8 @@ def run_sign(args: argparse.Namespace) -> int:
     authorization = authorization_header(ak, steps.signed_headers, signature(sk, steps.string_to_sign))
     out = sys.stdout
     if args.explain:
-        out.write(f"{args.method.upper()} {url}\n\n")
+        # The URL as it must be sent: the query in the encoding that was signed, not as typed.
+        out.write(f"{args.method.upper()} {canonical_url(url)}\n\n")
         out.write(f"canonical request:\n{steps.masked_canonical_request()}\n\n")
         out.write(f"string to sign:\n{steps.string_to_sign}\n\n")
         out.write(f"SignedHeaders: {';'.join(steps.signed_headers)}\n\n")
