@@ -20,6 +20,8 @@ import re
 from collections.abc import Iterable, Mapping
 from urllib.parse import quote, unquote
 
+from dms_rocketmq_api.spec_rules import MAX_CLOCK_SKEW_SECONDS
+
 from . import _exceptions as errors
 from ._config import Credential
 
@@ -42,8 +44,9 @@ __all__ = [
 logger = logging.getLogger("dms_rocketmq_emulator.auth")
 
 ALGORITHM = "SDK-HMAC-SHA256"
-#: How far X-Sdk-Date may be from the emulator's clock, as on the gateway.
-MAX_CLOCK_SKEW = datetime.timedelta(minutes=15)
+#: How far X-Sdk-Date may be from the emulator's clock, as on the gateway (openapi.yaml's
+#: `x-max-clock-skew-seconds`).
+MAX_CLOCK_SKEW = datetime.timedelta(seconds=MAX_CLOCK_SKEW_SECONDS)
 _DATE_FORMAT = "%Y%m%dT%H%M%SZ"
 _EMPTY_SHA256 = hashlib.sha256(b"").hexdigest()
 UNSIGNED_PAYLOAD = "UNSIGNED-PAYLOAD"

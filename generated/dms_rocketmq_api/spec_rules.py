@@ -19,6 +19,7 @@ __all__ = [
     "KEYS_PATTERN",
     "KEY_MAX_LENGTH",
     "KEY_MIN_LENGTH",
+    "MAX_CLOCK_SKEW_SECONDS",
     "OPERATIONS",
     "PROJECT_ID_PATTERN",
     "PROPERTY_NAMES",
@@ -180,6 +181,9 @@ TAGS_MAX_LENGTH: int = 128
 
 #: /components/responses/PayloadTooLarge/x-max-request-bytes
 REQUEST_MAX_BYTES: int = 12582912
+
+#: /components/securitySchemes/akskSignature/x-max-clock-skew-seconds
+MAX_CLOCK_SKEW_SECONDS: int = 900
 
 
 def unmet_conditions(operation_id: str, given: Mapping[str, str]) -> list[str]:

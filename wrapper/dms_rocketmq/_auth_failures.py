@@ -1,8 +1,8 @@
 """Why the gateway refused a signature: the likely causes of a 401 `APIGW.0301` that fit what the client knows.
 
 The gateway says little (`verify aksk signature fail`, `ak X not exist`, `signature expired`), and the
-causes users meet most are few: a clock more than 15 minutes off, an AK the service does not know, an SK
-that is not the AK's (or a request changed after signing). The client knows what it signed (the request,
+causes users meet most are few: a clock too far off (openapi.yaml says how far), an AK the service does not
+know, an SK that is not the AK's (or a request changed after signing). The client knows what it signed (the request,
 whose `Authorization` names the AK and the signed headers) and, from the response, the server's clock
 (`Date`, or the time quoted in the gateway's message): enough to say which causes fit, and how far off the
 clock is. The canonical request is rebuilt with the signer's own steps (`_auth.signing_steps`), with
@@ -17,6 +17,7 @@ import logging
 import re
 
 import httpx
+from dms_rocketmq_api.spec_rules import MAX_CLOCK_SKEW_SECONDS
 
 from ._auth import DATE_FORMAT, SigningSteps, signing_steps
 
@@ -26,8 +27,8 @@ logger = logging.getLogger("dms_rocketmq.auth")
 
 #: The gateway's code for a refused AK/SK signature or token (facts file, section on error codes).
 GATEWAY_AUTH_ERROR = "APIGW.0301"
-#: How far X-Sdk-Date may be from the gateway's clock.
-MAX_CLOCK_SKEW = datetime.timedelta(minutes=15)
+#: How far X-Sdk-Date may be from the gateway's clock (openapi.yaml's `x-max-clock-skew-seconds`).
+MAX_CLOCK_SKEW = datetime.timedelta(seconds=MAX_CLOCK_SKEW_SECONDS)
 
 _AUTHORIZATION = re.compile(r"Access=([^,\s]+),\s*SignedHeaders=([^,\s]+)")
 _UNKNOWN_AK = re.compile(r"\bak (\S+) not exist")
@@ -98,10 +99,13 @@ def likely_causes(response: httpx.Response, error_msg: str) -> list[str]:
         causes.append(
             f"clock skew: the request was signed at {sent_at.strftime(DATE_FORMAT)} (X-Sdk-Date), "
             f"{_duration(server_at - sent_at)} {direction} the server's clock ({server_at.strftime(DATE_FORMAT)}); "
-            "the gateway accepts 15 minutes: set this machine's clock right (NTP)"
+            f"the gateway accepts {_duration(MAX_CLOCK_SKEW)}: set this machine's clock right (NTP)"
         )
     elif "signature expired" in error_msg:
-        causes.append("clock skew: X-Sdk-Date is more than 15 minutes off the server's clock; set the clock right")
+        causes.append(
+            f"clock skew: X-Sdk-Date is more than {_duration(MAX_CLOCK_SKEW)} off the server's clock; "
+            "set the clock right"
+        )
     authorization = _AUTHORIZATION.search(headers.get("Authorization", ""))
     unknown = _UNKNOWN_AK.search(error_msg)
     if unknown is not None:
