@@ -14,6 +14,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import re
 import secrets
 import shutil
 import subprocess
@@ -27,7 +28,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from dms_rocketmq_api.spec_rules import ENGINES, operation_path
+from dms_rocketmq_api.spec_rules import ENGINES, OPERATIONS, operation_path
 
 from ._config import DEFAULT_INSTANCE_ID, DEFAULT_PROJECT_ID
 from ._extras import missing_extra
@@ -37,9 +38,20 @@ __all__ = ["DEFAULT_TOPICS", "ENDPOINT_BANNER", "EmulatorProcess", "start_emulat
 #: The line the emulator prints once it listens; what follows `=` is its base URL.
 ENDPOINT_BANNER = "DMS_ROCKETMQ_ENDPOINT="
 DEFAULT_TOPICS = ("orders", "payments")
-# The widest time range ListMessages takes (Unix milliseconds, at most 15 digits): every message.
-_ALL_TIME = ("0", "9" * 15)
 _QUERY_PAGE = 1000
+
+
+def _widest_time_range() -> tuple[str, str]:
+    """The widest time range ListMessages takes (Unix milliseconds, as many digits as its pattern allows):
+    every message."""
+    pattern = OPERATIONS["ListMessages"]["parameters"]["end_time"]["schema"]["pattern"]
+    match = re.fullmatch(r"\^\[0-9\]\{\d+,(\d+)\}\$", pattern)
+    if match is None:
+        raise RuntimeError(f"openapi.yaml's ListMessages end_time pattern {pattern!r} is not ^[0-9]{{MIN,MAX}}$")
+    return "0", "9" * int(match.group(1))
+
+
+_ALL_TIME = _widest_time_range()
 
 
 def _toml_string(value: str) -> str:

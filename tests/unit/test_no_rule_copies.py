@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
+from typing import Any
 
 from dms_rocketmq_api import spec_rules
 
@@ -38,16 +39,41 @@ def _spec_literals() -> set[str]:
     ):
         literals.add(pattern.strip("^$"))
         literals.update(re.findall(r"\[[^\]]{4,}\]", pattern))  # character classes such as [0-9a-fA-F]
+    for operation in spec_rules.OPERATIONS.values():
+        for parameter in operation["parameters"].values():
+            literals.update(_schema_literals(parameter["schema"]))
     literals.update(spec_rules.TOPIC_RESERVED_NAMES)
     literals.update(spec_rules.TOPIC_RESERVED_PREFIXES)
     for engine in spec_rules.ENGINES:
         literals.update({f'"{engine}"', f"'{engine}'", f"/{engine}/", f"`{engine}`"})
+    skew = spec_rules.MAX_CLOCK_SKEW_SECONDS
+    literals.update({f"seconds={skew}", f"minutes={skew // 60}", f"{skew // 60} minutes", f"{skew // 60} min"})
     for limit in (spec_rules.BODY_MAX_LENGTH, spec_rules.PROPERTY_VALUE_MAX_LENGTH, spec_rules.REQUEST_MAX_BYTES):
         literals.add(str(limit))
         literals.add(f"{limit:,}")
         if limit % (1024 * 1024) == 0:
             mebibytes = limit // (1024 * 1024)
             literals.update({f"{mebibytes} * 1024 * 1024", f"{mebibytes} MiB", f"{mebibytes} MB"})
+    return literals
+
+
+def _schema_literals(schema: dict[str, Any]) -> set[str]:
+    """What a copy of one parameter schema's rules would contain: its pattern, the pattern's character
+    classes and repetition counts (`{1,15}`, and `* 15`, a string built to the upper bound), its limits."""
+    literals: set[str] = set()
+    pattern = schema.get("pattern")
+    if pattern is not None:
+        literals.add(pattern.strip("^$"))
+        literals.update(re.findall(r"\[[^\]]{4,}\]", pattern))  # [0-9] alone is any digit, not a rule
+        for low, high in re.findall(r"\{(\d+),(\d+)\}", pattern):
+            literals.update({f"{{{low},{high}}}", f"* {high}"})
+        literals.update(re.findall(r"\{\d{2,}\}", pattern))
+    for keyword in ("minLength", "maxLength", "minimum", "maximum"):
+        # Small numbers (0, 1, 10) are everywhere; a limit of two digits or more is specific enough.
+        if isinstance(schema.get(keyword), int) and schema[keyword] >= 10:
+            literals.add(str(schema[keyword]))
+    for option in schema.get("anyOf", []) + schema.get("oneOf", []):
+        literals.update(_schema_literals(option))
     return literals
 
 
@@ -79,6 +105,7 @@ def test_the_literal_list_is_not_empty() -> None:
     assert {"/v2/", "/instances/", "rmq_sys_", "TBW102", '"rocketmq"', "4194304", "4 * 1024 * 1024"} <= literals
     assert "[0-9a-fA-F]" in literals
     assert "[%|a-zA-Z0-9_-]" in literals
+    assert {"[0-9]{1,15}", "{1,15}", "* 15", "{32}", "seconds=900", "15 minutes"} <= literals
     assert _source_files()
 
 
