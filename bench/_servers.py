@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from _measure import AK, INSTANCE_ID, PROJECT_ID, SK, TOPIC, Workload
+from dms_rocketmq_api.spec_rules import OPERATIONS
 from dms_rocketmq_emulator import EmulatorProcess
 from dms_rocketmq_emulator import start_emulator as start_emulator_process
 from dms_rocketmq_emulator._process import ENDPOINT_BANNER
@@ -22,6 +23,8 @@ from dms_rocketmq_emulator._process import ENDPOINT_BANNER
 __all__ = ["HEALTH_PATH", "commits", "minimal_app", "serve_minimal", "start_emulator", "start_minimal"]
 
 HEALTH_PATH = "/_emulator/health"
+#: The send operation as the spec states it: its path template (Starlette reads the same `{name}` syntax).
+SEND = OPERATIONS["SendMessage"]
 
 
 def minimal_app() -> Any:
@@ -58,7 +61,7 @@ def minimal_app() -> Any:
 
     return Starlette(
         routes=[
-            Route("/v2/{engine}/{project_id}/instances/{instance_id}/messages", send_message, methods=["POST"]),
+            Route(SEND["path"], send_message, methods=[SEND["method"]]),
             Route(HEALTH_PATH, health),
         ]
     )
