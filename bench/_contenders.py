@@ -19,6 +19,7 @@ import aiohttp
 import httpx
 from _measure import (
     AK,
+    ENGINE,
     IN_FLIGHT,
     INSTANCE_ID,
     PROJECT_ID,
@@ -127,7 +128,7 @@ def sequential_huawei_sdk(url: str, work: Workload) -> Sample:
 
     def send(i: int) -> None:
         request = SendMessageRequest(
-            engine="rocketmq",
+            engine=ENGINE,
             instance_id=INSTANCE_ID,
             body=SendMessageReq(
                 topic=TOPIC,
@@ -257,7 +258,7 @@ def bulk_huawei_sdk_async(url: str, work: Workload) -> Sample:
             if len(window) >= IN_FLIGHT:
                 check_status(window.popleft().result().status_code, "huawei sdk async")
             request = SendMessageRequest(
-                engine="rocketmq",
+                engine=ENGINE,
                 instance_id=INSTANCE_ID,
                 body=SendMessageReq(
                     topic=TOPIC,

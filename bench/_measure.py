@@ -18,6 +18,7 @@ from dms_rocketmq_emulator._config import DEFAULT_PROJECT_ID as PROJECT_ID
 __all__ = [
     "AK",
     "BODY_LENGTH",
+    "ENGINE",
     "INSTANCE_ID",
     "IN_FLIGHT",
     "PROJECT_ID",
@@ -39,8 +40,10 @@ TOPIC = "bench"
 # Benchmark-only credentials, known to the emulator the bench starts and to nothing else.
 AK = "BENCHAK0000000000000"
 SK = "bench-sk-used-only-on-loopback"
+#: The engine every contender sends to: the spec's first (the others are its aliases).
+ENGINE = ENGINES[0]
 # The spec's path of the operation, for the contenders that build their requests by hand.
-SEND_PATH = operation_path("SendMessage", engine=ENGINES[0], project_id=PROJECT_ID, instance_id=INSTANCE_ID)
+SEND_PATH = operation_path("SendMessage", engine=ENGINE, project_id=PROJECT_ID, instance_id=INSTANCE_ID)
 IN_FLIGHT = 64
 BODY_LENGTH = 100
 
