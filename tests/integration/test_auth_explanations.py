@@ -11,6 +11,7 @@ import subprocess
 import sys
 from collections.abc import Iterator
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import dms_rocketmq as dms
 import httpx
@@ -122,7 +123,7 @@ def test_wrong_sk(emulator: EmulatorProcess, asynchronous: bool, caplog: pytest.
     assert "x-sdk-date" in cause  # the signed headers
     canonical = error.canonical_request()
     assert canonical is not None
-    path = f"/v2/rocketmq/{emulator.project_id}/instances/{emulator.instance_id}/messages/"
+    path = urlsplit(emulator.messages_url).path + "/"  # the canonical URI ends with a slash
     assert canonical.startswith(f"POST\n{path}\n")
     assert "refused request's canonical request" in caplog.text
     for text in (str(error), canonical, caplog.text):

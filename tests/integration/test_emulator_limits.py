@@ -8,11 +8,12 @@ from collections.abc import Iterator
 from urllib.parse import urlsplit
 
 import pytest
+from dms_rocketmq_api.spec_rules import REQUEST_MAX_BYTES
 from dms_rocketmq_emulator.pytest_plugin import EmulatorProcess, start_emulator
 
 pytestmark = pytest.mark.integration
 
-LIMIT = 12 * 1024 * 1024
+LIMIT = REQUEST_MAX_BYTES
 
 
 @pytest.fixture(scope="module")
@@ -30,7 +31,7 @@ def _connect(emulator: EmulatorProcess) -> socket.socket:
 
 
 def _head(emulator: EmulatorProcess, extra: str) -> bytes:
-    path = f"/v2/rocketmq/{emulator.project_id}/instances/{emulator.instance_id}/messages"
+    path = urlsplit(emulator.messages_url).path
     return (f"POST {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n{extra}\r\n").encode()
 
 

@@ -16,6 +16,7 @@ import yaml
 from dms_rocketmq_api import Client
 from dms_rocketmq_api.api.messages import list_messages
 from dms_rocketmq_api.models import Engine, ListMessagesResponse
+from dms_rocketmq_api.spec_rules import ENGINES, operation_path
 from dms_rocketmq_api.types import Unset
 from dms_rocketmq_emulator import EmulatorProcess, start_emulator
 
@@ -48,7 +49,9 @@ def client(emulator: EmulatorProcess) -> Iterator[httpx.Client]:
 
 
 def _path(emulator: EmulatorProcess, instance: str | None = None) -> str:
-    return f"/v2/rocketmq/{emulator.project_id}/instances/{instance or emulator.instance_id}/messages"
+    return operation_path(
+        "ListMessages", engine=ENGINES[0], project_id=emulator.project_id, instance_id=instance or emulator.instance_id
+    )
 
 
 def _send(client: httpx.Client, emulator: EmulatorProcess, body: str, **properties: str) -> dict[str, Any]:

@@ -16,6 +16,7 @@ import httpx
 import pytest
 import requests
 from dms_rocketmq import AKSKAuth, auth_requests, canonical_url, sign_request
+from dms_rocketmq_api.spec_rules import operation_path
 from dms_rocketmq_emulator.pytest_plugin import EmulatorProcess, start_emulator
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -115,7 +116,10 @@ def test_every_signer_is_accepted_by_the_emulator(
 ) -> None:
     """sign_request, httpx AKSKAuth and requests AKSKAuth each get 200 for the same random request."""
     ak, sk = emulator.ak or "", emulator.sk or ""
-    path = _encode_some(f"/v2/{engine}/{emulator.project_id}/instances/{emulator.instance_id}/messages", path_choices)
+    send_path = operation_path(
+        "SendMessage", engine=engine, project_id=emulator.project_id, instance_id=emulator.instance_id
+    )
+    path = _encode_some(send_path, path_choices)
     if plus_form:
         query_string = urlencode(query)  # space as +, as params= writes it
     else:

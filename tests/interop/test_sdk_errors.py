@@ -15,6 +15,7 @@ from typing import Any
 
 import pytest
 import requests
+from dms_rocketmq_api.spec_rules import BODY_MAX_LENGTH, REQUEST_MAX_BYTES
 from dms_rocketmq_emulator.pytest_plugin import EmulatorProcess, start_emulator
 from huaweicloudsdkcore.auth.credentials import BasicCredentials
 from huaweicloudsdkcore.exceptions.exceptions import ClientRequestException, ServerResponseException
@@ -26,8 +27,8 @@ pytestmark = pytest.mark.interop
 
 TOPIC = "orders"
 UNKNOWN_INSTANCE_ID = "00000000-0000-4000-8000-000000000000"
-BODY_LIMIT = 4 * 1024 * 1024
-GATEWAY_LIMIT = 12 * 1024 * 1024
+BODY_LIMIT = BODY_MAX_LENGTH
+GATEWAY_LIMIT = REQUEST_MAX_BYTES
 
 
 @pytest.fixture(scope="module")
@@ -112,16 +113,16 @@ SCENARIOS: list[Any] = [
         lambda e: send_request(e, properties=[("TAGS", "a"), ("TAGS", "b")]), 400, "DMS.00400062", id="two-tags"
     ),
     pytest.param(lambda e: send_request(e, properties=[("KEYS", "two  spaces")]), 400, "DMS.00400062", id="bad-keys"),
-    pytest.param(lambda e: send_request(e, body="x" * (BODY_LIMIT + 1)), 400, "DMS.10540011", id="body-over-4MiB"),
+    pytest.param(lambda e: send_request(e, body="x" * (BODY_LIMIT + 1)), 400, "DMS.10540011", id="body-over-its-limit"),
     pytest.param(
         # Within maxLength (characters), over 4 MiB once encoded as UTF-8 (3 bytes each): refused by size. (The
         # SDK escapes non-ASCII as \uXXXX, 6 bytes each, so the request stays under the gateway's 12 MB.)
         lambda e: send_request(e, body="€" * (BODY_LIMIT // 3 + 1)),
         400,
         "DMS.10540011",
-        id="body-over-4MiB-of-utf8",
+        id="body-over-its-limit-in-utf8",
     ),
-    pytest.param(lambda e: send_request(e, body="x" * (GATEWAY_LIMIT + 1)), 413, "APIGW.0201", id="request-over-12MB"),
+    pytest.param(lambda e: send_request(e, body="x" * (GATEWAY_LIMIT + 1)), 413, "APIGW.0201", id="request-too-large"),
     pytest.param(lambda e: send_request(e, instance_id="not-a-uuid"), 400, "DMS.00400030", id="instance-id-format"),
     pytest.param(
         lambda e: send_request(e, instance_id=UNKNOWN_INSTANCE_ID), 404, "DMS.00404022", id="unknown-instance"
