@@ -22,7 +22,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from _measure import AK, BODY_LENGTH, IN_FLIGHT, SK, TOPIC
+from _measure import BODY_LENGTH, IN_FLIGHT, TOPIC
 from _servers import start_emulator
 
 __all__ = ["measure"]
@@ -91,14 +91,7 @@ def measure(*, quick: bool = False, lines: int | None = None, small_lines: int |
     lines = lines or (QUICK_LINES if quick else LINES)
     small_lines = small_lines or (QUICK_SMALL_LINES if quick else SMALL_LINES)
     emulator = start_emulator(memory=True)
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("HUAWEICLOUD_SDK_", "DMS_ROCKETMQ_"))}
-    env.update(
-        DMS_ROCKETMQ_ENDPOINT=emulator.url,
-        HUAWEICLOUD_SDK_PROJECT_ID=emulator.project_id,
-        DMS_ROCKETMQ_INSTANCE_ID=emulator.instance_id,
-        HUAWEICLOUD_SDK_AK=AK,
-        HUAWEICLOUD_SDK_SK=SK,
-    )
+    env = emulator.client_env()
     try:
         with tempfile.TemporaryDirectory(prefix="dms-bench-cli-") as folder:
             work = Path(folder)

@@ -5,7 +5,6 @@ Everything goes over HTTP on a loopback port, signed with AK/SK, exactly as agai
 
 from __future__ import annotations
 
-import os
 import pathlib
 import secrets
 import subprocess
@@ -38,19 +37,12 @@ def main() -> int:
         emulator = start(pathlib.Path(tmp) / "data", ak, sk)
         endpoint = emulator.url
         try:
-            env = {
-                **os.environ,
-                "DMS_ROCKETMQ_ENDPOINT": endpoint,
-                "HUAWEICLOUD_SDK_PROJECT_ID": emulator.project_id,
-                "DMS_ROCKETMQ_INSTANCE_ID": emulator.instance_id,
-                "HUAWEICLOUD_SDK_AK": ak,
-                "HUAWEICLOUD_SDK_SK": sk,
-            }
+            env = emulator.client_env()
             print(f"\n2. Sending through the Python wrapper to {endpoint}")
             with Client(
                 endpoint=endpoint,
-                project_id=env["HUAWEICLOUD_SDK_PROJECT_ID"],
-                instance_id=env["DMS_ROCKETMQ_INSTANCE_ID"],
+                project_id=emulator.project_id,
+                instance_id=emulator.instance_id,
                 ak=ak,
                 sk=sk,
             ) as client:

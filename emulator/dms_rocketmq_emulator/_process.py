@@ -111,6 +111,28 @@ class EmulatorProcess:
     def __exit__(self, *exc: object) -> None:
         self.close()
 
+    def client_env(self, **extra: str) -> dict[str, str]:
+        """This process's environment for the `dms-rocketmq` command or a `Client` configured from the
+        environment: the client's settings dropped, then this emulator's endpoint, IDs and credentials (AK/SK,
+        when set), then `extra` (variable name to value).
+
+        The variable names are the client's own (`dms_rocketmq._config.ENV`), imported here rather than at
+        module import, so that the emulator works without the client installed.
+        """
+        try:
+            from dms_rocketmq._config import ENV
+        except ImportError as exc:
+            raise RuntimeError("client_env needs the dms_rocketmq client package installed") from exc
+        names = set(ENV.values())
+        env = {name: value for name, value in os.environ.items() if name not in names}
+        env[ENV["endpoint"]] = self.url
+        env[ENV["project_id"]] = self.project_id
+        env[ENV["instance_id"]] = self.instance_id
+        if self.ak is not None and self.sk is not None:
+            env[ENV["ak"]], env[ENV["sk"]] = self.ak, self.sk
+        env.update(extra)
+        return env
+
     @property
     def messages_url(self) -> str:
         """The send-message URL of the default instance, with the spec's first engine."""

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import shutil
 import sys
 from pathlib import Path
@@ -20,13 +19,5 @@ def command() -> list[str]:
 
 def environment(emulator: Any, **extra: str) -> dict[str, str]:
     """This process's environment without DMS settings, plus the emulator's endpoint, IDs and AK/SK."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("HUAWEICLOUD_SDK_", "DMS_ROCKETMQ_"))}
-    env.update(
-        DMS_ROCKETMQ_ENDPOINT=emulator.url,
-        HUAWEICLOUD_SDK_PROJECT_ID=emulator.project_id,
-        DMS_ROCKETMQ_INSTANCE_ID=emulator.instance_id,
-        HUAWEICLOUD_SDK_AK=emulator.ak,
-        HUAWEICLOUD_SDK_SK=emulator.sk,
-    )
-    env.update(extra)
+    env: dict[str, str] = emulator.client_env(**extra)
     return env

@@ -6,7 +6,6 @@ from __future__ import annotations
 import asyncio
 import datetime
 import logging
-import os
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -17,6 +16,7 @@ import dms_rocketmq as dms
 import httpx
 import pytest
 from dms_rocketmq._auth import DATE_FORMAT
+from dms_rocketmq._config import ENV
 from dms_rocketmq._exceptions import status_error_from_response
 from dms_rocketmq_emulator.pytest_plugin import EmulatorProcess, start_emulator
 
@@ -132,14 +132,7 @@ def test_wrong_sk(emulator: EmulatorProcess, asynchronous: bool, caplog: pytest.
 
 def test_cli_prints_the_likely_cause(emulator: EmulatorProcess) -> None:
     """`dms-rocketmq send` with a wrong SK prints the cause on stderr."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("HUAWEICLOUD_", "DMS_ROCKETMQ_"))}
-    env |= {
-        "DMS_ROCKETMQ_ENDPOINT": emulator.url,
-        "HUAWEICLOUD_SDK_PROJECT_ID": emulator.project_id,
-        "DMS_ROCKETMQ_INSTANCE_ID": emulator.instance_id,
-        "HUAWEICLOUD_SDK_AK": str(emulator.ak),
-        "HUAWEICLOUD_SDK_SK": WRONG_SK,
-    }
+    env = emulator.client_env(**{ENV["sk"]: WRONG_SK})
     done = subprocess.run(
         [str(Path(sys.executable).parent / "dms-rocketmq"), "send", "--topic", "orders", "--body", "x"],
         capture_output=True,
@@ -154,14 +147,7 @@ def test_cli_prints_the_likely_cause(emulator: EmulatorProcess) -> None:
 
 
 def _sign(emulator: EmulatorProcess, *args: str, sk: str | None = None) -> subprocess.CompletedProcess[str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("HUAWEICLOUD_", "DMS_ROCKETMQ_"))}
-    env |= {
-        "DMS_ROCKETMQ_ENDPOINT": emulator.url,
-        "HUAWEICLOUD_SDK_PROJECT_ID": emulator.project_id,
-        "DMS_ROCKETMQ_INSTANCE_ID": emulator.instance_id,
-        "HUAWEICLOUD_SDK_AK": str(emulator.ak),
-        "HUAWEICLOUD_SDK_SK": sk or str(emulator.sk),
-    }
+    env = emulator.client_env(**{ENV["sk"]: sk or str(emulator.sk)})
     return subprocess.run(
         [str(Path(sys.executable).parent / "dms-rocketmq"), "sign", *args],
         capture_output=True,

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -118,3 +120,32 @@ def test_parsers() -> None:
     for bad in ("A", ":B", "A:"):
         with pytest.raises(ConfigError):
             parse_credential(bad)
+
+
+def test_client_env_replaces_every_client_setting(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """`client_env` drops every variable the client reads (none leaks from the caller's shell), sets the
+    emulator's endpoint, IDs and AK/SK under the client's own names, and keeps the rest of the environment."""
+    from dms_rocketmq._config import ENV, resolve_settings
+    from dms_rocketmq_emulator._process import EmulatorProcess
+
+    for name in ENV.values():
+        monkeypatch.setenv(name, "from-the-shell")
+    monkeypatch.setenv("UNRELATED_SETTING", "kept")
+    process = EmulatorProcess(args=[], workdir=tmp_path, ak="AKEMULATOR", sk="sk-emulator")
+    process.url = "http://127.0.0.1:1"
+    env = process.client_env(EXTRA="x")
+    assert "from-the-shell" not in env.values()
+    assert env["UNRELATED_SETTING"] == "kept"
+    assert env["EXTRA"] == "x"
+    settings = resolve_settings(environ=env)
+    assert (settings.endpoint, settings.project_id, settings.instance_id) == (
+        process.url,
+        process.project_id,
+        process.instance_id,
+    )
+
+
+def test_the_emulator_launcher_does_not_import_the_client() -> None:
+    """The launcher imports the client's names only when `client_env` is called: the emulator runs without it."""
+    code = "import sys, dms_rocketmq_emulator._process; sys.exit('dms_rocketmq' in sys.modules)"
+    assert subprocess.run([sys.executable, "-c", code], check=False).returncode == 0
