@@ -29,7 +29,7 @@ from typing import Any
 import schemathesis
 from _contract_target import Target
 from _round_trip import tag_with_run_key
-from dms_rocketmq_api.spec_rules import unmet_conditions
+from dms_rocketmq_api.spec_rules import BODY_MAX_LENGTH, PROPERTY_VALUE_MAX_LENGTH, unmet_conditions
 from schemathesis.core.parameters import ParameterLocation
 from schemathesis.generation.meta import TestPhase
 from schemathesis.specs.openapi.schemas import OpenApiSchema
@@ -40,10 +40,11 @@ DEFAULT_SEED = 20261126
 DEFAULT_MAX_EXAMPLES = 100
 # One positive case in this many keeps its generated (well-formed, non-existent) instance id; see `pin_to_target`.
 UNPINNED_SHARE = 4
-# The body's byte limit (4 MiB of UTF-8). The schema can only bound characters; see `pin_to_target`.
-BODY_MAX_BYTES = 4 * 1024 * 1024
-# A property value's byte limit (16 KB of UTF-8), likewise.
-PROPERTY_MAX_BYTES = 16384
+# The body's byte limit (the spec's maxLength, applied to the UTF-8 bytes too, as its description says). The
+# schema can only bound characters; see `pin_to_target`.
+BODY_MAX_BYTES = BODY_MAX_LENGTH
+# A property value's byte limit (its maxLength in UTF-8 bytes), likewise.
+PROPERTY_MAX_BYTES = PROPERTY_VALUE_MAX_LENGTH
 
 SEED = "DMS_CONTRACT_SEED"
 MAX_EXAMPLES = "DMS_CONTRACT_MAX_EXAMPLES"
