@@ -11,6 +11,7 @@ from urllib.parse import urlsplit
 
 import httpx
 import pytest
+from dms_rocketmq_api.spec_rules import ENGINES, operation_path
 from dms_rocketmq_emulator.pytest_plugin import EmulatorProcess, start_emulator
 from huaweicloudsdkcore.auth.credentials import BasicCredentials
 from huaweicloudsdkcore.sdk_request import SdkRequest
@@ -37,7 +38,7 @@ def client(emulator: EmulatorProcess) -> Iterator[httpx.Client]:
 
 
 def _path(emulator: EmulatorProcess) -> str:
-    return f"/v2/rocketmq/{emulator.project_id}/instances/{emulator.instance_id}/messages"
+    return urlsplit(emulator.messages_url).path
 
 
 def sdk_signed_headers(
@@ -228,7 +229,8 @@ def test_secrets_never_appear_in_error_bodies_or_logs(client: httpx.Client, emul
 
 def test_auth_runs_before_instance_and_body_checks(client: httpx.Client, emulator: EmulatorProcess) -> None:
     """Like the gateway, a request without credentials gets 401 even to an unknown instance with a bad body."""
-    path = f"/v2/rocketmq/{emulator.project_id}/instances/00000000-0000-4000-8000-000000000000/messages"
+    unknown = "00000000-0000-4000-8000-000000000000"
+    path = operation_path("SendMessage", engine=ENGINES[0], project_id=emulator.project_id, instance_id=unknown)
     _unauthorized(client.post(path, content=b"{bad"))
 
 

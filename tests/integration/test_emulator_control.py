@@ -9,6 +9,7 @@ from typing import Any
 
 import httpx
 import pytest
+from dms_rocketmq_api.spec_rules import ENGINES, operation_path
 from dms_rocketmq_emulator.pytest_plugin import EmulatorProcess, start_emulator
 
 pytestmark = pytest.mark.integration
@@ -41,7 +42,8 @@ def client(emulator: EmulatorProcess) -> Iterator[httpx.Client]:
 def _send(
     client: httpx.Client, emulator: EmulatorProcess, topic: str = "orders", body: str = "x", instance: str | None = None
 ) -> httpx.Response:
-    path = f"/v2/rocketmq/{emulator.project_id}/instances/{instance or emulator.instance_id}/messages"
+    ids = {"project_id": emulator.project_id, "instance_id": instance or emulator.instance_id}
+    path = operation_path("SendMessage", engine=ENGINES[0], **ids)
     return client.post(path, json={"topic": topic, "body": body})
 
 

@@ -12,11 +12,19 @@ import dms_rocketmq as dms
 import httpx
 import pytest
 from dms_rocketmq._exceptions import status_error_from_response
+from dms_rocketmq_api.spec_rules import ENGINES, operation_path
 
 pytestmark = pytest.mark.integration
 
 REQUEST_ID = re.compile(r"[0-9a-f]{32}")
 UNKNOWN_INSTANCE = "00000000-0000-4000-8000-000000000000"
+
+
+def _send_path(emulator: Any, engine: str = ENGINES[0]) -> str:
+    """The spec's SendMessage path for the emulator's project and instance."""
+    return operation_path(
+        "SendMessage", engine=engine, project_id=emulator.project_id, instance_id=emulator.instance_id
+    )
 
 
 @pytest.fixture(autouse=True)
@@ -149,8 +157,7 @@ def test_emulator_errors_for_requests_validation_prevents(
 ) -> None:
     """Errors the wrapper's own validation prevents still map to the right class when a server sends them."""
     with dms.Client(**options(dms_emulator)) as client:
-        path = f"/v2/rocketmq/{dms_emulator.project_id}/instances/{dms_emulator.instance_id}/messages"
-        exc = raw_post(client, path, content)
+        exc = raw_post(client, _send_path(dms_emulator), content)
     assert type(exc) is cls
     assert exc.error_code == code
     assert_server_request_id(exc)
@@ -159,7 +166,7 @@ def test_emulator_errors_for_requests_validation_prevents(
 def test_unknown_engine_is_not_found(dms_emulator: Any) -> None:
     """An engine the service does not know is a NotFoundError (DMS.00404001)."""
     with dms.Client(**options(dms_emulator)) as client:
-        path = f"/v2/kafka/{dms_emulator.project_id}/instances/{dms_emulator.instance_id}/messages"
+        path = _send_path(dms_emulator, engine="kafka")  # not one of the spec's engines
         exc = raw_post(client, path, b'{"topic": "orders", "body": "x"}')
     assert isinstance(exc, dms.NotFoundError)
     assert exc.error_code == "DMS.00404001"
@@ -328,7 +335,7 @@ def test_generated_client_reused_for_raw_calls(dms_emulator: Any) -> None:
     """The authenticated httpx client behind api_client reaches the emulator with a valid signature."""
     with dms.Client(**options(dms_emulator)) as client:
         response = client.api_client.get_httpx_client().post(
-            f"/v2/rocketmq/{dms_emulator.project_id}/instances/{dms_emulator.instance_id}/messages",
+            _send_path(dms_emulator),
             json={"topic": "orders", "body": "raw"},
         )
     assert response.status_code == 200
