@@ -8,7 +8,8 @@ expects (build/mutate/src/<package>, with the tests, the spec and pyproject.toml
 mutation/results.json. Mutants listed in mutation/equivalents.toml (each with the reason it cannot be killed)
 are left out of the score. Slow (tens of minutes on two cores): outside `make test`.
 
-    python scripts/mutate.py [--max-children N] [--only GLOB ...]
+    python scripts/mutate.py [--max-children N] [MUTANT_GLOB ...]   # e.g. "dms_rocketmq._retry*"
+    python scripts/mutate.py --report-only    # re-score the last run (after editing equivalents.toml)
 """
 
 from __future__ import annotations
@@ -88,13 +89,20 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--max-children", type=int, default=os.cpu_count() or 2)
     parser.add_argument("mutants", nargs="*", help="mutant names or globs, as mutmut run takes them")
+    parser.add_argument(
+        "--report-only", action="store_true", help="score the last run in build/mutate again without running"
+    )
     args = parser.parse_args()
     started = time.monotonic()
-    stage()
     env = {**os.environ, "PYTHONDONTWRITEBYTECODE": "1"}
-    command = [sys.executable, "-m", "mutmut", "run", "--max-children", str(args.max_children), *args.mutants]
-    print("+", " ".join(command), f"(in {STAGE.relative_to(ROOT)})", flush=True)
-    subprocess.run(command, cwd=STAGE, env=env, check=False)
+    if not args.report_only:
+        stage()
+        command = [sys.executable, "-m", "mutmut", "run", "--max-children", str(args.max_children), *args.mutants]
+        print("+", " ".join(command), f"(in {STAGE.relative_to(ROOT)})", flush=True)
+        subprocess.run(command, cwd=STAGE, env=env, check=False)
+    elif not STAGE.exists():
+        print(f"no earlier run in {STAGE.relative_to(ROOT)}", file=sys.stderr)
+        return 1
     statuses = results(env)
     known = equivalents()
     by_status: dict[str, int] = {}
@@ -105,10 +113,16 @@ def main() -> int:
     equivalent = sorted(name for name, status in statuses.items() if status in SURVIVED and name in known)
     scored = killed + len(survivors)
     score = killed / scored if scored else 0.0
+    timing = {"finished_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()), "seconds": 0, "scope": ["all"]}
+    if args.report_only and RESULTS.exists():
+        # Re-scoring does not re-run anything: the run's own time and scope stay.
+        earlier = json.loads(RESULTS.read_text(encoding="utf-8"))
+        timing = {key: earlier.get(key, value) for key, value in timing.items()}
+    else:
+        timing.update(seconds=round(time.monotonic() - started), scope=args.mutants or ["all"])
     report = {
         "command": "make mutate",
-        "finished_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
-        "seconds": round(time.monotonic() - started),
+        **timing,
         "mutants": len(statuses),
         "by_status": dict(sorted(by_status.items())),
         "killed": killed,
@@ -117,7 +131,9 @@ def main() -> int:
         "score": round(score, 4),
         "target": 0.9,
         "survivors": survivors,
-        "stale_equivalents": sorted(set(known) - set(statuses)),
+        "equivalents": {name: known[name] for name in equivalent},
+        # Listed as equivalent but not a survivor of this run: gone, renamed by a code change, or killed after all.
+        "stale_equivalents": sorted(name for name in known if statuses.get(name) not in SURVIVED),
     }
     RESULTS.parent.mkdir(exist_ok=True)
     RESULTS.write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")
