@@ -1,0 +1,294 @@
+"""The emulator's stores in-process, on a real SQLite file in tmp_path: what a send keeps comes back exactly,
+across a reopen; filters and pages; reset; the data-directory lock; a file that is not a database.
+Both stores must place and list messages the same way."""
+
+from __future__ import annotations
+
+import asyncio
+import sqlite3
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from typing import Any, TypeVar
+
+import pytest
+from dms_rocketmq_emulator._store import DataDirInUseError, DurableStore, MemoryStore, Store, StoreError, make_store
+from dms_rocketmq_emulator.models import PendingMessage, StoredMessage, Topic, decode_msg_id
+
+T = TypeVar("T")
+ORDERS = Topic("orders", 3)
+EVENTS = Topic("events", 2)
+
+
+def _run(store: Store, work: Callable[[Store], Awaitable[T]]) -> T:
+    """Start `store`, run `work` with it, close it: one event loop, as the emulator does."""
+
+    async def run() -> T:
+        await store.start()
+        try:
+            return await work(store)
+        finally:
+            await store.close()
+
+    return asyncio.run(run())
+
+
+async def _send(store: Store, *messages: tuple[str, Topic, str, tuple[tuple[str, str], ...]]) -> list[StoredMessage]:
+    return [await store.append(PendingMessage(i, t, b, p)) for i, t, b, p in messages]
+
+
+def _stores(tmp_path: Path) -> list[Store]:
+    return [MemoryStore(), DurableStore(tmp_path / "data")]
+
+
+@pytest.fixture(params=["memory", "durable"])
+def store(request: pytest.FixtureRequest, tmp_path: Path) -> Store:
+    return make_store(None if request.param == "memory" else tmp_path / "data", ip="10.1.2.3")
+
+
+def test_make_store_picks_by_data_dir(tmp_path: Path) -> None:
+    """No data directory: the memory store; a directory: the durable store in that directory's SQLite file."""
+    assert isinstance(make_store(None), MemoryStore)
+    durable = make_store(tmp_path / "d")
+    assert isinstance(durable, DurableStore)
+    assert durable.path == tmp_path / "d" / "messages.sqlite3"
+    assert str(durable.path) in durable.description
+    assert "synchronous=FULL" in durable.description
+
+
+def test_placement_filters_and_pages(store: Store) -> None:
+    """Round-robin per topic and instance, offsets per queue, UNIQ_KEY last; listing filters and pages."""
+
+    async def work(s: Store) -> tuple[list[StoredMessage], list[Any]]:
+        sent = await _send(
+            s,
+            ("i1", ORDERS, "a", (("KEYS", "k"),)),
+            ("i1", ORDERS, "b", ()),
+            ("i1", EVENTS, "c", (("TAGS", "t"), ("KEYS", "k2"))),
+            ("i2", ORDERS, "d", ()),
+            ("i1", ORDERS, "e", ()),
+            ("i1", ORDERS, "f", ()),
+        )
+        listings = [
+            await s.messages(None, None, 100, 0),
+            await s.messages("i1", None, 100, 0),
+            await s.messages(None, "orders", 100, 0),
+            await s.messages("i1", "orders", 2, 1),
+            await s.messages("i2", "events", 100, 0),
+            await s.messages(None, None, 100, 6),
+        ]
+        return sent, listings
+
+    sent, listings = _run(store, work)
+    assert [(m.instance_id, m.topic, m.queue_id, m.queue_offset) for m in sent] == [
+        ("i1", "orders", 0, 0),
+        ("i1", "orders", 1, 0),
+        ("i1", "events", 0, 0),
+        ("i2", "orders", 0, 0),
+        ("i1", "orders", 2, 0),
+        ("i1", "orders", 0, 1),
+    ]
+    assert [m.seq for m in sent] == [1, 2, 3, 4, 5, 6]
+    assert sent[0].properties == (("KEYS", "k"), ("UNIQ_KEY", sent[0].msg_id))
+    assert sent[2].properties == (("TAGS", "t"), ("KEYS", "k2"), ("UNIQ_KEY", sent[2].msg_id))
+    assert len({m.msg_id for m in sent}) == 6
+    assert decode_msg_id(sent[0].msg_id)["ip"] == "10.1.2.3"
+    everything, only_i1, only_orders, page, nothing, past_end = listings
+    assert everything == (6, sent)
+    assert only_i1 == (5, [sent[i] for i in (0, 1, 2, 4, 5)])
+    assert only_orders == (5, [sent[i] for i in (0, 1, 3, 4, 5)])
+    assert page == (4, [sent[1], sent[4]])
+    assert nothing == (0, [])
+    assert past_end == (6, [])
+
+
+def test_reset_forgets_messages_and_placement(store: Store) -> None:
+    """After reset no message is listed and each topic starts again at queue 0, offset 0."""
+
+    async def work(s: Store) -> tuple[Any, list[StoredMessage]]:
+        await _send(s, ("i", ORDERS, "a", ()), ("i", ORDERS, "b", ()))
+        await s.reset()
+        listing = await s.messages(None, None, 10, 0)
+        return listing, await _send(s, ("i", ORDERS, "c", ()))
+
+    listing, (after,) = _run(store, work)
+    assert listing == (0, [])
+    assert (after.queue_id, after.queue_offset) == (0, 0)
+
+
+def test_durable_round_trip_across_reopen(tmp_path: Path) -> None:
+    """Every field of every message comes back after a reopen, unicode and property order included."""
+    properties = (("KEYS", "ключ 鍵"), ("TAGS", 'a"b\\c'), ("KEYS", ""))
+
+    async def first(s: Store) -> list[StoredMessage]:
+        return await _send(s, ("i1", ORDERS, '{"x": "é\\n"}', properties), ("i2", EVENTS, "", ()))
+
+    sent = _run(DurableStore(tmp_path), first)
+    reopened = DurableStore(tmp_path)
+    listing = _run(reopened, lambda s: s.messages(None, None, 10, 0))
+    assert listing == (2, sent)
+    assert sent[0].properties == (*properties, ("UNIQ_KEY", sent[0].msg_id))
+    assert sent[0].stored_at_ms > 1_700_000_000_000
+
+
+def test_reopen_continues_seq_offsets_and_round_robin_per_topic(tmp_path: Path) -> None:
+    """A reopened store goes on where each topic of each instance left off, and seq keeps growing."""
+
+    async def first(s: Store) -> list[StoredMessage]:
+        return await _send(
+            s,
+            ("i1", ORDERS, "a", ()),
+            ("i1", ORDERS, "b", ()),
+            ("i1", EVENTS, "c", ()),
+            ("i2", ORDERS, "d", ()),
+            ("i1", ORDERS, "e", ()),
+            ("i1", ORDERS, "f", ()),
+            ("i1", ORDERS, "g", ()),
+        )
+
+    async def second(s: Store) -> list[StoredMessage]:
+        return await _send(
+            s, ("i1", ORDERS, "h", ()), ("i1", EVENTS, "i", ()), ("i2", ORDERS, "j", ()), ("i3", ORDERS, "k", ())
+        )
+
+    _run(DurableStore(tmp_path), first)
+    after = _run(DurableStore(tmp_path), second)
+    assert [(m.queue_id, m.queue_offset, m.seq) for m in after] == [(2, 1, 8), (1, 0, 9), (1, 0, 10), (0, 0, 11)]
+
+
+def test_reopen_when_the_last_message_went_to_the_last_queue(tmp_path: Path) -> None:
+    """Round-robin wraps: after a message on the last queue a reopened store sends to queue 0."""
+    _run(DurableStore(tmp_path), lambda s: _send(s, *[("i", ORDERS, b, ()) for b in "abc"]))
+    (after,) = _run(DurableStore(tmp_path), lambda s: _send(s, ("i", ORDERS, "d", ())))
+    assert (after.queue_id, after.queue_offset) == (0, 1)
+
+
+def test_reopen_with_more_queues_than_were_used(tmp_path: Path) -> None:
+    """Queues a topic never used before a reopen start at offset 0 after it."""
+    _run(DurableStore(tmp_path), lambda s: _send(s, ("i", ORDERS, "a", ())))
+    after = _run(DurableStore(tmp_path), lambda s: _send(s, *[("i", ORDERS, b, ()) for b in "bcd"]))
+    assert [(m.queue_id, m.queue_offset) for m in after] == [(1, 0), (2, 0), (0, 1)]
+
+
+def test_reset_is_durable(tmp_path: Path) -> None:
+    """A reset survives a reopen: nothing comes back and placement starts from zero."""
+
+    async def first(s: Store) -> None:
+        await _send(s, ("i", ORDERS, "a", ()), ("i", ORDERS, "b", ()))
+        await s.reset()
+
+    _run(DurableStore(tmp_path), first)
+    listing = _run(DurableStore(tmp_path), lambda s: s.messages(None, None, 10, 0))
+    assert listing == (0, [])
+    (after,) = _run(DurableStore(tmp_path), lambda s: _send(s, ("i", ORDERS, "c", ())))
+    assert (after.queue_id, after.queue_offset) == (0, 0)
+
+
+def test_each_start_takes_a_new_generation_for_message_ids(tmp_path: Path) -> None:
+    """The class-loader field of message ids is the store's generation: the next one on every start."""
+    generations = []
+    for _ in range(3):
+        (sent,) = _run(DurableStore(tmp_path), lambda s: _send(s, ("i", ORDERS, "a", ())))
+        generations.append(decode_msg_id(sent.msg_id)["class_loader_hash"])
+    assert generations[1] == (generations[0] + 1) & 0xFFFFFFFF
+    assert generations[2] == (generations[0] + 2) & 0xFFFFFFFF
+    with sqlite3.connect(tmp_path / "messages.sqlite3") as db:
+        assert db.execute("SELECT value FROM meta WHERE key = 'generation'").fetchone() == (generations[2],)
+
+
+def test_generation_wraps_at_32_bits(tmp_path: Path) -> None:
+    """A stored generation of 2**32 - 1 is followed by 0, not by a 33-bit number."""
+    _run(DurableStore(tmp_path), lambda s: s.messages(None, None, 1, 0))
+    with sqlite3.connect(tmp_path / "messages.sqlite3") as db:
+        db.execute("UPDATE meta SET value = ? WHERE key = 'generation'", (0xFFFFFFFF,))
+    (sent,) = _run(DurableStore(tmp_path), lambda s: _send(s, ("i", ORDERS, "a", ())))
+    assert decode_msg_id(sent.msg_id)["class_loader_hash"] == 0
+
+
+def test_topics_created_on_demand_come_back(tmp_path: Path) -> None:
+    """An auto-created topic is remembered (once) with its queues; configured topics are not written."""
+
+    async def first(s: Store) -> None:
+        auto = Topic("made", 4, auto_created=True)
+        await _send(s, ("i1", auto, "a", ()), ("i1", auto, "b", ()), ("i1", ORDERS, "c", ()))
+        await _send(s, ("i2", Topic("other", 2, auto_created=True), "d", ()))
+
+    store = DurableStore(tmp_path)
+    _run(store, first)
+    assert store.restored_topics() == []
+    reopened = DurableStore(tmp_path)
+    reopened.open()
+    assert sorted(reopened.restored_topics()) == [("i1", "made", 4), ("i2", "other", 2)]
+    restored = reopened.restored_topics()
+    restored.clear()  # a copy: the caller cannot change the store's list
+    assert len(reopened.restored_topics()) == 2
+    asyncio.run(reopened.close())
+    assert MemoryStore().restored_topics() == []
+
+
+def test_data_dir_is_locked_while_open(tmp_path: Path) -> None:
+    """A second store on the same directory is refused while the first is open, and allowed after it closes."""
+    first = DurableStore(tmp_path / "d")
+    first.open()
+    second = DurableStore(tmp_path / "d")
+    with pytest.raises(DataDirInUseError, match="is used by another running emulator") as caught:
+        second.open()
+    assert str(tmp_path / "d") in str(caught.value)
+    asyncio.run(first.close())
+    second.open()
+    second.open()  # opening twice is harmless
+    asyncio.run(second.close())
+
+
+def test_a_file_that_is_not_a_database_is_a_store_error(tmp_path: Path) -> None:
+    """A data directory whose SQLite file is garbage gives StoreError naming the file, and frees the lock."""
+    (tmp_path / "messages.sqlite3").write_bytes(b"this is not a database" * 100)
+    with pytest.raises(StoreError, match="cannot be used") as caught:
+        DurableStore(tmp_path).open()
+    assert str(tmp_path / "messages.sqlite3") in str(caught.value)
+    (tmp_path / "messages.sqlite3").unlink()
+    store = DurableStore(tmp_path)
+    store.open()  # the lock was released
+    asyncio.run(store.close())
+
+
+def test_durable_settings_and_clean_close(tmp_path: Path) -> None:
+    """WAL with synchronous=FULL while open; after close the WAL is checkpointed into the database file."""
+
+    async def work(s: Store) -> tuple[Any, ...]:
+        assert isinstance(s, DurableStore)
+        assert s._db is not None
+        await _send(s, ("i", ORDERS, "a", ()))
+        return (
+            s._db.execute("PRAGMA journal_mode").fetchone()[0],
+            s._db.execute("PRAGMA synchronous").fetchone()[0],
+            s._db.execute("PRAGMA busy_timeout").fetchone()[0],
+        )
+
+    store = DurableStore(tmp_path)
+    assert _run(store, work) == ("wal", 2, 5000)
+    wal = tmp_path / "messages.sqlite3-wal"
+    assert not wal.exists() or wal.stat().st_size == 0
+    assert store.stats == {"commits": 1, "messages": 1}
+    asyncio.run(store.close())  # closing twice is harmless
+
+
+def test_closed_store_refuses_sends(tmp_path: Path) -> None:
+    """A send after close is a StoreError, not a hang."""
+
+    async def run() -> None:
+        store = DurableStore(tmp_path)
+        await store.start()
+        await store.close()
+        with pytest.raises(StoreError, match="the store is closed"):
+            await store.append(PendingMessage("i", ORDERS, "a", ()))
+
+    asyncio.run(run())
+
+
+def test_durable_reads_see_only_committed_messages(tmp_path: Path) -> None:
+    """Listing reads the file (read-only): every acknowledged send is there, in order, from another loop too."""
+    sent = _run(DurableStore(tmp_path), lambda s: _send(s, *[("i", ORDERS, str(n), ()) for n in range(7)]))
+    with sqlite3.connect(tmp_path / "messages.sqlite3") as db:
+        assert db.execute("SELECT COUNT(*) FROM messages").fetchone() == (7,)
+    store = DurableStore(tmp_path)
+    assert _run(store, lambda s: s.messages(None, "orders", 3, 5)) == (7, sent[5:])
