@@ -292,3 +292,27 @@ def test_durable_reads_see_only_committed_messages(tmp_path: Path) -> None:
         assert db.execute("SELECT COUNT(*) FROM messages").fetchone() == (7,)
     store = DurableStore(tmp_path)
     assert _run(store, lambda s: s.messages(None, "orders", 3, 5)) == (7, sent[5:])
+
+
+def test_a_new_month_takes_the_next_generation_and_a_restart_the_one_after(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """When the month turns the id's time field restarts: the next generation is used (and persisted first)."""
+    clock = {"ms": 1_796_083_199_000}  # 2026-11-30T23:59:59Z
+    monkeypatch.setattr("dms_rocketmq_emulator.models._now_ms", lambda: clock["ms"])
+
+    async def across_month(s: Store) -> list[Any]:
+        generations = []
+        for ms in (1_796_083_199_000, 1_796_083_201_000, 1_796_083_202_000):  # 23:59:59, 00:00:01, 00:00:02
+            clock["ms"] = ms
+            (sent,) = await _send(s, ("i", ORDERS, "a", ()))
+            generations.append(decode_msg_id(sent.msg_id)["class_loader_hash"])
+        return generations
+
+    for store in (MemoryStore(), DurableStore(tmp_path)):
+        clock["ms"] = 1_796_083_199_000
+        first, turned, same = _run(store, across_month)
+        assert turned == (first + 1) & 0xFFFFFFFF
+        assert same == turned
+    (after,) = _run(DurableStore(tmp_path), lambda s: _send(s, ("i", ORDERS, "b", ())))
+    assert decode_msg_id(after.msg_id)["class_loader_hash"] == (turned + 1) & 0xFFFFFFFF

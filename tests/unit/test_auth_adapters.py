@@ -1,0 +1,205 @@
+"""The auth adapters a user plugs into httpx or requests: what each adds to a request, what it refuses, what
+its repr shows; and every AK/SK-signed request is accepted by the emulator's own verifier (independent code),
+in process (no sockets)."""
+
+from __future__ import annotations
+
+import datetime
+import io
+from typing import Any
+from urllib.parse import urlsplit
+
+import httpx
+import pytest
+import requests
+from dms_rocketmq import AKSKAuth, TokenAuth
+from dms_rocketmq._auth import format_date
+from dms_rocketmq.auth_requests import AKSKAuth as RequestsAKSKAuth
+from dms_rocketmq.auth_requests import TokenAuth as RequestsTokenAuth
+from dms_rocketmq_emulator._auth import Authenticator, parse_authorization
+from dms_rocketmq_emulator._config import Credential
+
+AK, SK = "AKADAPTER01", "adapter-secret"
+URL = "http://127.0.0.1:8765/v2/rocketmq/p/instances/i/messages"
+BODY = b'{"topic":"orders","body":"x"}'
+
+
+def _verify(method: str, url: str, headers: Any, body: bytes | None) -> list[str]:
+    """Check a request as the emulator would, at the time of its X-Sdk-Date; the names it signed."""
+    lowered = {str(name).lower(): str(value) for name, value in headers.items()}
+    parts = urlsplit(url)
+    lowered.setdefault("host", parts.netloc)
+    signed_at = datetime.datetime.strptime(lowered["x-sdk-date"], "%Y%m%dT%H%M%SZ").replace(tzinfo=datetime.UTC)
+
+    class Clock(datetime.datetime):
+        @classmethod
+        def now(cls, tz: Any = None) -> Any:
+            return signed_at
+
+    verifier = Authenticator([Credential(AK, SK)], [], clock=Clock)
+    verifier.check(method, parts.path, parts.query, lowered, body or b"")
+    return parse_authorization(lowered["authorization"])[1]
+
+
+def _prepared(method: str = "POST", body: Any = BODY, **headers: str) -> requests.PreparedRequest:
+    return requests.Request(method, URL, headers=headers, data=body).prepare()
+
+
+# -- requests: AKSKAuth ----------------------------------------------------------------------------------------
+
+
+def test_requests_signature_passes_the_verifier_with_every_option() -> None:
+    """Project id and security token are added and signed; the verifier accepts the result."""
+    prepared = RequestsAKSKAuth(AK, SK, "sec-token", project_id="proj")(
+        _prepared(**{"Content-Type": "application/json"})
+    )
+    assert prepared.headers["X-Project-Id"] == "proj"
+    assert prepared.headers["X-Security-Token"] == "sec-token"
+    signed = _verify("POST", URL, prepared.headers, BODY)
+    assert {"x-project-id", "x-security-token", "x-sdk-date", "host", "content-type"} <= set(signed)
+    assert "authorization" not in signed
+
+
+def test_requests_keeps_the_callers_project_id_and_date() -> None:
+    """An X-Project-Id or X-Sdk-Date the caller set is signed as given, not replaced."""
+    prepared = RequestsAKSKAuth(AK, SK, project_id="proj")(
+        _prepared(**{"X-Project-Id": "mine", "X-Sdk-Date": "20261126T093000Z"})
+    )
+    assert prepared.headers["X-Project-Id"] == "mine"
+    assert prepared.headers["X-Sdk-Date"] == "20261126T093000Z"
+    assert "X-Security-Token" not in prepared.headers
+    _verify("POST", URL, prepared.headers, BODY)
+
+
+def test_requests_without_project_id_adds_none() -> None:
+    """Without project_id no X-Project-Id is invented."""
+    prepared = RequestsAKSKAuth(AK, SK)(_prepared())
+    assert "X-Project-Id" not in prepared.headers
+    _verify("POST", URL, prepared.headers, BODY)
+
+
+def test_requests_signs_again_over_no_stale_signature() -> None:
+    """Signing a request twice (a redirect or a retry) drops the old Authorization instead of signing it."""
+    auth = RequestsAKSKAuth(AK, SK)
+    prepared = auth(_prepared(**{"X-Sdk-Date": "20261126T093000Z"}))
+    first = prepared.headers["Authorization"]
+    prepared.body = b'{"topic":"orders","body":"y"}'
+    auth(prepared)
+    assert prepared.headers["Authorization"] != first
+    assert "authorization" not in _verify("POST", URL, prepared.headers, prepared.body)
+
+
+def test_requests_text_body_and_no_body() -> None:
+    """A str body signs as its UTF-8 bytes; a GET without body signs the empty body."""
+    as_text = RequestsAKSKAuth(AK, SK)(_prepared(body="é", **{"X-Sdk-Date": "20261126T093000Z"}))
+    _verify("POST", URL, as_text.headers, "é".encode())
+    get = RequestsAKSKAuth(AK, SK)(_prepared("GET", None))
+    _verify("GET", URL, get.headers, None)
+
+
+def test_requests_refuses_a_stream_body() -> None:
+    """A file or generator body cannot be hashed up front: TypeError saying what is signed."""
+    prepared = _prepared()
+    prepared.body = io.BytesIO(b"x")  # type: ignore[assignment]
+    with pytest.raises(TypeError, match="AKSKAuth signs bodies given as bytes or str, not streams or files"):
+        RequestsAKSKAuth(AK, SK)(prepared)
+
+
+@pytest.mark.parametrize(("ak", "sk"), [("", "sk"), ("ak", ""), ("", "")])
+def test_aksk_auth_needs_both_keys(ak: str, sk: str) -> None:
+    """An empty AK or SK is refused when the auth is made, in both adapters."""
+    for cls in (AKSKAuth, RequestsAKSKAuth):
+        with pytest.raises(ValueError, match="AKSKAuth needs a non-empty ak and sk"):
+            cls(ak, sk)
+
+
+def test_reprs_show_no_secret() -> None:
+    """The reprs name the AK and mask the SK, the security token and the IAM token."""
+    assert repr(RequestsAKSKAuth("ak1", "sk1", "tok1")) == "AKSKAuth(ak='ak1', sk='***')"
+    assert repr(AKSKAuth("ak1", "sk1", "tok1")) == "AKSKAuth(ak='ak1', sk='***', security_token=***)"
+    assert repr(AKSKAuth("ak1", "sk1")) == "AKSKAuth(ak='ak1', sk='***', security_token=None)"
+    assert repr(TokenAuth("tok1")) == "TokenAuth(token='***')"
+    assert repr(RequestsTokenAuth("tok1")) == "TokenAuth(token='***')"
+
+
+# -- token adapters ----------------------------------------------------------------------------------------------
+
+
+def _httpx_token(auth: TokenAuth, **headers: str) -> httpx.Request:
+    request = httpx.Request("POST", URL, headers=headers)
+    flow = auth.auth_flow(request)
+    assert next(flow) is request
+    with pytest.raises(StopIteration):
+        flow.send(httpx.Response(200))
+    return request
+
+
+def _requests_token(auth: RequestsTokenAuth, **headers: str) -> requests.PreparedRequest:
+    return auth(_prepared(**headers))
+
+
+def test_token_adapters_add_token_and_project_id() -> None:
+    """X-Auth-Token always; X-Project-Id when given and the request has none; no Authorization."""
+    for request in (
+        _httpx_token(TokenAuth("tok", project_id="proj")),
+        _requests_token(RequestsTokenAuth("tok", project_id="proj")),
+    ):
+        assert request.headers["X-Auth-Token"] == "tok"
+        assert request.headers["X-Project-Id"] == "proj"
+        assert "Authorization" not in request.headers
+
+
+def test_token_adapters_keep_the_callers_project_id() -> None:
+    """A request's own X-Project-Id (in any case) is kept; without project_id none is added."""
+    for request in (
+        _httpx_token(TokenAuth("tok", project_id="proj"), **{"x-PROJECT-id": "mine"}),
+        _requests_token(RequestsTokenAuth("tok", project_id="proj"), **{"x-PROJECT-id": "mine"}),
+    ):
+        assert request.headers["X-Project-Id"] == "mine"
+    for bare in (_httpx_token(TokenAuth("tok")), _requests_token(RequestsTokenAuth("tok"))):
+        assert "X-Project-Id" not in bare.headers
+
+
+def test_token_adapters_need_a_token() -> None:
+    """An empty token is refused when the auth is made."""
+    for cls in (TokenAuth, RequestsTokenAuth):
+        with pytest.raises(ValueError, match="TokenAuth needs a non-empty token"):
+            cls("")
+
+
+# -- httpx: AKSKAuth ----------------------------------------------------------------------------------------------
+
+
+def test_httpx_signature_passes_the_verifier_with_every_option() -> None:
+    """The httpx adapter's project id and security token are added, signed and accepted by the verifier."""
+    request = httpx.Request("POST", URL, content=BODY, headers={"Content-Type": "application/json"})
+    AKSKAuth(AK, SK, "sec-token", project_id="proj").sign(request)
+    assert request.headers["X-Project-Id"] == "proj"
+    assert request.headers["X-Security-Token"] == "sec-token"
+    signed = _verify("POST", URL, request.headers, BODY)
+    assert {"x-project-id", "x-security-token", "x-sdk-date", "host", "content-type"} <= set(signed)
+
+
+def test_httpx_signer_cache_is_per_method_and_url() -> None:
+    """A GET then a POST (and another URL) through one auth are each signed for themselves."""
+    auth = AKSKAuth(AK, SK, project_id="proj")
+    for method, url, body in [
+        ("GET", URL, b""),
+        ("POST", URL, BODY),
+        ("POST", URL + "/x", BODY),
+        ("GET", URL, b""),
+        ("POST", URL, BODY),
+    ]:
+        request = httpx.Request(method, url, content=body)
+        auth.sign(request)
+        _verify(method, url, request.headers, body)
+
+
+def test_format_date() -> None:
+    """X-Sdk-Date is YYYYMMDDTHHMMSSZ in UTC: an aware time is converted, a naive one taken as UTC."""
+    moment = datetime.datetime(2026, 11, 26, 17, 30, 5, tzinfo=datetime.timezone(datetime.timedelta(hours=8)))
+    assert format_date(moment) == "20261126T093005Z"
+    assert format_date(datetime.datetime(2026, 1, 2, 3, 4, 5)) == "20260102T030405Z"
+    before = datetime.datetime.now(datetime.UTC).replace(microsecond=0)
+    now = datetime.datetime.strptime(format_date(), "%Y%m%dT%H%M%SZ").replace(tzinfo=datetime.UTC)
+    assert before <= now <= before + datetime.timedelta(seconds=2)
