@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import sqlite3
+import threading
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any, TypeVar
@@ -279,8 +280,9 @@ def test_closed_store_refuses_sends(tmp_path: Path) -> None:
         store = DurableStore(tmp_path)
         await store.start()
         await store.close()
-        with pytest.raises(StoreError, match="the store is closed"):
-            await store.append(PendingMessage("i", ORDERS, "a", ()))
+        for _ in range(2):  # a refused send leaves nothing behind that the next one would wait for
+            with pytest.raises(StoreError, match="the store is closed"):
+                await asyncio.wait_for(store.append(PendingMessage("i", ORDERS, "a", ())), 5)
 
     asyncio.run(run())
 
@@ -316,3 +318,34 @@ def test_a_new_month_takes_the_next_generation_and_a_restart_the_one_after(
         assert same == turned
     (after,) = _run(DurableStore(tmp_path), lambda s: _send(s, ("i", ORDERS, "b", ())))
     assert decode_msg_id(after.msg_id)["class_loader_hash"] == (turned + 1) & 0xFFFFFFFF
+
+
+def test_a_cancelled_send_does_not_hold_up_its_batch(tmp_path: Path) -> None:
+    """A send whose caller went away (cancelled) while its batch was on the way to disk: the rest still finish."""
+
+    async def run() -> list[int]:
+        store = DurableStore(tmp_path)
+        await store.start()
+        blocker = sqlite3.connect(store.path, isolation_level=None)
+        blocker.execute("BEGIN IMMEDIATE")  # the writer's INSERT waits: every send below joins one batch
+        tasks = [asyncio.create_task(store.append(PendingMessage("i", ORDERS, str(n), ()))) for n in range(4)]
+        for _ in range(3):
+            await asyncio.sleep(0)
+        tasks[0].cancel()
+        blocker.execute("ROLLBACK")
+        blocker.close()
+        done = [(await asyncio.wait_for(task, 10)).queue_offset for task in tasks[1:]]
+        await store.close()
+        return done
+
+    assert asyncio.run(run()) == [0, 0, 1]
+
+
+def test_the_writer_thread_never_keeps_the_process_alive(tmp_path: Path) -> None:
+    """The writer is a daemon thread, named for thread dumps: an emulator killed before close() still exits."""
+
+    async def writer_threads(s: Store) -> list[threading.Thread]:
+        return [t for t in threading.enumerate() if t.name == "dms-emulator-writer"]
+
+    (thread,) = _run(DurableStore(tmp_path), writer_threads)
+    assert thread.daemon
