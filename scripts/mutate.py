@@ -129,6 +129,7 @@ def main() -> int:
         "survived_not_equivalent": len(survivors),
         "equivalent": len(equivalent),
         "score": round(score, 4),
+        "percent": round(100 * score, 1),
         "target": 0.9,
         "survivors": survivors,
         "equivalents": {name: known[name] for name in equivalent},
