@@ -10,6 +10,7 @@ are left out of the score. Slow (tens of minutes on two cores): outside `make te
 
     python scripts/mutate.py [--max-children N] [MUTANT_GLOB ...]   # e.g. "dms_rocketmq._retry*"
     python scripts/mutate.py --report-only    # re-score the last run (after editing equivalents.toml)
+    python scripts/mutate.py --survivors      # after adding tests: run the last run's survivors again
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ import sys
 import time
 import tomllib
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
 STAGE = ROOT / "build" / "mutate"
@@ -43,10 +45,17 @@ SURVIVED = {"survived", "no tests"}
 NOT_RUN = {"skipped", "suspicious", "not checked", "check was interrupted by user", "caught by type check"}
 
 
-def stage() -> None:
-    """Lay out build/mutate as mutmut expects it, from the working tree as it is now."""
+def stage(*, keep_results: bool = False) -> None:
+    """Lay out build/mutate as mutmut expects it, from the working tree as it is now.
+
+    With `keep_results`, mutmut's own state (build/mutate/mutants) stays: it keeps each mutant's verdict
+    unless the function it mutates has changed, and collects stats for tests it has not seen.
+    """
     if STAGE.exists():
-        shutil.rmtree(STAGE)
+        for entry in STAGE.iterdir():
+            if keep_results and entry.name == "mutants":
+                continue
+            shutil.rmtree(entry) if entry.is_dir() else entry.unlink()
     (STAGE / "src").mkdir(parents=True)
     ignore = shutil.ignore_patterns("__pycache__", "*.pyc")
     for name, path in PACKAGES.items():
@@ -93,11 +102,23 @@ def main() -> int:
     parser.add_argument(
         "--report-only", action="store_true", help="score the last run in build/mutate again without running"
     )
+    parser.add_argument(
+        "--survivors",
+        action="store_true",
+        help="keep the last run's verdicts and run again only its survivors (after adding tests)",
+    )
     args = parser.parse_args()
     started = time.monotonic()
     env = {**os.environ, "PYTHONDONTWRITEBYTECODE": "1"}
+    if args.survivors:
+        # Tests were only added since the last run: a killed mutant stays killed, so only survivors can change.
+        last = json.loads(RESULTS.read_text(encoding="utf-8"))
+        args.mutants = [*args.mutants, *last["survivors"]]
+        if not args.mutants:
+            print("the last run left no survivors", file=sys.stderr)
+            return 0
     if not args.report_only:
-        stage()
+        stage(keep_results=args.survivors)
         command = [sys.executable, "-m", "mutmut", "run", "--max-children", str(args.max_children), *args.mutants]
         print("+", " ".join(command), f"(in {STAGE.relative_to(ROOT)})", flush=True)
         subprocess.run(command, cwd=STAGE, env=env, check=False)
@@ -114,11 +135,26 @@ def main() -> int:
     equivalent = sorted(name for name, status in statuses.items() if status in SURVIVED and name in known)
     scored = killed + len(survivors)
     score = killed / scored if scored else 0.0
-    timing = {"finished_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()), "seconds": 0, "scope": ["all"]}
+    timing: dict[str, Any] = {
+        "finished_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        "seconds": 0,
+        "scope": ["all"],
+    }
     if args.report_only and RESULTS.exists():
         # Re-scoring does not re-run anything: the run's own time and scope stay.
         earlier = json.loads(RESULTS.read_text(encoding="utf-8"))
         timing = {key: earlier.get(key, value) for key, value in timing.items()}
+        if "survivors_rechecked" in earlier:
+            timing["survivors_rechecked"] = earlier["survivors_rechecked"]
+    elif args.survivors:
+        # The verdicts are the last full run's, with its survivors checked again against the added tests.
+        earlier = json.loads(RESULTS.read_text(encoding="utf-8"))
+        timing = {key: earlier.get(key, value) for key, value in timing.items()}
+        timing["survivors_rechecked"] = {
+            "finished_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+            "seconds": round(time.monotonic() - started),
+            "mutants": len(args.mutants),
+        }
     else:
         timing.update(seconds=round(time.monotonic() - started), scope=args.mutants or ["all"])
     report = {
