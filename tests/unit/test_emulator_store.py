@@ -281,7 +281,7 @@ def test_closed_store_refuses_sends(tmp_path: Path) -> None:
         await store.start()
         await store.close()
         for _ in range(2):  # a refused send leaves nothing behind that the next one would wait for
-            with pytest.raises(StoreError, match="^the store is closed$"):
+            with pytest.raises(StoreError, match=r"^the store is closed$"):
                 await asyncio.wait_for(store.append(PendingMessage("i", ORDERS, "a", ())), 5)
 
     asyncio.run(run())

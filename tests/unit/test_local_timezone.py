@@ -1,0 +1,41 @@
+"""Times on the wire are UTC whatever the machine's time zone: X-Sdk-Date (wrapper) and the control API's
+stored-at (emulator), checked with the process in UTC+8, where Huawei Cloud's users often are (no sockets)."""
+
+from __future__ import annotations
+
+import datetime
+import time
+from collections.abc import Iterator
+
+import pytest
+from dms_rocketmq._auth import format_date
+from dms_rocketmq_emulator.models import format_ms
+
+
+@pytest.fixture
+def shanghai(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    if not hasattr(time, "tzset"):
+        pytest.skip("the process time zone can be changed on POSIX only")
+    monkeypatch.setenv("TZ", "Asia/Shanghai")
+    time.tzset()
+    try:
+        yield
+    finally:
+        monkeypatch.undo()
+        time.tzset()
+
+
+def test_sdk_date_is_utc_in_another_time_zone(shanghai: None) -> None:
+    """format_date() of now, and of an aware moment, are UTC even when local time is 8 hours ahead."""
+    assert time.localtime().tm_gmtoff == 8 * 3600
+    before = datetime.datetime.now(datetime.UTC).replace(microsecond=0)
+    now = datetime.datetime.strptime(format_date(), "%Y%m%dT%H%M%SZ").replace(tzinfo=datetime.UTC)
+    assert before <= now <= before + datetime.timedelta(seconds=2)
+    local = datetime.datetime(2026, 11, 26, 17, 30, 5).astimezone()  # 17:30:05 in Shanghai
+    assert format_date(local) == "20261126T093005Z"
+
+
+def test_stored_at_is_utc_in_another_time_zone(shanghai: None) -> None:
+    """The emulator shows stored-at times in UTC (with a Z), not in the machine's local time."""
+    ms = int(datetime.datetime(2026, 11, 26, 9, 30, tzinfo=datetime.UTC).timestamp() * 1000) + 1
+    assert format_ms(ms) == "2026-11-26T09:30:00.001Z"
