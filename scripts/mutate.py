@@ -57,6 +57,11 @@ def stage(*, keep_results: bool = False) -> None:
                 continue
             shutil.rmtree(entry) if entry.is_dir() else entry.unlink()
     (STAGE / "src").mkdir(parents=True)
+    head = subprocess.run(["git", "rev-parse", "HEAD"], cwd=ROOT, capture_output=True, text=True, check=False)
+    dirty = subprocess.run(
+        ["git", "status", "--porcelain", "--untracked-files=no"], cwd=ROOT, capture_output=True, text=True, check=False
+    )
+    (STAGE / "STAGED_FROM").write_text(head.stdout.strip() + (" (with local changes)" if dirty.stdout.strip() else ""))
     ignore = shutil.ignore_patterns("__pycache__", "*.pyc")
     for name, path in PACKAGES.items():
         # symlinks=False: the emulator's packaged openapi.yaml is a link to the spec at the top level.
@@ -157,8 +162,10 @@ def main() -> int:
         }
     else:
         timing.update(seconds=round(time.monotonic() - started), scope=args.mutants or ["all"])
+    staged_from = STAGE / "STAGED_FROM"
     report = {
         "command": "make mutate",
+        "commit": staged_from.read_text().strip() if staged_from.exists() else "unknown",
         **timing,
         "mutants": len(statuses),
         "by_status": dict(sorted(by_status.items())),
