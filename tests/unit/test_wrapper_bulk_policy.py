@@ -224,3 +224,45 @@ def test_sync_send_many_ctrl_c_once_accounts_for_every_input() -> None:
         error = outcome.exception
         assert isinstance(error, dms.SendCancelledError)
         assert (error.request_sent, error.reason) == (False, "interrupted (Ctrl-C)")
+
+
+def _timed_sends(count: int, rate: float) -> tuple[float, list[bool]]:
+    started = time.monotonic()
+    with sync_client(echo) as client:
+        outcomes = client.send_many([{"topic": "orders", "body": str(n)} for n in range(count)], rate=rate)
+    return time.monotonic() - started, [o.ok for o in outcomes]
+
+
+def test_rate_spaces_the_sends_of_every_api() -> None:
+    """`rate` is a cap in messages per second for send_many and iter_send, sync and async: 6 sends at 20/s
+    take at least the 5 gaps of 50 ms between them, and all are stored."""
+    elapsed, oks = _timed_sends(6, 20.0)
+    assert oks == [True] * 6
+    assert elapsed >= 0.2
+    inputs = [{"topic": "orders", "body": str(n)} for n in range(6)]
+    started = time.monotonic()
+    with sync_client(echo) as client:
+        assert len(list(client.iter_send(inputs, rate=20.0))) == 6
+    assert time.monotonic() - started >= 0.2
+
+    async def main() -> float:
+        begun = time.monotonic()
+        async with async_client(echo) as client:
+            assert all(o.ok for o in await client.send_many(inputs, rate=20.0))
+            assert len([pair async for pair in client.iter_send(inputs, rate=20.0)]) == 6
+        return time.monotonic() - begun
+
+    assert asyncio.run(main()) >= 0.4
+
+
+def test_no_more_sending_threads_than_inputs() -> None:
+    """A short list is sent by as many threads as it has inputs, not by `concurrency` of them."""
+    names: set[str] = set()
+
+    def spy(request: httpx.Request) -> httpx.Response:
+        names.update(t.name for t in threading.enumerate() if t.name.startswith("dms-rocketmq-send-"))
+        return echo(request)
+
+    with sync_client(spy) as client:
+        client.send_many([{"topic": "orders", "body": "0"}], concurrency=16)
+    assert names == {"dms-rocketmq-send-0"}
