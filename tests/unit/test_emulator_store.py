@@ -349,3 +349,37 @@ def test_the_writer_thread_never_keeps_the_process_alive(tmp_path: Path) -> None
 
     (thread,) = _run(DurableStore(tmp_path), writer_threads)
     assert thread.daemon
+
+
+def test_sends_queued_behind_a_failed_write_are_refused_until_placement_is_reloaded(tmp_path: Path) -> None:
+    """A failed batch fails its senders and every send queued behind it; the next send takes offset 0 again:
+    no gap, nothing stored twice."""
+    one = Topic("orders", 1)
+
+    async def run() -> tuple[list[str], list[Any], int]:
+        store = DurableStore(tmp_path)
+        store.open()
+        assert store._db is not None
+        store._db.execute(
+            "CREATE TRIGGER fail BEFORE INSERT ON messages WHEN NEW.body = 'boom'"
+            " BEGIN SELECT RAISE(ABORT, 'simulated disk error'); END"
+        )
+        await store.start()
+        blocker = sqlite3.connect(store.path, isolation_level=None)
+        blocker.execute("BEGIN IMMEDIATE")  # the writer's INSERT of the first batch waits for the lock
+        first = [asyncio.create_task(store.append(PendingMessage("i", one, b, ()))) for b in ("a", "boom", "b")]
+        await asyncio.sleep(0.2)  # the writer has taken the first batch and waits on the lock
+        behind = [asyncio.create_task(store.append(PendingMessage("i", one, b, ()))) for b in ("c", "d")]
+        for _ in range(3):
+            await asyncio.sleep(0)
+        blocker.execute("ROLLBACK")
+        blocker.close()
+        results = await asyncio.wait_for(asyncio.gather(*first, *behind, return_exceptions=True), 5)
+        after = await asyncio.wait_for(store.append(PendingMessage("i", one, "e", ())), 5)
+        _, listed = await store.messages(None, None, 10, 0)
+        await store.close()
+        return [m.body for m in listed], results, after.queue_offset
+
+    bodies, results, offset = asyncio.run(run())
+    assert all(isinstance(r, StoreError) for r in results), results
+    assert (bodies, offset) == (["e"], 0)
