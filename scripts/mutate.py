@@ -11,6 +11,7 @@ are left out of the score. Slow (tens of minutes on two cores): outside `make te
     python scripts/mutate.py [--max-children N] [MUTANT_GLOB ...]   # e.g. "dms_rocketmq._retry*"
     python scripts/mutate.py --report-only    # re-score the last run (after editing equivalents.toml)
     python scripts/mutate.py --survivors      # after adding tests: run the last run's survivors again
+    python scripts/mutate.py --resume [GLOB]  # go on with an interrupted run (the globs' mutants first)
 """
 
 from __future__ import annotations
@@ -108,6 +109,11 @@ def main() -> int:
         "--report-only", action="store_true", help="score the last run in build/mutate again without running"
     )
     parser.add_argument(
+        "--resume",
+        action="store_true",
+        help="keep mutmut's verdicts and go on with the mutants not checked yet (those of the globs, if given)",
+    )
+    parser.add_argument(
         "--survivors",
         action="store_true",
         help="keep the last run's verdicts and run again only its survivors (after adding tests)",
@@ -123,7 +129,7 @@ def main() -> int:
             print("the last run left no survivors", file=sys.stderr)
             return 0
     if not args.report_only:
-        stage(keep_results=args.survivors)
+        stage(keep_results=args.survivors or args.resume)
         command = [sys.executable, "-m", "mutmut", "run", "--max-children", str(args.max_children), *args.mutants]
         print("+", " ".join(command), f"(in {STAGE.relative_to(ROOT)})", flush=True)
         subprocess.run(command, cwd=STAGE, env=env, check=False)
@@ -151,6 +157,11 @@ def main() -> int:
         timing = {key: earlier.get(key, value) for key, value in timing.items()}
         if "survivors_rechecked" in earlier:
             timing["survivors_rechecked"] = earlier["survivors_rechecked"]
+    elif args.resume and RESULTS.exists():
+        # The same run, gone on with after an interruption: its time adds up, its scope stays.
+        earlier = json.loads(RESULTS.read_text(encoding="utf-8"))
+        timing["scope"] = earlier.get("scope", ["all"])
+        timing["seconds"] = int(earlier.get("seconds", 0)) + round(time.monotonic() - started)
     elif args.survivors:
         # The verdicts are the last full run's, with its survivors checked again against the added tests.
         earlier = json.loads(RESULTS.read_text(encoding="utf-8"))
