@@ -6,6 +6,7 @@ from __future__ import annotations
 import _thread
 import asyncio
 import json
+import signal
 import threading
 import time
 from collections.abc import Iterator
@@ -16,6 +17,16 @@ import httpx
 import pytest
 from dms_rocketmq._bulk import FailFast, SendControl, may_have_been_stored, outcome_state
 from test_wrapper_fakes import async_client, error, stored, sync_client
+
+
+@pytest.fixture
+def ctrl_c() -> Iterator[None]:
+    """Python's own Ctrl-C handling (a test runner may have installed its own SIGINT handler)."""
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
 
 
 def echo(request: httpx.Request) -> httpx.Response:
@@ -204,7 +215,7 @@ def test_sending_threads_are_daemons() -> None:
     assert all(t.daemon for t in drivers)
 
 
-def test_sync_send_many_ctrl_c_once_accounts_for_every_input() -> None:
+def test_sync_send_many_ctrl_c_once_accounts_for_every_input(ctrl_c: None) -> None:
     """One Ctrl-C: the sends in flight are stored, every other input comes back not sent, naming the Ctrl-C."""
     gate = threading.Event()
 

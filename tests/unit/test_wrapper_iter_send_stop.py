@@ -7,6 +7,7 @@ from __future__ import annotations
 import _thread
 import asyncio
 import json
+import signal
 import threading
 import time
 from collections.abc import Iterator
@@ -14,9 +15,20 @@ from typing import Any
 
 import dms_rocketmq as dms
 import httpx
+import pytest
 from test_wrapper_fakes import async_client, stored, sync_client
 
 CONCURRENCY = 3
+
+
+@pytest.fixture
+def ctrl_c() -> Iterator[None]:
+    """Python's own Ctrl-C handling (a test runner may have installed its own SIGINT handler)."""
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
 
 
 def _inputs(taken: list[int]) -> Iterator[dict[str, str]]:
@@ -40,7 +52,7 @@ def _interrupt_after(*delays: float) -> list[threading.Timer]:
     return timers
 
 
-def test_sync_ctrl_c_once_lets_the_sends_in_flight_finish() -> None:
+def test_sync_ctrl_c_once_lets_the_sends_in_flight_finish(ctrl_c: None) -> None:
     """A first Ctrl-C while the consumer waits: no input is taken after it, the ones in flight are stored."""
     gate, taken = threading.Event(), [0]
     release = threading.Timer(0.6, gate.set)
@@ -53,7 +65,7 @@ def test_sync_ctrl_c_once_lets_the_sends_in_flight_finish() -> None:
     assert taken[0] == CONCURRENCY
 
 
-def test_sync_ctrl_c_twice_gives_up_the_sends_in_flight() -> None:
+def test_sync_ctrl_c_twice_gives_up_the_sends_in_flight(ctrl_c: None) -> None:
     """A second Ctrl-C abandons the sends in flight: each comes back in doubt, naming the first Ctrl-C."""
     gate, taken = threading.Event(), [0]
     try:
