@@ -205,7 +205,7 @@ def test_sending_threads_are_daemons() -> None:
 
     with sync_client(spy) as client:
         client.send_many([{"topic": "orders", "body": str(n)} for n in range(4)], concurrency=2)
-        stream = client.iter_send(_inputs([0], 3), concurrency=2)
+        stream = client.iter_send(_inputs([0], 50), concurrency=2)  # more than its queue holds: the driver waits
         next(stream)
         drivers = [t for t in threading.enumerate() if t.name == "dms-rocketmq-iter-send"]
         list(stream)
