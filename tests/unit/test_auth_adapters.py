@@ -5,6 +5,7 @@ in process (no sockets)."""
 from __future__ import annotations
 
 import datetime
+import hashlib
 import io
 import logging
 import sys
@@ -14,7 +15,7 @@ from urllib.parse import urlsplit
 import httpx
 import pytest
 import requests
-from dms_rocketmq import AKSKAuth, TokenAuth
+from dms_rocketmq import AKSKAuth, TokenAuth, sign_request
 from dms_rocketmq._auth import format_date
 from dms_rocketmq.auth_requests import AKSKAuth as RequestsAKSKAuth
 from dms_rocketmq.auth_requests import TokenAuth as RequestsTokenAuth
@@ -226,3 +227,39 @@ def test_debug_log_masks_credentials_even_with_a_colon(caplog: pytest.LogCapture
     assert "x-project-id:p r\n" in text
     assert "sec:tok" not in text
     assert SK not in text
+
+
+# -- sign_request, the step under both adapters -----------------------------------------------------------------
+
+
+def test_sign_request_needs_both_keys() -> None:
+    """An empty AK or SK is refused before anything is signed."""
+    with pytest.raises(ValueError, match=r"^sign_request needs a non-empty ak and sk$"):
+        sign_request("POST", URL, {}, BODY, "", SK)
+
+
+def test_sign_request_host_and_path_from_the_url() -> None:
+    """Host comes from the URL without its user info; a URL without a path signs the path `/`."""
+    added = sign_request("GET", "http://user:pw@h:81", {}, None, AK, SK, "20261126T093000Z")
+    assert added["Host"] == "h:81"
+    _verify("GET", "http://h:81/", added, None)
+
+
+def test_sign_request_unsigned_payload_replaces_a_callers_hash() -> None:
+    """For a non-JSON body the SDK sends UNSIGNED-PAYLOAD: a caller's own X-Sdk-Content-Sha256 is not signed."""
+    caller = {
+        "Content-Type": "text/plain",
+        "X-Sdk-Content-Sha256": hashlib.sha256(BODY).hexdigest(),
+        "X-Sdk-Date": "20261126T093000Z",
+    }
+    added = sign_request("POST", URL, caller, BODY, AK, SK)
+    assert added["X-Sdk-Content-Sha256"] == "UNSIGNED-PAYLOAD"
+    _verify("POST", URL, {**caller, **added}, BODY)
+
+
+def test_httpx_keeps_the_callers_project_id() -> None:
+    """The httpx adapter does not replace an X-Project-Id the request already has."""
+    request = httpx.Request("POST", URL, content=BODY, headers={"x-project-id": "mine"})
+    AKSKAuth(AK, SK, project_id="proj").sign(request)
+    assert request.headers["X-Project-Id"] == "mine"
+    _verify("POST", URL, request.headers, BODY)
