@@ -263,3 +263,26 @@ def test_httpx_keeps_the_callers_project_id() -> None:
     AKSKAuth(AK, SK, project_id="proj").sign(request)
     assert request.headers["X-Project-Id"] == "mine"
     _verify("POST", URL, request.headers, BODY)
+
+
+def test_httpx_signs_what_it_adds() -> None:
+    """An X-Project-Id the adapter adds is signed too, with or without a security token."""
+    request = httpx.Request("POST", URL, content=BODY)
+    AKSKAuth(AK, SK, project_id="proj").sign(request)
+    assert "x-project-id" in _verify("POST", URL, request.headers, BODY)
+
+
+def test_httpx_keeps_a_callers_security_token_when_it_has_none() -> None:
+    """Without a configured security token, one the request carries is left as it is and signed."""
+    request = httpx.Request("POST", URL, content=BODY, headers={"X-Security-Token": "callers"})
+    AKSKAuth(AK, SK).sign(request)
+    assert request.headers["X-Security-Token"] == "callers"
+    assert "x-security-token" in _verify("POST", URL, request.headers, BODY)
+
+
+def test_httpx_sends_a_non_json_body_unsigned_as_the_sdk_does() -> None:
+    """A body that is not JSON gets X-Sdk-Content-Sha256: UNSIGNED-PAYLOAD, as Huawei's SDK sends it."""
+    request = httpx.Request("POST", URL, content=b"plain", headers={"Content-Type": "text/plain"})
+    AKSKAuth(AK, SK).sign(request)
+    assert request.headers["X-Sdk-Content-Sha256"] == "UNSIGNED-PAYLOAD"
+    _verify("POST", URL, request.headers, b"plain")
