@@ -129,12 +129,14 @@ def test_reprs_show_no_secret() -> None:
 
 
 def _httpx_token(auth: TokenAuth, **headers: str) -> httpx.Request:
+    """The request as it goes on the wire (once answered, its credential headers may be masked)."""
     request = httpx.Request("POST", URL, headers=headers)
     flow = auth.auth_flow(request)
     assert next(flow) is request
+    sent = httpx.Request("POST", URL, headers=request.headers)
     with pytest.raises(StopIteration):
-        flow.send(httpx.Response(200))
-    return request
+        flow.send(httpx.Response(200, request=request))
+    return sent
 
 
 def _requests_token(auth: RequestsTokenAuth, **headers: str) -> requests.PreparedRequest:
