@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import datetime
 
+import pytest
 from dms_rocketmq_emulator import InstanceSettings, Settings, TopicSettings
 from dms_rocketmq_emulator.models import Fault, FaultPlan, Registry, StoredMessage, Topic, format_ms
 
@@ -74,3 +75,44 @@ def test_restored_topics_come_back_without_overriding_configured_ones() -> None:
     assert topics["made"] == Topic("made", 3, auto_created=True)
     assert topics["orders"] == Topic("orders", 4, auto_created=False)
     assert set(registry.instances) == {INSTANCE}
+
+
+def test_now_ms_is_the_epoch_clock_in_milliseconds() -> None:
+    """Stored-at times are milliseconds since the epoch, as the system clock says (within a second)."""
+    import time
+
+    from dms_rocketmq_emulator.models import now_ms
+
+    assert abs(now_ms() - time.time() * 1000) < 1000
+
+
+def test_decode_msg_id_fields_and_refusals() -> None:
+    """Each field is read big-endian from its bytes (the counter's two included); anything but 32 hex
+    characters is refused with one message."""
+    from dms_rocketmq_emulator.models import decode_msg_id
+
+    fields = decode_msg_id("0A0102030405" + "01020304" + "05060708" + "ABCD")
+    assert fields == {
+        "ip": "10.1.2.3",
+        "pid": 0x0405,
+        "class_loader_hash": 0x01020304,
+        "ms_since_month_start": 0x05060708,
+        "counter": 0xABCD,
+    }
+    for bad in ("0" * 34, "0" * 30, "G" * 32):
+        with pytest.raises(ValueError, match=r"^not a 32-character hexadecimal message id$"):
+            decode_msg_id(bad)
+
+
+def test_registry_names_what_it_holds() -> None:
+    """Configured instances keep their id and broker name; a topic created on demand has the name asked for."""
+    registry = Registry(
+        Settings(
+            data_dir=None,
+            auto_create_topics=True,
+            instances=(InstanceSettings(INSTANCE, broker_name="broker-7", topics=(TopicSettings("orders", 4),)),),
+        )
+    )
+    instance = registry.instances[INSTANCE]
+    assert (instance.instance_id, instance.broker_name) == (INSTANCE, "broker-7")
+    assert registry.topic(instance, "fresh").name == "fresh"

@@ -39,3 +39,13 @@ def test_stored_at_is_utc_in_another_time_zone(shanghai: None) -> None:
     """The emulator shows stored-at times in UTC (with a Z), not in the machine's local time."""
     ms = int(datetime.datetime(2026, 11, 26, 9, 30, tzinfo=datetime.UTC).timestamp() * 1000) + 1
     assert format_ms(ms) == "2026-11-26T09:30:00.001Z"
+
+
+def test_month_boundaries_are_utc_in_another_time_zone(shanghai: None) -> None:
+    """Message ids count milliseconds from the start of the UTC month, not the local one."""
+    from dms_rocketmq_emulator.models import _next_month_ms, month_start_ms
+
+    start = int(datetime.datetime(2026, 12, 1, tzinfo=datetime.UTC).timestamp() * 1000)
+    assert month_start_ms(start + 3 * 3600 * 1000 + 123) == start  # 03:00:00.123 UTC, 11:00 in Shanghai
+    assert month_start_ms(start - 1) == int(datetime.datetime(2026, 11, 1, tzinfo=datetime.UTC).timestamp() * 1000)
+    assert _next_month_ms(start) == int(datetime.datetime(2027, 1, 1, tzinfo=datetime.UTC).timestamp() * 1000)
