@@ -182,6 +182,8 @@ def main() -> int:
         "by_status": dict(sorted(by_status.items())),
         "killed": killed,
         "survived_not_equivalent": len(survivors),
+        # Mutants the run did not reach (stopped early, or a scoped run): the score says nothing about them.
+        "not_checked": sum(1 for status in statuses.values() if status not in KILLED | SURVIVED),
         "equivalent": len(equivalent),
         "score": round(score, 4),
         "percent": round(100 * score, 1),
