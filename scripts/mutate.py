@@ -38,7 +38,7 @@ PACKAGES = {
     "dms_rocketmq_api": ROOT / "generated" / "dms_rocketmq_api",
 }
 #: What the tests read beside the code.
-ALSO = ["openapi.yaml", "tests", "pyproject.toml", "scripts", "bench"]
+ALSO = ["openapi.yaml", "tests", "pyproject.toml", "scripts", "bench", "docs"]
 #: mutmut's own words for the outcome of each mutant (`mutmut results --all true`).
 KILLED = {"killed", "timeout", "segfault"}
 #: Not killed: a mutant no test even runs ("no tests") is as undetected as one the tests let pass.
