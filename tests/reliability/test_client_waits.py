@@ -20,6 +20,7 @@ from typing import Any
 import httpx
 import pytest
 from dms_rocketmq import APITimeoutError, AsyncClient, Client, SendResult
+from dms_rocketmq._fast_path import UPLOAD_CANNOT_STALL, DirectSender
 from emulators import INSTANCE_ID, PROJECT_ID, EmulatorProcess
 
 
@@ -220,3 +221,31 @@ def test_aclose_closes_the_pools_of_loops_in_other_threads(open_emulator: Emulat
             other_loop.close()
 
     assert _resource_warnings_when_collected(use_from_two_threads) == []
+
+
+@pytest.mark.timeout(15)  # with the write allowance (60 s) the deadline would come long after this
+def test_async_a_body_that_cannot_stall_waits_connect_plus_read_for_its_answer() -> None:
+    """A request body just under UPLOAD_CANNOT_STALL bytes to a server that never reads: it is handed to the
+    socket without waiting, so the attempt's deadline is `connect + read` (1 s), not `connect + write + read`."""
+    body = "x" * (UPLOAD_CANNOT_STALL - 100)
+    timeout = httpx.Timeout(60.0, connect=0.5, read=0.5)
+    with stalling_server(reads=False) as server, pytest.raises(APITimeoutError) as caught:
+        send_once(server.endpoint, True, body, timeout=timeout)
+    assert caught.value.request_sent is True
+
+
+@pytest.mark.parametrize(
+    ("timeout", "small", "large"),
+    [
+        (httpx.Timeout(5.0, connect=1.0, write=2.0, read=3.0), 4.0, 6.0),
+        (httpx.Timeout(5.0, connect=1.0, write=None, read=3.0), 4.0, None),
+        (httpx.Timeout(5.0, connect=1.0, write=2.0, read=None), None, None),
+        (httpx.Timeout(None), None, None),
+    ],
+)
+def test_async_deadline_is_connect_plus_read_plus_write_for_a_body_that_can_stall(
+    timeout: httpx.Timeout, small: float | None, large: float | None
+) -> None:
+    """One deadline per attempt (no per-read timer); connecting is bounded by `connect` on its own."""
+    for deadline, total in zip(DirectSender.aiohttp_timeouts(timeout), (small, large), strict=True):
+        assert (deadline.total, deadline.sock_connect, deadline.sock_read) == (total, timeout.connect, None)

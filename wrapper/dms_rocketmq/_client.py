@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import AsyncIterable, AsyncIterator, Iterable, Iterator, Mapping
+from collections.abc import AsyncIterable, AsyncIterator, Awaitable, Iterable, Iterator, Mapping
 from types import TracebackType
 from typing import Any, Self
 
@@ -233,7 +233,7 @@ class Client(BaseClient):
         # RecursionError: JSON nested deeper than the json module can follow (a hostile or broken server).
         except (ValueError, KeyError, TypeError, AttributeError, RecursionError) as exc:
             raise parse_failure(exc) from exc
-        return result_from_generated(generated, retries_taken, request_body)
+        return result_from_generated(generated, retries_taken)
 
     def get_message(
         self,
@@ -509,9 +509,10 @@ class AsyncClient(BaseClient):
             max_connection_failures=max_connection_failures,
         )
 
-    async def _send_input(self, item: object) -> SendResult:
+    def _send_input(self, item: object) -> Awaitable[SendResult]:
+        # Not a coroutine of its own: the bulk engine awaits `send`'s directly, one frame fewer per send.
         message = message_from(item)
-        return await self.send(message.topic, message.body, keys=message.keys, tags=message.tags)
+        return self.send(message.topic, message.body, keys=message.keys, tags=message.tags)
 
     async def _send_generated(
         self,
@@ -534,7 +535,7 @@ class AsyncClient(BaseClient):
         finally:
             if token is not None:
                 call_timeout.reset(token)
-        return result_from_generated(generated, retries_taken, request_body)
+        return result_from_generated(generated, retries_taken)
 
     async def get_message(
         self,

@@ -17,6 +17,7 @@ from collections.abc import AsyncGenerator, Mapping
 from typing import Any, NamedTuple
 
 import httpx
+from dms_rocketmq_api.models.message_property_name import MessagePropertyName
 from dms_rocketmq_api.models.send_message_request_body import SendMessageRequestBody
 from dms_rocketmq_api.models.send_message_response import SendMessageResponse
 
@@ -28,16 +29,54 @@ from ._models import SendResult
 from ._parsing import LazyResponse, send_result
 from ._transport import aiohttp_failure, connection_failure, proxy_for
 
-__all__ = ["DirectSender", "aiohttp_error", "encode_json", "fast_send_result", "result_from_content"]
+__all__ = [
+    "UPLOAD_CANNOT_STALL",
+    "DirectSender",
+    "aiohttp_error",
+    "encode_json",
+    "encode_request",
+    "fast_send_result",
+    "result_from_content",
+]
+
+
+#: `json.dumps` with these options would build this encoder on every call.
+_ENCODER = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"), allow_nan=False)
+#: A str as that encoder writes it (ensure_ascii=False).
+_string = json.encoder.encode_basestring
 
 
 def encode_json(document: Any) -> bytes:
     """`document` as httpx encodes a request's `json=`: compact, UTF-8, no NaN (the generated path's bytes)."""
-    return json.dumps(document, ensure_ascii=False, separators=(",", ":"), allow_nan=False).encode("utf-8")
+    return _ENCODER.encode(document).encode("utf-8")
+
+
+def encode_request(request: SendMessageRequestBody) -> bytes:
+    """`encode_json(request.to_dict())`, the generated operation's body, written out directly.
+
+    Only for the shape every send has (no additional properties; strings and property names, each entry with
+    both fields); anything else goes through `to_dict`. The property test in tests/unit/test_wrapper_fast_path.py
+    proves the bytes equal.
+    """
+    topic, body, entries = request.topic, request.body, request.property_list
+    if request.additional_properties or type(topic) is not str or type(body) is not str or type(entries) is not list:
+        return encode_json(request.to_dict())
+    written = []
+    for entry in entries:
+        name, value = entry.name, entry.value
+        if entry.additional_properties or type(name) is not MessagePropertyName or type(value) is not str:
+            return encode_json(request.to_dict())
+        written.append(f'{{"name":{_string(name.value)},"value":{_string(value)}}}')
+    document = f'{{"topic":{_string(topic)},"body":{_string(body)},"property_list":[{",".join(written)}]}}'
+    return document.encode("utf-8")
 
 
 # The largest body aiohttp sends as bytes without a warning (aiohttp.payload.TOO_LARGE_BYTES_BODY).
 _ONE_WRITE = 2**20
+#: A body this large or smaller is handed to the socket without waiting: with the headers (an IAM token
+#: included) it stays under asyncio's default write-buffer high-water mark (64 KiB), the only point where
+#: aiohttp waits for the peer to read. Its upload cannot stall, so its attempt needs no `write` allowance.
+UPLOAD_CANNOT_STALL = 32 * 1024
 
 
 def aiohttp_error(exc: Exception, endpoint: str) -> APIConnectionError:
@@ -49,7 +88,7 @@ def aiohttp_error(exc: Exception, endpoint: str) -> APIConnectionError:
 
 
 def fast_send_result(
-    document: Any, request_id: str | None, retries_taken: int, request: SendMessageRequestBody | None = None
+    document: Any, request_id: str | None, retries_taken: int, request: bytes | None = None
 ) -> SendResult | None:
     """A SendResult straight from a well-formed 200 body, or None to take the generated model's path.
 
@@ -102,9 +141,12 @@ def result_from_content(
     content: bytes,
     lazy: LazyResponse,
     retries_taken: int,
-    request: SendMessageRequestBody | None = None,
+    request: bytes | None = None,
 ) -> SendResult:
-    """The same as `_parsing.result_from_generated`, for an answer that came through the aiohttp path."""
+    """The same as `_parsing.result_from_generated`, for an answer that came through the aiohttp path.
+
+    `request` is the request body as sent, which the result keeps for `SendResult.sent`.
+    """
     if status != 200:
         raise status_error_from_response(lazy())
     try:
@@ -145,9 +187,8 @@ class DirectSender:
 
     An aiohttp session belongs to the loop it was opened in: a pool is opened in each loop the client sends
     from, closed when that loop shuts down (`asyncio.run` returning) or by `aclose`, whichever comes first.
-    Every wait is bounded: for a pooled connection by the timeout's `pool` part; the attempt (connecting,
-    uploading, reading the answer) by the sum of its `connect`, `write` and `read` parts, and each wait for
-    data by `read`.
+    Every wait is bounded (see `aiohttp_timeouts`): for a pooled connection by the timeout's `pool` part,
+    connecting by `connect`, and the attempt as a whole by one deadline.
     """
 
     def __init__(
@@ -177,21 +218,29 @@ class DirectSender:
             if settings.security_token:
                 fixed["X-Security-Token"] = settings.security_token
             self._signer = PrecomputedSigner(settings.ak, settings.sk, self.method, url, fixed)
-        self._default_timeout = self.aiohttp_timeout(timeout)
+        self._default_timeouts = self.aiohttp_timeouts(timeout)
         self._default_pool_timeout = timeout.pool
         self._proxy = proxy_for(url)
 
     @staticmethod
-    def aiohttp_timeout(timeout: httpx.Timeout) -> Any:
+    def aiohttp_timeouts(timeout: httpx.Timeout) -> tuple[Any, Any]:
+        """aiohttp's timeouts for `timeout`: (for a body of at most `UPLOAD_CANNOT_STALL` bytes, for any body).
+
+        One deadline per attempt, one timer: connecting by `connect`, then the answer within `read`, plus
+        `write` when the body is large enough that its upload can stall (aiohttp has no write timeout). So a
+        silent server is given up on after `connect + read` at most. aiohttp's per-read timer (`sock_read`)
+        is not used: it arms and cancels two more timers on every send, a visible share of the client's CPU
+        in bulk (docs/performance.md), and a send's answer is a few hundred bytes, read in one go. httpx's
+        `pool` part is not aiohttp's `connect` (aiohttp would arm a timer for it on every request, even with a
+        connection free): it bounds the wait at the gate instead, and only when the gate is full.
+        """
         import aiohttp
 
-        # aiohttp has no write timeout: one deadline for the whole attempt bounds a stalled upload (one timer
-        # per attempt; a per-write timer would cost on every send). httpx's `pool` part is not aiohttp's
-        # `connect` (aiohttp would arm a timer for it on every request, even with a connection free): it bounds
-        # the wait at the gate instead, and only when the gate is full.
-        parts = (timeout.connect, timeout.write, timeout.read)
-        total = None if None in parts else sum(part for part in parts if part is not None)
-        return aiohttp.ClientTimeout(total=total, sock_connect=timeout.connect, sock_read=timeout.read)
+        def deadline(*parts: float | None) -> Any:
+            total = None if None in parts else sum(part for part in parts if part is not None)
+            return aiohttp.ClientTimeout(total=total, sock_connect=timeout.connect)
+
+        return deadline(timeout.connect, timeout.read), deadline(timeout.connect, timeout.write, timeout.read)
 
     async def _open_pool(self, loop: asyncio.AbstractEventLoop) -> _LoopPool:
         import aiohttp
@@ -199,7 +248,8 @@ class DirectSender:
         connector = aiohttp.TCPConnector(limit=self._max_connections, limit_per_host=0)
         # No trust_env: aiohttp would look the proxy up again for every request; the one endpoint's proxy is
         # looked up once, in __init__, from the same variables httpx reads.
-        session = aiohttp.ClientSession(connector=connector, auto_decompress=True, skip_auto_headers=("User-Agent",))
+        # Every send's headers name the User-Agent, so aiohttp adds none of its own.
+        session = aiohttp.ClientSession(connector=connector, auto_decompress=True)
         closer = self._close_with_its_loop(loop, session)
         await closer.__anext__()  # now suspended in this loop: its shutdown will finalise it
         # Sends beyond the pool size wait at the gate, first come first served. aiohttp's own pool queue is
@@ -249,7 +299,7 @@ class DirectSender:
     def prepare(self, request_body: SendMessageRequestBody) -> tuple[bytes, dict[str, str]]:
         """The body bytes and the headers (signed, or with the token) of one send to `method` `url`."""
         # The generated operation's body is `request_body.to_dict()`, sent as httpx sends `json=`.
-        payload = encode_json(request_body.to_dict())
+        payload = encode_request(request_body)
         headers = self._signer.sign(payload) if self._signer is not None else dict(self._token_headers)
         return payload, headers
 
@@ -268,7 +318,8 @@ class DirectSender:
         pool = self._current
         if pool is None or pool.loop is not asyncio.get_running_loop():
             pool = await self._pool()
-        client_timeout = self._default_timeout if call_timeout is None else self.aiohttp_timeout(call_timeout)
+        small, large = self._default_timeouts if call_timeout is None else self.aiohttp_timeouts(call_timeout)
+        client_timeout = small if len(payload) <= UPLOAD_CANNOT_STALL else large
         # aiohttp writes bytes in one go and warns (ResourceWarning) above 1 MiB; a file-like body it writes in
         # chunks, letting the loop serve other sends in between.
         data: bytes | io.BytesIO = payload if len(payload) <= _ONE_WRITE else io.BytesIO(payload)
@@ -306,7 +357,7 @@ class DirectSender:
             mask_sent_secrets(response)
             return response
 
-        return result_from_content(status, request_id, content, lazy, retries_taken, request_body)
+        return result_from_content(status, request_id, content, lazy, retries_taken, payload)
 
     async def aclose(self) -> None:
         """Close the pool of every loop still open; sending afterwards raises RuntimeError."""

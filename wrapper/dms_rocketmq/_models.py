@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime
+import json
 from collections.abc import Iterable, Mapping
 from typing import Any, TypeAlias
 
@@ -51,9 +52,10 @@ class SendResult:
     properties: Mapping[str, str]
     request_id: str | None
     retries_taken: int = 0
-    # The request model a send built (generated, so private): `sent` is made from it only when asked for,
-    # which keeps the send path free of a second model per message.
-    _request: Any = attrs.field(default=None, eq=False, repr=False, alias="request")
+    # The request body as sent (its JSON bytes; private: its form is the wire's). `sent` is decoded from it
+    # only when asked for: the send path makes no second model per message, and a batch of results holds no
+    # object graph per message for the garbage collector to scan again and again (bytes are not tracked).
+    _request: bytes | None = attrs.field(default=None, eq=False, repr=False, alias="request")
 
     @property
     def ok(self) -> bool:
@@ -63,11 +65,11 @@ class SendResult:
     @property
     def sent(self) -> Message | None:
         """The message as the request carried it, or None for a result built by hand."""
-        request = self._request
-        if request is None:
+        if self._request is None:
             return None
-        properties = {entry.name: entry.value for entry in request.property_list if isinstance(entry.value, str)}
-        return Message(request.topic, request.body, keys=properties.get("KEYS"), tags=properties.get("TAGS"))
+        request = json.loads(self._request)
+        properties = {entry["name"]: entry["value"] for entry in request.get("property_list", ())}
+        return Message(request["topic"], request["body"], keys=properties.get("KEYS"), tags=properties.get("TAGS"))
 
     def to_dict(self) -> dict[str, Any]:
         """A JSON-compatible dictionary of every field."""

@@ -10,7 +10,6 @@ from collections.abc import Callable
 from typing import Any, TypeAlias
 
 import httpx
-from dms_rocketmq_api.models.send_message_request_body import SendMessageRequestBody
 from dms_rocketmq_api.models.send_message_response import SendMessageResponse
 from dms_rocketmq_api.types import Response
 
@@ -59,9 +58,12 @@ def send_result(
     lazy: LazyResponse,
     request_id: str | None,
     retries_taken: int,
-    request: SendMessageRequestBody | None = None,
+    request: bytes | None = None,
 ) -> SendResult:
-    """Check the parsed 200 body's types (the generated parser does not) and build the SendResult."""
+    """Check the parsed 200 body's types (the generated parser does not) and build the SendResult.
+
+    `request` is the request body as sent (JSON bytes), which the result keeps for `SendResult.sent`.
+    """
     properties: dict[str, str] = {}
     for entry in parsed.property_list:
         if isinstance(entry.name, str) and isinstance(entry.value, str):
@@ -95,9 +97,7 @@ def send_result(
     )
 
 
-def result_from_generated(
-    generated: Response[Any], retries_taken: int, request: SendMessageRequestBody | None = None
-) -> SendResult:
+def result_from_generated(generated: Response[Any], retries_taken: int) -> SendResult:
     """The SendResult of an answer the generated client parsed, or the exception its status maps to."""
     raw = last_response.get()
     assert raw is not None, "the response hook did not run"
@@ -106,4 +106,5 @@ def result_from_generated(
     parsed = generated.parsed
     if not isinstance(parsed, SendMessageResponse):  # pragma: no cover - the generator guarantees it
         raise MalformedResponseError("200 response could not be parsed.", response=raw)
+    request = raw.request.content  # the body as sent: httpx encoded the generated model's `json=`
     return send_result(parsed, raw, lambda: raw, raw.headers.get("X-Request-Id"), retries_taken, request)

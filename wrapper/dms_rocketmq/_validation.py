@@ -138,6 +138,10 @@ def _check_key(key: object, *, in_list: bool) -> str:
     return key
 
 
+#: A plain key (see `keys_value`) this long or shorter is within both the key and the property limit.
+_PLAIN_KEY_MAX = min(MAX_KEY_CHARS, MAX_PROPERTY_BYTES)
+
+
 def keys_value(keys: str | Iterable[str] | None) -> str | None:
     """The `KEYS` property value for `keys`: several keys joined by one space, or None for no keys.
 
@@ -146,6 +150,8 @@ def keys_value(keys: str | Iterable[str] | None) -> str | None:
     if keys is None:
         return None
     if isinstance(keys, str):
+        if 0 < len(keys) <= _PLAIN_KEY_MAX and keys.isascii() and keys.isprintable() and " " not in keys:
+            return keys  # one key of printable ASCII without a space: no white space, nothing to refuse
         if not keys:
             raise ValidationError("keys must not be empty; pass None for no keys.")
         parts = keys.split(" ")
