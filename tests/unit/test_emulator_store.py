@@ -12,7 +12,16 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 import pytest
-from dms_rocketmq_emulator._store import DataDirInUseError, DurableStore, MemoryStore, Store, StoreError, make_store
+from dms_rocketmq_emulator._query import STORE_PORT, MessageQuery
+from dms_rocketmq_emulator._store import (
+    _ROWS_PER_STATEMENT,
+    DataDirInUseError,
+    DurableStore,
+    MemoryStore,
+    Store,
+    StoreError,
+    make_store,
+)
 from dms_rocketmq_emulator.models import PendingMessage, StoredMessage, Topic, decode_msg_id
 
 T = TypeVar("T")
@@ -383,3 +392,292 @@ def test_sends_queued_behind_a_failed_write_are_refused_until_placement_is_reloa
     bodies, results, offset = asyncio.run(run())
     assert all(isinstance(r, StoreError) for r in results), results
     assert (bodies, offset) == (["e"], 0)
+
+
+# -- failed writes, one batch at a time ------------------------------------------------------------------------
+
+FAIL_ON_BOOM = (
+    "CREATE TRIGGER fail BEFORE INSERT ON messages WHEN NEW.body LIKE 'boom%'"
+    " BEGIN SELECT RAISE(ABORT, 'simulated disk error'); END"
+)
+
+
+async def _one_batch(store: DurableStore, *work: Awaitable[Any]) -> list[Any]:
+    """Run `work` (sends, loads, resets) so that the writer takes them all as one batch, in this order:
+    they are queued before its thread starts. Returns each result or exception."""
+    store.open()
+    store._loop = asyncio.get_running_loop()  # what start() sets: lets the sends queue before the writer runs
+    tasks = [asyncio.ensure_future(w) for w in work]
+    for _ in range(3):
+        await asyncio.sleep(0)
+    await store.start()
+    return await asyncio.wait_for(asyncio.gather(*tasks, return_exceptions=True), 10)
+
+
+def _failing_store(path: Path, trigger: str = FAIL_ON_BOOM) -> DurableStore:
+    """A durable store whose database refuses what `trigger` says, as a full or broken disk would."""
+    store = DurableStore(path)
+    store.open()
+    assert store._db is not None
+    store._db.execute(trigger)
+    return store
+
+
+def _errors(results: list[Any]) -> list[str]:
+    return [f"{type(r).__name__}: {r}" for r in results]
+
+
+def test_a_failed_send_fails_the_batch_and_a_load_behind_it_with_clear_errors(tmp_path: Path) -> None:
+    """A send whose write fails: its batch is told the message could not be written (with SQLite's error as the
+    cause), a load queued behind it in the same batch is refused, and nothing of either is kept."""
+    store = _failing_store(tmp_path)
+
+    async def run() -> tuple[list[Any], list[StoredMessage], StoredMessage]:
+        results = await _one_batch(
+            store,
+            store.append(PendingMessage("i", ORDERS, "a", (("KEYS", "k"),))),
+            store.append(PendingMessage("i", ORDERS, "boom", (("KEYS", "k"),))),
+            store.load([PendingMessage("i", ORDERS, "loaded", ())]),
+        )
+        after = await asyncio.wait_for(store.append(PendingMessage("i", ORDERS, "after", ())), 5)
+        _, listed = await store.messages(None, None, 10, 0)
+        await store.close()
+        return results, listed, after
+
+    results, listed, after = asyncio.run(run())
+    assert _errors(results) == [
+        "StoreError: the message could not be written to disk",
+        "StoreError: the message could not be written to disk",
+        "StoreError: an earlier write failed; retry",
+    ]
+    assert isinstance(results[0].__cause__, sqlite3.Error)
+    assert "simulated disk error" in str(results[0].__cause__)
+    assert store.broken is None
+    assert [m.body for m in listed] == ["after"]
+    assert (after.queue_id, after.queue_offset, after.seq) == (0, 0, 1)  # placement reloaded: no gap
+
+
+def test_a_failed_load_refuses_the_sends_behind_it_until_placement_is_reloaded(tmp_path: Path) -> None:
+    """A load that fails is rolled back whole and says why; sends queued behind it in its batch are refused;
+    the next send takes the first offset again."""
+    store = _failing_store(tmp_path)
+
+    async def run() -> tuple[list[Any], list[StoredMessage], StoredMessage]:
+        results = await _one_batch(
+            store,
+            store.load([PendingMessage("i", ORDERS, "x", (("KEYS", "k"),)), PendingMessage("i", ORDERS, "boom", ())]),
+            store.append(PendingMessage("i", ORDERS, "behind", ())),
+        )
+        after = await asyncio.wait_for(store.append(PendingMessage("i", ORDERS, "after", ())), 5)
+        _, listed = await store.messages(None, None, 10, 0)
+        await store.close()
+        return results, listed, after
+
+    results, listed, after = asyncio.run(run())
+    assert _errors(results) == [
+        "StoreError: the store failed: simulated disk error",
+        "StoreError: an earlier write failed; retry",
+    ]
+    assert store.broken is None
+    assert [m.body for m in listed] == ["after"]
+    assert (after.queue_id, after.queue_offset, after.seq) == (0, 0, 1)
+    with sqlite3.connect(store.path) as db:
+        assert db.execute("SELECT COUNT(*) FROM message_keys").fetchone() == (0,)
+
+
+def test_a_failed_chunk_fails_the_chunks_after_it_in_its_batch(tmp_path: Path) -> None:
+    """A batch larger than one statement is written chunk by chunk: when one fails, every later chunk of the
+    batch is refused (none is left waiting) and nothing of the batch is kept."""
+    store = _failing_store(tmp_path)
+    count = 2 * _ROWS_PER_STATEMENT + 1  # three chunks: the first fails, two come after it
+    bodies = ["boom", *(f"m{n}" for n in range(count - 1))]
+
+    async def run() -> tuple[list[Any], int]:
+        results = await _one_batch(store, *(store.append(PendingMessage("i", ORDERS, b, ())) for b in bodies))
+        total, _ = await store.messages(None, None, 1, 0)
+        await store.close()
+        return results, total
+
+    results, total = asyncio.run(run())
+    errors = _errors(results)
+    assert (
+        errors[:_ROWS_PER_STATEMENT] == ["StoreError: the message could not be written to disk"] * _ROWS_PER_STATEMENT
+    )
+    assert errors[_ROWS_PER_STATEMENT:] == ["StoreError: an earlier write failed; retry"] * (_ROWS_PER_STATEMENT + 1)
+    assert total == 0
+
+
+def test_the_writer_refuses_sends_until_a_reload_of_placement_succeeds(tmp_path: Path) -> None:
+    """When the reload after a failed write fails too, sends are refused (never left waiting) until a reload
+    works; then placement goes on from what is on disk."""
+    store = DurableStore(tmp_path)
+
+    async def run() -> tuple[list[str], StoredMessage, list[str]]:
+        await store.start()
+        await store.append(PendingMessage("i", ORDERS, "kept", ()))
+        outside = sqlite3.connect(store.path, isolation_level=None)
+        outside.execute("ALTER TABLE messages RENAME TO hidden")  # the write and the reload after it both fail
+        refused = []
+        with pytest.raises(StoreError) as first:
+            await asyncio.wait_for(store.append(PendingMessage("i", ORDERS, "lost", ())), 5)
+        refused.append(str(first.value))
+        while store._barrier is not None:  # the reload, which fails
+            await asyncio.wait_for(store._barrier.wait(), 5)
+        outside.execute("ALTER TABLE hidden RENAME TO messages")
+        outside.close()
+        with pytest.raises(StoreError) as second:
+            await asyncio.wait_for(store.append(PendingMessage("i", ORDERS, "refused", ())), 5)
+        refused.append(str(second.value))
+        after = await asyncio.wait_for(store.append(PendingMessage("i", ORDERS, "after", ())), 5)
+        _, listed = await store.messages(None, None, 10, 0)
+        await store.close()
+        return refused, after, [m.body for m in listed]
+
+    refused, after, bodies = asyncio.run(run())
+    assert refused == ["the message could not be written to disk", "an earlier write failed; retry"]
+    assert (after.queue_id, after.queue_offset, after.seq) == (1, 0, 2)
+    assert bodies == ["kept", "after"]
+
+
+def test_a_failed_reset_changes_nothing_and_says_why(tmp_path: Path) -> None:
+    """A reset whose delete fails is rolled back whole (messages and their keys stay queryable) and its
+    StoreError carries SQLite's reason."""
+    trigger = "CREATE TRIGGER fail BEFORE DELETE ON messages BEGIN SELECT RAISE(ABORT, 'simulated disk error'); END"
+    store = _failing_store(tmp_path, trigger)
+    query = MessageQuery("i", "orders", key="k", start_ms=0, end_ms=2**62)
+
+    async def run() -> tuple[str, Any]:
+        await store.start()
+        await _send(store, ("i", ORDERS, "a", (("KEYS", "k"),)))
+        with pytest.raises(StoreError) as caught:
+            await asyncio.wait_for(store.reset(), 5)
+        found = await store.query(query)
+        await store.close()
+        return str(caught.value), found
+
+    message, (total, page) = asyncio.run(run())
+    assert message == "the store failed: simulated disk error"
+    assert store.broken is None
+    assert (total, [m.body for m in page]) == (1, ["a"])
+
+
+def test_stats_count_every_commit_and_message(tmp_path: Path) -> None:
+    """`stats` adds up the commits and messages of sends and loads; sends of an auto-created topic queued
+    together still share one commit (the topic is written once)."""
+    auto = Topic("made", 2, auto_created=True)
+    store = DurableStore(tmp_path)
+
+    async def run() -> dict[str, int]:
+        await _one_batch(
+            store,
+            store.append(PendingMessage("i", auto, "a", ())),
+            store.append(PendingMessage("i", auto, "b", ())),
+            store.append(PendingMessage("i", auto, "c", ())),
+        )
+        await _send(store, ("i", ORDERS, "d", ()))
+        await store.load([PendingMessage("i", ORDERS, str(n), ()) for n in range(3)])
+        await store.close()
+        return store.stats
+
+    assert asyncio.run(run()) == {"commits": 3, "messages": 7}
+
+
+def test_a_closed_store_refuses_queries(tmp_path: Path) -> None:
+    """A query after close, or one that reaches the reader after close, is a StoreError saying so."""
+    store = DurableStore(tmp_path)
+    query = MessageQuery("i", "orders", start_ms=0, end_ms=2**62)
+
+    async def run() -> None:
+        await store.start()
+        await store.close()
+        with pytest.raises(StoreError, match=r"^the store is closed$"):
+            await store.query(query)
+
+    asyncio.run(run())
+    with pytest.raises(StoreError, match=r"^the store is closed$"):
+        store._run_query(query)
+
+
+def test_a_query_the_database_cannot_answer_is_a_store_error(tmp_path: Path) -> None:
+    """A read that SQLite refuses is a StoreError with SQLite's reason, and the SQLite error as its cause."""
+    store = DurableStore(tmp_path)
+
+    async def run() -> BaseException:
+        await store.start()
+        with sqlite3.connect(store.path) as outside:
+            outside.execute("ALTER TABLE messages RENAME TO hidden")
+        try:
+            with pytest.raises(StoreError) as caught:
+                await store.query(MessageQuery("i", "orders", start_ms=0, end_ms=2**62))
+            return caught.value
+        finally:
+            await store.close()
+
+    error = asyncio.run(run())
+    assert str(error) == "cannot read the store: no such table: messages"
+    assert isinstance(error.__cause__, sqlite3.Error)
+
+
+def test_open_ended_time_ranges_and_stored_times_in_both_stores(store: Store, monkeypatch: pytest.MonkeyPatch) -> None:
+    """No start or no end means no bound on that side; a range counts only what it holds; a message born
+    before it was stored keeps both times. Both stores answer alike."""
+    clock = {"ms": 0}
+    monkeypatch.setattr("dms_rocketmq_emulator.models._now_ms", lambda: clock["ms"])
+    base = 1_796_000_000_000
+
+    async def work(s: Store) -> tuple[list[StoredMessage], list[Any], Any]:
+        sent = []
+        for n, body in enumerate("abc"):
+            clock["ms"] = base + 1000 * n
+            sent.append(await s.append(PendingMessage("i", ORDERS, body, (), born_at_ms=clock["ms"] - 250)))
+        answers = [
+            await s.query(MessageQuery("i", "orders", start_ms=start, end_ms=end))
+            for start, end in ((base + 1000, None), (None, base + 1000), (None, None), (base + 500, base + 1500))
+        ]
+        return sent, answers, await s.messages(None, None, 10, 0)
+
+    sent, answers, listing = _run(store, work)
+    a, b, c = sent
+    assert [m.stored_at_ms - base for m in sent] == [0, 1000, 2000]
+    assert [m.born_at_ms - base for m in sent] == [-250, 750, 1750]
+    assert answers == [(2, [b, c]), (2, [a, b]), (3, [a, b, c]), (1, [b])]
+    assert listing == (3, sent)
+
+
+def test_default_address_is_loopback(tmp_path: Path) -> None:
+    """Without an address, both stores stamp 127.0.0.1 into message ids and as the store host."""
+    for store in _stores(tmp_path):
+        (sent,) = _run(store, lambda s: _send(s, ("i", ORDERS, "a", ())))
+        assert decode_msg_id(sent.msg_id)["ip"] == "127.0.0.1"
+        assert (sent.store_host, sent.born_host) == (f"127.0.0.1:{STORE_PORT}", f"127.0.0.1:{STORE_PORT}")
+
+
+def test_a_broken_writer_fails_every_send_load_and_reset_saying_why(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A writer that fails outside SQLite breaks the store: the batch it held, and every later send, load and
+    reset, get a StoreError naming the failure, at once."""
+    store = DurableStore(tmp_path)
+
+    def bug(*args: object) -> tuple[bool, bool]:
+        raise RuntimeError("a bug")
+
+    monkeypatch.setattr(store, "_write_batch", bug)
+
+    async def run() -> list[str]:
+        await store.start()
+        errors = []
+        for work in (
+            lambda: store.append(PendingMessage("i", ORDERS, "held", ())),
+            lambda: store.append(PendingMessage("i", ORDERS, "later", ())),
+            lambda: store.load([PendingMessage("i", ORDERS, "loaded", ())]),
+            store.reset,
+        ):
+            with pytest.raises(StoreError) as caught:
+                await asyncio.wait_for(work(), 5)
+            errors.append(str(caught.value))
+        await store.close()
+        return errors
+
+    assert asyncio.run(run()) == ["the store is broken: its writer failed (RuntimeError)"] * 4
+    assert store.broken == "its writer failed (RuntimeError)"
