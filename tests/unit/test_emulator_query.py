@@ -30,7 +30,7 @@ from dms_rocketmq_emulator._query import (
     record_size,
     shown_properties,
 )
-from dms_rocketmq_emulator._store import SCHEMA_VERSION, DurableStore, MemoryStore, Store
+from dms_rocketmq_emulator._store import SCHEMA_VERSION, DurableStore, MemoryStore, Store, StoreError
 from dms_rocketmq_emulator.models import PendingMessage, Property, StoredMessage, Topic
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -571,3 +571,63 @@ async def _reopen_and_count(data: Path) -> None:
         assert total == 3
     finally:
         await store.close()
+
+
+def test_an_old_data_dir_larger_than_a_backfill_page_is_migrated_whole(tmp_path: Path) -> None:
+    """Migration fills the new columns and the key index page by page: every row of a data directory larger
+    than one page is filled, the last page's single row too."""
+    data = tmp_path / "old"
+    data.mkdir()
+    count = 10_001  # one more than _backfill reads per page
+    db = sqlite3.connect(data / "messages.sqlite3")
+    db.executescript(_OLD_SCHEMA)
+    db.executemany(
+        "INSERT INTO messages VALUES (?,?,?,?,?,?,?,?,?)",
+        (
+            (seq, INSTANCE, "orders", 0, seq - 1, f"{seq:032X}", "b", json.dumps([["KEYS", f"k{seq}"]]), seq)
+            for seq in range(1, count + 1)
+        ),
+    )
+    db.commit()
+    db.close()
+    store = DurableStore(data)
+    store.open()
+    asyncio.run(store.close())
+    db = sqlite3.connect(data / "messages.sqlite3")
+    try:
+        assert db.execute("SELECT COUNT(*) FROM messages WHERE store_host = ''").fetchone() == (0,)
+        assert db.execute("SELECT COUNT(*) FROM message_keys").fetchone() == (count,)
+    finally:
+        db.close()
+
+
+def test_a_failed_migration_leaves_the_data_dir_as_it_was(tmp_path: Path) -> None:
+    """A migration SQLite refuses half-way is a StoreError naming the file and SQLite's reason; it is rolled
+    back whole, so a later start (once the disk is fixed) migrates from the start."""
+    data = tmp_path / "old"
+    _old_data_dir(data)
+    db = sqlite3.connect(data / "messages.sqlite3")
+    db.execute("CREATE TRIGGER fail BEFORE UPDATE ON messages BEGIN SELECT RAISE(ABORT, 'simulated disk error'); END")
+    db.commit()
+    db.close()
+    with pytest.raises(StoreError, match=r"cannot be used: simulated disk error$"):
+        DurableStore(data).open()
+    db = sqlite3.connect(data / "messages.sqlite3")
+    try:
+        assert db.execute("PRAGMA user_version").fetchone() == (0,)
+        assert "store_host" not in {row[1] for row in db.execute("PRAGMA table_info(messages)")}
+        db.execute("DROP TRIGGER fail")
+        db.commit()
+    finally:
+        db.close()
+
+    async def query_by_key() -> tuple[int, list[StoredMessage]]:
+        store = DurableStore(data)
+        await store.start()
+        try:
+            return await store.query(MessageQuery(INSTANCE, "orders", key="k2", start_ms=0, end_ms=5000))
+        finally:
+            await store.close()
+
+    total, [first] = run(query_by_key())
+    assert (total, first.body, first.store_host) == (1, "first", "127.0.0.1:10911")

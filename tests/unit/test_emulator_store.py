@@ -15,6 +15,7 @@ import pytest
 from dms_rocketmq_emulator._query import STORE_PORT, MessageQuery
 from dms_rocketmq_emulator._store import (
     _ROWS_PER_STATEMENT,
+    _STOP,
     DataDirInUseError,
     DurableStore,
     MemoryStore,
@@ -655,20 +656,28 @@ def test_default_address_is_loopback(tmp_path: Path) -> None:
 def test_a_broken_writer_fails_every_send_load_and_reset_saying_why(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """A writer that fails outside SQLite breaks the store: the batch it held, and every later send, load and
-    reset, get a StoreError naming the failure, at once."""
+    """A writer that fails outside SQLite breaks the store: the batch it held, the sends queued behind it, and
+    every later send, load and reset get a StoreError naming the failure, at once."""
     store = DurableStore(tmp_path)
+    entered, release = threading.Event(), threading.Event()
 
     def bug(*args: object) -> tuple[bool, bool]:
+        entered.set()
+        assert release.wait(5)
         raise RuntimeError("a bug")
 
     monkeypatch.setattr(store, "_write_batch", bug)
 
     async def run() -> list[str]:
         await store.start()
-        errors = []
+        held = asyncio.ensure_future(store.append(PendingMessage("i", ORDERS, "held", ())))
+        assert await asyncio.to_thread(entered.wait, 5)
+        queued = asyncio.ensure_future(store.append(PendingMessage("i", ORDERS, "queued", ())))  # the next batch
+        await asyncio.sleep(0)
+        release.set()
+        results = await asyncio.wait_for(asyncio.gather(held, queued, return_exceptions=True), 5)
+        errors = [str(r) for r in results]
         for work in (
-            lambda: store.append(PendingMessage("i", ORDERS, "held", ())),
             lambda: store.append(PendingMessage("i", ORDERS, "later", ())),
             lambda: store.load([PendingMessage("i", ORDERS, "loaded", ())]),
             store.reset,
@@ -676,8 +685,68 @@ def test_a_broken_writer_fails_every_send_load_and_reset_saying_why(
             with pytest.raises(StoreError) as caught:
                 await asyncio.wait_for(work(), 5)
             errors.append(str(caught.value))
-        await store.close()
+        await asyncio.wait_for(store.close(), 5)
         return errors
 
-    assert asyncio.run(run()) == ["the store is broken: its writer failed (RuntimeError)"] * 4
+    assert asyncio.run(run()) == ["the store is broken: its writer failed (RuntimeError)"] * 5
     assert store.broken == "its writer failed (RuntimeError)"
+
+
+def test_a_writer_failing_after_answering_part_of_its_batch_keeps_those_answers_and_still_stops(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A writer that fails after it wrote part of its batch keeps the answers it already gave (those messages
+    are on disk), answers the rest with the failure, and still honours a close request in that batch."""
+    store = DurableStore(tmp_path)
+    real = store._write_batch
+    entered, release = threading.Event(), threading.Event()
+    calls = []
+
+    def bug_after_writing(*args: Any) -> tuple[bool, bool]:
+        calls.append(len(args[1]))
+        if len(calls) == 1:
+            entered.set()
+            assert release.wait(5)
+            return real(*args)
+        real(*args)
+        raise RuntimeError("a bug")
+
+    monkeypatch.setattr(store, "_write_batch", bug_after_writing)
+
+    async def run() -> list[Any]:
+        await store.start()
+        first = asyncio.ensure_future(store.append(PendingMessage("i", ORDERS, "first", ())))
+        assert await asyncio.to_thread(entered.wait, 5)
+        second = asyncio.ensure_future(store.append(PendingMessage("i", ORDERS, "second", ())))
+        await asyncio.sleep(0)
+        closing = asyncio.ensure_future(store.close())  # its stop request joins the second send's batch
+        await asyncio.sleep(0)
+        release.set()
+        try:
+            await asyncio.wait_for(asyncio.shield(closing), 5)
+        except TimeoutError:
+            store._queue.put((_STOP, None, None))  # free the writer: the test fails instead of hanging
+            raise
+        return await asyncio.wait_for(asyncio.gather(first, second, return_exceptions=True), 5)
+
+    first, second = asyncio.run(run())
+    assert calls == [1, 2]
+    assert [type(first), type(second)] == [StoredMessage, StoredMessage]
+    assert store.broken == "its writer failed (RuntimeError)"
+    listed = _run(DurableStore(tmp_path), lambda s: s.messages(None, None, 10, 0))
+    assert listed == (2, [first, second])
+
+
+def test_a_data_dir_is_created_with_its_parents(tmp_path: Path) -> None:
+    """A data directory whose parents do not exist yet is created, parents and all."""
+    data = tmp_path / "a" / "b" / "data"
+    (sent,) = _run(DurableStore(data), lambda s: _send(s, ("i", ORDERS, "a", ())))
+    assert (data / "messages.sqlite3").is_file()
+    assert sent.queue_offset == 0
+
+
+def test_a_new_durable_store_takes_a_31_bit_generation(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A new data directory starts at a random non-negative 31-bit generation, as a JVM's identity hash is."""
+    monkeypatch.setattr("dms_rocketmq_emulator._store.secrets.randbits", lambda bits: (1 << bits) - 1)
+    (sent,) = _run(DurableStore(tmp_path), lambda s: _send(s, ("i", ORDERS, "a", ())))
+    assert decode_msg_id(sent.msg_id)["class_loader_hash"] == 0x7FFFFFFF
