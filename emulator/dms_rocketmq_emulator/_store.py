@@ -600,7 +600,8 @@ class DurableStore(Store):
 
     def _resync(self) -> None:
         """After a failed write: hold new sends until placement is reloaded from what is on disk."""
-        if self._barrier is not None or self._closed or self.broken is not None:
+        # Nothing to reload when nothing can be queued (not started, closed, broken): a barrier would never lift.
+        if self._barrier is not None or self._closed or self._loop is None or self.broken is not None:
             return
         barrier = self._barrier = asyncio.Event()
 

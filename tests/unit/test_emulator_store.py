@@ -750,3 +750,33 @@ def test_a_new_durable_store_takes_a_31_bit_generation(tmp_path: Path, monkeypat
     monkeypatch.setattr("dms_rocketmq_emulator._store.secrets.randbits", lambda bits: (1 << bits) - 1)
     (sent,) = _run(DurableStore(tmp_path), lambda s: _send(s, ("i", ORDERS, "a", ())))
     assert decode_msg_id(sent.msg_id)["class_loader_hash"] == 0x7FFFFFFF
+
+
+def test_a_store_not_started_refuses_work_and_closes_cleanly(tmp_path: Path) -> None:
+    """Before start: no restored topics yet, and a send, load or reset of an opened store is a StoreError, not a
+    crash; closing a store that was never opened, or whose open failed, is harmless."""
+    assert DurableStore(tmp_path / "never").restored_topics() == []
+    asyncio.run(DurableStore(tmp_path / "never").close())
+    opened = DurableStore(tmp_path / "opened")
+    opened.open()
+
+    async def refused() -> list[str]:
+        errors = []
+        for work in (
+            lambda: opened.append(PendingMessage("i", ORDERS, "a", ())),
+            lambda: opened.load([PendingMessage("i", ORDERS, "b", ())]),
+            opened.reset,
+        ):
+            with pytest.raises(StoreError) as caught:
+                await asyncio.wait_for(work(), 5)
+            errors.append(str(caught.value))
+        await opened.close()
+        return errors
+
+    assert asyncio.run(refused()) == ["the store is closed"] * 3
+    (tmp_path / "bad").mkdir()
+    (tmp_path / "bad" / "messages.sqlite3").write_bytes(b"this is not a database" * 100)
+    failed = DurableStore(tmp_path / "bad")
+    with pytest.raises(StoreError, match="cannot be used"):
+        failed.open()
+    asyncio.run(failed.close())
