@@ -646,11 +646,13 @@ def test_open_ended_time_ranges_and_stored_times_in_both_stores(store: Store, mo
 
 
 def test_default_address_is_loopback(tmp_path: Path) -> None:
-    """Without an address, both stores stamp 127.0.0.1 into message ids and as the store host."""
-    for store in _stores(tmp_path):
+    """Without an address, both stores (made directly or by make_store) stamp 127.0.0.1 into message ids and as
+    the store host; a message that does not say when it was born was born when it was stored."""
+    for store in [*_stores(tmp_path), make_store(None), make_store(tmp_path / "made")]:
         (sent,) = _run(store, lambda s: _send(s, ("i", ORDERS, "a", ())))
         assert decode_msg_id(sent.msg_id)["ip"] == "127.0.0.1"
         assert (sent.store_host, sent.born_host) == (f"127.0.0.1:{STORE_PORT}", f"127.0.0.1:{STORE_PORT}")
+        assert sent.born_at_ms == sent.stored_at_ms
 
 
 def test_a_broken_writer_fails_every_send_load_and_reset_saying_why(
