@@ -108,6 +108,34 @@ def test_requests_refuses_a_stream_body() -> None:
         RequestsAKSKAuth(AK, SK)(prepared)
 
 
+def test_requests_without_a_method_signs_a_get() -> None:
+    """A request prepared without a method (requests leaves it None) is signed as the GET it defaults to."""
+    prepared = RequestsAKSKAuth(AK, SK)(requests.Request(url=URL).prepare())
+    assert prepared.method is None
+    _verify("GET", URL, prepared.headers, None)
+
+
+def _answered(prepared: requests.PreparedRequest) -> requests.Response:
+    """The response hooks run as requests runs them once an answer arrives (no socket)."""
+    response = requests.Response()
+    response.request = prepared
+    return requests.hooks.dispatch_hook("response", prepared.hooks, response)
+
+
+def test_requests_adapters_mask_sent_secrets_once_answered() -> None:
+    """Once a response arrives, the request's security token or IAM token reads `[secure]`, whatever else it
+    carries; a request signed without a security token keeps its headers as sent."""
+    signed = RequestsAKSKAuth(AK, SK, "sec-token", project_id="proj")(_prepared())
+    assert signed.headers["X-Security-Token"] == "sec-token"
+    answered = _answered(signed).request.headers
+    assert answered["X-Security-Token"] == "[secure]"
+    assert answered["X-Project-Id"] == "proj"
+    token = _answered(RequestsTokenAuth("tok", project_id="proj")(_prepared())).request.headers
+    assert (token["X-Auth-Token"], token["X-Project-Id"]) == ("[secure]", "proj")
+    plain = RequestsAKSKAuth(AK, SK)(_prepared(**{"X-Sdk-Date": "20261126T093000Z"}))
+    _verify("POST", URL, _answered(plain).request.headers, BODY)
+
+
 @pytest.mark.parametrize(("ak", "sk"), [("", "sk"), ("ak", ""), ("", "")])
 def test_aksk_auth_needs_both_keys(ak: str, sk: str) -> None:
     """An empty AK or SK is refused when the auth is made, in both adapters."""

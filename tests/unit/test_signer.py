@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
@@ -241,18 +242,23 @@ def test_precomputed_signer_matches_vector(path: Path) -> None:
 
 
 @pytest.mark.parametrize(
-    "make",
+    ("make", "message"),
     [
-        lambda: AKSKAuth("akè", "sk"),
-        lambda: AKSKAuth("ak", "sk", "tok\u2028en"),
-        lambda: AKSKAuth("ak", "sk", project_id="p\n"),
-        lambda: TokenAuth("tokén"),
-        lambda: TokenAuth("tok", project_id="\ud800"),
-        lambda: RequestsAKSKAuth("akè", "sk"),
-        lambda: RequestsTokenAuth("tok\x00"),
+        (lambda: AKSKAuth("akè", "sk"), "AKSKAuth: ak"),
+        (lambda: AKSKAuth("ak", "sk", "tok\u2028en"), "AKSKAuth: security_token"),
+        (lambda: AKSKAuth("ak", "sk", project_id="p\n"), "AKSKAuth: project_id"),
+        (lambda: TokenAuth("tokén"), "TokenAuth: token"),
+        (lambda: TokenAuth("tok", project_id="\ud800"), "TokenAuth: project_id"),
+        (lambda: RequestsAKSKAuth("akè", "sk"), "AKSKAuth: ak"),
+        (lambda: RequestsAKSKAuth("ak", "sk", "tok\ten"), "AKSKAuth: security_token"),
+        (lambda: RequestsAKSKAuth("ak", "sk", project_id="pé"), "AKSKAuth: project_id"),
+        (lambda: RequestsTokenAuth("tok\x00"), "TokenAuth: token"),
+        (lambda: RequestsTokenAuth("tok", project_id="p\r\n"), "TokenAuth: project_id"),
     ],
 )
-def test_auth_refuses_what_a_header_cannot_carry(make: Any) -> None:
-    """A non-ASCII or unprintable credential is a ValueError when the auth is made, never a bare encoding error."""
-    with pytest.raises(ValueError, match="printable ASCII"):
+def test_auth_refuses_what_a_header_cannot_carry(make: Any, message: str) -> None:
+    """A non-ASCII or unprintable credential is a ValueError when the auth is made, naming the auth class and
+    the argument (never quoting the value), never a bare encoding error."""
+    expected = f"{message} must be printable ASCII (it is sent in an HTTP header)"
+    with pytest.raises(ValueError, match=f"^{re.escape(expected)}$"):
         make()
