@@ -56,6 +56,25 @@ def test_retry_statuses_opt_in(status: int, code: str, extra: set[int]) -> None:
     assert _retry.should_retry(status_error(500, "DMS.00500000"), frozenset(extra)) is False
 
 
+@pytest.mark.parametrize(
+    ("status", "code", "retried"),
+    [
+        (429, "DMS.00429000", True),
+        (429, "", True),
+        (500, "DMS.00500000", True),
+        (503, "DMS.00503000", True),
+        (400, "DMS.00400062", False),
+        (404, "DMS.00404022", False),
+        (413, "APIGW.0201", False),
+        (430, "", False),
+        (499, "", False),
+    ],
+)
+def test_idempotent_calls_retry_any_429_and_5xx_only(status: int, code: str, retried: bool) -> None:
+    """A query (idempotent) retries every 429 whatever its code and every 5xx; no other 4xx."""
+    assert _retry.should_retry(status_error(status, code), idempotent=True) is retried
+
+
 def test_retry_after_zero_means_at_once() -> None:
     """Retry-After: 0 is honoured as no wait at all, not replaced by the backoff (which would be 8 s here)."""
     assert _retry.retry_delay(5, "0") == 0.0
