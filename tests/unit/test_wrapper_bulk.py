@@ -193,6 +193,22 @@ def test_send_many_rejects_bad_rate_and_connection_failure_count() -> None:
             client.send_many([], fail_fast=True, max_connection_failures=0)
 
 
+@pytest.mark.parametrize("bad", [0, -1, float("inf"), "fast", True])
+def test_async_send_many_rejects_a_bad_rate_before_sending(bad: object) -> None:
+    """AsyncClient.send_many checks rate as Client.send_many does, with the same words, and sends nothing."""
+    calls: list[httpx.Request] = []
+
+    async def main() -> None:
+        async with async_client(lambda request: calls.append(request) or stored(request)) as client:
+            await client.send_many([{"topic": "orders", "body": "0"}], rate=bad)  # type: ignore[arg-type]
+
+    expected = f"rate must be a number of messages per second more than 0, or None, got {bad!r}."
+    with pytest.raises(dms.ConfigurationError) as caught:
+        asyncio.run(main())
+    assert str(caught.value) == expected
+    assert calls == []
+
+
 def test_429_slows_send_many_down() -> None:
     """A 429 during send_many (retried) engages the pacing of the remaining sends."""
     answered = 0

@@ -7,10 +7,13 @@ from __future__ import annotations
 import asyncio
 import json
 from collections.abc import AsyncIterator
+from typing import Any
 
 import dms_rocketmq as dms
 import httpx
 import pytest
+from dms_rocketmq._bulk import FailFast, SendControl, outcome_state, run_tasks
+from dms_rocketmq._rate import AdaptiveRate
 from test_wrapper_fakes import async_client, stored
 
 
@@ -75,3 +78,100 @@ def test_an_error_of_the_async_iterable_is_raised_after_the_inputs_before_it() -
     with pytest.raises(RuntimeError, match="the input file went away"):
         asyncio.run(main())
     assert sorted(got) == list(range(7))
+
+
+class _Source:
+    """An async iterator over `count` messages that records every call made after it ended or failed; after
+    a failure it would go on yielding (nothing in the protocol forbids it)."""
+
+    def __init__(self, count: int, fail_at: int | None = None) -> None:
+        self.count = count
+        self.fail_at = fail_at
+        self.position = 0
+        self.calls_after_the_end = 0
+        self.ended = False
+
+    def __aiter__(self) -> _Source:
+        return self
+
+    async def __anext__(self) -> dict[str, str]:
+        if self.ended:
+            self.calls_after_the_end += 1
+        position = self.position
+        self.position += 1
+        await asyncio.sleep(0)
+        if position == self.fail_at:
+            self.ended = True
+            raise RuntimeError("the input file went away")
+        if position >= self.count:
+            self.ended = True
+            raise StopAsyncIteration
+        return {"topic": "orders", "body": str(position)}
+
+
+def test_an_async_iterable_is_not_asked_again_after_its_end() -> None:
+    """Once the caller's async iterator says it is done, no sender asks it again (a queue-fed iterator would
+    block, another could yield more), however many senders there are."""
+    source = _Source(5)
+
+    async def main() -> list[int]:
+        async with async_client(echo) as client:
+            return [index async for index, _ in client.iter_send(source, concurrency=4)]
+
+    assert sorted(asyncio.run(main())) == list(range(5))
+    assert source.calls_after_the_end == 0
+
+
+def test_nothing_after_an_error_of_the_async_iterable_is_taken() -> None:
+    """After the caller's async iterator raised, it is not asked again: what it would yield next is not sent."""
+    source = _Source(50, fail_at=3)
+    got: list[int] = []
+
+    async def main() -> None:
+        async with async_client(echo) as client:
+            async for index, _ in client.iter_send(source, concurrency=4):
+                got.append(index)
+
+    with pytest.raises(RuntimeError, match=r"^the input file went away$"):
+        asyncio.run(main())
+    assert sorted(got) == [0, 1, 2]
+    assert source.calls_after_the_end == 0
+
+
+def test_an_input_taken_after_a_stop_is_delivered_not_sent_with_itself() -> None:
+    """An input whose await ended after a stop is not sent: `deliver` gets it, with its index and a
+    not-sent failure quoting the stop's reason (the CLI records it by its line)."""
+    control = SendControl()
+    delivered: list[tuple[int, Any, dms.SendOutcome]] = []
+    sent: list[Any] = []
+
+    async def inputs() -> AsyncIterator[str]:
+        yield "first"
+        control.stop("the operator stopped it")
+        yield "second"
+
+    async def send(item: Any) -> dms.SendResult:
+        sent.append(item)
+        raise dms.APIConnectionError(request_sent=False)
+
+    async def main() -> None:
+        await run_tasks(
+            send,
+            inputs(),
+            lambda index, item, outcome: delivered.append((index, item, outcome)),
+            concurrency=1,
+            rate=AdaptiveRate(None),
+            fail_fast=FailFast(enabled=False, max_connection_failures=1),
+            control=control,
+        )
+
+    asyncio.run(main())
+    assert sent == ["first"]
+    assert [(index, item, outcome_state(outcome)) for index, item, outcome in delivered] == [
+        (0, "first", "failed"),
+        (1, "second", "not_sent"),
+    ]
+    second = delivered[1][2]
+    assert isinstance(second, dms.SendFailure)
+    assert second.message == "second"
+    assert str(second.exception) == "not sent: the operator stopped it"
