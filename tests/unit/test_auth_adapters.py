@@ -9,6 +9,7 @@ import hashlib
 import io
 import logging
 import sys
+import time
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -316,3 +317,32 @@ def test_httpx_sends_a_non_json_body_unsigned_as_the_sdk_does() -> None:
     AKSKAuth(AK, SK).sign(request)
     assert request.headers["X-Sdk-Content-Sha256"] == "UNSIGNED-PAYLOAD"
     _verify("POST", URL, request.headers, b"plain")
+
+
+def test_the_date_signed_is_utc_whatever_the_local_time_zone(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Where the local time zone is not UTC (here UTC+8), every adapter still signs the current UTC time."""
+    monkeypatch.setenv("TZ", "XYZ-8")
+    time.tzset()
+    try:
+        request = httpx.Request("POST", URL, content=BODY)
+        before = datetime.datetime.now(datetime.UTC).replace(microsecond=0)
+        AKSKAuth(AK, SK).sign(request)
+        prepared = RequestsAKSKAuth(AK, SK)(_prepared())
+        for headers in (request.headers, prepared.headers):
+            signed = datetime.datetime.strptime(headers["X-Sdk-Date"], "%Y%m%dT%H%M%SZ").replace(tzinfo=datetime.UTC)
+            assert before <= signed <= before + datetime.timedelta(seconds=2)
+    finally:
+        monkeypatch.undo()
+        time.tzset()
+
+
+def test_httpx_replaces_a_callers_payload_hash_for_a_non_json_body() -> None:
+    """A caller's own X-Sdk-Content-Sha256 on a non-JSON body (a hash, or UNSIGNED-PAYLOAD in another case)
+    is sent as UNSIGNED-PAYLOAD, as the SDK sends it, and the verifier accepts the result."""
+    for given in (hashlib.sha256(b"plain").hexdigest(), "unsigned-payload"):
+        request = httpx.Request(
+            "POST", URL, content=b"plain", headers={"Content-Type": "text/plain", "X-Sdk-Content-Sha256": given}
+        )
+        AKSKAuth(AK, SK).sign(request)
+        assert request.headers["X-Sdk-Content-Sha256"] == "UNSIGNED-PAYLOAD"
+        _verify("POST", URL, request.headers, b"plain")

@@ -262,3 +262,15 @@ def test_auth_refuses_what_a_header_cannot_carry(make: Any, message: str) -> Non
     expected = f"{message} must be printable ASCII (it is sent in an HTTP header)"
     with pytest.raises(ValueError, match=f"^{re.escape(expected)}$"):
         make()
+
+
+def test_mask_sent_secrets_covers_redirects_and_a_response_without_request() -> None:
+    """Given a response, the tokens of its request and of each redirect before it read [secure], other headers
+    stay; a response that has no request is left as it is, without error."""
+    first = httpx.Request("GET", "http://h/a", headers={"X-Auth-Token": "S3CR3T"})
+    final = httpx.Request("GET", "http://h/b", headers={"X-Security-Token": "S3CR3T", "X-Project-Id": "p"})
+    response = httpx.Response(200, request=final, history=[httpx.Response(302, request=first)])
+    _auth.mask_sent_secrets(response)
+    assert first.headers["X-Auth-Token"] == "[secure]"
+    assert (final.headers["X-Security-Token"], final.headers["X-Project-Id"]) == ("[secure]", "p")
+    _auth.mask_sent_secrets(httpx.Response(200))
