@@ -13,7 +13,7 @@ from typing import Any
 import dms_rocketmq as dms
 import httpx
 import pytest
-from dms_rocketmq._bulk import outcome_state
+from dms_rocketmq._bulk import FailFast, SendControl, outcome_state, run_tasks, run_threads
 from dms_rocketmq._rate import MIN_RATE, AdaptiveRate
 from test_wrapper_fakes import SETTINGS, async_client, error, stored, sync_client
 
@@ -194,18 +194,25 @@ def test_send_many_rejects_bad_rate_and_connection_failure_count() -> None:
 
 
 @pytest.mark.parametrize("bad", [0, -1, float("inf"), "fast", True])
-def test_async_send_many_rejects_a_bad_rate_before_sending(bad: object) -> None:
-    """AsyncClient.send_many checks rate as Client.send_many does, with the same words, and sends nothing."""
+def test_async_send_many_and_iter_send_reject_a_bad_rate_before_sending(bad: object) -> None:
+    """AsyncClient.send_many and iter_send check rate as Client.send_many does, with the same words, and
+    send nothing."""
     calls: list[httpx.Request] = []
 
-    async def main() -> None:
+    async def main(use_iter: bool) -> None:
         async with async_client(lambda request: calls.append(request) or stored(request)) as client:
-            await client.send_many([{"topic": "orders", "body": "0"}], rate=bad)  # type: ignore[arg-type]
+            messages = [{"topic": "orders", "body": "0"}]
+            if use_iter:
+                async for _ in client.iter_send(messages, rate=bad):  # type: ignore[arg-type]
+                    pass
+            else:
+                await client.send_many(messages, rate=bad)  # type: ignore[arg-type]
 
     expected = f"rate must be a number of messages per second more than 0, or None, got {bad!r}."
-    with pytest.raises(dms.ConfigurationError) as caught:
-        asyncio.run(main())
-    assert str(caught.value) == expected
+    for use_iter in (False, True):
+        with pytest.raises(dms.ConfigurationError) as caught:
+            asyncio.run(main(use_iter))
+        assert str(caught.value) == expected
     assert calls == []
 
 
@@ -289,3 +296,51 @@ def test_async_send_many_cancelled_twice_abandons_in_flight_as_in_doubt() -> Non
     outcomes = asyncio.run(main())
     states = [outcome_state(o) for o in outcomes]
     assert states == ["in_doubt"] * 4 + ["not_sent"] * 46
+
+
+def _engine_events(engine: str) -> list[tuple[str, int, Any]]:
+    """Run one engine over three inputs with a before_send and a deliver that record what they are given."""
+    events: list[tuple[str, int, Any]] = []
+    lock = threading.Lock()
+
+    def before_send(index: int, item: Any) -> None:
+        with lock:
+            events.append(("before_send", index, item))
+
+    def deliver(index: int, item: Any, outcome: dms.SendOutcome) -> None:
+        with lock:
+            events.append(("deliver", index, item))
+
+    def result(item: Any) -> dms.SendResult:
+        with lock:
+            events.append(("send", -1, item))
+        return dms.SendResult(msg_id=f"M{item}", queue_id=0, queue_offset=0)
+
+    options: dict[str, Any] = {
+        "concurrency": 2,
+        "rate": AdaptiveRate(None),
+        "fail_fast": FailFast(enabled=False, max_connection_failures=1),
+        "control": SendControl(),
+        "before_send": before_send,
+    }
+    if engine == "threads":
+        run_threads(result, ["a", "b", "c"], deliver, **options)
+    else:
+
+        async def send(item: Any) -> dms.SendResult:
+            return result(item)
+
+        asyncio.run(run_tasks(send, ["a", "b", "c"], deliver, **options))
+    return events
+
+
+@pytest.mark.parametrize("engine", ["threads", "tasks"])
+def test_both_engines_hand_each_input_to_before_send_then_to_deliver(engine: str) -> None:
+    """Each input goes to before_send (the CLI's write-ahead record) before its send, and to deliver with its
+    own index once answered, in both engines."""
+    events = _engine_events(engine)
+    for index, item in enumerate(["a", "b", "c"]):
+        assert events.count(("before_send", index, item)) == 1
+        assert events.count(("deliver", index, item)) == 1
+        assert events.index(("before_send", index, item)) < events.index(("send", -1, item))
+        assert events.index(("send", -1, item)) < events.index(("deliver", index, item))
