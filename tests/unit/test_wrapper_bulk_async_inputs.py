@@ -5,6 +5,7 @@ sends in flight are accounted for (no sockets: httpx.MockTransport)."""
 from __future__ import annotations
 
 import asyncio
+import gc
 import json
 from collections.abc import AsyncIterator
 from typing import Any
@@ -175,3 +176,50 @@ def test_an_input_taken_after_a_stop_is_delivered_not_sent_with_itself() -> None
     assert isinstance(second, dms.SendFailure)
     assert second.message == "second"
     assert str(second.exception) == "not sent: the operator stopped it"
+
+
+def test_a_send_abandoned_by_a_second_cancellation_is_delivered_in_doubt(caplog: pytest.LogCaptureFixture) -> None:
+    """Cancelling run_tasks once stops the taking of inputs; a second time abandons the send in flight: it is
+    delivered with its index and input as in doubt, quoting the first reason, run_tasks returns normally and
+    no sender task ends in an error that asyncio would report as never retrieved."""
+    control = SendControl()
+    delivered: list[tuple[int, Any, dms.SendOutcome]] = []
+
+    async def main() -> None:
+        started = asyncio.Event()
+
+        async def send(item: Any) -> dms.SendResult:
+            started.set()
+            await asyncio.Event().wait()  # the answer never comes
+            raise AssertionError("unreachable")
+
+        task = asyncio.create_task(
+            run_tasks(
+                send,
+                ["only", "never taken"],
+                lambda index, item, outcome: delivered.append((index, item, outcome)),
+                concurrency=1,
+                rate=AdaptiveRate(None),
+                fail_fast=FailFast(enabled=False, max_connection_failures=1),
+                control=control,
+            )
+        )
+        stopped = asyncio.Event()
+        control.listen(stopped.set)
+        await started.wait()
+        task.cancel()
+        await stopped.wait()
+        task.cancel()
+        await task
+
+    asyncio.run(main())
+    gc.collect()  # a task that ended in an error nobody retrieved is reported when it is collected
+    assert [record.getMessage() for record in caplog.records if record.name == "asyncio"] == []
+    assert control.stop_reason == "cancelled"
+    assert [(index, item) for index, item, _ in delivered] == [(0, "only")]
+    outcome = delivered[0][2]
+    assert isinstance(outcome, dms.SendFailure)
+    assert outcome.message == "only"
+    assert isinstance(outcome.exception, dms.SendCancelledError)
+    assert outcome.exception.request_sent is True
+    assert str(outcome.exception) == "abandoned in flight, it may have been stored: cancelled"
