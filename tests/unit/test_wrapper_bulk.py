@@ -216,8 +216,9 @@ def test_async_send_many_and_iter_send_reject_a_bad_rate_before_sending(bad: obj
     assert calls == []
 
 
-def test_429_slows_send_many_down() -> None:
-    """A 429 during send_many (retried) engages the pacing of the remaining sends."""
+@pytest.mark.parametrize("kind", ["sync", "async"])
+def test_429_slows_send_many_down(kind: str) -> None:
+    """A 429 during send_many (retried) engages the pacing of the remaining sends, in Client and AsyncClient."""
     answered = 0
     lock = threading.Lock()
 
@@ -231,20 +232,27 @@ def test_429_slows_send_many_down() -> None:
     seen: list[Any] = []
     dms.set_testing(True)
     try:
-        with sync_client(throttle_once) as client:
-            original = AdaptiveRate.on_throttled
+        original = AdaptiveRate.on_throttled
 
-            def spy(self: AdaptiveRate) -> None:
-                original(self)
-                seen.append(self.current)
+        def spy(self: AdaptiveRate) -> None:
+            original(self)
+            seen.append(self.current)
 
-            AdaptiveRate.on_throttled = spy  # type: ignore[method-assign]
-            try:
-                outcomes = client.send_many(
-                    [{"topic": "orders", "body": str(n)} for n in range(20)], concurrency=2, rate=1000
-                )
-            finally:
-                AdaptiveRate.on_throttled = original  # type: ignore[method-assign]
+        messages = [{"topic": "orders", "body": str(n)} for n in range(20)]
+
+        async def send_async() -> list[dms.SendOutcome]:
+            async with async_client(throttle_once) as client:
+                return await client.send_many(messages, concurrency=2, rate=1000)
+
+        AdaptiveRate.on_throttled = spy  # type: ignore[method-assign]
+        try:
+            if kind == "sync":
+                with sync_client(throttle_once) as client:
+                    outcomes = client.send_many(messages, concurrency=2, rate=1000)
+            else:
+                outcomes = asyncio.run(send_async())
+        finally:
+            AdaptiveRate.on_throttled = original  # type: ignore[method-assign]
     finally:
         dms.set_testing(False)
     assert all(o.ok for o in outcomes)
