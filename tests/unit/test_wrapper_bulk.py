@@ -352,3 +352,40 @@ def test_both_engines_hand_each_input_to_before_send_then_to_deliver(engine: str
         assert events.count(("deliver", index, item)) == 1
         assert events.index(("before_send", index, item)) < events.index(("send", -1, item))
         assert events.index(("send", -1, item)) < events.index(("deliver", index, item))
+
+
+def test_run_threads_delivers_an_abandoned_send_in_doubt_with_its_input() -> None:
+    """An abandon while a thread is stuck in its send ends run_threads at once: that input is delivered in
+    doubt, with its index and input and the abandon's reason, and its late answer is dropped."""
+    control = SendControl()
+    release = threading.Event()
+    delivered: list[tuple[int, Any, dms.SendOutcome]] = []
+
+    def send(item: Any) -> dms.SendResult:
+        control.abandon("the operator gave up")
+        release.wait(5)
+        return dms.SendResult(msg_id="late", queue_id=0, queue_offset=0)
+
+    try:
+        run_threads(
+            send,
+            ["stuck"],
+            lambda index, item, outcome: delivered.append((index, item, outcome)),
+            concurrency=1,
+            rate=AdaptiveRate(None),
+            fail_fast=FailFast(enabled=False, max_connection_failures=1),
+            control=control,
+            catch_interrupt=False,
+        )
+        assert [(index, item, outcome_state(outcome)) for index, item, outcome in delivered] == [
+            (0, "stuck", "in_doubt")
+        ]
+        outcome = delivered[0][2]
+        assert isinstance(outcome, dms.SendFailure)
+        assert str(outcome.exception) == "abandoned in flight, it may have been stored: the operator gave up"
+    finally:
+        release.set()
+    for thread in threading.enumerate():
+        if thread.name.startswith("dms-rocketmq-send-"):
+            thread.join(5)
+    assert len(delivered) == 1
