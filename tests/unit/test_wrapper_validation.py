@@ -12,6 +12,7 @@ import pytest
 import yaml
 from dms_rocketmq._base import request_body
 from dms_rocketmq._constants import WHITESPACE
+from dms_rocketmq._validation import message_from
 from dms_rocketmq_api.spec_rules import BODY_MAX_LENGTH as MAX_BODY_BYTES
 from dms_rocketmq_api.spec_rules import TOPIC_RESERVED_NAMES as RESERVED_TOPICS
 from hypothesis import HealthCheck, given, settings
@@ -242,3 +243,24 @@ def test_a_request_of_exactly_the_request_limit_is_sent() -> None:
         with pytest.raises(dms.ValidationError, match="request limit"):
             client.send("orders", body + "a")
     assert sizes == [12 * 1024 * 1024]
+
+
+@pytest.mark.parametrize(
+    ("item", "message"),
+    [
+        ({"topic": "t", "body": "b", "tag": "x", "Keys": "k"}, "unknown message field(s) Keys, tag; "),
+        ({"topic": "t", "body": "b", 3: "x"}, "unknown message field(s) 3; "),
+        ({"tags": "x"}, "message is missing topic and body."),
+        ({"topic": "t"}, "message is missing body."),
+    ],
+)
+def test_a_message_mapping_with_unknown_or_missing_fields_is_refused_naming_them(
+    item: dict[Any, str], message: str
+) -> None:
+    """A mapping given as a message with fields a message does not have (listed sorted), or without topic or
+    body, is a ValidationError that names them."""
+    if message.startswith("unknown"):
+        message += "a message has topic, body, keys and tags."
+    with pytest.raises(dms.ValidationError) as caught:
+        message_from(item)
+    assert str(caught.value) == message
