@@ -3,12 +3,21 @@
 from __future__ import annotations
 
 import datetime
+import time
 
 import pytest
 from dms_rocketmq_emulator import Settings, TopicSettings, decode_msg_id
 from dms_rocketmq_emulator._config import InstanceSettings
 from dms_rocketmq_emulator._exceptions import DMSError
-from dms_rocketmq_emulator.models import Fault, FaultPlan, MessageIdFactory, Registry, TopicLog, month_start_ms
+from dms_rocketmq_emulator.models import (
+    Fault,
+    FaultPlan,
+    MessageIdFactory,
+    Registry,
+    TopicLog,
+    _next_month_ms,
+    month_start_ms,
+)
 
 
 def _ms(*args: int) -> int:
@@ -148,3 +157,17 @@ def test_public_names_are_pinned() -> None:
         assert getattr(dms_rocketmq_emulator, name) is not None
     with pytest.raises(AttributeError):
         _ = dms_rocketmq_emulator.no_such_name  # type: ignore[attr-defined]
+
+
+def test_the_next_month_is_counted_in_utc_whatever_the_local_time_zone(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Where the local time zone is behind UTC (here UTC-8), the month after a UTC month start is still the
+    first of the next UTC month, as the ids' millisecond field needs."""
+    monkeypatch.setenv("TZ", "XYZ+8")
+    time.tzset()
+    try:
+        assert _next_month_ms(_ms(2024, 2, 1)) == _ms(2024, 3, 1)
+        assert _next_month_ms(_ms(2024, 12, 1)) == _ms(2025, 1, 1)
+        assert month_start_ms(_ms(2024, 3, 1, 3)) == _ms(2024, 3, 1)
+    finally:
+        monkeypatch.undo()
+        time.tzset()
