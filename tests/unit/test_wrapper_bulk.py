@@ -389,3 +389,51 @@ def test_run_threads_delivers_an_abandoned_send_in_doubt_with_its_input() -> Non
         if thread.name.startswith("dms-rocketmq-send-"):
             thread.join(5)
     assert len(delivered) == 1
+
+
+class _Source:
+    """An iterator over `count` messages that records every call made after it ended or failed; after a
+    failure it would go on yielding (nothing in the protocol forbids it)."""
+
+    def __init__(self, count: int, fail_at: int | None = None) -> None:
+        self.count = count
+        self.fail_at = fail_at
+        self.position = 0
+        self.calls_after_the_end = 0
+        self.ended = False
+
+    def __iter__(self) -> _Source:
+        return self
+
+    def __next__(self) -> dict[str, str]:
+        if self.ended:
+            self.calls_after_the_end += 1
+        position = self.position
+        self.position += 1
+        if position == self.fail_at:
+            self.ended = True
+            raise RuntimeError("the input file went away")
+        if position >= self.count:
+            self.ended = True
+            raise StopIteration
+        return {"topic": "orders", "body": str(position)}
+
+
+def test_an_iterable_is_not_asked_again_after_its_end_or_its_error() -> None:
+    """Once the caller's iterator is done, or has raised, no sender thread asks it again: what it would
+    yield after an error is not sent, and the error is raised after the inputs before it."""
+    ended = _Source(5)
+    with sync_client(echo) as client:
+        assert sorted(index for index, _ in client.iter_send(ended, concurrency=4)) == list(range(5))
+    assert ended.calls_after_the_end == 0
+
+    failing = _Source(50, fail_at=3)
+    got: list[int] = []
+
+    def consume(client: dms.Client) -> None:
+        got.extend(index for index, _ in client.iter_send(failing, concurrency=4))
+
+    with sync_client(echo) as client, pytest.raises(RuntimeError, match=r"^the input file went away$"):
+        consume(client)
+    assert sorted(got) == [0, 1, 2]
+    assert failing.calls_after_the_end == 0
