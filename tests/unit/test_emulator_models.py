@@ -171,3 +171,23 @@ def test_the_next_month_is_counted_in_utc_whatever_the_local_time_zone(monkeypat
     finally:
         monkeypatch.undo()
         time.tzset()
+
+
+def test_ids_made_in_the_first_millisecond_of_a_month_keep_one_generation() -> None:
+    """A clock that reads the very first millisecond of the current month is inside it: the ids made then
+    keep the generation, with elapsed time 0 and counters that go on, and no new month is started."""
+    start = _ms(2024, 3, 1)
+    months: list[int] = []
+
+    def new_month() -> int:
+        months.append(8)
+        return 8
+
+    factory = MessageIdFactory(7, clock_ms=lambda: start, on_new_month=new_month)
+    ids = [decode_msg_id(factory.next_id()) for _ in range(3)]
+    assert months == []
+    assert [(d["class_loader_hash"], d["ms_since_month_start"], d["counter"]) for d in ids] == [
+        (7, 0, 1),
+        (7, 0, 2),
+        (7, 0, 3),
+    ]
