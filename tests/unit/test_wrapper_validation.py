@@ -264,3 +264,15 @@ def test_a_message_mapping_with_unknown_or_missing_fields_is_refused_naming_them
     with pytest.raises(dms.ValidationError) as caught:
         message_from(item)
     assert str(caught.value) == message
+
+
+def test_a_message_mapping_becomes_the_message_it_spells() -> None:
+    """Every field of a mapping given as a message is kept (keys and tags too); anything but a Message or a
+    mapping is a ValidationError naming its type."""
+    assert message_from({"topic": "t", "body": "b", "keys": ["k1", "k2"], "tags": "x"}) == dms.Message(
+        "t", "b", keys=["k1", "k2"], tags="x"
+    )
+    assert message_from({"topic": "t", "body": "b"}) == dms.Message("t", "b")
+    with pytest.raises(dms.ValidationError) as caught:
+        message_from(42)
+    assert str(caught.value) == "each message must be a Message or a mapping, got int."
