@@ -306,6 +306,20 @@ def test_async_send_many_cancelled_twice_abandons_in_flight_as_in_doubt() -> Non
     assert states == ["in_doubt"] * 4 + ["not_sent"] * 46
 
 
+def _result(msg_id: str) -> dms.SendResult:
+    """A SendResult as a send returns it."""
+    return dms.SendResult(
+        msg_id=msg_id,
+        queue_id=0,
+        queue_offset=0,
+        broker_name="broker-0",
+        uniq_key=msg_id,
+        topic="orders",
+        properties={},
+        request_id=None,
+    )
+
+
 def _engine_events(engine: str) -> list[tuple[str, int, Any]]:
     """Run one engine over three inputs with a before_send and a deliver that record what they are given."""
     events: list[tuple[str, int, Any]] = []
@@ -318,11 +332,12 @@ def _engine_events(engine: str) -> list[tuple[str, int, Any]]:
     def deliver(index: int, item: Any, outcome: dms.SendOutcome) -> None:
         with lock:
             events.append(("deliver", index, item))
+            assert outcome_state(outcome) == "sent", outcome
 
     def result(item: Any) -> dms.SendResult:
         with lock:
             events.append(("send", -1, item))
-        return dms.SendResult(msg_id=f"M{item}", queue_id=0, queue_offset=0)
+        return _result(f"M{item}")
 
     options: dict[str, Any] = {
         "concurrency": 2,
@@ -364,7 +379,7 @@ def test_run_threads_delivers_an_abandoned_send_in_doubt_with_its_input() -> Non
     def send(item: Any) -> dms.SendResult:
         control.abandon("the operator gave up")
         release.wait(5)
-        return dms.SendResult(msg_id="late", queue_id=0, queue_offset=0)
+        return _result("late")
 
     try:
         run_threads(
@@ -437,3 +452,90 @@ def test_an_iterable_is_not_asked_again_after_its_end_or_its_error() -> None:
         consume(client)
     assert sorted(got) == [0, 1, 2]
     assert failing.calls_after_the_end == 0
+
+
+def _run_engine(
+    engine: str,
+    inputs: list[str],
+    deliver: Any,
+    before_send: Any = None,
+    sent: list[Any] | None = None,
+    drain: bool = False,
+) -> None:
+    """Run one engine (concurrency 1) over `inputs`, listing in `sent` the inputs it sent."""
+    sent = [] if sent is None else sent
+
+    def result(item: Any) -> dms.SendResult:
+        sent.append(item)
+        return _result(f"M{item}")
+
+    options: dict[str, Any] = {
+        "concurrency": 1,
+        "rate": AdaptiveRate(None),
+        "fail_fast": FailFast(enabled=False, max_connection_failures=1),
+        "control": SendControl(),
+        "before_send": before_send,
+        "drain": drain,
+    }
+    if engine == "threads":
+        run_threads(result, inputs, deliver, **options)
+    else:
+
+        async def send(item: Any) -> dms.SendResult:
+            return result(item)
+
+        asyncio.run(run_tasks(send, inputs, deliver, **options))
+
+
+@pytest.mark.parametrize("engine", ["threads", "tasks"])
+def test_a_failing_before_send_stops_the_sending_and_is_raised(engine: str) -> None:
+    """A write-ahead record that cannot be written stops the sending: that input is delivered not sent, with
+    its index, input and a reason naming the error, no later input is taken, and the error is raised."""
+    delivered: list[tuple[int, Any, dms.SendOutcome]] = []
+    disk_full = OSError("disk full")
+
+    def before_send(index: int, item: Any) -> None:
+        if index == 1:
+            raise disk_full
+
+    sent: list[Any] = []
+    with pytest.raises(OSError, match=r"^disk full$") as caught:
+        _run_engine(engine, ["a", "b", "c"], lambda *args: delivered.append(args), before_send, sent)
+    assert caught.value is disk_full
+    assert sent == ["a"]
+    assert [(index, item, outcome_state(outcome)) for index, item, outcome in delivered] == [
+        (0, "a", "sent"),
+        (1, "b", "not_sent"),
+    ]
+    failure = delivered[1][2]
+    assert isinstance(failure, dms.SendFailure)
+    assert failure.message == "b"
+    assert isinstance(failure.exception, dms.SendCancelledError)
+    assert failure.exception.request_sent is False
+    assert str(failure.exception) == "not sent: recording a send failed (OSError: disk full)"
+
+
+@pytest.mark.parametrize("engine", ["threads", "tasks"])
+def test_a_failing_deliver_stops_the_sending_and_is_raised(engine: str) -> None:
+    """An outcome that cannot be recorded stops the taking of inputs (the rest, drained, is delivered not sent
+    with a reason naming the error), and that error is raised at the end."""
+    broken = OSError("journal closed")
+    delivered: list[tuple[int, Any, dms.SendOutcome]] = []
+
+    def deliver(index: int, item: Any, outcome: dms.SendOutcome) -> None:
+        delivered.append((index, item, outcome))
+        if index == 0:
+            raise broken
+
+    sent: list[Any] = []
+    with pytest.raises(OSError, match=r"^journal closed$") as caught:
+        _run_engine(engine, ["a", "b", "c"], deliver, sent=sent, drain=True)
+    assert caught.value is broken
+    assert sent == ["a"]
+    assert [(index, item, outcome_state(outcome)) for index, item, outcome in delivered] == [
+        (0, "a", "sent"),
+        (1, "b", "not_sent"),
+        (2, "c", "not_sent"),
+    ]
+    reasons = {str(outcome.exception) for _, _, outcome in delivered[1:] if isinstance(outcome, dms.SendFailure)}
+    assert reasons == {"not sent: recording an outcome failed (OSError: journal closed)"}
