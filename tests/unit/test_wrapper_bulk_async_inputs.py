@@ -223,3 +223,30 @@ def test_a_send_abandoned_by_a_second_cancellation_is_delivered_in_doubt(caplog:
     assert isinstance(outcome.exception, dms.SendCancelledError)
     assert outcome.exception.request_sent is True
     assert str(outcome.exception) == "abandoned in flight, it may have been stored: cancelled"
+
+
+def test_closing_iter_send_early_gives_up_the_sends_in_flight_before_it_returns() -> None:
+    """Closing AsyncClient.iter_send early abandons the sends still waiting for an answer: by the time
+    aclose() returns, each of them has been cancelled, none is left running behind the consumer's back."""
+    cancelled: list[str] = []
+
+    async def handler(request: httpx.Request) -> httpx.Response:
+        body = json.loads(request.content)["body"]
+        if body == "0":
+            return stored(request, 0)
+        try:
+            await asyncio.Event().wait()  # never answered
+        except asyncio.CancelledError:
+            cancelled.append(body)
+            raise
+        raise AssertionError("unreachable")
+
+    async def main() -> None:
+        async with async_client(handler) as client:
+            stream = client.iter_send([{"topic": "orders", "body": str(n)} for n in range(3)], concurrency=3)
+            index, outcome = await stream.__anext__()
+            assert (index, outcome.ok) == (0, True)
+            await stream.aclose()
+            assert sorted(cancelled) == ["1", "2"]
+
+    asyncio.run(main())
