@@ -11,6 +11,8 @@ method, URL and body bytes; the same SendResult or the same exception class).
 from __future__ import annotations
 
 import asyncio
+import collections
+import contextlib
 import io
 import json
 from collections.abc import AsyncGenerator, Mapping
@@ -32,6 +34,7 @@ from ._transport import aiohttp_failure, connection_failure, proxy_for
 __all__ = [
     "UPLOAD_CANNOT_STALL",
     "DirectSender",
+    "FairGate",
     "aiohttp_error",
     "encode_json",
     "encode_request",
@@ -164,12 +167,61 @@ def result_from_content(
     return send_result(parsed, None, lazy, request_id, retries_taken, request)
 
 
+class FairGate:
+    """At most `size` holders at once, first come first served: a newcomer never passes a waiter.
+
+    What asyncio.Semaphore guarantees, with a free place taken in a few attribute operations (no coroutine,
+    no scan of the waiters): the gate is passed on every send. A place that is given up goes straight to the
+    first waiter still waiting; a waiter that is cancelled (its wait timed out) leaves the line, and passes on
+    a place handed to it as it was cancelled. Not thread-safe: one gate belongs to one event loop.
+    """
+
+    __slots__ = ("free", "waiters")
+
+    def __init__(self, size: int) -> None:
+        self.free = size
+        self.waiters: collections.deque[asyncio.Future[None]] = collections.deque()
+
+    def enter_now(self) -> bool:
+        """Take a free place if there is one and nobody is waiting for it; False otherwise."""
+        if self.free > 0 and not self.waiters:
+            self.free -= 1
+            return True
+        return False
+
+    async def enter(self) -> None:
+        """Wait in line for a place (the caller bounds the wait, by cancelling it)."""
+        if self.enter_now():
+            return
+        waiter: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self.waiters.append(waiter)
+        try:
+            await waiter
+        except BaseException:
+            if waiter.done() and not waiter.cancelled():
+                self.leave()  # a place was handed over just as the wait was cancelled: pass it on
+            else:
+                with contextlib.suppress(ValueError):  # already dropped by `leave`
+                    self.waiters.remove(waiter)
+            raise
+
+    def leave(self) -> None:
+        """Give a place up: to the first waiter still waiting, or back to the free places."""
+        waiters = self.waiters
+        while waiters:
+            waiter = waiters.popleft()
+            if not waiter.done():
+                waiter.set_result(None)
+                return
+        self.free += 1
+
+
 class _LoopPool(NamedTuple):
     """The aiohttp session and fairness gate of one event loop (both belong to the loop they were made in)."""
 
     loop: asyncio.AbstractEventLoop
     session: Any  # aiohttp.ClientSession
-    gate: asyncio.Semaphore
+    gate: FairGate
     closer: AsyncGenerator[None, None]
 
 
@@ -255,8 +307,8 @@ class DirectSender:
         # Sends beyond the pool size wait at the gate, first come first served. aiohttp's own pool queue is
         # not fair: a send that finishes and starts the next one takes the freed connection ahead of the
         # waiters, so with more sends in flight than connections a few waited far longer than the rest
-        # (docs/reliability.md). asyncio.Semaphore does not let a newcomer pass a waiter.
-        pool = _LoopPool(loop, session, asyncio.Semaphore(self._max_connections), closer)
+        # (docs/reliability.md). The gate does not let a newcomer pass a waiter.
+        pool = _LoopPool(loop, session, FairGate(self._max_connections), closer)
         self._pools[loop] = pool
         return pool
 
@@ -281,15 +333,12 @@ class DirectSender:
         self._current = pool
         return pool
 
-    async def _enter_gate(self, gate: asyncio.Semaphore, call_timeout: httpx.Timeout | None) -> None:
-        """Wait for a free connection; only a full gate arms a timer (the common case costs nothing)."""
-        if not gate.locked():
-            await gate.acquire()
-            return
+    async def _wait_at_gate(self, gate: FairGate, call_timeout: httpx.Timeout | None) -> None:
+        """Wait in line for a free connection, at most the timeout's `pool` part (only a full gate gets here)."""
         limit = self._default_pool_timeout if call_timeout is None else call_timeout.pool
         try:
             async with asyncio.timeout(limit):
-                await gate.acquire()
+                await gate.enter()
         except TimeoutError as exc:
             # The wording and the class of Client's PoolTimeout: the request was certainly not sent.
             raise connection_failure(
@@ -324,7 +373,8 @@ class DirectSender:
         # chunks, letting the loop serve other sends in between.
         data: bytes | io.BytesIO = payload if len(payload) <= _ONE_WRITE else io.BytesIO(payload)
         gate = pool.gate
-        await self._enter_gate(gate, call_timeout)
+        if not gate.enter_now():
+            await self._wait_at_gate(gate, call_timeout)
         try:
             # allow_redirects=False, as in the httpx path: aiohttp would otherwise re-send the request, token or
             # signature included, to whatever host a Location header names.
@@ -345,7 +395,7 @@ class DirectSender:
         except (aiohttp.ClientError, TimeoutError) as exc:
             raise aiohttp_error(exc, self.endpoint) from exc
         finally:
-            gate.release()
+            gate.leave()
 
         def lazy() -> httpx.Response:
             response = httpx.Response(
