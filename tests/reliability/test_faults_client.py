@@ -272,7 +272,8 @@ STORMS = {
     "500-burst": ({"status": 500}, 12, InternalServerError),
     "502-burst": ({"status": 502}, 12, InternalServerError),
     "dropped": ({"drop_connection": True}, 12, APIConnectionError),
-    # Delayed 2.5 s past a 1.5 s timeout: a wide margin, so that no undelayed send times out on a busy machine.
+    # Delayed 2.5 s, past a 1.5 s read timeout (Client) and a 0.5 + 1.5 s attempt deadline (AsyncClient:
+    # connect + read): a wide margin, so that no undelayed send times out on a busy machine.
     "timeouts": ({"status": 200, "delay_ms": 2500}, 6, APITimeoutError),
 }
 
@@ -291,7 +292,8 @@ def test_send_many_accounts_for_every_message_under_faults(
     prefix = f"many-{uuid.uuid4().hex[:8]}-"
     messages = [Message(TOPIC, f"{prefix}{index}") for index in range(60)]
     arm(control, count, **fault)
-    client_options: dict[str, Any] = {"max_retries": 2, "timeout": 1.5 if "delay_ms" in fault else 10.0}
+    timeout = httpx.Timeout(1.5, connect=0.5) if "delay_ms" in fault else httpx.Timeout(10.0)
+    client_options: dict[str, Any] = {"max_retries": 2, "timeout": timeout}
     if use_async:
 
         async def run() -> list[Any]:
