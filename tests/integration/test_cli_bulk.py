@@ -3,7 +3,9 @@ on purpose (endpoint down, wrong SK, unknown instance): checked line by line aga
 
 from __future__ import annotations
 
+import contextlib
 import json
+import os
 import random
 import signal
 import subprocess
@@ -332,3 +334,89 @@ def test_failures_file_cannot_be_the_file_being_sent(emulator: Any, tmp_path: Pa
         assert "name the same file" in done.stderr
     assert len(source.read_text(encoding="utf-8").splitlines()) == 10
     assert emulator.messages("orders") == []
+
+
+@pytest.mark.parametrize("first_resumes", [False, True], ids=["new run then resume", "two resumes"])
+def test_a_second_run_on_a_journal_in_use_is_refused_naming_the_holder(
+    emulator: Any, tmp_path: Path, first_resumes: bool
+) -> None:
+    """Two real CLI processes on one journal: the second is refused (exit 2, the holder's pid, nothing sent),
+    the first finishes, and every line is stored exactly once."""
+    source, journal = tmp_path / "in.jsonl", tmp_path / "results.jsonl"
+    bodies = write_lines(source, 1500)
+    env = environment(emulator)
+    args = ["--file", str(source), "--results", str(journal), "--concurrency", "4", "--rate", "500"]
+    if first_resumes:
+        first = start(args, env)
+        wait_for_sent(journal, first, 20)
+        first.send_signal(signal.SIGINT)
+        assert first.communicate(timeout=60)[0]
+        assert first.returncode == 130
+    holder = start([*args, "--resume"] if first_resumes else args, env)
+    before = sent_records(journal)
+    wait_for_sent(journal, holder, before + 20)
+    second = run([*args, "--resume"], env)
+    assert second.returncode == 2, second.stdout + second.stderr
+    assert holder.poll() is None, "the first run ended before the second was tried; the test proves nothing"
+    assert "Traceback" not in second.stderr
+    assert f"in use by another running dms-rocketmq send (pid {holder.pid})" in second.stderr
+    holder.communicate(timeout=120)
+    assert holder.returncode == 0
+    counts = stored_bodies(emulator)
+    assert set(counts) == set(bodies)
+    assert set(counts.values()) == {1}
+    check_journal_matches_store(journal, emulator, bodies)
+
+
+@pytest.mark.parametrize("via", ["pipe", "fifo"])
+def test_resume_from_a_stream_is_refused_rather_than_sending_nothing(emulator: Any, tmp_path: Path, via: str) -> None:
+    """--resume reads its input twice: from a pipe or a FIFO it is refused with exit 2, never `total 0` and exit 0."""
+    source, journal = tmp_path / "in.jsonl", tmp_path / "results.jsonl"
+    write_lines(source, 30)
+    env = environment(emulator)
+    first = run(["--file", str(source), "--results", str(journal), "--max-connection-failures", "1"], env)
+    assert first.returncode == 0, first.stderr
+    data = source.read_bytes() + (json.dumps({"body": "new"}) + "\n").encode()
+    if via == "pipe":
+        resumed = subprocess.run(
+            [*command(), "send", "--topic", "orders", "--file", "-", "--results", str(journal), "--resume"],
+            env=env,
+            input=data,
+            capture_output=True,
+            timeout=120,
+        )
+    else:
+        fifo = tmp_path / "in.fifo"
+        os.mkfifo(fifo)
+        process = subprocess.Popen(
+            [*command(), "send", "--topic", "orders", "--file", str(fifo), "--results", str(journal), "--resume"],
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+        )
+        with contextlib.suppress(BrokenPipeError), open(fifo, "wb") as writer:
+            writer.write(data)
+        stdout, stderr = process.communicate(timeout=120)
+        resumed = subprocess.CompletedProcess(process.args, process.returncode, stdout, stderr)
+    assert resumed.returncode == 2, resumed
+    assert b"--resume needs --file to be a regular file" in resumed.stderr
+    assert b"Traceback" not in resumed.stderr
+    assert stored_bodies(emulator).total() == 30
+
+
+def test_resume_sends_lines_appended_after_the_journals_last_line(emulator: Any, tmp_path: Path) -> None:
+    """Lines appended to a file after the journal's last line are new lines: --resume sends them (and only them)."""
+    source, journal = tmp_path / "in.jsonl", tmp_path / "results.jsonl"
+    bodies = write_lines(source, 40)
+    env = environment(emulator)
+    args = ["--file", str(source), "--results", str(journal)]
+    assert run(args, env).returncode == 0
+    with source.open("a", encoding="utf-8") as stream:
+        stream.write("".join(json.dumps({"body": f"appended-{n}"}) + "\n" for n in range(5)))
+    resumed = run([*args, "--resume"], env)
+    assert resumed.returncode == 0, resumed.stderr
+    summary = json.loads(resumed.stdout)
+    assert (summary["skipped"], summary["sent"]) == (40, 5)
+    counts = stored_bodies(emulator)
+    assert set(counts) == {*bodies, *(f"appended-{n}" for n in range(5))}
+    assert set(counts.values()) == {1}

@@ -1,5 +1,5 @@
 """`dms-rocketmq send --file` fed a hostile JSONL file: every line is sent or written to the failures file,
-with a reason on stderr and never a traceback; a file that is not UTF-8 is refused before anything is sent."""
+with a reason on stderr and never a traceback; a line that is not UTF-8 fails alone, in a file as on stdin."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ import pathlib
 import subprocess
 import sys
 
+import pytest
 from emulators import INSTANCE_ID, PROJECT_ID, TOKEN, EmulatorProcess
 
 BIN = pathlib.Path(sys.executable).parent
@@ -32,7 +33,7 @@ BAD_LINES = [
 ]
 
 
-def run_cli(emulator: EmulatorProcess, *args: str) -> subprocess.CompletedProcess[str]:
+def run_cli(emulator: EmulatorProcess, *args: str, stdin: bytes | None = None) -> subprocess.CompletedProcess[str]:
     environ = {key: value for key, value in os.environ.items() if not key.startswith(("HUAWEICLOUD_", "DMS_"))}
     environ |= {
         "DMS_ROCKETMQ_ENDPOINT": emulator.url,
@@ -40,13 +41,19 @@ def run_cli(emulator: EmulatorProcess, *args: str) -> subprocess.CompletedProces
         "DMS_ROCKETMQ_INSTANCE_ID": INSTANCE_ID,
         "DMS_ROCKETMQ_TOKEN": TOKEN,
     }
-    return subprocess.run(
+    completed = subprocess.run(
         [str(BIN / "dms-rocketmq"), "send", "--topic", "orders", "--output", "json", *args],
         capture_output=True,
-        text=True,
+        input=stdin if stdin is not None else b"",
         env=environ,
         timeout=120,
         check=False,
+    )
+    return subprocess.CompletedProcess(
+        completed.args,
+        completed.returncode,
+        completed.stdout.decode("utf-8", "replace"),
+        completed.stderr.decode("utf-8", "replace"),
     )
 
 
@@ -75,15 +82,32 @@ def test_every_line_of_a_hostile_file_is_sent_or_reported(
     assert not {"cli-bad-topic", "cli-bad-keys", "cli-bad-field"} & stored
 
 
-def test_a_file_that_is_not_utf8_is_refused_before_anything_is_sent(
-    auth_emulator: EmulatorProcess, tmp_path: pathlib.Path
+@pytest.mark.parametrize("via", ["file", "stdin pipe"])
+def test_a_line_that_is_not_utf8_fails_alone_whether_read_from_a_file_or_stdin(
+    auth_emulator: EmulatorProcess, tmp_path: pathlib.Path, via: str
 ) -> None:
-    """A JSONL file with invalid UTF-8 stops the CLI with exit 2 and a one-line error; nothing is sent."""
+    """The same bytes give the same outcome from a file and from a pipe: the non-UTF-8 line fails (exit 1,
+    reason "not UTF-8"), the lines around it are sent, and nothing prints a traceback."""
+    data = (
+        json.dumps({"body": f"utf8-before-{via}"}).encode()
+        + b"\n"
+        + b'{"body": "caf\xe9"}\n'
+        + json.dumps({"body": f"utf8-after-{via}"}).encode()
+        + b"\n"
+    )
     source = tmp_path / "latin1.jsonl"
-    source.write_bytes(json.dumps({"body": "cli-before-bad-byte"}).encode() + b"\n" + b'{"body": "caf\xe9"}\n')
-    completed = run_cli(auth_emulator, "--file", str(source))
-    assert completed.returncode == 2, completed.stdout + completed.stderr
+    source.write_bytes(data)
+    failures = tmp_path / "failed.jsonl"
+    if via == "file":
+        completed = run_cli(auth_emulator, "--file", str(source), "--failures", str(failures))
+    else:
+        completed = run_cli(auth_emulator, "--file", "-", "--failures", str(failures), stdin=data)
     assert "Traceback" not in completed.stderr
-    assert "utf-8" in completed.stderr.lower()
+    assert completed.returncode == 1, completed.stdout + completed.stderr
+    summary = json.loads(completed.stdout)
+    assert (summary["sent"], summary["failed"]) == (2, 1)
+    assert "line 2 failed: not UTF-8" in completed.stderr
+    listed = [json.loads(line) for line in failures.read_text(encoding="utf-8").splitlines()]
+    assert [entry["_failure"]["line"] for entry in listed] == [2]
     stored = {message["body"] for message in auth_emulator.messages("orders")}
-    assert "cli-before-bad-byte" not in stored
+    assert {f"utf8-before-{via}", f"utf8-after-{via}"} <= stored

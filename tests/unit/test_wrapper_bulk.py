@@ -259,51 +259,61 @@ def test_429_slows_send_many_down(kind: str) -> None:
     assert seen == [500.0], "the 429 did not halve the pace"
 
 
-def test_async_send_many_cancelled_stops_and_returns_every_outcome() -> None:
-    """Cancelling the task of send_many stops taking inputs, lets in-flight sends finish, returns every outcome."""
+def test_async_send_many_cancelled_drains_the_sends_in_flight_then_propagates() -> None:
+    """Cancelling the task of send_many stops taking inputs, lets in-flight sends finish (each outcome
+    delivered to on_outcome, none in doubt), then raises the cancellation instead of returning."""
+
+    seen: list[dms.SendOutcome] = []
 
     async def slow(request: httpx.Request) -> httpx.Response:
         await asyncio.sleep(0.01)
         return echo(request)
 
-    async def main() -> list[dms.SendOutcome]:
+    async def main() -> None:
         async with dms.AsyncClient(**SETTINGS, transport=httpx.MockTransport(slow)) as client:
             task = asyncio.ensure_future(
-                client.send_many([{"topic": "orders", "body": str(n)} for n in range(2000)], concurrency=4)
+                client.send_many(
+                    [{"topic": "orders", "body": str(n)} for n in range(2000)], concurrency=4, on_outcome=seen.append
+                )
             )
             await asyncio.sleep(0.1)
             task.cancel()
-            return await task
+            with pytest.raises(asyncio.CancelledError):
+                await task
 
-    outcomes = asyncio.run(main())
-    assert len(outcomes) == 2000
-    states = [outcome_state(o) for o in outcomes]
+    asyncio.run(main())
+    states = [outcome_state(o) for o in seen]
     assert 0 < states.count("sent") < 2000
-    assert states.count("sent") + states.count("not_sent") == 2000  # the in-flight ones finished: none in doubt
-    assert states.index("not_sent") == states.count("sent")  # taken in order: a prefix was sent
+    assert set(states) == {"sent"}  # the in-flight ones finished; the rest was neither taken nor drained
+    assert sorted(int(o.sent.body) for o in seen if isinstance(o, dms.SendResult)) == list(range(len(seen)))  # type: ignore[union-attr]
 
 
 def test_async_send_many_cancelled_twice_abandons_in_flight_as_in_doubt() -> None:
-    """A second cancellation abandons the sends in flight: each comes back in doubt (request_sent=True)."""
+    """A second cancellation abandons the sends in flight: each whose request left comes back in doubt
+    (request_sent=True), and the cancellation propagates."""
+
+    seen: list[dms.SendOutcome] = []
 
     async def hang(request: httpx.Request) -> httpx.Response:
         await asyncio.sleep(30)
         return echo(request)
 
-    async def main() -> list[dms.SendOutcome]:
+    async def main() -> None:
         async with dms.AsyncClient(**SETTINGS, transport=httpx.MockTransport(hang)) as client:
             task = asyncio.ensure_future(
-                client.send_many([{"topic": "orders", "body": str(n)} for n in range(50)], concurrency=4)
+                client.send_many(
+                    [{"topic": "orders", "body": str(n)} for n in range(50)], concurrency=4, on_outcome=seen.append
+                )
             )
             await asyncio.sleep(0.05)
             task.cancel()
             await asyncio.sleep(0.05)
             task.cancel()
-            return await asyncio.wait_for(task, 5)
+            with pytest.raises(asyncio.CancelledError):
+                await asyncio.wait_for(task, 5)
 
-    outcomes = asyncio.run(main())
-    states = [outcome_state(o) for o in outcomes]
-    assert states == ["in_doubt"] * 4 + ["not_sent"] * 46
+    asyncio.run(main())
+    assert [outcome_state(o) for o in seen] == ["in_doubt"] * 4
 
 
 def _result(msg_id: str) -> dms.SendResult:
@@ -539,3 +549,60 @@ def test_a_failing_deliver_stops_the_sending_and_is_raised(engine: str) -> None:
     ]
     reasons = {str(outcome.exception) for _, _, outcome in delivered[1:] if isinstance(outcome, dms.SendFailure)}
     assert reasons == {"not sent: recording an outcome failed (OSError: journal closed)"}
+
+
+@pytest.mark.parametrize("use_async", [False, True], ids=["Client", "AsyncClient"])
+def test_send_many_over_a_generator_that_raises_keeps_the_outcomes_already_known(use_async: bool) -> None:
+    """The inputs' own error is raised, carrying the outcome of every input taken before it (`outcomes`):
+    the messages already stored are not forgotten."""
+
+    class Broken(Exception):
+        pass
+
+    def generate() -> Iterator[dict[str, str]]:
+        for n in range(5):
+            yield {"topic": "orders", "body": str(n)}
+        raise Broken("the source failed")
+
+    if use_async:
+
+        async def main() -> None:
+            async with async_client(echo) as client:
+                await client.send_many(generate(), concurrency=2)
+
+        with pytest.raises(Broken) as caught:
+            asyncio.run(main())
+    else:
+        with sync_client(echo) as client, pytest.raises(Broken) as caught:
+            client.send_many(generate(), concurrency=2)
+    outcomes = caught.value.outcomes  # type: ignore[attr-defined]
+    assert [outcome.queue_offset for outcome in outcomes] == list(range(5))
+    assert any("outcomes" in note for note in caught.value.__notes__)
+
+
+def test_a_send_abandoned_in_a_retry_backoff_is_not_sent() -> None:
+    """A send waiting out a 429's Retry-After (nothing on the wire, nothing stored) is not sent when
+    abandoned, not in doubt: resuming may send it again without risk of a duplicate."""
+    throttled = threading.Event()
+
+    def throttle(request: httpx.Request) -> httpx.Response:
+        throttled.set()
+        return error(429, "APIG.0308", "throttled", **{"Retry-After": "30"})
+
+    seen: list[dms.SendOutcome] = []
+
+    async def main() -> None:
+        async with async_client(throttle, max_retries=3) as client:
+            task = asyncio.ensure_future(
+                client.send_many([{"topic": "orders", "body": "0"}], concurrency=1, on_outcome=seen.append)
+            )
+            assert await asyncio.to_thread(throttled.wait, 10)
+            task.cancel()
+            for _ in range(5):  # the first cancellation is taken (a stop) before the second
+                await asyncio.sleep(0)
+            task.cancel()
+            with pytest.raises(asyncio.CancelledError):
+                await task
+
+    asyncio.run(main())
+    assert [outcome_state(o) for o in seen] == ["not_sent"]

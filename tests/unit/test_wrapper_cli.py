@@ -126,7 +126,6 @@ def test_unreadable_file_exit_2(monkeypatch: pytest.MonkeyPatch, capsys: pytest.
         (["--body", "x", "--results", "r.jsonl", "--rate", "5"], "--results, --rate only apply"),
         (["--file", "in.jsonl", "--resume"], "--resume needs --results"),
         (["--file", "in.jsonl", "--results", "r.jsonl", "--resend-in-doubt"], "only applies with --resume"),
-        (["--file", "-", "--results", "r.jsonl", "--resume"], "stdin cannot be read again"),
         (["--file", "in.jsonl", "--rate", "0"], "--rate must be"),
         (["--file", "in.jsonl", "--max-connection-failures", "0"], "--max-connection-failures must be"),
     ],

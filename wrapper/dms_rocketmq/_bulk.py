@@ -34,6 +34,7 @@ from ._exceptions import (
     SendCancelledError,
     ValidationError,
 )
+from ._flight import Flight, current_flight
 from ._models import Message, SendFailure, SendOutcome, SendResult
 from ._rate import AdaptiveRate, check_rate, throttle_listener
 
@@ -277,11 +278,17 @@ class _Window:
         self.control = control
         self.before_send = before_send
         self.in_flight: dict[int, Any] = {}
+        #: Whether each input in flight has had its request leave (set by the send path, `_flight`).
+        self.flights: dict[int, Flight] = {}
         self.errors: list[BaseException] = []
 
     def start(self, index: int, item: Any) -> bool:
-        """Mark an input in flight and run `before_send`; False (and delivered not sent) if that failed."""
+        """Mark an input in flight and run `before_send`; False (and delivered not sent) if that failed.
+
+        The caller's context gets the send's `Flight`: call it in the context the send runs in."""
         self.in_flight[index] = item
+        flight = self.flights[index] = Flight()
+        current_flight.set(flight)
         if self.before_send is None:
             return True
         try:
@@ -298,6 +305,7 @@ class _Window:
         """Deliver one outcome (once: an abandoned input's late answer is dropped) and apply the policy."""
         if self.in_flight.pop(index, _MISSING) is _MISSING:
             return
+        self.flights.pop(index, None)
         self._deliver(index, item, outcome)
         if type(outcome) is SendResult:
             self.rate.on_sent()
@@ -318,11 +326,19 @@ class _Window:
     def not_sent(self, index: int, item: Any) -> None:
         self._deliver(index, item, SendFailure(item, SendCancelledError(self.reason(), request_sent=False)))
 
+    def abandoned(self, index: int) -> SendCancelledError:
+        """The failure of a send given up on: in doubt once its request may have left, else not sent (it was
+        still waiting for a connection, or in a retry's backoff after a failure that stored nothing)."""
+        flight = self.flights.get(index)
+        return SendCancelledError(self.reason(), request_sent=flight is None or flight.may_be_stored)
+
     def abandon_in_flight(self) -> None:
-        """Every send still in flight comes back in doubt; a late answer is then dropped."""
+        """Every send still in flight comes back in doubt or not sent (`abandoned`); a late answer is dropped."""
         for index, item in sorted(self.in_flight.items()):
+            failure = SendFailure(item, self.abandoned(index))
             del self.in_flight[index]
-            self._deliver(index, item, SendFailure(item, SendCancelledError(self.reason(), request_sent=True)))
+            self.flights.pop(index, None)
+            self._deliver(index, item, failure)
 
     def drain(self) -> None:
         """Account for the inputs never taken: each is delivered not sent."""
@@ -447,7 +463,8 @@ async def run_tasks(
     """Send every input with `concurrency` asyncio tasks; `deliver` each outcome as it completes.
 
     A first cancellation of the calling task stops the taking of inputs and waits for the sends in flight;
-    a second abandons them. Either way the function then returns normally: the outcomes say what happened.
+    a second abandons them. Either way every input taken is delivered, and then the cancellation is raised
+    again (`asyncio.timeout`, `TaskGroup` and shutdown depend on it); inputs not taken are not drained then.
     """
     check_concurrency(concurrency)
     window = _Window(inputs, deliver, rate, fail_fast, control, before_send)
@@ -496,13 +513,13 @@ async def run_tasks(
             except asyncio.CancelledError:
                 # Abandoned (or the loop is shutting down): the answer will never be read.
                 control.abandon("cancelled while sending")
-                abandoned = SendCancelledError(window.reason(), request_sent=True)
-                window.finish(index, item, SendFailure(item, abandoned))
+                window.finish(index, item, SendFailure(item, window.abandoned(index)))
                 return
             except Exception as exc:  # every input must end as a result or a failure
                 outcome = SendFailure(item, exc)
             window.finish(index, item, outcome)
 
+    cancelled: asyncio.CancelledError | None = None
     try:
         workers.extend(loop.create_task(work()) for _ in range(_workers(concurrency, inputs)))
         while True:
@@ -510,17 +527,20 @@ async def run_tasks(
                 # asyncio.wait, unlike gather, does not cancel the workers when this task is cancelled.
                 await asyncio.wait(workers)
                 break
-            except asyncio.CancelledError:
-                if control.stop_reason is None:
+            except asyncio.CancelledError as exc:
+                if cancelled is None:
+                    cancelled = exc
                     control.stop("cancelled")
                 else:
                     control.abandon("cancelled twice")
                 react()
         window.abandon_in_flight()
-        if drain and control.stop_reason is not None:
+        if drain and control.stop_reason is not None and cancelled is None:
             window.drain()
     finally:
         remove()
+    if cancelled is not None:
+        raise cancelled
     window.raise_errors()
 
 
@@ -547,6 +567,21 @@ class _Collector:
     def in_order(self) -> list[SendOutcome]:
         return [self.outcomes[index] for index in sorted(self.outcomes)]
 
+    @contextlib.contextmanager
+    def kept_on_error(self) -> Iterator[None]:
+        """An exception that ends send_many (the inputs' own, a recording failure) leaves with the outcomes
+        of every input taken before it, in `exc.outcomes`: messages already stored are not forgotten."""
+        try:
+            yield
+        except Exception as exc:
+            with contextlib.suppress(AttributeError, TypeError):  # an exception that takes no attributes
+                exc.outcomes = self.in_order()  # type: ignore[attr-defined]
+                exc.add_note(
+                    f"send_many: the outcomes of the {len(self.outcomes)} inputs taken before this error are "
+                    "in its `outcomes` attribute."
+                )
+            raise
+
 
 def _policy(rate: float | None, fail_fast: bool, max_connection_failures: int) -> tuple[AdaptiveRate, FailFast]:
     return AdaptiveRate(check_rate(rate)), FailFast(enabled=fail_fast, max_connection_failures=max_connection_failures)
@@ -565,16 +600,17 @@ def send_many_threads(
     """`Client.send_many`: outcomes of every input, in input order (those not sent after a stop included)."""
     limiter, policy = _policy(rate, fail_fast, max_connection_failures)
     collector = _Collector(on_outcome)
-    run_threads(
-        send,
-        messages,
-        collector,
-        concurrency=check_concurrency(concurrency),
-        rate=limiter,
-        fail_fast=policy,
-        control=SendControl(),
-        drain=True,
-    )
+    with collector.kept_on_error():
+        run_threads(
+            send,
+            messages,
+            collector,
+            concurrency=check_concurrency(concurrency),
+            rate=limiter,
+            fail_fast=policy,
+            control=SendControl(),
+            drain=True,
+        )
     return collector.in_order()
 
 
@@ -591,16 +627,17 @@ async def send_many_tasks(
     """`AsyncClient.send_many`: outcomes of every input, in input order (those not sent after a stop included)."""
     limiter, policy = _policy(rate, fail_fast, max_connection_failures)
     collector = _Collector(on_outcome)
-    await run_tasks(
-        send,
-        messages,
-        collector,
-        concurrency=check_concurrency(concurrency),
-        rate=limiter,
-        fail_fast=policy,
-        control=SendControl(),
-        drain=True,
-    )
+    with collector.kept_on_error():
+        await run_tasks(
+            send,
+            messages,
+            collector,
+            concurrency=check_concurrency(concurrency),
+            rate=limiter,
+            fail_fast=policy,
+            control=SendControl(),
+            drain=True,
+        )
     return collector.in_order()
 
 
@@ -713,7 +750,6 @@ async def iter_tasks(
         )
     )
     runner.add_done_callback(lambda _task: arrived.set())
-    interrupts = 0
     try:
         while True:
             while ready:
@@ -725,12 +761,16 @@ async def iter_tasks(
             arrived.clear()
             try:
                 await arrived.wait()
-            except asyncio.CancelledError:
-                interrupts += 1
-                if interrupts == 1:
-                    control.stop("cancelled")
-                else:
-                    control.abandon("cancelled twice")
+            except asyncio.CancelledError as exc:
+                # Let the sends in flight finish (a second cancellation abandons them), then propagate: the
+                # outcomes drained meanwhile are not yielded, the caller has stopped listening.
+                control.stop("cancelled")
+                while not runner.done():
+                    try:
+                        await asyncio.wait([runner])
+                    except asyncio.CancelledError:
+                        control.abandon("cancelled twice")
+                raise exc
     finally:
         if not runner.done():  # closed early: stop, and give up on the sends in flight
             control.abandon("iterator closed")

@@ -307,8 +307,6 @@ def _check_file_options(args: argparse.Namespace) -> None:
         raise ConfigurationError("--resume needs --results PATH, the journal of the send to continue.")
     if args.resend_in_doubt and not args.resume:
         raise ConfigurationError("--resend-in-doubt only applies with --resume.")
-    if args.resume and args.file == "-":
-        raise ConfigurationError("--resume needs a file: stdin cannot be read again.")
 
 
 def main(argv: list[str] | None = None) -> int:

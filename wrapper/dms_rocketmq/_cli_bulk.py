@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import codecs
 import contextlib
 import json
 import os
@@ -31,7 +30,7 @@ from ._bulk import FailFast, SendControl, outcome_state, run_tasks
 from ._cli import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK, _client_options, _error_fields, _print_json, _print_table
 from ._constants import DEFAULT_MAX_CONNECTIONS
 from ._exceptions import ConfigurationError, SendCancelledError, ValidationError
-from ._journal import IN_DOUBT, SENDING, SENT, Journal, JournalState, line_hash, read_journal
+from ._journal import IN_DOUBT, SENDING, SENT, Journal, JournalState, line_hash, open_journal
 from ._models import Message, SendFailure, SendOutcome, SendResult
 from ._rate import AdaptiveRate
 from ._validation import message_from
@@ -218,6 +217,13 @@ class _Reader:
     def _parse(self, number: int, raw: bytes, digest: str) -> _Line | None:
         text = raw.decode("utf-8", "replace")
         try:
+            raw.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            # One rule for a file and a stream: a line that is not UTF-8 is an invalid line (failed, not sent),
+            # as one that is not JSON; a pipe cannot be checked before its first line is sent.
+            self.recorder.invalid(number, digest, text, f"not UTF-8 ({exc.reason} at byte {exc.start + 1})")
+            return None
+        try:
             document = json.loads(raw)
         except ValueError as exc:
             self.recorder.invalid(number, digest, text, f"not JSON ({exc})")
@@ -299,43 +305,27 @@ def _count_lines(path: str) -> int:
     return count + (last != b"\n")
 
 
-def _check_utf8(path: str) -> None:
-    """Refuse a file that is not UTF-8 before anything is sent (a cheap pass: it is decoded, not parsed)."""
-    decoder = codecs.getincrementaldecoder("utf-8")()
-    line = 1
-    with open(path, "rb") as stream:
-        while chunk := stream.read(1 << 20):
-            try:
-                decoder.decode(chunk)
-            except UnicodeDecodeError as exc:
-                line += chunk.count(b"\n", 0, exc.start)
-                raise ConfigurationError(f"cannot read {path}: line {line} is not UTF-8 ({exc.reason}).") from exc
-            line += chunk.count(b"\n")
-        try:
-            decoder.decode(b"", final=True)
-        except UnicodeDecodeError as exc:
-            raise ConfigurationError(f"cannot read {path}: it ends inside a UTF-8 character.") from exc
-
-
-def _check_resumable(path: str, journal_path: str, resumed: JournalState) -> None:
-    """Refuse a file whose lines changed since the journal recorded them: resuming would send the wrong ones."""
+def _check_resumable(stream: IO[bytes], path: str, journal_path: str, resumed: JournalState) -> None:
+    """Refuse a file whose recorded lines changed since the journal recorded them: resuming would send the
+    wrong ones. Lines after the last one the journal records are new lines, sent like any other; the stream
+    is read to its end and put back at its start."""
     last = 0
-    with open(path, "rb") as stream:
-        for number, raw in enumerate(stream, start=1):
-            last = number
-            if resumed.state(number):
-                digest = line_hash(raw.rstrip(b"\n").removesuffix(b"\r"))
-                if digest != resumed.digest(number):
-                    raise ConfigurationError(
-                        f"{path} has changed since {journal_path} recorded it: line {number} is not the line that "
-                        "was sent. Resuming would skip or send the wrong lines; send the edited file with a new "
-                        "--results journal instead."
-                    )
+    for number, raw in enumerate(stream, start=1):
+        last = number
+        if resumed.state(number):
+            digest = line_hash(raw.rstrip(b"\n").removesuffix(b"\r"))
+            if digest != resumed.digest(number):
+                raise ConfigurationError(
+                    f"{path} has changed since {journal_path} recorded it: line {number} is not the line that "
+                    "was sent. Resuming would skip or send the wrong lines; send the edited file with a new "
+                    "--results journal instead."
+                )
     if resumed.max_line > last:
         raise ConfigurationError(
             f"{path} has changed since {journal_path} recorded it: it has {last} lines, the journal records line "
             f"{resumed.max_line}. Send the edited file with a new --results journal instead."
         )
+    stream.seek(0)
 
 
 def _is_regular(path: str) -> bool:
@@ -356,22 +346,25 @@ def _open_input(args: argparse.Namespace) -> tuple[IO[bytes], bool]:
     return stream, _is_regular(args.file)
 
 
-def _prepare_journal(args: argparse.Namespace) -> tuple[Journal | None, JournalState | None]:
+def _prepare_journal(
+    args: argparse.Namespace, stream: IO[bytes], regular: bool
+) -> tuple[Journal | None, JournalState | None]:
     if args.results is None:
         return None, None
-    exists = os.path.exists(args.results) and os.path.getsize(args.results) > 0
-    if args.resume:
-        if not exists:
-            raise ConfigurationError(f"--resume: there is no results journal at {args.results} to resume from.")
-        resumed = read_journal(args.results)
-        _check_resumable(args.file, args.results, resumed)
-        return Journal(args.results, append=True), resumed
-    if exists:
+    if args.resume and not regular:
+        # The input is read twice (checked against the journal, then sent): a pipe would be empty the second time.
         raise ConfigurationError(
-            f"the results journal {args.results} exists: give --resume to continue that send (lines already "
-            "sent are skipped), or remove it to start over."
+            f"--resume needs --file to be a regular file, and {args.file} is a pipe or a terminal: it is read "
+            "twice (checked against the journal, then sent). Save the input to a file and resume from that."
         )
-    return Journal(args.results, append=False), None
+    journal, resumed = open_journal(args.results, resume=args.resume)
+    if resumed is not None:
+        try:
+            _check_resumable(stream, args.file, args.results, resumed)
+        except BaseException:
+            journal.close()
+            raise
+    return journal, resumed
 
 
 def _check_paths(args: argparse.Namespace) -> None:
@@ -400,9 +393,7 @@ def send_file(args: argparse.Namespace, output: str) -> int:
     failures: IO[str] | None = None
     progress: _Progress | None = None
     try:
-        if regular and args.file != "-":
-            _check_utf8(args.file)
-        journal, resumed = _prepare_journal(args)
+        journal, resumed = _prepare_journal(args, stream, regular)
         if args.failures:
             try:
                 failures = open(args.failures, "w", encoding="utf-8")  # noqa: SIM115 - closed below
@@ -416,6 +407,7 @@ def send_file(args: argparse.Namespace, output: str) -> int:
                 file=os.path.abspath(args.file) if args.file != "-" else "-",
                 started=time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
                 resume=bool(args.resume),
+                pid=os.getpid(),
             )
         if resumed is not None:
             _report_resume(resumed, args)

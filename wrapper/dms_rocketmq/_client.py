@@ -23,8 +23,8 @@ from dms_rocketmq_api.models.send_message_request_body import SendMessageRequest
 
 from ._base import BaseClient
 from ._base import request_body as build_request_body
-from ._bulk import OnOutcome, iter_tasks, iter_threads, send_many_tasks, send_many_threads
-from ._confirm import PollSchedule, checked, not_visible
+from ._bulk import OnOutcome, iter_tasks, iter_threads, may_have_been_stored, send_many_tasks, send_many_threads
+from ._confirm import PollSchedule, checked, checked_result, not_visible
 from ._constants import (
     DEFAULT_CONCURRENCY,
     DEFAULT_CONFIRM_TIMEOUT,
@@ -34,8 +34,9 @@ from ._constants import (
     DEFAULT_PAGE_SIZE,
     DEFAULT_TIMEOUT,
 )
-from ._exceptions import APIError
+from ._exceptions import APIError, APITimeoutError
 from ._fast_path import DirectSender
+from ._flight import request_leaving, request_waiting, retrying
 from ._models import Message, SendOutcome, SendResult, StoredMessage
 from ._parsing import parse_failure, result_from_generated
 from ._query import Page, Paging, TimeTypes, find_message, page_from_generated, query_arguments, query_parse_failure
@@ -130,6 +131,7 @@ class Client(BaseClient):
         """
         request_body = build_request_body(topic, body, keys, tags)
         retries = self._retries_for(max_retries, self.max_retries)
+        request_waiting()
         token = call_timeout.set(as_timeout(timeout).as_dict()) if timeout is not None else None
         try:
             retries_taken = 0
@@ -140,6 +142,7 @@ class Client(BaseClient):
                     delay = self._next_delay(error, retries_taken, retries)
                     if delay is None:
                         raise
+                    retrying(may_have_been_stored(error))
                 time.sleep(delay)
                 retries_taken += 1
         finally:
@@ -224,6 +227,7 @@ class Client(BaseClient):
     def _send_once(self, request_body: SendMessageRequestBody, retries_taken: int) -> SendResult:
         settings = self._settings
         last_response.set(None)
+        request_leaving()  # httpx's pool wait is counted as on the wire: a bound, not a certainty
         try:
             generated = send_message.sync_detailed(
                 self._engine, settings.project_id, settings.instance_id, client=self._api, body=request_body
@@ -276,14 +280,19 @@ class Client(BaseClient):
         `MessageNotVisibleError`), then compares body, keys, tags, topic, queue and offset with what was sent
         (raises `MessageMismatchError` naming each difference).
         """
+        result = checked_result(result)
         schedule = PollSchedule(timeout)
         while True:
-            stored = self.get_message(result.topic, result.msg_id)
-            if stored is not None:
-                return checked(result, stored)
+            try:
+                stored = self.get_message(result.topic, result.msg_id, timeout=schedule.poll_timeout(), max_retries=0)
+            except APIError as error:
+                schedule.failed(error)
+            else:
+                if stored is not None:
+                    return checked(result, stored)
             wait = schedule.next_wait()
             if wait is None:
-                raise not_visible(result, schedule)
+                raise not_visible(result, schedule) from schedule.last_error
             time.sleep(wait)
 
     def _iterate(self, arguments: dict[str, Any]) -> Iterator[StoredMessage]:
@@ -431,6 +440,7 @@ class AsyncClient(BaseClient):
         """
         request_body = build_request_body(topic, body, keys, tags)
         retries = self._retries_for(max_retries, self.max_retries)
+        request_waiting()
         per_call = None if timeout is None else as_timeout(timeout)
         retries_taken = 0
         while True:
@@ -442,6 +452,7 @@ class AsyncClient(BaseClient):
                 delay = self._next_delay(error, retries_taken, retries)
                 if delay is None:
                     raise
+                retrying(may_have_been_stored(error))
             await asyncio.sleep(delay)
             retries_taken += 1
 
@@ -523,6 +534,7 @@ class AsyncClient(BaseClient):
         settings = self._settings
         last_response.set(None)
         token = call_timeout.set(per_call.as_dict()) if per_call is not None else None
+        request_leaving()
         try:
             generated = await send_message.asyncio_detailed(
                 self._engine, settings.project_id, settings.instance_id, client=self._api, body=request_body
@@ -579,14 +591,24 @@ class AsyncClient(BaseClient):
 
         As `Client.confirm`: raises `MessageNotVisibleError` or `MessageMismatchError`.
         """
+        result = checked_result(result)
         schedule = PollSchedule(timeout)
         while True:
-            stored = await self.get_message(result.topic, result.msg_id)
-            if stored is not None:
-                return checked(result, stored)
+            poll = schedule.poll_timeout()
+            try:
+                # A hard bound too: httpx bounds each phase of a request (connect, write, read) apart.
+                async with asyncio.timeout(poll.read):
+                    stored = await self.get_message(result.topic, result.msg_id, timeout=poll, max_retries=0)
+            except APIError as error:
+                schedule.failed(error)
+            except TimeoutError:
+                schedule.failed(APITimeoutError(f"the query did not answer within {poll.read:g} s"))
+            else:
+                if stored is not None:
+                    return checked(result, stored)
             wait = schedule.next_wait()
             if wait is None:
-                raise not_visible(result, schedule)
+                raise not_visible(result, schedule) from schedule.last_error
             await asyncio.sleep(wait)
 
     async def _iterate(self, arguments: dict[str, Any]) -> AsyncIterator[StoredMessage]:

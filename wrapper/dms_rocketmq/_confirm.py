@@ -11,11 +11,30 @@ import time
 from collections.abc import Callable
 from typing import Any
 
+import httpx
+
 from ._constants import CONFIRM_FIRST_POLL, CONFIRM_MAX_POLL
-from ._exceptions import ConfigurationError, MessageMismatchError, MessageNotVisibleError
+from ._exceptions import (
+    APIError,
+    APIStatusError,
+    ConfigurationError,
+    MessageMismatchError,
+    MessageNotVisibleError,
+    ValidationError,
+)
 from ._models import Message, SendResult, StoredMessage
 
-__all__ = ["PollSchedule", "checked", "differences", "not_visible"]
+__all__ = ["PollSchedule", "checked", "checked_result", "differences", "not_visible"]
+
+#: The least time a poll is given, even at the deadline (`timeout=0` still makes one query).
+_SHORTEST_POLL = 0.1
+
+
+def checked_result(result: object) -> SendResult:
+    """`result` when it is a SendResult (what `send` returned); a ValidationError otherwise."""
+    if not isinstance(result, SendResult):
+        raise ValidationError(f"confirm needs the SendResult that send returned, got {type(result).__name__}.")
+    return result
 
 
 def _sent_keys(keys: str | tuple[str, ...] | None) -> tuple[str, ...]:
@@ -70,11 +89,13 @@ def checked(result: SendResult, stored: StoredMessage) -> StoredMessage:
 
 
 def not_visible(result: SendResult, schedule: PollSchedule) -> MessageNotVisibleError:
-    """The error for a message the query did not show before the deadline."""
+    """The error for a message the query did not show before the deadline (raise it `from schedule.last_error`)."""
+    last = schedule.last_error
+    failed = f"; the last query failed: {type(last).__name__}: {last}" if last is not None else ""
     return MessageNotVisibleError(
         f"message {result.msg_id} in topic {result.topic!r} was acknowledged but the query did not find it "
-        f"within {schedule.timeout:g} s ({schedule.attempts} queries); it may appear later if the service "
-        "indexes slowly (raise `timeout`).",
+        f"within {schedule.timeout:g} s ({schedule.attempts} queries{failed}); it may appear later if the "
+        "service indexes slowly (raise `timeout`).",
         msg_id=result.msg_id,
         topic=result.topic,
         timeout=schedule.timeout,
@@ -84,7 +105,12 @@ def not_visible(result: SendResult, schedule: PollSchedule) -> MessageNotVisible
 
 class PollSchedule:
     """When to query again: after CONFIRM_FIRST_POLL seconds, then 1.5 times longer each time (at most
-    CONFIRM_MAX_POLL), with a last query at the deadline, `timeout` seconds after the schedule is made."""
+    CONFIRM_MAX_POLL), with a last query at the deadline, `timeout` seconds after the schedule is made.
+
+    `timeout` is a deadline for the whole of `confirm`: each query gets only the time left (`poll_timeout`,
+    without retries: polling again is the retry), and a query that fails in a way that may pass (no answer,
+    a 5xx, a 429) is kept as `last_error` and polled again; one that cannot (another 4xx) is raised at once.
+    """
 
     def __init__(self, timeout: object, clock: Callable[[], float] = time.monotonic) -> None:
         if (
@@ -99,6 +125,17 @@ class PollSchedule:
         self._clock = clock
         self._deadline = clock() + self.timeout
         self._interval = CONFIRM_FIRST_POLL
+        self.last_error: APIError | None = None
+
+    def poll_timeout(self) -> httpx.Timeout:
+        """The timeout of the next query: what is left before the deadline (at least a short moment)."""
+        return httpx.Timeout(max(self._deadline - self._clock(), _SHORTEST_POLL))
+
+    def failed(self, error: APIError) -> None:
+        """A query failed: keep the error if polling again may succeed, else raise it."""
+        if isinstance(error, APIStatusError) and 400 <= error.status_code < 500 and error.status_code != 429:
+            raise error
+        self.last_error = error
 
     def next_wait(self) -> float | None:
         """Count the query just made; return the seconds to wait before the next one, or None at the deadline."""

@@ -27,6 +27,7 @@ from ._auth import PrecomputedSigner, mask_sent_secrets
 from ._config import Settings
 from ._constants import USER_AGENT
 from ._exceptions import APIConnectionError, MalformedResponseError, status_error_from_response
+from ._flight import request_leaving
 from ._models import SendResult
 from ._parsing import LazyResponse, send_result
 from ._transport import aiohttp_failure, connection_failure, proxy_for
@@ -375,6 +376,7 @@ class DirectSender:
         gate = pool.gate
         if not gate.enter_now():
             await self._wait_at_gate(gate, call_timeout)
+        request_leaving()  # past the gate: from here on, abandoning the send leaves it in doubt
         try:
             # allow_redirects=False, as in the httpx path: aiohttp would otherwise re-send the request, token or
             # signature included, to whatever host a Location header names.

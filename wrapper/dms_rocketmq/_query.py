@@ -243,13 +243,17 @@ def find_message(page: Page, msg_id: str) -> StoredMessage | None:
 class Paging:
     """Which page of a query to ask for next: `offset` advances by each page's length until `total` is reached.
 
-    It stops at an empty page too, so a server whose `total` overstates the matches cannot loop it forever.
+    The bounds are fixed when iteration starts: the time range by `query_arguments`, and the number of
+    matches by the first page's `total`. Messages stored while the pages are read may raise later pages'
+    `total`; they are not waited for, so a query ends even while producers outpace it. It stops at an empty
+    page too, so a server whose `total` overstates the matches cannot loop it forever.
     """
 
     def __init__(self, arguments: Mapping[str, Any]) -> None:
         self._arguments = dict(arguments)
         self.offset: int = self._arguments["offset"]
         self.done = False
+        self._end: int | None = None  # the matches the first page counted
 
     def next_arguments(self) -> dict[str, Any] | None:
         """The arguments of the next page's query, or None when every page has been read."""
@@ -259,6 +263,8 @@ class Paging:
 
     def advance(self, page: Page) -> None:
         """Take in the page just read."""
+        if self._end is None:
+            self._end = page.total
         self.offset += len(page.messages)
-        if not page.messages or self.offset >= page.total:
+        if not page.messages or self.offset >= min(page.total, self._end):
             self.done = True
