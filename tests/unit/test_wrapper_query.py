@@ -228,6 +228,32 @@ def test_query_stops_at_an_empty_page_whatever_total_says() -> None:
     assert len(calls) == 1
 
 
+@pytest.mark.parametrize("use_async", [False, True], ids=["Client", "AsyncClient"])
+def test_a_query_ends_while_producers_outpace_it(use_async: bool) -> None:
+    """Messages stored while the pages are read (more per page than a page holds) do not extend the query:
+    it reads the matches its first page counted, and ends."""
+    fake = FakeDMS()
+
+    def producing(request: httpx.Request) -> httpx.Response:
+        if request.method == "GET":
+            for n in range(5):  # every query, five more matches arrive
+                fake._send({"topic": "orders", "body": f"late-{len(fake.messages)}-{n}"})
+        return fake(request)
+
+    if use_async:
+
+        async def read() -> list[dms.StoredMessage]:
+            async with async_client(producing) as client:
+                return [m async for m in client.query_messages("orders", page_size=3)]
+
+        found = asyncio.run(read())
+    else:
+        with sync_client(producing) as client:
+            found = list(client.query_messages("orders", page_size=3))
+    assert len(found) == 5
+    assert len(fake.queries) == 2
+
+
 def test_query_time_range_arguments() -> None:
     """start/end accept datetimes and epoch milliseconds; without them the range is the epoch to now plus the
     margin; a msg_id query sends no range."""

@@ -299,8 +299,7 @@ class Client(BaseClient):
         paging = Paging(arguments)
         while (page_arguments := paging.next_arguments()) is not None:
             page = self._query_page(page_arguments, None, None)
-            paging.advance(page)
-            yield from page.messages
+            yield from paging.advance(page)
 
     def _query_page(self, arguments: dict[str, Any], timeout: TimeoutTypes | None, max_retries: int | None) -> Page:
         retries = self._retries_for(max_retries, self.max_retries)
@@ -615,8 +614,7 @@ class AsyncClient(BaseClient):
         paging = Paging(arguments)
         while (page_arguments := paging.next_arguments()) is not None:
             page = await self._query_page(page_arguments, None, None)
-            paging.advance(page)
-            for message in page.messages:
+            for message in paging.advance(page):
                 yield message
 
     async def _query_page(

@@ -261,10 +261,12 @@ class Paging:
             return None
         return {**self._arguments, "offset": self.offset}
 
-    def advance(self, page: Page) -> None:
-        """Take in the page just read."""
+    def advance(self, page: Page) -> tuple[StoredMessage, ...]:
+        """Take in the page just read; its messages within the query's bounds (the first page's count)."""
         if self._end is None:
             self._end = page.total
-        self.offset += len(page.messages)
-        if not page.messages or self.offset >= min(page.total, self._end):
+        messages = page.messages[: max(self._end - self.offset, 0)]
+        self.offset += len(messages)
+        if not messages or self.offset >= min(page.total, self._end):
             self.done = True
+        return messages
