@@ -49,3 +49,15 @@ def test_month_boundaries_are_utc_in_another_time_zone(shanghai: None) -> None:
     assert month_start_ms(start + 3 * 3600 * 1000 + 123) == start  # 03:00:00.123 UTC, 11:00 in Shanghai
     assert month_start_ms(start - 1) == int(datetime.datetime(2026, 11, 1, tzinfo=datetime.UTC).timestamp() * 1000)
     assert _next_month_ms(start) == int(datetime.datetime(2027, 1, 1, tzinfo=datetime.UTC).timestamp() * 1000)
+
+
+def test_a_naive_datetime_means_utc_in_queries_as_in_signing(shanghai: None) -> None:
+    """One rule for a naive datetime: UTC, in a query's range as in X-Sdk-Date, whatever the local zone."""
+    from dms_rocketmq._query import query_arguments
+
+    naive = datetime.datetime(2026, 12, 1, 10, 0, 0)
+    aware = naive.replace(tzinfo=datetime.UTC)
+    arguments = query_arguments("orders", start=naive, end=naive, limit=1)
+    expected = str(int(aware.timestamp() * 1000))
+    assert (arguments["start_time"], arguments["end_time"]) == (expected, expected)
+    assert format_date(naive) == format_date(aware) == "20261201T100000Z"

@@ -288,3 +288,12 @@ def test_failing_callback_does_not_stop_async_send_many(caplog: pytest.LogCaptur
     assert len(outcomes) == 50
     assert all(isinstance(o, dms.SendResult) for o in outcomes)
     assert len([r for r in caplog.records if "on_outcome raised" in r.getMessage()]) == 50
+
+
+@pytest.mark.parametrize("max_connections", [0, -1, True, 1.5, "8", None])
+@pytest.mark.parametrize("kind", [dms.Client, dms.AsyncClient], ids=["Client", "AsyncClient"])
+def test_a_pool_without_a_connection_is_refused_at_construction(kind: Any, max_connections: Any) -> None:
+    """max_connections of 0 or less (every send would wait out its pool timeout) or not a whole number is a
+    ConfigurationError when the client is made, not a stall when it sends."""
+    with pytest.raises(dms.ConfigurationError, match="max_connections must be a whole number >= 1"):
+        kind(**SETTINGS, max_connections=max_connections)

@@ -10,6 +10,9 @@ import httpx
 import pytest
 from dms_rocketmq import _retry
 from dms_rocketmq._constants import MAX_RETRY_AFTER, MAX_RETRY_DELAY
+from dms_rocketmq._retry import backoff_delay
+from hypothesis import given
+from hypothesis import strategies as st
 from test_wrapper_fakes import async_client, error, stored, sync_client
 
 
@@ -238,3 +241,12 @@ def test_retry_after_zero_retries_at_once(monkeypatch: pytest.MonkeyPatch) -> No
     with sync_client(handler) as client:
         assert client.send("orders", "hello").retries_taken == 2
     assert slept == [0.0, 0.0]
+
+
+@given(st.integers(min_value=0, max_value=10**6))
+def test_backoff_is_bounded_for_any_number_of_retries(retries_taken: int) -> None:
+    """However many retries a caller allows (max_retries near 1,100 once overflowed 2.0 ** n), the wait is
+    a number within the cap."""
+    from dms_rocketmq._constants import MAX_RETRY_DELAY
+
+    assert 0 < backoff_delay(retries_taken) <= MAX_RETRY_DELAY

@@ -205,8 +205,12 @@ class _Feed:
         self._async_iterator: AsyncIterator[Any] | None = None
         if isinstance(inputs, AsyncIterable):
             self._async_iterator = aiter(inputs)
-        else:
+        elif isinstance(inputs, Iterable) and not isinstance(inputs, str | bytes | Mapping | Message):
             self._iterator = iter(inputs)
+        else:
+            raise ConfigurationError(
+                f"messages must be an iterable of messages (a list, a generator...), got {type(inputs).__name__}."
+            )
         self.is_async = self._async_iterator is not None
         self.next_index = 0
         self.exhausted = False
@@ -556,6 +560,8 @@ class _Collector:
     """send_many's delivery: keeps every outcome by index, calls `on_outcome`."""
 
     def __init__(self, on_outcome: OnOutcome | None) -> None:
+        if on_outcome is not None and not callable(on_outcome):
+            raise ConfigurationError(f"on_outcome must be callable, got {type(on_outcome).__name__}.")
         self.outcomes: dict[int, SendOutcome] = {}
         self.on_outcome = on_outcome
 
@@ -584,6 +590,8 @@ class _Collector:
 
 
 def _policy(rate: float | None, fail_fast: bool, max_connection_failures: int) -> tuple[AdaptiveRate, FailFast]:
+    if not isinstance(fail_fast, bool):
+        raise ConfigurationError(f"fail_fast must be True or False, got {type(fail_fast).__name__}.")
     return AdaptiveRate(check_rate(rate)), FailFast(enabled=fail_fast, max_connection_failures=max_connection_failures)
 
 

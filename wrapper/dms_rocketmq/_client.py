@@ -24,6 +24,7 @@ from dms_rocketmq_api.models.send_message_request_body import SendMessageRequest
 from ._base import BaseClient
 from ._base import request_body as build_request_body
 from ._bulk import OnOutcome, iter_tasks, iter_threads, may_have_been_stored, send_many_tasks, send_many_threads
+from ._config import check_connections, check_timeout
 from ._confirm import PollSchedule, checked, checked_result, not_visible
 from ._constants import (
     DEFAULT_CONCURRENCY,
@@ -34,7 +35,7 @@ from ._constants import (
     DEFAULT_PAGE_SIZE,
     DEFAULT_TIMEOUT,
 )
-from ._exceptions import APIError, APITimeoutError
+from ._exceptions import APIError, APITimeoutError, ConfigurationError, ValidationError
 from ._fast_path import DirectSender
 from ._flight import request_leaving, request_waiting, retrying
 from ._models import Message, SendOutcome, SendResult, StoredMessage
@@ -55,6 +56,14 @@ from ._transport import (
 from ._validation import json_body, message_from
 
 __all__ = ["AsyncClient", "Client"]
+
+
+def _check_options(timeout: object, max_connections: object, transport: object) -> None:
+    """Refuse, at construction, the options a send would otherwise trip over much later."""
+    check_timeout(timeout)
+    check_connections(max_connections)
+    if transport is not None and not isinstance(transport, httpx.BaseTransport | httpx.AsyncBaseTransport):
+        raise ConfigurationError(f"transport must be an httpx transport, got {type(transport).__name__}.")
 
 
 class Client(BaseClient):
@@ -91,6 +100,7 @@ class Client(BaseClient):
         transport: httpx.BaseTransport | None = None,
         environ: Mapping[str, str] | None = None,
     ) -> None:
+        _check_options(timeout, max_connections, transport)
         super().__init__(
             region=region,
             endpoint=endpoint,
@@ -131,6 +141,7 @@ class Client(BaseClient):
         """
         request_body = build_request_body(topic, body, keys, tags)
         retries = self._retries_for(max_retries, self.max_retries)
+        check_timeout(timeout)
         request_waiting()
         token = call_timeout.set(as_timeout(timeout).as_dict()) if timeout is not None else None
         try:
@@ -252,6 +263,7 @@ class Client(BaseClient):
         The service indexes messages with a lag: a message just sent may not be found yet (see `confirm`).
         """
         arguments = query_arguments(topic, msg_id=msg_id, limit=DEFAULT_PAGE_SIZE)
+        check_timeout(timeout)
         return find_message(self._query_page(arguments, timeout, max_retries), msg_id)
 
     def query_messages(
@@ -326,6 +338,8 @@ class Client(BaseClient):
             generated = list_messages.sync_detailed(
                 self._engine, settings.project_id, settings.instance_id, client=self._api, **arguments
             )
+        except httpx.InvalidURL as exc:
+            raise ValidationError(f"this query cannot be put in a URL ({exc}): shorten msg_id or key.") from None
         except httpx.RequestError as exc:
             raise connection_error(exc, settings.endpoint) from exc
         # RecursionError: JSON nested deeper than the json module can follow (a hostile or broken server).
@@ -385,6 +399,7 @@ class AsyncClient(BaseClient):
         transport: httpx.AsyncBaseTransport | None = None,
         environ: Mapping[str, str] | None = None,
     ) -> None:
+        _check_options(timeout, max_connections, transport)
         super().__init__(
             region=region,
             endpoint=endpoint,
@@ -439,6 +454,7 @@ class AsyncClient(BaseClient):
         """
         request_body = build_request_body(topic, body, keys, tags)
         retries = self._retries_for(max_retries, self.max_retries)
+        check_timeout(timeout)
         request_waiting()
         per_call = None if timeout is None else as_timeout(timeout)
         retries_taken = 0
@@ -561,6 +577,7 @@ class AsyncClient(BaseClient):
         The service indexes messages with a lag: a message just sent may not be found yet (see `confirm`).
         """
         arguments = query_arguments(topic, msg_id=msg_id, limit=DEFAULT_PAGE_SIZE)
+        check_timeout(timeout)
         return find_message(await self._query_page(arguments, timeout, max_retries), msg_id)
 
     def query_messages(
@@ -641,6 +658,8 @@ class AsyncClient(BaseClient):
             generated = await list_messages.asyncio_detailed(
                 self._engine, settings.project_id, settings.instance_id, client=self._api, **arguments
             )
+        except httpx.InvalidURL as exc:
+            raise ValidationError(f"this query cannot be put in a URL ({exc}): shorten msg_id or key.") from None
         except httpx.RequestError as exc:
             raise connection_error(exc, settings.endpoint) from exc
         # RecursionError: JSON nested deeper than the json module can follow (a hostile or broken server).

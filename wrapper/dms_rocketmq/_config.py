@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import math
 import os
+import threading
 from collections.abc import Mapping
 
 import attrs
 import httpx
-from dms_rocketmq_api.spec_rules import ENGINES
+from dms_rocketmq_api.spec_rules import ENGINES, operation_path
 
 from ._exceptions import ConfigurationError
 
@@ -18,6 +20,8 @@ __all__ = [
     "PYTHON_ARGUMENTS",
     "REGION_ENDPOINTS",
     "Settings",
+    "check_connections",
+    "check_timeout",
     "endpoint_for_region",
     "resolve_settings",
 ]
@@ -137,10 +141,60 @@ def endpoint_for_region(
         ) from None
 
 
-def _pick(name: str, value: str | None, environ: Mapping[str, str]) -> str | None:
-    if value is not None:
-        return value
-    return environ.get(ENV[name]) or None
+def _pick(name: str, value: object, environ: Mapping[str, str]) -> str | None:
+    if value is None:
+        value = environ.get(ENV[name]) or None
+        origin = ENV[name]
+    else:
+        origin = f"{name}="
+    if value is not None and not isinstance(value, str):
+        raise ConfigurationError(f"{name} must be a string, got {type(value).__name__} (from {origin}).")
+    return value
+
+
+def _refuse_what_is_not_text(spelling: Mapping[str, str | None], **values: str | None) -> None:
+    # A lone surrogate cannot be encoded: it is what Python makes of bytes that are not UTF-8 in argv or the
+    # environment (`HUAWEICLOUD_SDK_SK=$'\xff'`). Refused here, it would fail later as a request not built.
+    for name, value in values.items():
+        if value is not None and any(0xD800 <= ord(char) <= 0xDFFF for char in value):
+            raise ConfigurationError(
+                f"{name} is not valid text (a byte that is not UTF-8, or a lone surrogate); "
+                f"check {_origin(name, spelling)}."
+            )
+
+
+#: The longest wait a timeout may ask for: the platform's own bound on a blocking wait (longer ones
+#: overflow the C time type of sockets and locks).
+MAX_TIMEOUT = threading.TIMEOUT_MAX
+
+
+def check_timeout(timeout: object, name: str = "timeout") -> None:
+    """Refuse a timeout that is not None, a number of seconds or an httpx.Timeout with each part in
+    [0, MAX_TIMEOUT] (None: no timeout); a ConfigurationError naming the argument."""
+    if isinstance(timeout, httpx.Timeout):
+        parts = {"connect": timeout.connect, "read": timeout.read, "write": timeout.write, "pool": timeout.pool}
+    elif timeout is None or (isinstance(timeout, int | float) and not isinstance(timeout, bool)):
+        parts = {"": timeout}
+    else:
+        raise ConfigurationError(
+            f"{name} must be a number of seconds, None or an httpx.Timeout, got {type(timeout).__name__}."
+        )
+    for part, value in parts.items():
+        if value is None:
+            continue
+        if not isinstance(value, int | float) or isinstance(value, bool) or not (0 <= value <= MAX_TIMEOUT):
+            shown = f"{name}.{part}" if part else name
+            bad = value if isinstance(value, int | float) and not math.isnan(value) else repr(value)
+            raise ConfigurationError(
+                f"{shown} must be a number of seconds from 0 to {MAX_TIMEOUT:g} (or None: no timeout), got {bad}."
+            )
+
+
+def check_connections(max_connections: object) -> int:
+    """`max_connections` when it is a whole number >= 1 (0 or less would leave every send waiting)."""
+    if not isinstance(max_connections, int) or isinstance(max_connections, bool) or max_connections < 1:
+        raise ConfigurationError(f"max_connections must be a whole number >= 1, got {max_connections!r}.")
+    return max_connections
 
 
 def _how(name: str, spelling: Mapping[str, str | None]) -> str:
@@ -208,8 +262,12 @@ def resolve_settings(
 
     `spelling` names each setting the way the caller's user gives it (`PYTHON_ARGUMENTS`, `CLI_FLAGS`).
     """
+    if environ is not None and not isinstance(environ, Mapping):
+        raise ConfigurationError(f"environ must be a mapping of names to strings, got {type(environ).__name__}.")
     env = os.environ if environ is None else environ
     sp = spelling
+    if region is not None:  # read only without an endpoint, but a wrong type is a mistake either way
+        _pick("region", region, env)
 
     endpoint = _pick("endpoint", endpoint, env)
     if endpoint is None:
@@ -219,7 +277,9 @@ def resolve_settings(
                 f"Missing endpoint: pass {sp['endpoint']} or {sp['region']} "
                 f"(or set {ENV['endpoint']} or {ENV['region']})."
             )
+        _refuse_what_is_not_text(sp, region=region)
         endpoint = endpoint_for_region(region, env, spelling=sp)
+    _refuse_what_is_not_text(sp, endpoint=endpoint)
     endpoint = endpoint.rstrip("/")
     if not endpoint.startswith(("https://", "http://")):
         raise ConfigurationError(
@@ -256,6 +316,9 @@ def resolve_settings(
     sk = _pick("sk", sk, env_credentials)
     token = _pick("token", token, env_credentials)
     security_token = _pick("security_token", security_token, env_credentials if ak else {})
+    _refuse_what_is_not_text(
+        sp, project_id=project, instance_id=instance, ak=ak, sk=sk, token=token, security_token=security_token
+    )
     _refuse_control_characters(
         sp,
         endpoint=endpoint,
@@ -269,6 +332,15 @@ def resolve_settings(
     _refuse_what_headers_cannot_carry(
         sp, project_id=project, instance_id=instance, ak=ak, token=token, security_token=security_token
     )
+    try:  # what the URL cannot carry (a project ID of 100,000 characters) is refused now, not at send time
+        httpx.URL(
+            endpoint + operation_path("SendMessage", engine=engine_name, project_id=project, instance_id=instance)
+        )
+    except httpx.InvalidURL as exc:
+        raise ConfigurationError(
+            f"the endpoint, project ID and instance ID do not make a valid URL ({exc}); check "
+            f"{_origin('project_id', sp)} and {_origin('instance_id', sp)}."
+        ) from None
     if token and (ak or sk):
         raise ConfigurationError(
             f"Give either an AK/SK pair ({_how('ak', sp)}; {_how('sk', sp)}) or an IAM token "

@@ -40,8 +40,8 @@ __all__ = [
     "stored_message",
 ]
 
-#: A point in time for a query's range: an aware or naive `datetime` (naive means local time, as
-#: `datetime.timestamp` reads it), or milliseconds since the Unix epoch.
+#: A point in time for a query's range: an aware or naive `datetime` (naive means UTC, as in X-Sdk-Date:
+#: one rule whatever the machine's time zone), or milliseconds since the Unix epoch.
 TimeTypes: TypeAlias = datetime.datetime | int
 
 _DIGITS = re.compile(r"[0-9]{1,19}")
@@ -61,7 +61,13 @@ def _as_parameter(name: str, shown: str, value: int) -> str:
 def epoch_ms(name: str, value: object) -> int:
     """`value` (a datetime or epoch milliseconds) as whole milliseconds since the Unix epoch."""
     if isinstance(value, datetime.datetime):
-        return int(value.timestamp() * 1000)
+        moment = value if value.tzinfo is not None else value.replace(tzinfo=datetime.UTC)
+        try:
+            return int(moment.timestamp() * 1000)
+        except (ValueError, OverflowError, OSError) as exc:  # datetime.min, or an offset that leaves year 1
+            raise ValidationError(
+                f"{name} {value.isoformat()} is out of the range a query can ask for ({exc})."
+            ) from None
     if isinstance(value, int) and not isinstance(value, bool):
         return value
     raise ValidationError(
@@ -108,7 +114,9 @@ def query_arguments(
     arguments["offset"] = _whole_number("offset", offset)
     if msg_id is not None:
         if not isinstance(msg_id, str) or not msg_id:
-            raise ValidationError(f"msg_id must be a non-empty string, got {msg_id!r}.")
+            raise ValidationError(f"msg_id must be a non-empty string, got {type(msg_id).__name__}.")
+        if any(0xD800 <= ord(char) <= 0xDFFF for char in msg_id):
+            raise ValidationError("msg_id is not valid text (a byte that is not UTF-8, or a lone surrogate).")
         arguments["msg_id"] = msg_id
     if key is not None:
         arguments["key"] = _one_key(key)

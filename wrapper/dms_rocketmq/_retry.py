@@ -65,7 +65,8 @@ def retry_after_seconds(value: str | None, *, now: float | None = None) -> float
 
 def backoff_delay(retries_taken: int, *, jitter: float | None = None) -> float:
     """Exponential backoff for the next retry: 0.5 s, 1 s, 2 s, ... up to 8 s, times a jitter in [0.75, 1]."""
-    delay = min(INITIAL_RETRY_DELAY * (2.0**retries_taken), MAX_RETRY_DELAY)
+    # The exponent is capped: 2.0 ** 1024 overflows, and far fewer doublings already reach the cap.
+    delay = min(INITIAL_RETRY_DELAY * (2.0 ** min(retries_taken, 64)), MAX_RETRY_DELAY)
     factor = 1.0 - 0.25 * (random.random() if jitter is None else jitter)  # noqa: S311 - not cryptographic
     return delay * factor
 
