@@ -1,9 +1,12 @@
 """`dms-rocketmq sign`: sign a request with AK/SK and show each step, to compare with what the gateway or
 another SDK computed. The SK is read from the environment only and never printed.
 
-Without `--url` it signs a send to the configured instance, with the headers `Client.send` signs; with
-`--explain` it prints the canonical request (credential headers masked), the string to sign, SignedHeaders
-and the Authorization header, all computed by the signer's own steps (`_auth.signing_steps`).
+Without `--url` it signs a send to the configured instance, with the headers `Client.send` signs. It prints
+what to send: the method and the URL exactly as signed (a query in the signed encoding: `a+b` is sent as
+`a%20b`), then every header the signature covers, with its value, and `Authorization`: a request made from
+that output alone (curl, any HTTP client) is accepted. With `--explain` it also prints the canonical request
+(credential headers masked), the string to sign and SignedHeaders, all computed by the signer's own steps
+(`_auth.signing_steps`).
 """
 
 from __future__ import annotations
@@ -13,8 +16,8 @@ import os
 import sys
 from typing import Any
 
-from ._auth import authorization_header, canonical_url, signature, signing_steps
-from ._config import CLI_FLAGS, ENV, resolve_settings
+from ._auth import SECRET_HEADERS, authorization_header, canonical_url, signature, signing_steps
+from ._config import CLI_FLAGS, ENV, _refuse_what_is_not_text, resolve_settings
 from ._constants import USER_AGENT
 from ._exceptions import ConfigurationError
 
@@ -114,19 +117,28 @@ def run_sign(args: argparse.Namespace) -> int:
         headers = headers or default_headers
     else:
         url = args.url
+    _refuse_what_is_not_text(CLI_FLAGS, ak=ak, sk=sk)
     try:
         steps = signing_steps(args.method, url, headers, _body(args), args.date)
     except ValueError as exc:
         raise ConfigurationError(f"{exc} (--date or an X-Sdk-Date --header).") from exc
     authorization = authorization_header(ak, steps.signed_headers, signature(sk, steps.string_to_sign))
     out = sys.stdout
+    # The URL as it must be sent: the query in the encoding that was signed, not as typed.
+    out.write(f"{args.method.upper()} {canonical_url(url)}\n\n")
     if args.explain:
-        # The URL as it must be sent: the query in the encoding that was signed, not as typed.
-        out.write(f"{args.method.upper()} {canonical_url(url)}\n\n")
         out.write(f"canonical request:\n{steps.masked_canonical_request()}\n\n")
         out.write(f"string to sign:\n{steps.string_to_sign}\n\n")
         out.write(f"SignedHeaders: {';'.join(steps.signed_headers)}\n\n")
-        out.write("headers to add:\n")
-    for name, value in {**steps.added, "Authorization": authorization}.items():
-        out.write(f"{name}: {value}\n")
+    # Every header the signature covers must be sent with the value signed: the given ones, then those
+    # signing added (a repeated name counts with its last value, as the signer reads it).
+    signed = set(steps.signed_headers)
+    to_send: dict[str, tuple[str, str]] = {}
+    for name, value in [*headers, *steps.added.items()]:
+        if name.lower() in signed or name.lower() == "x-sdk-content-sha256":
+            to_send[name.lower()] = (name, value.strip())
+    out.write("headers to send:\n")
+    for name, value in [*to_send.values(), ("Authorization", authorization)]:
+        # A credential given as a --header is never printed back: send the value you gave in place of ***.
+        out.write(f"{name}: {'***' if name.lower() in SECRET_HEADERS else value}\n")
     return 0
