@@ -31,7 +31,8 @@ def add_sign_command(commands: Any) -> argparse.ArgumentParser:
         "sign",
         help="sign a request with AK/SK and print the headers (--explain: every step)",
         description=(
-            "Sign a request the way Client does and print the headers to add; with --explain also the "
+            "Sign a request the way Client does and print what to send: the URL as signed and every signed "
+            "header with Authorization; with --explain also the "
             "canonical request, the string to sign and SignedHeaders, to compare with what the gateway or "
             f"another SDK computed. The SK comes from {ENV['sk']} only and is never printed."
         ),
