@@ -326,3 +326,31 @@ def test_a_secret_key_that_is_not_text_is_a_configuration_error(
     assert code == 2, stderr
     assert "HUAWEICLOUD_SDK_SK" in stderr
     assert secret not in stderr
+
+
+@pytest.mark.parametrize(
+    ("command", "extra"),
+    [
+        ("query", ["--start", "0001-01-01"]),
+        ("query", ["--end", "0001-01-01T00:00:00+14:00"]),
+        ("query", ["--start", "9999-12-31T23:59:59"]),
+        ("get", ["--msg-id", "\udcff"]),
+        ("get", ["--msg-id", "A" * 70_000]),
+        ("send", ["--endpoint", "http://\udcff.example"]),
+        ("send", ["--project-id", "p" * 100_000]),
+        ("send", ["--timeout", str(2**40)]),
+        ("send", ["--max-retries", "1100"]),
+    ],
+    ids=lambda value: value if isinstance(value, str) else " ".join(v[:20] for v in value),
+)
+def test_the_reported_cli_probes_exit_2_with_a_sentence(
+    auth_emulator: EmulatorProcess, sent: dms.SendResult, command: str, extra: list[str]
+) -> None:
+    """Each probe the issue reported: exit 2 and a one-line reason (or a normal run), never a traceback."""
+    code, stderr = _run_cli(
+        [*_base(command, auth_emulator, sent.msg_id), *extra], {"HUAWEICLOUD_SDK_AK": AK, "HUAWEICLOUD_SDK_SK": SK}
+    )
+    assert "Traceback" not in stderr
+    assert code == (0 if "--max-retries" in extra else 2), stderr[-500:]
+    if code == 2:
+        assert stderr.startswith("dms-rocketmq: error: "), stderr[-500:]
