@@ -14,6 +14,7 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 from _shared.cli import command, environment
 
@@ -420,3 +421,31 @@ def test_resume_sends_lines_appended_after_the_journals_last_line(emulator: Any,
     counts = stored_bodies(emulator)
     assert set(counts) == {*bodies, *(f"appended-{n}" for n in range(5))}
     assert set(counts.values()) == {1}
+
+
+def test_a_line_abandoned_in_a_retry_backoff_is_not_sent_and_resume_sends_it(emulator: Any, tmp_path: Path) -> None:
+    """A second Ctrl-C while a line waits out a 429's Retry-After (nothing stored) records it not sent, not
+    in doubt: `--resume` sends it without --resend-in-doubt, and it is stored once."""
+    source, journal = tmp_path / "in.jsonl", tmp_path / "results.jsonl"
+    bodies = write_lines(source, 1, tag="backoff")
+    env = environment(emulator)
+    args = ["--file", str(source), "--results", str(journal), "--max-retries", "3"]
+    emulator.inject_faults(1, status=429, retry_after=30)
+    process = start(args, env)
+    assert process.stderr is not None
+    deadline = time.monotonic() + 60
+    while httpx.get(f"{emulator.url}/_emulator/faults", timeout=10).json()["count"]:  # the 429 was served
+        assert process.poll() is None, process.communicate()
+        assert time.monotonic() < deadline, "the line was never sent"
+        time.sleep(0.05)
+    process.send_signal(signal.SIGINT)
+    assert "no new lines are sent" in process.stderr.readline() + process.stderr.readline()
+    process.send_signal(signal.SIGINT)
+    _, stderr = process.communicate(timeout=60)
+    assert process.returncode == 130, stderr
+    assert journal_states(journal)[1]["status"] == "not_sent"
+    assert stored_bodies(emulator).total() == 0
+    resumed = run([*args, "--resume"], env)
+    assert resumed.returncode == 0, resumed.stderr
+    assert json.loads(resumed.stdout)["sent"] == 1
+    assert stored_bodies(emulator) == {bodies[0]: 1}
