@@ -606,3 +606,23 @@ def test_a_send_abandoned_in_a_retry_backoff_is_not_sent() -> None:
 
     asyncio.run(main())
     assert [outcome_state(o) for o in seen] == ["not_sent"]
+
+
+@pytest.mark.parametrize("concurrency", [0, -1, 10_001, 10**20, True, 2.0, "4"])
+@pytest.mark.parametrize("use_async", [False, True], ids=["Client", "AsyncClient"])
+def test_a_concurrency_out_of_range_is_refused_before_any_worker_starts(concurrency: Any, use_async: bool) -> None:
+    """A window of sends below 1 or above MAX_CONCURRENCY (each one a thread or task made up front: 10**20
+    would exhaust memory) is a ConfigurationError, whatever the inputs."""
+    endless = itertools.repeat({"topic": "orders", "body": "0"})
+    refused = "concurrency must be a whole number from 1 to 10000"
+    if use_async:
+
+        async def main() -> None:
+            async with async_client(echo) as client:
+                with pytest.raises(dms.ConfigurationError, match=refused):
+                    await client.send_many(endless, concurrency=concurrency)
+
+        asyncio.run(main())
+    else:
+        with sync_client(echo) as client, pytest.raises(dms.ConfigurationError, match=refused):
+            client.send_many(endless, concurrency=concurrency)

@@ -39,6 +39,7 @@ from ._models import Message, SendFailure, SendOutcome, SendResult
 from ._rate import AdaptiveRate, check_rate, throttle_listener
 
 __all__ = [
+    "MAX_CONCURRENCY",
     "FailFast",
     "OnOutcome",
     "OutcomeState",
@@ -72,10 +73,20 @@ def _workers(concurrency: int, inputs: object) -> int:
     return concurrency
 
 
+#: The most sends in flight a bulk send takes: each is a thread (`Client`) or a task (`AsyncClient`) made up
+#: front, so a mistyped huge number would exhaust memory; ten thousand is past any pool's useful width.
+MAX_CONCURRENCY = 10_000
+
+
 def check_concurrency(concurrency: object) -> int:
-    """`concurrency` when it is a whole number >= 1; a ConfigurationError otherwise."""
-    if not isinstance(concurrency, int) or isinstance(concurrency, bool) or concurrency < 1:
-        raise ConfigurationError(f"concurrency must be a whole number >= 1, got {concurrency!r}.")
+    """`concurrency` when it is a whole number from 1 to MAX_CONCURRENCY; a ConfigurationError otherwise."""
+    if not isinstance(concurrency, int) or isinstance(concurrency, bool) or not 1 <= concurrency <= MAX_CONCURRENCY:
+        shown = (
+            concurrency
+            if isinstance(concurrency, int) and concurrency.bit_length() < 64
+            else type(concurrency).__name__
+        )
+        raise ConfigurationError(f"concurrency must be a whole number from 1 to {MAX_CONCURRENCY}, got {shown}.")
     return concurrency
 
 

@@ -17,6 +17,7 @@ from typing import IO, Any
 
 from dms_rocketmq_api.spec_rules import ENGINES
 
+from ._bulk import MAX_CONCURRENCY
 from ._cli_query import COMMANDS as QUERY_COMMANDS
 from ._cli_query import add_commands as add_query_commands
 from ._cli_query import add_confirm_arguments, confirm_sent
@@ -297,8 +298,8 @@ def _check_file_options(args: argparse.Namespace) -> None:
         if given:
             raise ConfigurationError(f"{', '.join(given)} only apply to sending a file: give --file PATH.")
         return
-    if args.concurrency < 1:
-        raise ConfigurationError("--concurrency must be at least 1.")
+    if not 1 <= args.concurrency <= MAX_CONCURRENCY:
+        raise ConfigurationError(f"--concurrency must be from 1 to {MAX_CONCURRENCY}.")
     if args.max_connection_failures < 1:
         raise ConfigurationError("--max-connection-failures must be at least 1.")
     if args.rate is not None and not (args.rate > 0 and args.rate != float("inf")):
