@@ -442,6 +442,25 @@ def test_semconv_opt_in_dup_adds_the_v1_24_operation(otel: Telemetry, dms_emulat
     assert send.attributes["messaging.operation"] == "publish"
     assert send.attributes["messaging.operation.type"] == "send"
     assert read.attributes["messaging.operation"] == "receive"
+    assert otel.total("messaging.client.sent.messages") == 1  # counted after re-instrumenting the same provider
+
+
+def test_each_meter_provider_counts_its_own_sends(otel: Telemetry, dms_emulator: Any) -> None:
+    """Instrumented with one provider, then another: each provider's sent-messages counter has its own sends."""
+    with dms.Client(**options(dms_emulator)) as client:
+        client.send("orders", "first provider")
+        DmsRocketMQInstrumentor().uninstrument()
+        second = Telemetry()
+        DmsRocketMQInstrumentor().instrument(
+            tracer_provider=second.tracer_provider, meter_provider=second.meter_provider
+        )
+        client.send("orders", "second provider")
+        client.send("orders", "second provider again")
+    assert otel.total("messaging.client.sent.messages") == 1
+    assert second.total("messaging.client.sent.messages") == 2
+    assert len(second.spans()) == 2
+    second.tracer_provider.shutdown()
+    second.meter_provider.shutdown()
 
 
 def test_uninstrument_restores_the_clients(otel: Telemetry, dms_emulator: Any) -> None:

@@ -17,14 +17,16 @@ from __future__ import annotations
 import contextvars
 import functools
 import os
+import threading
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Mapping
+import weakref
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Iterator, Mapping
 from typing import Any, Final
 from urllib.parse import urlsplit
 
 from opentelemetry import context as otel_context
 from opentelemetry import metrics, trace
-from opentelemetry.metrics import Counter, Histogram, MeterProvider
+from opentelemetry.metrics import CallbackOptions, Counter, Histogram, MeterProvider, Observation
 from opentelemetry.trace import Span, SpanKind, Status, StatusCode, Tracer, TracerProvider
 
 from ._client import AsyncClient, Client
@@ -128,6 +130,46 @@ def error_type(error: BaseException) -> str:
     return type(error).__qualname__
 
 
+class _SentCounts:
+    """Messages sent per attribute set, read by the metrics SDK when it collects (an observable counter).
+
+    The exported data is the conventions' counter (a monotonic sum); counted here, a send costs a dictionary
+    update under a lock instead of a synchronous counter's attribute validation and hashing on every call.
+    """
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._counts: dict[tuple[tuple[str, Any], ...], list[Any]] = {}
+
+    def add(self, count: int, attributes: dict[str, Any]) -> None:
+        key = tuple(attributes.items())
+        with self._lock:
+            entry = self._counts.get(key)
+            if entry is None:
+                self._counts[key] = [count, dict(attributes)]
+            else:
+                entry[0] += count
+
+    def observe(self, options: CallbackOptions) -> Iterable[Observation]:
+        with self._lock:
+            return [Observation(count, attributes) for count, attributes in self._counts.values()]
+
+
+# One count per meter provider, kept across uninstall/install: the metrics SDK keeps the callback of an
+# observable counter first registered under a name, so a reinstall on the same provider must feed that one.
+_sent_by_provider: weakref.WeakKeyDictionary[MeterProvider, _SentCounts] = weakref.WeakKeyDictionary()
+_sent_global = _SentCounts()
+
+
+def _sent_counts(meter_provider: MeterProvider | None) -> _SentCounts:
+    if meter_provider is None:
+        return _sent_global
+    counts = _sent_by_provider.get(meter_provider)
+    if counts is None:
+        counts = _sent_by_provider[meter_provider] = _SentCounts()
+    return counts
+
+
 class _Operation:
     """One traced operation: its span, the attributes its metrics carry, and the resends it has made."""
 
@@ -163,8 +205,12 @@ class _Telemetry:
             description="Duration of messaging operation initiated by a producer or consumer client.",
             explicit_bucket_boundaries_advisory=DURATION_BUCKETS,
         )
-        self.sent: Counter = meter.create_counter(
-            SENT_MESSAGES, unit="{message}", description="Number of messages producer attempted to send to the broker."
+        self.sent = _sent_counts(meter_provider)
+        meter.create_observable_counter(
+            SENT_MESSAGES,
+            callbacks=[self.sent.observe],
+            unit="{message}",
+            description="Number of messages producer attempted to send to the broker.",
         )
         self.throttled: Counter = meter.create_counter(
             THROTTLED_RESPONSES,
@@ -271,8 +317,7 @@ def _send_extra(keys: object, tags: object) -> dict[str, Any] | None:
 
 
 def _on_sent(span: Span, result: SendResult) -> None:
-    span.set_attribute(MESSAGING_MESSAGE_ID, result.msg_id)
-    span.set_attribute(MESSAGING_DESTINATION_PARTITION_ID, str(result.queue_id))
+    span.set_attributes({MESSAGING_MESSAGE_ID: result.msg_id, MESSAGING_DESTINATION_PARTITION_ID: str(result.queue_id)})
 
 
 def _query_names(arguments: Mapping[str, Any]) -> tuple[str, dict[str, Any] | None]:
