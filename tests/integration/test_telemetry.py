@@ -258,7 +258,7 @@ def test_connection_refused_is_retried_and_visible(otel: Telemetry, dms_emulator
 
 def test_timeout_fails_the_span_with_its_type(otel: Telemetry, dms_emulator: Any) -> None:
     """An answer slower than the timeout: APITimeoutError on the span (sent, so not retried: no event)."""
-    dms_emulator.inject_faults(1, status=200, delay_ms=3000)
+    dms_emulator.inject_faults(1, status=503, delay_ms=3000)  # stores nothing, even late
     with dms.Client(**options(dms_emulator)) as client, pytest.raises(dms.APITimeoutError):
         client.send("orders", "too slow", timeout=0.3)
     (span,) = otel.spans()
@@ -472,3 +472,80 @@ def test_uninstrument_restores_the_clients(otel: Telemetry, dms_emulator: Any) -
     with dms.Client(**options(dms_emulator)) as client:
         client.send("orders", "untraced")
     assert otel.spans() == []
+
+
+def test_a_cancelled_send_ends_its_span(otel: Telemetry, dms_emulator: Any) -> None:
+    """An AsyncClient send cancelled while waiting for a slow answer: its span ends, error.type CancelledError."""
+    dms_emulator.inject_faults(1, status=503, delay_ms=5000)  # a slow failure: nothing stored behind the test's back
+
+    async def main() -> None:
+        async with dms.AsyncClient(**options(dms_emulator)) as client:
+            with pytest.raises(TimeoutError):
+                await asyncio.wait_for(client.send("orders", "cancelled"), 0.5)
+
+    asyncio.run(main())
+    (span,) = otel.spans()
+    assert_failed(span, asyncio.CancelledError, None)
+    assert otel.total("messaging.client.sent.messages", **{"error.type": "CancelledError"}) == 1
+
+
+def _outcome(call: Any) -> Any:
+    """What a call gave: its result's fields, or its exception's type and message."""
+    try:
+        value = call()
+    except Exception as exc:
+        return ("raised", type(exc).__name__, str(exc))
+    if isinstance(value, dms.SendResult):
+        return ("result", value.topic, value.retries_taken)
+    if isinstance(value, list):
+        return ("list", [_outcome(lambda item=item: item) for item in value])
+    return ("value", type(value).__name__)
+
+
+HOSTILE_CALLS: dict[str, Any] = {
+    "topic not a string": lambda c: c.send(123, "body"),
+    "empty topic": lambda c: c.send("", "body"),
+    "topic too long": lambda c: c.send("t" * 300, "body"),
+    "body None": lambda c: c.send("orders", None),
+    "body not UTF-8": lambda c: c.send("orders", b"\xff\xfe"),
+    "keys from a generator": lambda c: c.send("orders", "b", keys=(key for key in ["g1", "g2"])),
+    "keys not strings": lambda c: c.send("orders", "b", keys=["a", 1]),
+    "keys a number": lambda c: c.send("orders", "b", keys=123),
+    "tags a list": lambda c: c.send("orders", "b", tags=["x"]),
+    "max_retries negative": lambda c: c.send("orders", "b", max_retries=-1),
+    "timeout a string": lambda c: c.send("orders", "b", timeout="soon"),
+    "msg_id empty": lambda c: c.get_message("orders", ""),
+    "page_size zero": lambda c: list(c.query_messages("orders", page_size=0)),
+    "confirm not a result": lambda c: c.confirm(object(), timeout=0.1),
+    "send_many not iterable": lambda c: c.send_many(None),
+    "send_many bad item": lambda c: c.send_many([object(), {"topic": "orders", "body": "ok"}]),
+    "iter_send bad item": lambda c: list(c.iter_send([{"topic": "orders"}])),
+}
+
+
+@pytest.mark.parametrize("name", sorted(HOSTILE_CALLS))
+def test_instrumentation_changes_nothing_a_call_does(dms_emulator: Any, name: str) -> None:
+    """Hostile input at each public operation: the same result or the same exception, word for word, with
+    the instrumentation on as without it, and the same messages stored (a generator of keys is not consumed)."""
+    call = HOSTILE_CALLS[name]
+
+    def run() -> tuple[Any, list[Any]]:
+        dms_emulator.reset()
+        with dms.Client(**options(dms_emulator)) as client:
+            outcome = _outcome(lambda: call(client))
+        stored = [(m["body"], m.get("properties", {}).get("KEYS")) for m in dms_emulator.messages("orders")]
+        return outcome, stored
+
+    plain = run()
+    telemetry = Telemetry()
+    instrumentor = DmsRocketMQInstrumentor()
+    instrumentor.instrument(tracer_provider=telemetry.tracer_provider, meter_provider=telemetry.meter_provider)
+    try:
+        traced = run()
+    finally:
+        instrumentor.uninstrument()
+        telemetry.tracer_provider.shutdown()
+        telemetry.meter_provider.shutdown()
+    assert traced == plain
+    for span in telemetry.spans():
+        assert span.end_time is not None
