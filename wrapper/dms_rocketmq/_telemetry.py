@@ -308,7 +308,7 @@ def _send_extra(keys: object, tags: object) -> dict[str, Any] | None:
     """The keys and tag attributes of a send, from arguments the send itself checks (never consumed here)."""
     extra: dict[str, Any] = {}
     if isinstance(keys, str):
-        extra[MESSAGING_ROCKETMQ_MESSAGE_KEYS] = keys.split()
+        extra[MESSAGING_ROCKETMQ_MESSAGE_KEYS] = keys.split(" ")  # a string is the KEYS value: keys joined by spaces
     elif isinstance(keys, list | tuple) and all(isinstance(key, str) for key in keys):
         extra[MESSAGING_ROCKETMQ_MESSAGE_KEYS] = list(keys)
     if isinstance(tags, str):
