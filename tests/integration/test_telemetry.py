@@ -347,6 +347,22 @@ def test_async_client_every_operation(otel: Telemetry, dms_emulator: Any, path: 
     assert otel.total("messaging.client.sent.messages") == 28
 
 
+def test_one_async_client_on_two_event_loops(otel: Telemetry, dms_emulator: Any) -> None:
+    """One AsyncClient sending from two event loops in turn: each send is its own root span with its id."""
+    client = dms.AsyncClient(**options(dms_emulator))
+
+    async def send(body: str) -> dms.SendResult:
+        return await client.send("orders", body)
+
+    results = [asyncio.run(send("first loop")), asyncio.run(send("second loop"))]
+    asyncio.run(client.aclose())
+    spans = otel.spans("send orders")
+    assert [span.parent for span in spans] == [None, None]
+    assert [span.attributes["messaging.message.id"] for span in spans if span.attributes] == [
+        result.msg_id for result in results
+    ]
+
+
 def test_async_429_retries_are_events(otel: Telemetry, dms_emulator: Any) -> None:
     """AsyncClient's direct sender: the retries after 429 are events of the send span too."""
     dms_emulator.inject_faults(1, status=429, retry_after=0)
