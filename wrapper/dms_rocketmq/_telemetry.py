@@ -170,6 +170,9 @@ def _sent_counts(meter_provider: MeterProvider | None) -> _SentCounts:
     return counts
 
 
+_NAMES_KEPT = 1024
+
+
 class _Operation:
     """One traced operation: its span, the attributes its metrics carry, and the resends it has made."""
 
@@ -221,6 +224,7 @@ class _Telemetry:
         # that a provider configured after instrument() is picked up.
         self.fixed = tracer_provider is not None or meter_provider is not None
         self.dup = stability_mode() == StabilityMode.MESSAGING_DUP
+        self._names: dict[tuple[str, str, str | None, str | None], tuple[str, dict[str, Any]]] = {}
 
     def live(self) -> bool:
         """Whether anything would record: a provider given, or a global tracer or meter provider configured."""
@@ -240,20 +244,31 @@ class _Telemetry:
         extra: dict[str, Any] | None = None,
     ) -> _Operation:
         """Start an operation's span (named `{operation} {topic}`, or `{operation}` without a topic)."""
+        destination = topic if isinstance(topic, str) and topic else None
+        key = (client._settings.endpoint, operation, operation_type, destination)
+        names = self._names.get(key)
+        if names is None:
+            if len(self._names) >= _NAMES_KEPT:  # topics without end: start over rather than grow
+                self._names.clear()
+            names = self._names[key] = self._build_names(*key)
+        span_name, metric_attributes = names
+        # The SDK copies what it is given; the cached dictionaries are never changed (see `finish`).
+        attributes = {**metric_attributes, **extra} if extra else metric_attributes
+        return _Operation(self.tracer.start_span(span_name, kind=kind, attributes=attributes), metric_attributes)
+
+    def _build_names(
+        self, endpoint: str, operation: str, operation_type: str | None, destination: str | None
+    ) -> tuple[str, dict[str, Any]]:
+        """The span name and the attributes an operation's span and metrics share (built once per topic)."""
         attributes: dict[str, Any] = {MESSAGING_SYSTEM: ROCKETMQ, MESSAGING_OPERATION_NAME: operation}
         if operation_type is not None:
             attributes[MESSAGING_OPERATION_TYPE] = operation_type
             if self.dup:
                 attributes[MESSAGING_OPERATION_V1_24] = "publish" if operation_type == "send" else operation_type
-        destination = topic if isinstance(topic, str) and topic else None
         if destination is not None:
             attributes[MESSAGING_DESTINATION_NAME] = destination
-        attributes.update(_server(client._settings.endpoint))
-        metric_attributes = dict(attributes)
-        if extra:
-            attributes.update(extra)
-        span_name = f"{operation} {destination}" if destination is not None else operation
-        return _Operation(self.tracer.start_span(span_name, kind=kind, attributes=attributes), metric_attributes)
+        attributes.update(_server(endpoint))
+        return (f"{operation} {destination}" if destination is not None else operation), attributes
 
     def finish(
         self,
@@ -269,7 +284,7 @@ class _Telemetry:
         attributes = op.metric_attributes
         if error is not None and not isinstance(error, GeneratorExit):  # GeneratorExit: an iteration closed early
             kind = error_type(error)
-            attributes[ERROR_TYPE] = kind
+            attributes = {**attributes, ERROR_TYPE: kind}
             span.set_attribute(ERROR_TYPE, kind)
             if isinstance(error, APIStatusError):
                 span.set_attribute(HTTP_RESPONSE_STATUS_CODE, error.status_code)
