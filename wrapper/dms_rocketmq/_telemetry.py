@@ -8,8 +8,8 @@ trace. So an application that does not instrument pays nothing at all, and one t
 configured tracer or meter provider pays one check per operation (`_Telemetry.live`).
 
 The names follow OpenTelemetry's messaging semantic conventions, version `SEMCONV_VERSION` (docs/observability.md
-lists every span, attribute and metric). Nothing recorded carries a message body, a key of the credentials,
-a token, a header or an exception's message: error types are exception class names, from a closed set.
+lists every span, attribute and metric). Nothing recorded carries a message body, the SK, a token, a header
+or an exception's message (it may quote what was sent): an error is recorded by its exception's class name.
 """
 
 from __future__ import annotations
