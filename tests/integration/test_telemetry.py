@@ -295,11 +295,21 @@ def _children_of(telemetry: Telemetry, parent: ReadableSpan) -> list[ReadableSpa
 
 
 @pytest.mark.slow
-def test_send_many_of_1000_is_one_parent_with_1000_children(otel: Telemetry, dms_emulator: Any) -> None:
-    """Client.send_many of 1,000 messages: one send_many span, 1,000 send spans under it, 1,000 counted."""
+@pytest.mark.parametrize("flavour", ["Client", "AsyncClient"])
+def test_send_many_of_1000_is_one_parent_with_1000_children(otel: Telemetry, dms_emulator: Any, flavour: str) -> None:
+    """send_many of 1,000 messages (threads, or tasks): one send_many span, 1,000 send spans under it, each
+    with its message id, and 1,000 sends counted and timed."""
     messages = [{"topic": "orders", "body": f"bulk-{n}", "keys": f"k{n}"} for n in range(1000)]
-    with dms.Client(**options(dms_emulator)) as client:
-        outcomes = client.send_many(messages, concurrency=16)
+    if flavour == "Client":
+        with dms.Client(**options(dms_emulator)) as client:
+            outcomes = client.send_many(messages, concurrency=16)
+    else:
+
+        async def main() -> list[dms.SendOutcome]:
+            async with dms.AsyncClient(**options(dms_emulator)) as client:
+                return await client.send_many(messages, concurrency=16)
+
+        outcomes = asyncio.run(main())
     assert all(isinstance(outcome, dms.SendResult) for outcome in outcomes)
     (parent,) = otel.spans("send_many")
     assert parent.kind is SpanKind.INTERNAL
@@ -410,7 +420,12 @@ def test_cli_send_get_query_and_bulk(
     source.write_text("".join(json.dumps({"body": f"line-{n}"}) + "\n" for n in range(5)))
     assert main(["send", "--topic", "orders", "--file", str(source), "--output", "json"]) == 0
     capsys.readouterr()
-    sends = otel.spans("send orders")
+    monkeypatch.setenv("HUAWEICLOUD_SDK_SK", "not-the-secret-key-of-this-access-key")
+    assert main(["send", "--topic", "orders", "--body", "refused", "--output", "json"]) == 1
+    capsys.readouterr()
+    refused = otel.spans("send orders")[-1]
+    assert_failed(refused, dms.AuthenticationError, 401)
+    sends = otel.spans("send orders")[:-1]
     assert len(sends) == 6
     assert sends[0].attributes is not None
     assert sends[0].attributes["messaging.message.id"] == msg_id
