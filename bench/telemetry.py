@@ -116,6 +116,8 @@ def measure(*, quick: bool = False, count: int | None = None, rounds: int | None
                 "sends_per_second": round(rates[name], 1),
                 "client_cpu_us_per_send": round(cpu[name], 1),
                 "ratio": round(rates[name] / baseline, 3),
+                # The baseline's CPU per send over this row's: steadier than the rates on a busy machine.
+                "cpu_ratio": round(cpu["wrapper"] / cpu[name], 3),
                 "target": TARGETS.get(name),
             }
             for name in CONTENDERS
