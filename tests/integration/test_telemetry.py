@@ -174,6 +174,17 @@ def test_send_span_and_metrics_follow_the_conventions(otel: Telemetry, dms_emula
     assert otel.points("dms_rocketmq.client.throttled_responses") == []
 
 
+def test_duration_exemplars_point_at_the_send_spans(otel: Telemetry, dms_emulator: Any) -> None:
+    """The durations of a send_many's messages are recorded while each send span is current: their exemplars
+    (sampled by the SDK's default, trace-based filter) name a send span, never the batch span."""
+    with dms.Client(**options(dms_emulator)) as client:
+        client.send_many([{"topic": "orders", "body": f"e{n}"} for n in range(5)], concurrency=1)
+    send_ids = {span.context.span_id for span in otel.spans("send orders")}
+    (point,) = otel.points("messaging.client.operation.duration")
+    assert point.exemplars
+    assert {exemplar.span_id for exemplar in point.exemplars} <= send_ids
+
+
 def test_each_retry_after_429_is_an_event_and_every_429_is_counted(otel: Telemetry, dms_emulator: Any) -> None:
     """Two 429s then success: one span with two retry events (resend count, reason), resend_count 2 on the
     span, and two throttled answers counted."""

@@ -275,11 +275,23 @@ class _Telemetry:
         op: _Operation,
         started: float,
         error: BaseException | None,
+        token: _Token | None = None,
         *,
         record_duration: bool = True,
         sent_messages: int = 0,
     ) -> None:
-        """End an operation's span with its error (its type only) and resends; record its metrics."""
+        """End an operation's span with its error (its type only) and resends; record its metrics; then
+        restore the context `token` saved (the metrics are recorded while the span is current, so that an
+        exemplar of the duration points at this span, not at a parent)."""
+        try:
+            self._finish(op, started, error, record_duration=record_duration, sent_messages=sent_messages)
+        finally:
+            if token is not None:
+                _leave(token)
+
+    def _finish(
+        self, op: _Operation, started: float, error: BaseException | None, *, record_duration: bool, sent_messages: int
+    ) -> None:
         span = op.span
         attributes = op.metric_attributes
         if error is not None and not isinstance(error, GeneratorExit):  # GeneratorExit: an iteration closed early
@@ -388,8 +400,7 @@ def _sync_send(original: Callable[..., SendResult]) -> Callable[..., SendResult]
             error = exc
             raise
         finally:
-            _leave(token)
-            telemetry.finish(op, started, error, sent_messages=1)
+            telemetry.finish(op, started, error, token, sent_messages=1)
 
     return send
 
@@ -414,8 +425,7 @@ def _async_send(original: Callable[..., Awaitable[SendResult]]) -> Callable[...,
             error = exc
             raise
         finally:
-            _leave(token)
-            telemetry.finish(op, started, error, sent_messages=1)
+            telemetry.finish(op, started, error, token, sent_messages=1)
 
     return send
 
@@ -439,8 +449,7 @@ def _sync_query_page(original: Callable[..., Page]) -> Callable[..., Page]:
             error = exc
             raise
         finally:
-            _leave(token)
-            telemetry.finish(op, started, error)
+            telemetry.finish(op, started, error, token)
 
     return query_page
 
@@ -464,8 +473,7 @@ def _async_query_page(original: Callable[..., Awaitable[Page]]) -> Callable[...,
             error = exc
             raise
         finally:
-            _leave(token)
-            telemetry.finish(op, started, error)
+            telemetry.finish(op, started, error, token)
 
     return query_page
 
@@ -492,8 +500,7 @@ def _sync_confirm(original: Callable[..., StoredMessage]) -> Callable[..., Store
             error = exc
             raise
         finally:
-            _leave(token)
-            telemetry.finish(op, started, error)
+            telemetry.finish(op, started, error, token)
 
     return confirm
 
@@ -515,8 +522,7 @@ def _async_confirm(original: Callable[..., Awaitable[StoredMessage]]) -> Callabl
             error = exc
             raise
         finally:
-            _leave(token)
-            telemetry.finish(op, started, error)
+            telemetry.finish(op, started, error, token)
 
     return confirm
 
@@ -543,9 +549,8 @@ def _sync_send_many(original: Callable[..., list[Any]]) -> Callable[..., list[An
             error = exc
             raise
         finally:
-            _leave(token)
             # Each message's send records its own duration and count; the batch is a span only.
-            telemetry.finish(op, started, error, record_duration=False)
+            telemetry.finish(op, started, error, token, record_duration=False)
 
     return send_many
 
@@ -568,8 +573,7 @@ def _async_send_many(original: Callable[..., Awaitable[list[Any]]]) -> Callable[
             error = exc
             raise
         finally:
-            _leave(token)
-            telemetry.finish(op, started, error, record_duration=False)
+            telemetry.finish(op, started, error, token, record_duration=False)
 
     return send_many
 
