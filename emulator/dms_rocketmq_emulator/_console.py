@@ -129,17 +129,17 @@ def send_command(message: StoredMessage) -> str | None:
     ends it). None when no shell line can carry the body: a NUL character, or (on stdin) a final carriage
     return, which the command would remove too.
     """
-    words = ["dms-rocketmq", "send", "--instance-id", message.instance_id, "--topic", message.topic]
-    for key in message_keys(message.properties):
-        words += ["--key", key]
+    # `--flag=value`, never `--flag value`: argparse would take a value that starts with "-" for a flag.
+    words = ["dms-rocketmq", "send", f"--instance-id={message.instance_id}", f"--topic={message.topic}"]
+    words += [f"--key={key}" for key in message_keys(message.properties)]
     tag = next((value for name, value in message.properties if name == "TAGS" and value), None)
     if tag is not None:
-        words += ["--tag", tag]
+        words.append(f"--tag={tag}")
     body = message.body
     if "\0" in body:
         return None
     if len(body.encode("utf-8")) <= _MAX_ARGUMENT_BYTES:
-        return shlex.join([*words, "--body", body])
+        return shlex.join([*words, f"--body={body}"])
     if body.endswith("\r"):
         return None
     lines = set(body.split("\n"))

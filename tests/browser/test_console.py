@@ -203,12 +203,12 @@ def test_the_detail_view_equals_get_message(page: Page, emulator: EmulatorProces
         assert command == [
             "dms-rocketmq",
             "send",
-            "--instance-id",
-            stored.instance_id,
-            "--topic",
-            "orders",
-            *("--key", stored.keys[0], "--key", stored.keys[1]),
-            *("--tag", "created", "--body", stored.body),
+            f"--instance-id={stored.instance_id}",
+            "--topic=orders",
+            f"--key={stored.keys[0]}",
+            f"--key={stored.keys[1]}",
+            "--tag=created",
+            f"--body={stored.body}",
         ]
     finally:
         context.close()
