@@ -215,7 +215,7 @@ function renderOverview(overview) {
     card("Instance", current.broker_name, current.instance_id, `project ${overview.project_id}`),
     card("Messages", number(total), `${current.topics.length} topic(s)`,
       overview.auto_create_topics ? "topics created on first send" : "topics as configured"),
-    card("Store", overview.store.kind === "durable" ? "Durable (SQLite)" : "Memory",
+    card("Store", overview.store.kind === "durable" ? "Durable" : "Memory",
       overview.store.path || "nothing is kept after exit",
       stats.commits ? `${number(stats.messages)} messages in ${number(stats.commits)} commits` : null),
     card("Authentication", overview.auth ? "On" : "Off",
