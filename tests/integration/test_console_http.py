@@ -255,3 +255,34 @@ def test_the_copied_send_command_sends_the_message_again(tmp_path: Path) -> None
     assert again["body"] == original["body"] == body
     assert again["property_list"][:2] == original["property_list"][:2]  # KEYS and TAGS as sent
     assert again["msg_id"] != original["msg_id"]
+
+
+_HOSTILE = st.text(max_size=40) | st.sampled_from(["%00", "../../etc/passwd", "a" * 5000, "11c55a3e", "\udcff"])
+
+
+@settings(max_examples=80, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(
+    path=st.sampled_from(["/overview", "/messages", "/message", "/tail"]),
+    pairs=st.lists(
+        st.tuples(st.sampled_from(["instance_id", "topic", "msg_id", "key", "limit"]), _HOSTILE), max_size=4
+    ),
+)
+def test_hostile_parameters_get_a_clear_error_never_a_crash(
+    loopback: str, path: str, pairs: list[tuple[str, str]]
+) -> None:
+    """Whatever the parameters, the console answers 200 or a Huawei-shaped 4xx with X-Request-Id, never a 500."""
+    safe = [(name, value.encode("utf-8", "surrogatepass").decode("utf-8", "replace")) for name, value in pairs]
+    with httpx.stream("GET", loopback + API + path, params=safe, timeout=30) as answer:
+        assert answer.headers["X-Request-Id"]
+        if answer.status_code == 200:
+            return  # a tail that started: closing the stream ends it
+        body = answer.read()
+    assert 400 <= answer.status_code < 500, body
+    document = httpx.Response(answer.status_code, content=body).json()
+    assert set(document) >= {"error_code", "error_msg"}
+
+
+def test_a_head_request_for_the_tail_does_not_hang(loopback: str) -> None:
+    """HEAD on the tail answers at once (no body), as every other console URL does."""
+    for path in (CONSOLE_PATH, API + "/overview", API + "/tail"):
+        assert httpx.head(loopback + path, timeout=10).status_code == 200, path
