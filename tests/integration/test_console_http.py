@@ -286,3 +286,17 @@ def test_a_head_request_for_the_tail_does_not_hang(loopback: str) -> None:
     """HEAD on the tail answers at once (no body), as every other console URL does."""
     for path in (CONSOLE_PATH, API + "/overview", API + "/tail"):
         assert httpx.head(loopback + path, timeout=10).status_code == 200, path
+
+
+def test_the_console_never_shows_a_secret() -> None:
+    """With authentication on, nothing the console serves holds an SK or a token."""
+    from dms_rocketmq_emulator import Credential
+
+    sk, token = "console-secret-sk-0123456789", "console-secret-token-0123456789"
+    app = create_app(_settings(credentials=(Credential("CONSOLEAK", sk),), tokens=(token,)))
+    with serve(app) as url:
+        for path in READ_PATHS:
+            text = httpx.get(url + path).text
+            assert sk not in text
+            assert token not in text
+        assert httpx.get(url + API + "/overview").json()["auth"] is True
