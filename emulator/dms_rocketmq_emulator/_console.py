@@ -391,14 +391,16 @@ class Console:
         topic = request.query_params.get("topic") or None
         if topic is not None and topic not in self.registry.instances[instance_id].topics:
             raise errors.topic_not_found()
-        subscription = self.feed.subscribe(instance_id, topic)
         return StreamingResponse(
-            self._events(subscription),
+            self._events(instance_id, topic),
             media_type="text/event-stream",
             headers={"X-Request-Id": self.request_ids.next(), "X-Accel-Buffering": "no"},
         )
 
-    async def _events(self, subscription: _Subscription) -> AsyncIterator[str]:
+    async def _events(self, instance_id: str, topic: str | None) -> AsyncIterator[str]:
+        # Subscribed here, not in `tail`: a response that is never streamed (the client left first) then
+        # never subscribes, rather than leaving a subscription (and the store wrapped) behind for good.
+        subscription = self.feed.subscribe(instance_id, topic)
         try:
             # The browser reconnects a second after a lost stream; `ready` tells the page the tail is live.
             yield "retry: 1000\nevent: ready\ndata: {}\n\n"

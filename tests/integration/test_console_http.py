@@ -300,3 +300,19 @@ def test_the_console_never_shows_a_secret() -> None:
             assert sk not in text
             assert token not in text
         assert httpx.get(url + API + "/overview").json()["auth"] is True
+
+
+def test_a_closed_tail_gives_the_store_its_own_append_back() -> None:
+    """A browser that leaves a tail ends its subscription: the store's `append` is unwrapped again."""
+    import time
+
+    app = create_app(_settings())
+    with serve(app) as url:
+        with httpx.stream("GET", url + API + "/tail", timeout=30) as stream:
+            lines = stream.iter_lines()  # kept: closing this iterator would close the connection
+            assert next(line for line in lines if line.startswith("event: ")) == "event: ready"
+            assert app.console.feed.watching
+        deadline = time.monotonic() + 20
+        while app.console.feed.watching and time.monotonic() < deadline:
+            time.sleep(0.01)  # waiting for the server to see the disconnect, with a bound
+        assert not app.console.feed.watching
