@@ -221,6 +221,8 @@ def test_the_overview_counts_survive_a_restart(tmp_path: Path) -> None:
 def test_an_open_live_tail_does_not_hold_up_a_graceful_stop() -> None:
     """SIGTERM with a live tail open: the tail gets `closed`, the emulator exits 0 (not after a timeout)."""
     with start_emulator(memory=True, auth=False, topics=("orders",)) as emulator:
+        # The banner names the console, as `dms-rocketmq-emulator` prints it.
+        assert f"#   console     {emulator.url}{CONSOLE_PATH} (read-only" in emulator.output
         events: list[str] = []
         with httpx.stream("GET", emulator.url + API + "/tail?topic=orders", timeout=30) as stream:
             lines = stream.iter_lines()
