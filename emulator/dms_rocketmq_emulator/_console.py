@@ -39,7 +39,7 @@ from . import __version__
 from . import _exceptions as errors
 from ._config import Settings, is_loopback
 from ._control import ControlAPI, error_json, json_response
-from ._exceptions import DMSError
+from ._exceptions import FAULT_STATUSES, DMSError
 from ._query import message_keys, message_view
 from ._query_responses import ListMessagesHandler
 from ._responses import RequestIds
@@ -346,7 +346,12 @@ class Console:
             },
             "health": {"status": "ok"} if store.broken is None else {"status": "broken", "reason": store.broken},
             "faults": self.control.faults.as_json(),
-            "console": {"actions": self.settings.console_actions},
+            # What the page needs to arm faults: the statuses the control API takes and the action header.
+            "console": {
+                "actions": self.settings.console_actions,
+                "action_header": ACTION_HEADER,
+                "fault_statuses": sorted(FAULT_STATUSES),
+            },
             "instances": [
                 {
                     "instance_id": instance.instance_id,

@@ -5,7 +5,6 @@
 const API = "/_emulator/console/api";
 const TAIL_ROWS = 500;
 const OVERVIEW_REFRESH_MS = 5000;
-const FAULT_STATUSES = [503, 500, 502, 504, 429, 400, 401, 403, 404, 413, 200];
 
 const state = {
   overview: null,
@@ -121,7 +120,7 @@ async function api(path, params, init) {
 function action(path, body) {
   return api(path, null, {
     method: "POST",
-    headers: { "Content-Type": "application/json", "X-DMS-Console": "1" },
+    headers: { "Content-Type": "application/json", [state.overview.console.action_header]: "1" },
     body: body === undefined ? "{}" : JSON.stringify(body),
   });
 }
@@ -167,6 +166,10 @@ async function loadOverview() {
     state.instanceId = overview.instances[0].instance_id;
   }
   fillSelect($("instance"), overview.instances.map((i) => i.instance_id));
+  if ($("fault-status").options.length === 0) {
+    fillSelect($("fault-status"), overview.console.fault_statuses.map(String));
+    $("fault-status").value = "503";
+  }
   $("instance").value = state.instanceId;
   fillSelect($("q-topic"), topicNames());
   fillSelect($("tail-topic"), topicNames(), { all: "All topics" });
@@ -572,7 +575,6 @@ async function route() {
 }
 
 async function start() {
-  fillSelect($("fault-status"), FAULT_STATUSES.map(String));
   $("instance").addEventListener("change", () => {
     state.instanceId = $("instance").value;
     state.query = null;
