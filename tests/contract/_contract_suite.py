@@ -13,6 +13,8 @@ Knobs (environment), all optional:
 - `DMS_CONTRACT_NO_SHRINK=1`: report the first failing case as found instead of shrinking it (faster).
 - `DMS_CONTRACT_PHASES`: the phases to run, comma-separated, of examples, coverage, fuzzing and stateful
   (default all four; the round trip always runs, on what the phases sent).
+- `DMS_CONTRACT_RECORD`: where to write the run's transcript (HAR 1.2; default `build/contract-transcript.har`,
+  see `_recorder.py`).
 - `DMS_CONTRACT_READ_TIMEOUT`: seconds to wait for an acknowledged message to show in the query (default 30;
   see `_round_trip.py`).
 """
@@ -28,6 +30,7 @@ from typing import Any
 
 import schemathesis
 from _contract_target import Target
+from _recorder import register as record_exchanges
 from _round_trip import tag_with_run_key
 from dms_rocketmq_api.spec_rules import BODY_MAX_LENGTH, PROPERTY_VALUE_MAX_LENGTH, unmet_conditions
 from schemathesis.core.parameters import ParameterLocation
@@ -352,6 +355,8 @@ def build_schema(target: Target) -> OpenApiSchema:
     schema.auth.set_from_requests(target.requests_auth())
     schema.hook(pin_to_target(target))
     schema.hook(pin_examples_to_target(target))
+    # Every exchange goes into the run's transcript (`_recorder.py`).
+    record_exchanges(schema, target, seed_from_env())
     failures_file = os.environ.get(FAILURES_FILE, "").strip()
     if failures_file:
         schema.hook(record_failures(failures_file))
