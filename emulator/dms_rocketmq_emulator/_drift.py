@@ -49,9 +49,8 @@ EXIT_CLEAN = 0
 EXIT_ERROR = 1
 EXIT_DIVERGED = 2
 _TIME_BOUND = re.compile(r"(?P<lead>(?:^|&)(?P<name>start_time|end_time)=)(?P<value>[0-9]{1,18})(?=&|$)")
-# An Authorization that no emulator accepts: what `invalid` exchanges (schemathesis's ignored_auth probes) send.
-_INVALID_AUTHORIZATION = "SDK-HMAC-SHA256 Access=INVALID, SignedHeaders=x-sdk-date, Signature=0"
-_INVALID_TOKEN = "invalid-token"  # noqa: S105 - a deliberately wrong token
+# What `invalid` exchanges (schemathesis's ignored_auth probes, a documented bad signature) are signed with.
+_WRONG_SK = "not-the-emulator-sk"  # noqa: S105 - deliberately wrong
 
 
 @dataclasses.dataclass(frozen=True)
@@ -278,8 +277,10 @@ def _send(
         headers.update(sign_request(request["method"], url, pairs, body, emulator.ak, emulator.sk))
     elif auth == "token":
         headers["X-Auth-Token"] = emulator.token
-    elif auth == "invalid":
-        headers["Authorization"] = _INVALID_AUTHORIZATION
+    elif auth == "invalid":  # the emulator's AK, a signature made with another SK: a signature that fails
+        url = canonical_url(url)
+        pairs = [(name, value) for name, value in headers.items()]
+        headers.update(sign_request(request["method"], url, pairs, body, emulator.ak, _WRONG_SK))
     try:
         response = client.request(request["method"], url, content=body, headers=headers)
     except Exception as exc:  # any transport failure: the emulator gave no answer

@@ -383,6 +383,12 @@ def attribute(divergences: list[Divergence], context: Mapping[str, Any]) -> None
             elif score == best_score:
                 best.append(name)
         divergence.assumptions = tuple(best)
+    # One cause, one attribution: another status explains every other difference of the exchange.
+    status = next((d for d in divergences if d.field == "status" and d.assumptions), None)
+    if status is not None:
+        for divergence in divergences:
+            divergence.assumptions = status.assumptions
+        return
     pages = {d.assumptions for d in divergences if d.field == "body:messages" and d.assumptions}
     if pages:
         for divergence in divergences:
