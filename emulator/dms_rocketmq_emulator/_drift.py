@@ -50,7 +50,7 @@ EXIT_ERROR = 1
 EXIT_DIVERGED = 2
 _TIME_BOUND = re.compile(r"(?P<lead>(?:^|&)(?P<name>start_time|end_time)=)(?P<value>[0-9]{1,18})(?=&|$)")
 # What `invalid` exchanges (schemathesis's ignored_auth probes, a documented bad signature) are signed with.
-_WRONG_SK = "not-the-emulator-sk"  # noqa: S105 - deliberately wrong
+_WRONG_SK = "not-the-emulator-sk"
 
 
 @dataclasses.dataclass(frozen=True)

@@ -71,11 +71,9 @@ def test_two_recordings_differ_only_in_volatile_values(
     ids, timestamps and offsets are compared by identity, relation and format, so nothing is volatile."""
     second = _record(broken.unchanged, tmp_path, token=False)
     report = build_report(load(emulator_recording), name="emulator", noise=load(second.transcript))
-    first_text, second_text = emulator_recording.read_text(), second.transcript.read_text()
-    first_ids = {e["response"]["content"]["text"] for e in load(emulator_recording).entries}
-    assert first_text != second_text and first_ids != {
-        e["response"]["content"]["text"] for e in load(second.transcript).entries
-    }
+    first_answers = {e["response"]["content"]["text"] for e in load(emulator_recording).entries}
+    second_answers = {e["response"]["content"]["text"] for e in load(second.transcript).entries}
+    assert first_answers != second_answers  # other ids and timestamps were recorded
     assert report.volatile == []
     assert report.divergences == [], report.table()
 
