@@ -19,8 +19,6 @@ import hypothesis
 import pytest
 import schemathesis
 from _contract_suite import (
-    RANGE_END,
-    RANGE_START,
     configured_instance_is_found,
     max_examples_from_env,
     phases_from_env,
@@ -42,6 +40,7 @@ from _round_trip import (
     record_acknowledged,
 )
 from dms_rocketmq_api.spec_rules import OPERATIONS
+from dms_rocketmq_emulator._positive_cases import RANGE_END, RANGE_START
 from schemathesis.auths import AuthContext, set_on_case
 from schemathesis.core.failures import FailureGroup
 from schemathesis.specs.openapi.schemas import OpenApiSchema
