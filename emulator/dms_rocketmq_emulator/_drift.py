@@ -43,7 +43,16 @@ from ._drift_compare import (
 )
 from ._har import INSTANCE_PLACEHOLDER, PROJECT_PLACEHOLDER, Transcript, TranscriptError, load
 
-__all__ = ["DriftReport", "KnownDifference", "load_known", "main", "replay", "volatile_fields"]
+__all__ = [
+    "DriftReport",
+    "KnownDifference",
+    "build_report",
+    "load_known",
+    "main",
+    "mark_known",
+    "replay",
+    "volatile_fields",
+]
 
 EXIT_CLEAN = 0
 EXIT_ERROR = 1
@@ -352,6 +361,21 @@ def volatile_fields(first: Transcript, second: Transcript) -> set[tuple[str, str
     return volatile
 
 
+def mark_known(divergences: Sequence[Divergence], known: Sequence[KnownDifference], today: datetime.date) -> set[int]:
+    """Mark each divergence a known difference matches `known` (or `expired`, past its expiry); the positions
+    of the known differences that matched any."""
+    used: set[int] = set()
+    for divergence in divergences:
+        for number, difference in enumerate(known):
+            if difference.matches(divergence):
+                used.add(number)
+                expired = difference.expires < today
+                divergence.status = "expired" if expired else "known"
+                divergence.reason = difference.reason + (f" (expired {difference.expires})" if expired else "")
+                break
+    return used
+
+
 def build_report(
     transcript: Transcript,
     *,
@@ -367,15 +391,7 @@ def build_report(
     divergences, contexts = replay(transcript, name=name, durable=durable, restart_after=restart_after)
     volatile = volatile_fields(transcript, noise) if noise is not None else set()
     kept = [d for d in divergences if (d.operation, normalize_field(d.field)) not in volatile]
-    used: set[int] = set()
-    for divergence in kept:
-        for number, difference in enumerate(known):
-            if difference.matches(divergence):
-                used.add(number)
-                expired = difference.expires < today
-                divergence.status = "expired" if expired else "known"
-                divergence.reason = difference.reason + (f" (expired {difference.expires})" if expired else "")
-                break
+    used = mark_known(kept, known, today)
     contradicted: dict[str, int] = {}
     for divergence in kept:
         for assumption in divergence.assumptions:
