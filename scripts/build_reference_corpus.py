@@ -18,13 +18,22 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from dms_rocketmq_api.spec_rules import ENGINES, operation_path
 from dms_rocketmq_emulator._har import INSTANCE_PLACEHOLDER, PROJECT_PLACEHOLDER, Transcript, entry
 
 ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_REFERENCE = ROOT.parent / "shared" / "reference"
 DEFAULT_OUT = ROOT / "tests" / "contract" / "corpus" / "reference.har"
 ENDPOINT = "https://dms.cn-north-4.myhuaweicloud.com"
-MESSAGES = f"{ENDPOINT}/v2/rocketmq/{PROJECT_PLACEHOLDER}/instances/{INSTANCE_PLACEHOLDER}/messages"
+
+
+def messages_url(project_id: str = PROJECT_PLACEHOLDER, instance_id: str = INSTANCE_PLACEHOLDER) -> str:
+    """The messages URL (the spec's path, its first engine) on a real regional endpoint."""
+    path = operation_path("SendMessage", engine=ENGINES[0], project_id=project_id, instance_id=instance_id)
+    return ENDPOINT + path
+
+
+MESSAGES = messages_url()
 _ROW = re.compile(r"^\|\s*(?P<status>[0-9]{3})\s*\|\s*(?P<code>[A-Z]+\.[0-9]+)\s*\|\s*(?P<msg>[^|]+?)\s*\|\s*$")
 
 
@@ -92,11 +101,11 @@ def build(reference: Path) -> Transcript:
     unknown_instance = "00000000-0000-4000-8000-000000000000"
     # code -> (method, url, body, auth): the request each documented error answers, unambiguously.
     requests = {
-        "DMS.00400002": ("POST", MESSAGES.replace(PROJECT_PLACEHOLDER, "not-a-project-id"), body, "aksk"),
-        "DMS.00400030": ("POST", MESSAGES.replace(INSTANCE_PLACEHOLDER, "not-a-uuid"), body, "aksk"),
+        "DMS.00400002": ("POST", messages_url(project_id="not-a-project-id"), body, "aksk"),
+        "DMS.00400030": ("POST", messages_url(instance_id="not-a-uuid"), body, "aksk"),
         "DMS.00400004": ("POST", MESSAGES, "", "aksk"),
         "DMS.00400005": ("POST", MESSAGES, "this is not JSON", "aksk"),
-        "DMS.00404022": ("POST", MESSAGES.replace(INSTANCE_PLACEHOLDER, unknown_instance), body, "aksk"),
+        "DMS.00404022": ("POST", messages_url(instance_id=unknown_instance), body, "aksk"),
         "DMS.00405001": ("PUT", MESSAGES, body, "aksk"),
         "APIGW.0301": ("POST", MESSAGES, body, "invalid"),
     }
