@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import Any
 
 __all__ = [
+    "AUTH_KINDS",
     "INSTANCE_PLACEHOLDER",
     "PROJECT_PLACEHOLDER",
     "REQUEST_HEADERS",
@@ -186,6 +187,43 @@ class Transcript:
         return path
 
 
+AUTH_KINDS = ("aksk", "token", "none", "invalid")
+
+
+def _headers_problem(headers: Any) -> bool:
+    return not isinstance(headers, list) or not all(
+        isinstance(h, dict) and isinstance(h.get("name"), str) and isinstance(h.get("value"), str) for h in headers
+    )
+
+
+def _entry_problem(item: Any) -> str | None:
+    """What makes `item` unusable as an entry (None when it is usable): what a replay reads must be there."""
+    request = item.get("request") if isinstance(item, dict) else None
+    response = item.get("response") if isinstance(item, dict) else None
+    if not isinstance(request, dict) or not isinstance(response, dict):
+        return "no request or response object"
+    if not isinstance(request.get("method"), str) or not request["method"].isalpha():
+        return "request.method is not a method name"
+    if not isinstance(request.get("url"), str) or not request["url"].startswith(("http://", "https://")):
+        return "request.url is not an http(s) URL"
+    status = response.get("status")
+    if not isinstance(status, int) or isinstance(status, bool) or not 100 <= status <= 599:
+        return "response.status is not an HTTP status"
+    if _headers_problem(request.get("headers", [])) or _headers_problem(response.get("headers", [])):
+        return "headers are not a list of {name, value} strings"
+    post = request.get("postData", {})
+    if not isinstance(post, dict) or not isinstance(post.get("text", ""), str):
+        return "request.postData.text is not a string"
+    content = response.get("content", {})
+    if not isinstance(content, dict) or not isinstance(content.get("text", ""), str):
+        return "response.content.text is not a string"
+    if item.get("_auth", "aksk") not in AUTH_KINDS:
+        return f"_auth is not one of {', '.join(AUTH_KINDS)}"
+    if not isinstance(item.get("_unrecorded", []), list):
+        return "_unrecorded is not a list"
+    return None
+
+
 def load(path: Path) -> Transcript:
     """The transcript at `path`; TranscriptError naming what is wrong when it is not one."""
     try:
@@ -200,15 +238,8 @@ def load(path: Path) -> Transcript:
     raw_target = log.get("_target")
     target: dict[str, Any] = raw_target if isinstance(raw_target, dict) else {}
     for index, item in enumerate(log["entries"]):
-        request = item.get("request") if isinstance(item, dict) else None
-        response = item.get("response") if isinstance(item, dict) else None
-        if (
-            not isinstance(request, dict)
-            or not isinstance(request.get("method"), str)
-            or not isinstance(request.get("url"), str)
-            or not isinstance(response, dict)
-            or not isinstance(response.get("status"), int)
-        ):
-            raise TranscriptError(f"{path}: entry {index} lacks request.method, request.url or response.status")
+        problem = _entry_problem(item)
+        if problem is not None:
+            raise TranscriptError(f"{path}: entry {index}: {problem}")
     creator = log.get("creator", {}).get("name", "") if isinstance(log.get("creator"), dict) else ""
     return Transcript(target=target, entries=log["entries"], creator=str(creator))

@@ -167,3 +167,57 @@ def test_a_bad_known_differences_file_is_refused_by_name(tmp_path: Any, text: st
     path.write_text(text, encoding="utf-8")
     with pytest.raises(ValueError, match=problem):
         load_known(path)
+
+
+_JSON = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.text(max_size=8),
+    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=8), inner, max_size=3),
+    max_leaves=12,
+)
+_HEADERS = st.one_of(st.just([{"name": "X-Request-Id", "value": "a"}]), _JSON)
+_ENTRY = st.fixed_dictionaries(
+    {
+        "request": st.fixed_dictionaries(
+            {
+                "method": st.sampled_from(["GET", "POST", "G ET", 3]),
+                "url": st.sampled_from(["http://h/x", "ftp://h", 1]),
+            },
+            optional={"headers": _HEADERS, "postData": _JSON},
+        ),
+        "response": st.fixed_dictionaries(
+            {"status": st.sampled_from([200, 404, 99, "200", True])}, optional={"headers": _JSON, "content": _JSON}
+        ),
+    },
+    optional={"_auth": _JSON, "_unrecorded": _JSON},
+)
+
+
+@given(
+    document=st.one_of(
+        _JSON,
+        st.fixed_dictionaries(
+            {
+                "log": st.fixed_dictionaries(
+                    {"version": st.just("1.2"), "entries": st.lists(_ENTRY, min_size=1, max_size=3)}
+                )
+            }
+        ),
+    )
+)
+def test_any_json_is_a_transcript_or_refused_by_name(tmp_path_factory: Any, document: Any) -> None:
+    """Whatever JSON a file holds, loading it gives a transcript whose every entry a replay can read, or a
+    TranscriptError naming the problem; never another exception."""
+    from dms_rocketmq_emulator._drift import _exchange_of
+    from dms_rocketmq_emulator._har import TranscriptError, load
+
+    path = tmp_path_factory.mktemp("har") / "t.har"
+    path.write_text(json.dumps(document), encoding="utf-8")
+    try:
+        transcript = load(path)
+    except TranscriptError as exc:
+        refusal = str(exc)
+    else:
+        refusal = ""
+        for entry in transcript.entries:
+            _exchange_of(entry)
+    assert not refusal or refusal.startswith(f"{path}: ")
