@@ -60,6 +60,7 @@ EXIT_DIVERGED = 2
 _TIME_BOUND = re.compile(r"(?P<lead>(?:^|&)(?P<name>start_time|end_time)=)(?P<value>[0-9]{1,18})(?=&|$)")
 # What `invalid` exchanges (schemathesis's ignored_auth probes, a documented bad signature) are signed with.
 _WRONG_SK = "not-the-emulator-sk"
+_WRONG_TOKEN = "not-the-emulator-token"  # noqa: S105 - deliberately wrong
 
 
 @dataclasses.dataclass(frozen=True)
@@ -286,6 +287,10 @@ def _send(
         headers.update(sign_request(request["method"], url, pairs, body, emulator.ak, emulator.sk))
     elif auth == "token":
         headers["X-Auth-Token"] = emulator.token
+    elif auth == "invalid-token":
+        headers["X-Auth-Token"] = _WRONG_TOKEN
+    elif auth == "invalid" and isinstance(entry.get("_auth_scheme"), str):  # not a signature: the same scheme
+        headers["Authorization"] = f"{entry['_auth_scheme']} invalid"
     elif auth == "invalid":  # the emulator's AK, a signature made with another SK: a signature that fails
         url = canonical_url(url)
         pairs = [(name, value) for name, value in headers.items()]

@@ -9,8 +9,10 @@ any secret it is given (AK, SK, tokens) wherever it would still appear, and refu
 
 The suite's own fields are `_`-prefixed, as HAR 1.2 allows: on the log, `_target` (kind, topics, when it was
 recorded, the seed); on each entry, `_operation`, `_phase`, `_auth` (how the request was authenticated:
-`aksk`, `token`, `none` or `invalid`, so a replay can do the same with its own credentials), `_checks` (each
-check's outcome) and `_round_trip` (what the round trip made of it), and `_unrecorded` (parts of the exchange
+`aksk`, `token`, `none`, or `invalid` / `invalid-token` for credentials that are not the target's, so a
+replay can do the same with its own credentials; `_auth_scheme`, the scheme word of an Authorization that is
+not a signature at all), `_checks` (each check's outcome) and `_round_trip` (what the
+round trip made of it), and `_unrecorded` (parts of the exchange
 the source did not show, such as the headers of a documented example).
 """
 
@@ -187,7 +189,7 @@ class Transcript:
         return path
 
 
-AUTH_KINDS = ("aksk", "token", "none", "invalid")
+AUTH_KINDS = ("aksk", "token", "none", "invalid", "invalid-token")
 
 
 def _headers_problem(headers: Any) -> bool:

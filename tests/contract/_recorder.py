@@ -1,7 +1,7 @@
 """The run's transcript: every exchange of the contract suite, written as HAR 1.2 when the run ends.
 
-`after_call` (a schemathesis hook, so every request any phase, probe or the round trip sends through
-`case.call` is seen) turns each exchange into an entry with `dms_rocketmq_emulator._har.entry`, which keeps only
+Every request schemathesis sends (each phase, its probes, the round trip) is caught at its transport and
+`Recorder.after_call` turns each exchange into an entry with `dms_rocketmq_emulator._har.entry`, which keeps only
 allow-listed headers; `after_validate` adds each check's outcome. `RECORDER.write()` (conftest's session end)
 writes the file `DMS_CONTRACT_RECORD` names, by default `build/contract-transcript.har`, with the target's
 project and instance ids replaced by placeholders (their values in a `.ids.json` file beside it) and the
@@ -15,6 +15,7 @@ import contextlib
 import datetime
 import os
 import pathlib
+import re
 from collections.abc import Iterator
 from typing import Any
 
@@ -39,15 +40,27 @@ def _operation_id(case: schemathesis.Case) -> str:
     return str(operation_id or case.operation.label)
 
 
+def invalid_scheme(headers: Any) -> str | None:
+    """The scheme word of an invalid Authorization that is not a signature at all (schemathesis's probe value):
+    a replay sends the same word. Only a short token of capitals, digits and dashes is kept, never a value
+    that could carry a credential."""
+    authorization = str(headers.get("Authorization") or "")
+    word = authorization.split(" ", 1)[0]
+    if word and word != "SDK-HMAC-SHA256" and re.fullmatch(r"[A-Z0-9-]{1,40}", word):
+        return word
+    return None
+
+
 def auth_kind(headers: Any, target: Target) -> str:
     """How a sent request was authenticated: with the target's AK/SK (`aksk`) or token (`token`), not at all
-    (`none`), or with credentials that are not the target's (`invalid`: schemathesis's ignored_auth probes)."""
+    (`none`), or with credentials that are not the target's (`invalid` for an Authorization header,
+    `invalid-token` for a token: schemathesis's ignored_auth probes)."""
     authorization = headers.get("Authorization")
     token = headers.get("X-Auth-Token")
     if authorization:
         return "aksk" if target.ak and f"Access={target.ak}," in authorization else "invalid"
     if token:
-        return "token" if token in (target.token, "[secure]") else "invalid"
+        return "token" if token in (target.token, "[secure]") else "invalid-token"
     return "none"
 
 
@@ -77,7 +90,7 @@ class Recorder:
         finally:
             self._phase, self._note = previous
 
-    def after_call(self, context: schemathesis.HookContext, case: schemathesis.Case, response: Any) -> None:
+    def after_call(self, context: schemathesis.HookContext | None, case: schemathesis.Case, response: Any) -> None:
         target = self.target
         if target is None:
             return
@@ -85,6 +98,10 @@ class Recorder:
         meta = case.meta
         phase = str(meta.phase.name) if meta is not None and meta.phase is not None else self._phase
         extra: dict[str, Any] = {}
+        auth = auth_kind(request.headers, target)
+        scheme = invalid_scheme(request.headers) if auth == "invalid" else None
+        if scheme is not None:
+            extra["_auth_scheme"] = scheme
         if self._note is not None:
             extra["_round_trip"] = dict(self._note)
         recorded = entry(
@@ -97,7 +114,7 @@ class Recorder:
             response_headers=[(name, value) for name, values in response.headers.items() for value in values],
             response_body=response.content,
             elapsed_s=response.elapsed,
-            auth=auth_kind(request.headers, target),
+            auth=auth,
             operation=_operation_id(case),
             phase=phase,
             extra=extra,
@@ -145,11 +162,21 @@ def register(schema: Any, target: Target, seed: int) -> None:
     """Record every exchange of `schema`'s cases against `target`."""
     RECORDER.configure(target, seed)
 
-    def after_call(context: schemathesis.HookContext, case: schemathesis.Case, response: Any) -> None:
-        RECORDER.after_call(context, case, response)
-
     def after_validate(context: schemathesis.HookContext, case: schemathesis.Case, response: Any, results: Any) -> None:
         RECORDER.after_validate(context, case, response, results)
 
-    schema.hook(after_call)
+    # Every exchange is caught at the transport, not with an `after_call` hook: schemathesis's own probes
+    # (ignored_auth's requests without and with invalid credentials) go to the transport directly, past the
+    # hooks. The transport is schemathesis's one `requests` transport; it is wrapped once per process.
+    transport = schema.transport
+    if not getattr(transport, "_dms_contract_recording", False):
+        send = transport.send
+
+        def recording_send(case: schemathesis.Case, *args: Any, **kwargs: Any) -> Any:
+            response = send(case, *args, **kwargs)
+            RECORDER.after_call(None, case, response)
+            return response
+
+        transport.send = recording_send
+        transport._dms_contract_recording = True
     schema.hook(after_validate)
