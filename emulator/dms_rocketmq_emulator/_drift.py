@@ -456,14 +456,21 @@ def main(argv: Sequence[str] | None = None) -> int:
     except (TranscriptError, ValueError) as exc:
         print(f"dms-rocketmq-emulator drift: {exc}", file=sys.stderr)
         return EXIT_ERROR
-    report = build_report(
-        transcript,
-        name=str(args.transcript),
-        noise=noise,
-        known=known,
-        durable=args.durable,
-        restart_after=args.restart_after,
-    )
+    try:
+        report = build_report(
+            transcript,
+            name=str(args.transcript),
+            noise=noise,
+            known=known,
+            durable=args.durable,
+            restart_after=args.restart_after,
+        )
+    except RuntimeError as exc:  # the launcher's: the emulator refused the transcript's configuration
+        last = str(exc).strip().splitlines()[-1:] or [""]
+        print(
+            f"dms-rocketmq-emulator drift: cannot start an emulator for {args.transcript}: {last[0]}", file=sys.stderr
+        )
+        return EXIT_ERROR
     if args.format == "json":
         print(json.dumps(report.as_dict(), ensure_ascii=False, indent=1, default=str))
     elif args.format == "md":

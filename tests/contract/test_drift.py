@@ -155,3 +155,19 @@ def test_a_file_that_is_not_a_transcript_is_refused_clearly(tmp_path: pathlib.Pa
     assert completed.returncode == 1
     assert "not a HAR 1.2 log" in completed.stderr
     assert "Traceback" not in completed.stderr
+
+
+def test_a_transcript_whose_topic_the_emulator_refuses_is_refused_clearly(tmp_path: pathlib.Path) -> None:
+    """A transcript naming a topic no emulator can have (a reserved name) gets exit 1 and one line saying so."""
+    bad = tmp_path / "reserved.har"
+    bad.write_text(json.dumps({"log": {"version": "1.2", "_target": {"topics": ["TBW102"]}, "entries": []}}))
+    completed = subprocess.run(
+        [sys.executable, "-m", "dms_rocketmq_emulator", "drift", str(bad)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert completed.returncode == 1, completed.stdout + completed.stderr
+    assert "cannot start an emulator" in completed.stderr
+    assert "Traceback" not in completed.stderr
