@@ -358,9 +358,15 @@ def test_a_secret_key_that_is_not_text_is_a_configuration_error(
     ids=lambda value: value if isinstance(value, str) else " ".join(v[:20] for v in value),
 )
 def test_the_reported_cli_probes_exit_2_with_a_sentence(
-    auth_emulator: EmulatorProcess, sent: dms.SendResult, command: str, extra: list[str]
+    auth_emulator: EmulatorProcess,
+    sent: dms.SendResult,
+    workdir: str,
+    monkeypatch: pytest.MonkeyPatch,
+    command: str,
+    extra: list[str],
 ) -> None:
     """Each probe the issue reported: exit 2 and a one-line reason (or a normal run), never a traceback."""
+    monkeypatch.chdir(workdir)
     code, stderr = _run_cli(
         [*_base(command, auth_emulator, sent.msg_id), *extra], {"HUAWEICLOUD_SDK_AK": AK, "HUAWEICLOUD_SDK_SK": SK}
     )
@@ -368,3 +374,15 @@ def test_the_reported_cli_probes_exit_2_with_a_sentence(
     assert code == (0 if "--max-retries" in extra else 2), stderr[-500:]
     if code == 2:
         assert stderr.startswith("dms-rocketmq: error: "), stderr[-500:]
+
+
+def test_paths_that_are_not_utf8_are_used_and_shown(
+    auth_emulator: EmulatorProcess, workdir: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A --results or --failures name holding a byte that is not UTF-8 (as argv gives it) is a valid path:
+    the file is written, and the summary shows the name with U+FFFD instead of failing to print it."""
+    monkeypatch.chdir(workdir)
+    argv = [*_base("send-file", auth_emulator, "unused"), "--failures", os.path.join(workdir, "failed-\udcff.jsonl")]
+    code, stderr = _run_cli(argv, {"HUAWEICLOUD_SDK_AK": AK, "HUAWEICLOUD_SDK_SK": SK})
+    assert code == 0, stderr
+    assert os.path.exists(os.path.join(os.fsencode(workdir), b"failed-\xff.jsonl"))

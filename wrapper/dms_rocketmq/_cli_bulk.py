@@ -367,6 +367,12 @@ def _prepare_journal(
     return journal, resumed
 
 
+def _shown_path(path: str) -> str:
+    """A path as text that can be written anywhere: bytes that are not UTF-8 (kept by Python as surrogates,
+    which no UTF-8 output can carry) shown as U+FFFD."""
+    return os.fsencode(path).decode("utf-8", "replace")
+
+
 def _check_paths(args: argparse.Namespace) -> None:
     """The input, the journal and the failures file are three different files (writing one must not truncate
     another: `--file failed.jsonl --failures failed.jsonl` would empty the file before it is read)."""
@@ -408,7 +414,7 @@ def send_file(args: argparse.Namespace, output: str) -> int:
         reader = _Reader(args, recorder, resumed, args.resend_in_doubt)
         if journal is not None:
             journal.run(
-                file=os.path.abspath(args.file) if args.file != "-" else "-",
+                file=_shown_path(os.path.abspath(args.file)) if args.file != "-" else "-",
                 started=time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
                 resume=bool(args.resume),
                 pid=os.getpid(),
@@ -559,9 +565,9 @@ def _finish(
     if not exhausted:
         summary["unread_after_line"] = lines_read
     if args.failures:
-        summary["failures_file"] = args.failures
+        summary["failures_file"] = _shown_path(args.failures)
     if args.results:
-        summary["results_file"] = args.results
+        summary["results_file"] = _shown_path(args.results)
     if journal is not None:
         journal.summary(summary)
         journal.close()
