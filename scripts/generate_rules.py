@@ -250,6 +250,10 @@ def rules(spec: Any) -> dict[str, tuple[str, Any]]:
             "/components/responses/PayloadTooLarge/x-max-request-bytes",
             typed(spec, "/components/responses/PayloadTooLarge/x-max-request-bytes", int),
         ),
+        "HEADER_MAX_BYTES": (
+            "/components/responses/BadRequest/x-max-header-bytes",
+            typed(spec, "/components/responses/BadRequest/x-max-header-bytes", int),
+        ),
         "MAX_CLOCK_SKEW_SECONDS": (
             "/components/securitySchemes/akskSignature/x-max-clock-skew-seconds",
             typed(spec, "/components/securitySchemes/akskSignature/x-max-clock-skew-seconds", int),

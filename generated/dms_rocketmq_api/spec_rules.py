@@ -15,6 +15,7 @@ __all__ = [
     "BODY_MAX_LENGTH",
     "BODY_MIN_LENGTH",
     "ENGINES",
+    "HEADER_MAX_BYTES",
     "INSTANCE_ID_PATTERN",
     "KEYS_PATTERN",
     "KEY_MAX_LENGTH",
@@ -181,6 +182,9 @@ TAGS_MAX_LENGTH: int = 128
 
 #: /components/responses/PayloadTooLarge/x-max-request-bytes
 REQUEST_MAX_BYTES: int = 12582912
+
+#: /components/responses/BadRequest/x-max-header-bytes
+HEADER_MAX_BYTES: int = 32768
 
 #: /components/securitySchemes/akskSignature/x-max-clock-skew-seconds
 MAX_CLOCK_SKEW_SECONDS: int = 900
