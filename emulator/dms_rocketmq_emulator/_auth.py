@@ -33,6 +33,7 @@ __all__ = [
     "canonical_query",
     "canonical_request",
     "canonical_uri",
+    "decode_query",
     "parse_authorization",
     "parse_sdk_date",
     "payload_hash",
@@ -64,16 +65,33 @@ def canonical_uri(raw_path: str) -> str:
     return path if path.endswith("/") else path + "/"
 
 
+def decode_query(raw_query: bytes) -> str:
+    """The query string's bytes as text: UTF-8, strictly; 400 DMS.00400062 for bytes that are not UTF-8.
+
+    Decoded once per request, and that one text is both verified (the signature) and run (the query's
+    parameters): a second reading (latin-1 for one, UTF-8 for the other) would let a signature over one
+    query vouch for another.
+    """
+    try:
+        return raw_query.decode("utf-8")
+    except UnicodeDecodeError:
+        raise errors.invalid_parameter(None) from None
+
+
 def query_pairs(raw_query: str) -> list[tuple[str, str]]:
     """The query's (key, value) pairs, percent-decoded, in order; a bare `+` is itself (openapi.yaml,
     akskSignature). The one reading of a query string: the signature check and the query's parameters both
-    use it, so what is verified is what is run."""
+    use it, so what is verified is what is run. A percent-escape that does not decode as UTF-8 (`%FF`) is
+    400 DMS.00400062, rather than a replacement character that two different queries would share."""
     pairs = []
-    for part in raw_query.split("&"):
-        if not part:
-            continue
-        key, _, value = part.partition("=")
-        pairs.append((unquote(key), unquote(value)))
+    try:
+        for part in raw_query.split("&"):
+            if not part:
+                continue
+            key, _, value = part.partition("=")
+            pairs.append((unquote(key, errors="strict"), unquote(value, errors="strict")))
+    except UnicodeDecodeError:
+        raise errors.invalid_parameter(None) from None
     return pairs
 
 

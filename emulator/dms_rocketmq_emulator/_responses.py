@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any
 from dms_rocketmq_api.spec_rules import PROPERTY_VALUE_MAX_LENGTH
 
 from . import _exceptions as errors
-from ._auth import Authenticator
+from ._auth import Authenticator, decode_query
 from ._exceptions import MAX_MESSAGE_BYTES, MAX_REQUEST_BYTES, DMSError
 from ._routes import Routes
 from ._schema import RequestSchema
@@ -251,7 +251,7 @@ class SendMessageHandler:
         if self.auth.enabled:
             raw_path = scope.get("raw_path")
             path = raw_path.decode("latin-1") if raw_path else scope["path"]
-            query = scope.get("query_string", b"").decode("latin-1")
+            query = decode_query(scope.get("query_string", b""))
             self.auth.check(scope["method"], path, query, _header_map(scope), body)
         instance = self.registry.instance(route.parameters["project_id"], route.parameters["instance_id"])
         if not body:
