@@ -191,6 +191,13 @@ def _keys_lengths(pattern: str) -> tuple[int, int]:
     return int(match.group(1)), int(match.group(2))
 
 
+def _header_names(names: list[Any]) -> list[str]:
+    """Header names as ASGI servers give them: lowercase strings."""
+    if not names or not all(isinstance(name, str) and name == name.lower() for name in names):
+        raise SpecError(f"openapi.yaml's x-single-headers must be lowercase header names, not {names!r}")
+    return sorted(names)
+
+
 def rules(spec: Any) -> dict[str, tuple[str, Any]]:
     """Each rule's name, with the comment that says where in the spec it comes from and its value."""
     topic = "/components/schemas/TopicName"
@@ -253,6 +260,10 @@ def rules(spec: Any) -> dict[str, tuple[str, Any]]:
         "HEADER_MAX_BYTES": (
             "/components/responses/BadRequest/x-max-header-bytes",
             typed(spec, "/components/responses/BadRequest/x-max-header-bytes", int),
+        ),
+        "SINGLE_HEADERS": (
+            "/components/responses/BadRequest/x-single-headers",
+            tuple(_header_names(typed(spec, "/components/responses/BadRequest/x-single-headers", list))),
         ),
         "MAX_CLOCK_SKEW_SECONDS": (
             "/components/securitySchemes/akskSignature/x-max-clock-skew-seconds",
@@ -328,6 +339,7 @@ _ANNOTATIONS = {
     "ENGINES": "tuple[str, ...]",
     "TOPIC_RESERVED_PREFIXES": "tuple[str, ...]",
     "TOPIC_RESERVED_NAMES": "frozenset[str]",
+    "SINGLE_HEADERS": "frozenset[str]",
     "PROPERTY_NAMES": "tuple[str, ...]",
 }
 

@@ -20,7 +20,7 @@ import re
 from collections.abc import Iterable, Mapping
 from urllib.parse import quote, unquote
 
-from dms_rocketmq_api.spec_rules import MAX_CLOCK_SKEW_SECONDS
+from dms_rocketmq_api.spec_rules import MAX_CLOCK_SKEW_SECONDS, SINGLE_HEADERS
 
 from . import _exceptions as errors
 from ._config import Credential
@@ -33,6 +33,7 @@ __all__ = [
     "canonical_query",
     "canonical_request",
     "canonical_uri",
+    "check_single_headers",
     "decode_query",
     "parse_authorization",
     "parse_sdk_date",
@@ -76,6 +77,22 @@ def decode_query(raw_query: bytes) -> str:
         return raw_query.decode("utf-8")
     except UnicodeDecodeError:
         raise errors.invalid_parameter(None) from None
+
+
+def check_single_headers(headers: Iterable[tuple[bytes, bytes]]) -> None:
+    """400 APIGW.0201 naming the first credential header (the spec's `x-single-headers`) given twice.
+
+    Which of two tokens, dates or signatures a server would take is anyone's guess, as for a repeated query
+    parameter (refused too): the gateway takes neither.
+    """
+    seen: set[bytes] = set()
+    for name, _ in headers:
+        if name in seen and name.decode("latin-1") in SINGLE_HEADERS:
+            shown = name.decode("latin-1")
+            raise errors.DMSError(
+                400, "APIGW.0201", f"Bad request: the header {shown} is given more than once", gateway=True
+            )
+        seen.add(name)
 
 
 def query_pairs(raw_query: str) -> list[tuple[str, str]]:

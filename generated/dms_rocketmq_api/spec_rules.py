@@ -27,6 +27,7 @@ __all__ = [
     "PROPERTY_VALUE_MAX_LENGTH",
     "REQUEST_ID_PATTERN",
     "REQUEST_MAX_BYTES",
+    "SINGLE_HEADERS",
     "TAGS_MAX_LENGTH",
     "TAGS_MIN_LENGTH",
     "TAGS_PATTERN",
@@ -185,6 +186,11 @@ REQUEST_MAX_BYTES: int = 12582912
 
 #: /components/responses/BadRequest/x-max-header-bytes
 HEADER_MAX_BYTES: int = 32768
+
+#: /components/responses/BadRequest/x-single-headers
+SINGLE_HEADERS: frozenset[str] = frozenset(
+    ("authorization", "host", "x-auth-token", "x-sdk-content-sha256", "x-sdk-date", "x-security-token")
+)
 
 #: /components/securitySchemes/akskSignature/x-max-clock-skew-seconds
 MAX_CLOCK_SKEW_SECONDS: int = 900
