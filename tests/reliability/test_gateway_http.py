@@ -202,7 +202,7 @@ def test_stalled_requests_are_answered_and_closed_after_the_read_deadlines(quick
                 assert reply is None, reply
                 continue
             body = assert_gateway_refusal(reply)
-            part = "body" if sent.endswith(b"}"[:0]) and b'"topic"' in sent else "headers"
+            part = "body" if b'"topic"' in sent else "headers"  # only the last partial has its head complete
             assert f"request {part} did not arrive within 1 s" in str(body["error_msg"]), body
     finally:
         for _, sock in sockets:
