@@ -141,13 +141,19 @@ class GatewayProtocol(HttpToolsProtocol):
 
     def _count_head(self, data: bytes) -> bool:
         """Add the head's bytes in `data` to its size; refuse the request (False) once it is over the limit."""
-        seen = self._tail + data
-        end = seen.find(_END_OF_HEAD)
-        if end < 0:
-            self._head_bytes += len(data)
-            self._tail = seen[-3:]
+        tail = self._tail
+        # Where the head ends in `data` (how many of its bytes are head), without copying all of `data`.
+        ends_at = (tail + data[:3]).find(_END_OF_HEAD) if tail else -1
+        if ends_at >= 0:
+            head_part = ends_at + len(_END_OF_HEAD) - len(tail)
         else:
-            self._head_bytes += end + len(_END_OF_HEAD) - len(self._tail)
+            ends_at = data.find(_END_OF_HEAD)
+            head_part = ends_at + len(_END_OF_HEAD) if ends_at >= 0 else -1
+        if head_part < 0:
+            self._head_bytes += len(data)
+            self._tail = (tail + data)[-3:] if len(data) < 3 else data[-3:]
+        else:
+            self._head_bytes += head_part
             self._tail = b""
         if self._head_bytes > HEADER_MAX_BYTES:
             self._refuse(head_too_large())
