@@ -16,7 +16,7 @@ uvicorn parses HTTP and calls the ASGI app; what happens *before* a request reac
   answered first, as uvicorn's graceful shutdown does.
 
 The hooks are uvicorn's protocol-class interface: `Config(http=<class>)` is supported API, and the class
-overrides methods of `HttpToolsProtocol` (`send_400_response`, `shutdown`, the parser callbacks). Those names are
+overrides methods of `HttpToolsProtocol` (`send_400_response`, `shutdown`, two parser callbacks). Those names are
 not documented API: test_gateway_http.py (the reliability tier) fails on the uvicorn upgrade that renames one.
 """
 
@@ -107,9 +107,12 @@ class GatewayProtocol(HttpToolsProtocol):
         super().__init__(*args, **kwargs)
         #: Whether a request body is being received (its head is complete, its end not yet seen).
         self._in_body = False
-        #: Bytes of the current request head received so far (counted as they arrive), and its parsed size.
+        #: Bytes of the current request head received so far (counted as they arrive), and whether all of
+        #: them were (not so for a request pipelined behind another in one read: checked once parsed).
         self._head_bytes = 0
-        self._parsed_head = 0
+        self._counted_on_arrival = True
+        #: Whether the bytes being parsed are counted as they arrive (`_count_head`).
+        self._counting = True
         #: The last bytes of the head so far: its end (CRLF CRLF) may straddle two reads.
         self._tail = b""
         self._deadline: asyncio.TimerHandle | None = None
@@ -129,7 +132,9 @@ class GatewayProtocol(HttpToolsProtocol):
         super().connection_lost(exc)
 
     def data_received(self, data: bytes) -> None:
-        if not self._in_body and not self._count_head(data):
+        # A head that starts in this read, before any request ends in it, is counted as it arrives.
+        self._counting = not self._in_body
+        if self._counting and not self._count_head(data):
             return
         super().data_received(data)
         if self.transport.is_closing() or self._deferred is not None:
@@ -173,35 +178,30 @@ class GatewayProtocol(HttpToolsProtocol):
 
     # -- parser callbacks (called by httptools while `data_received` feeds it) -------------------------------
     def on_message_begin(self) -> None:
+        self._counted_on_arrival = self._counting
         super().on_message_begin()
-        self._parsed_head = 0
-
-    def on_url(self, url: bytes) -> None:
-        self._parsed_head += len(url)
-        self._check_parsed()
-        super().on_url(url)
-
-    def on_header(self, name: bytes, value: bytes) -> None:
-        self._parsed_head += len(name) + len(value) + 4  # "name: value\r\n", at least
-        self._check_parsed()
-        super().on_header(name, value)
-
-    def _check_parsed(self) -> None:
-        # Requests pipelined in one read are parsed before they can be counted as they arrive: counted here.
-        if self._parsed_head > HEADER_MAX_BYTES:
-            self._refusal = head_too_large()
-            raise _HeadTooLarge("request head too large")
 
     def on_headers_complete(self) -> None:
         self._disarm()
+        if not self._counted_on_arrival and self._parsed_head_size() > HEADER_MAX_BYTES:
+            self._refusal = head_too_large()
+            raise _HeadTooLarge("request head too large")
         self._in_body = True
         super().on_headers_complete()
+
+    def _parsed_head_size(self) -> int:
+        # The head as written with single spaces: "METHOD URL HTTP/1.1\r\n", "name: value\r\n" each, "\r\n"
+        # (exact for the usual spelling; extra white space around values is not counted).
+        request_line = len(self.parser.get_method()) + len(self.url) + len(" HTTP/1.1\r\n") + 1
+        return request_line + sum(len(name) + len(value) + 4 for name, value in self.headers) + 2
 
     def on_message_complete(self) -> None:
         self._disarm()
         self._in_body = False
         self._head_bytes = 0
         self._tail = b""
+        # A request pipelined behind this one in the same read is parsed before it can be counted on arrival.
+        self._counting = False
         super().on_message_complete()
 
     # -- deadlines and refusals ---------------------------------------------------------------------------

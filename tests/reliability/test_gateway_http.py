@@ -288,8 +288,6 @@ def test_the_protocol_class_still_overrides_uvicorns_hooks() -> None:
         "connection_made",
         "connection_lost",
         "on_message_begin",
-        "on_url",
-        "on_header",
         "on_headers_complete",
         "on_message_complete",
         "on_response_complete",

@@ -23,12 +23,15 @@ class RecordingTransport(asyncio.Transport):
         super().__init__()
         self.written = b""
         self.closed = False
+        self.reading = asyncio.Event()
+        self.reading.set()
 
     def write(self, data: bytes | bytearray | memoryview) -> None:
         self.written += bytes(data)
 
     def close(self) -> None:
         self.closed = True
+        self.reading.set()
 
     def is_closing(self) -> bool:
         return self.closed
@@ -37,10 +40,10 @@ class RecordingTransport(asyncio.Transport):
         return {"peername": ("127.0.0.1", 5000), "sockname": ("127.0.0.1", 8765)}.get(name, default)
 
     def pause_reading(self) -> None:
-        pass
+        self.reading.clear()
 
     def resume_reading(self) -> None:
-        pass
+        self.reading.set()
 
 
 async def _answer(scope: Any, receive: Any, send: Any) -> None:
@@ -63,10 +66,11 @@ async def feed(pieces: list[bytes]) -> RecordingTransport:
     transport = RecordingTransport()
     protocol.connection_made(transport)
     for piece in pieces:
+        await transport.reading.wait()  # paused while the app answers an earlier request
         if transport.closed:
             break
         protocol.data_received(piece)
-    for _ in range(5):  # let the app answer
+    for _ in range(10):  # let the app answer
         await asyncio.sleep(0)
     protocol.connection_lost(None)
     return transport
@@ -88,3 +92,20 @@ def test_the_head_limit_holds_across_any_split(cuts: list[int], over: bool) -> N
         assert b"Request headers too large" in transport.written
     else:
         assert transport.written.startswith(b"HTTP/1.1 204 "), transport.written[:200]
+
+
+@settings(max_examples=200, deadline=None)
+@given(cuts=st.lists(st.integers(0, HEADER_MAX_BYTES + 200), max_size=8), over=st.booleans())
+def test_a_pipelined_head_is_held_to_the_limit_across_any_split(cuts: list[int], over: bool) -> None:
+    """A request pipelined behind another (in the same reads or not) is served at the limit and refused one
+    byte over, after the first request's answer."""
+    first = f"GET {PATH} HTTP/1.1\r\nHost: h\r\n\r\n".encode()
+    data = first + head_of(HEADER_MAX_BYTES + over)
+    transport = asyncio.run(feed(split(data, cuts)))
+    assert transport.written.startswith(b"HTTP/1.1 204 "), transport.written[:200]
+    second = transport.written[transport.written.index(b"\r\n\r\n") + 4 :]
+    if over:
+        assert second.startswith(b"HTTP/1.1 400 "), second[:200]
+        assert b"Request headers too large" in second
+    else:
+        assert second.startswith(b"HTTP/1.1 204 "), second[:200]
