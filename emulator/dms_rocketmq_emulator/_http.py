@@ -216,8 +216,8 @@ class GatewayProtocol(HttpToolsProtocol):
 
     def _timed_out(self, seconds: float, part: str) -> None:
         self._deadline = None
-        if self.transport.is_closing():
-            return
+        if self.transport.is_closing() or self.transport.get_protocol() is not self:
+            return  # closed, or handed over to another protocol (a WebSocket upgrade)
         if part == "headers" and not self._head_bytes:
             self.transport.close()  # nothing was asked: nothing to answer
             return
