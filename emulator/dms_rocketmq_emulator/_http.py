@@ -16,8 +16,10 @@ uvicorn parses HTTP and calls the ASGI app; what happens *before* a request reac
   answered first, as uvicorn's graceful shutdown does.
 
 The hooks are uvicorn's protocol-class interface: `Config(http=<class>)` is supported API, and the class
-overrides methods of `HttpToolsProtocol` (`send_400_response`, `shutdown`, two parser callbacks). Those names are
-not documented API: test_gateway_http.py (the reliability tier) fails on the uvicorn upgrade that renames one.
+overrides methods of `HttpToolsProtocol` (`send_400_response`, `shutdown`, `on_response_complete`, the parser
+callbacks) and reads its per-request state (`cycle`, `pipeline`, `url`, `headers`). Those names are not
+documented API: test_gateway_http.py (the reliability tier) fails on the uvicorn upgrade that renames a method,
+and its behaviour tests on one that changes the state.
 """
 
 from __future__ import annotations
