@@ -221,9 +221,12 @@ def test_a_slow_but_steady_body_is_not_cut(quick_emulator: EmulatorProcess) -> N
     assert reply.status == 200, reply.body
 
 
-def test_sigterm_stops_the_emulator_while_uploads_are_stalled(start_emulator: EmulatorFactory) -> None:
-    """With long read deadlines, SIGTERM still stops the emulator (exit 0) although clients hold half-sent heads
-    and bodies and idle connections; each half-sent request gets 503 and a close, a finished one was stored."""
+@pytest.mark.parametrize("stop_signal", [signal.SIGTERM, signal.SIGINT], ids=["SIGTERM", "SIGINT"])
+def test_sigterm_stops_the_emulator_while_uploads_are_stalled(
+    start_emulator: EmulatorFactory, stop_signal: signal.Signals
+) -> None:
+    """With long read deadlines, SIGTERM (or Ctrl-C's SIGINT) still stops the emulator (exit 0) although clients
+    hold half-sent heads and bodies and idle connections; each half-sent request gets 503 and a close."""
     emulator = start_emulator("--header-timeout", "3600", "--body-timeout", "3600", auth=False)
     reply = exchange(emulator.url, request_bytes(valid_body("before-sigterm")))
     assert reply is not None
@@ -239,7 +242,7 @@ def test_sigterm_stops_the_emulator_while_uploads_are_stalled(start_emulator: Em
             sockets.append((partial, sock))
         # A complete request on the last connection: the emulator has read every stalled one before it.
         assert exchange(emulator.url, request_bytes(valid_body("after-stalls"))) is not None
-        code = emulator.stop(timeout=60.0, sig=signal.SIGTERM)
+        code = emulator.stop(timeout=60.0, sig=stop_signal)
         assert code == 0, emulator.output[-2000:]
         for partial, sock in sockets:
             reply = read_reply(sock)
