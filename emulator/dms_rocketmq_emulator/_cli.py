@@ -45,7 +45,8 @@ def build_parser() -> argparse.ArgumentParser:
         description=(
             "A local server that behaves like the 'Send a message' and 'Querying messages' APIs of Huawei Cloud "
             "DMS for RocketMQ: "
-            "topics, queues, offsets, message ids, durable storage and AK/SK or token authentication."
+            "topics, queues, offsets, message ids, durable storage and AK/SK or token authentication. "
+            "`dms-rocketmq-emulator drift TRANSCRIPT` replays a contract run against it (see --help there)."
         ),
     )
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
@@ -294,8 +295,13 @@ def main(argv: list[str] | None = None) -> int:
     its own message (exit 2) even when the port is busy; then the socket is bound (exit 1 naming the
     address when it cannot be), then the store is opened.
     """
+    arguments = sys.argv[1:] if argv is None else list(argv)
+    if arguments[:1] == ["drift"]:  # the one subcommand: replay a contract transcript (_drift.py)
+        from ._drift import main as drift_main
+
+        return drift_main(arguments[1:])
     parser = build_parser()
-    args = parser.parse_args(argv)
+    args = parser.parse_args(arguments)
     missing = missing_extra()
     if missing is not None:
         print(missing, file=sys.stderr)
