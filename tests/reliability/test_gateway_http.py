@@ -211,11 +211,13 @@ def test_stalled_requests_are_answered_and_closed_after_the_read_deadlines(quick
 
 
 def test_a_slow_but_steady_body_is_not_cut(quick_emulator: EmulatorProcess) -> None:
-    """The body deadline is between pieces: a body that keeps arriving (each piece well inside it) is stored."""
-    body = valid_body("slow-steady-" + "s" * 200)
+    """The body deadline is between pieces: a body that keeps arriving for twice the deadline (a piece every
+    twentieth of it) is stored."""
+    body = valid_body("slow-steady-" + "s" * 400)
     data = request_bytes(body)
     head, _, rest = data.partition(b"\r\n\r\n")
-    pieces = [rest[i : i + 40] for i in range(0, len(rest), 40)]
+    pieces = [rest[i : i + 10] for i in range(0, len(rest), 10)]
+    assert len(pieces) * 0.05 > 2.0
     reply = stream(quick_emulator.url, head + b"\r\n\r\n", pieces, pause=0.05)
     assert reply is not None
     assert reply.status == 200, reply.body
