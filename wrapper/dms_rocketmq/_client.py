@@ -543,7 +543,7 @@ class AsyncClient(BaseClient):
                 self._engine, settings.project_id, settings.instance_id, client=self._api, body=request_body
             )
         except httpx.RequestError as exc:
-            raise self._network.httpx_failure(exc) from exc
+            raise await self._network.httpx_failure_async(exc) from exc
         # RecursionError: JSON nested deeper than the json module can follow (a hostile or broken server).
         except (ValueError, KeyError, TypeError, AttributeError, RecursionError) as exc:
             raise parse_failure(exc) from exc
@@ -638,7 +638,7 @@ class AsyncClient(BaseClient):
                 self._engine, settings.project_id, settings.instance_id, client=api, **arguments
             )
         except httpx.RequestError as exc:
-            raise self._network.httpx_failure(exc) from exc
+            raise await self._network.httpx_failure_async(exc) from exc
         # RecursionError: JSON nested deeper than the json module can follow (a hostile or broken server).
         except (ValueError, KeyError, TypeError, AttributeError, RecursionError) as exc:
             raise query_parse_failure(exc) from exc

@@ -367,7 +367,7 @@ class DirectSender:
                 # The bytes as received: httpx.Response refuses str header values that are not ASCII.
                 raw_headers = answer.raw_headers
         except (aiohttp.ClientError, TimeoutError) as exc:
-            raise self._network.aiohttp_failure(exc) from exc
+            raise await self._network.aiohttp_failure_async(exc) from exc
         finally:
             gate.leave()
 

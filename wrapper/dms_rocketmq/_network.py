@@ -337,12 +337,88 @@ class Network:
         return ProxyError(f"{text}.")
 
     def httpx_failure(self, exc: Exception) -> APIConnectionError:
-        """Map an httpx transport exception (httpx's own transport or httpx-aiohttp's)."""
-        return httpx_failure(exc, self)
+        """Map an httpx transport exception (httpx's own transport or httpx-aiohttp's); may probe the port."""
+        error = httpx_failure(exc, self)
+        if self._may_be_tls_port(exc) and self.speaks_tls():
+            return self.tls_port_error()
+        return error
 
-    def aiohttp_failure(self, exc: BaseException, *, request_sent: bool | None = None) -> APIConnectionError:
+    async def httpx_failure_async(self, exc: Exception) -> APIConnectionError:
+        """`httpx_failure` for an event loop (the probe does not block it)."""
+        error = httpx_failure(exc, self)
+        if self._may_be_tls_port(exc) and await self.speaks_tls_async():
+            return self.tls_port_error()
+        return error
+
+    async def aiohttp_failure_async(
+        self, exc: BaseException, *, request_sent: bool | None = None
+    ) -> APIConnectionError:
         """Map an aiohttp exception; `request_sent` is decided from its class unless given."""
-        return aiohttp_failure(exc, self, request_sent=request_sent)
+        error = aiohttp_failure(exc, self, request_sent=request_sent)
+        if self._may_be_tls_port(exc) and await self.speaks_tls_async():
+            return self.tls_port_error()
+        return error
+
+    # -- http:// spoken to an HTTPS port ----------------------------------------------------------------
+    def _may_be_tls_port(self, exc: BaseException) -> bool:
+        """A TLS server closes a connection that starts in plain text without a word: only then is it probed."""
+        if self.tls or self.proxy is not None:
+            return False
+        for current in _chain(exc):
+            name = type(current).__name__
+            if name == "ServerDisconnectedError" or (
+                isinstance(current, httpx.RemoteProtocolError) and "without sending a response" in str(current)
+            ):
+                return True
+        return False
+
+    def _probe_address(self) -> tuple[str, int, float]:
+        parts = urlsplit(self.endpoint)
+        limit = self.timeout.connect if self.timeout.connect is not None else 10.0
+        return parts.hostname or "", parts.port or 80, limit
+
+    @staticmethod
+    def _probe_context() -> ssl.SSLContext:
+        # Only to learn whether the port speaks TLS at all: nothing is sent over it, so nothing is verified.
+        context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+        context.check_hostname = False
+        context.verify_mode = ssl.CERT_NONE
+        return context
+
+    def speaks_tls(self) -> bool:
+        """Whether the endpoint's port completes a TLS handshake (bounded by the connect timeout)."""
+        import socket
+
+        host, port, limit = self._probe_address()
+        try:
+            with (
+                socket.create_connection((host, port), timeout=limit) as raw,
+                self._probe_context().wrap_socket(raw, server_hostname=host),
+            ):
+                return True
+        except (OSError, ValueError):
+            return False
+
+    async def speaks_tls_async(self) -> bool:
+        """`speaks_tls` without blocking the event loop."""
+        host, port, limit = self._probe_address()
+        try:
+            async with asyncio.timeout(limit):
+                _, writer = await asyncio.open_connection(host, port, ssl=self._probe_context(), server_hostname=host)
+        except (OSError, ValueError, TimeoutError):
+            return False
+        writer.close()
+        with contextlib.suppress(OSError, ssl.SSLError):
+            await writer.wait_closed()
+        return True
+
+    def tls_port_error(self) -> TLSError:
+        """http:// spoken to a port that speaks TLS: the server closed the connection unread."""
+        https = self.endpoint.replace("http://", "https://", 1)
+        return TLSError(
+            f"{self.endpoint} speaks HTTPS, not plain HTTP: the server closed the connection without reading "
+            f"the request. Use {https}."
+        )
 
 
 # -- failure wording ----------------------------------------------------------------------------------------
@@ -428,6 +504,15 @@ def _explain_tls_or_proxy(
     endpoint = network.endpoint if network is not None else (endpoint or "the endpoint")
     host = urlsplit(endpoint).hostname or endpoint
     for current in _chain(exc):
+        proxy_status = _proxy_status(current)
+        if proxy_status is not None:
+            status, text = proxy_status
+            if network is not None:
+                return network.proxy_refused(status, text)
+            return ProxyError(f"The proxy refused the connection to {endpoint}: {status} {text}.")
+        if type(current).__module__.startswith("aiohttp"):
+            # aiohttp's TLS errors subclass ssl's without their fields: the ssl error is their cause.
+            continue
         if isinstance(current, ssl.SSLCertVerificationError):
             code = current.verify_code
             detail = current.verify_message or current.reason or "certificate verify failed"
@@ -458,12 +543,6 @@ def _explain_tls_or_proxy(
                     f"Use {endpoint.replace('https://', 'http://', 1)} if it serves HTTP, or check the port."
                 )
             return TLSError(f"The TLS handshake with {endpoint} failed: {current.reason or current}.")
-        proxy_status = _proxy_status(current)
-        if proxy_status is not None:
-            status, text = proxy_status
-            if network is not None:
-                return network.proxy_refused(status, text)
-            return ProxyError(f"The proxy refused the connection to {endpoint}: {status} {text}.")
     return None
 
 
