@@ -262,7 +262,7 @@ class DirectSender:
         self._default_timeouts = self.aiohttp_timeouts(network.timeout)
         self._default_pool_timeout = network.timeout.pool
         # The proxy was decided once, for this endpoint, by the network settings (aiohttp's trust_env is off).
-        self._proxy, self._proxy_auth = network.aiohttp_proxy()
+        self._proxy, self._proxy_headers = network.aiohttp_proxy()
 
     @property
     def closed(self) -> bool:
@@ -358,7 +358,7 @@ class DirectSender:
                 headers=headers,
                 timeout=client_timeout,
                 proxy=self._proxy,
-                proxy_auth=self._proxy_auth,
+                proxy_headers=self._proxy_headers,
                 allow_redirects=False,
             ) as answer:
                 content = await answer.read()

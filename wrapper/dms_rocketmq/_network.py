@@ -124,18 +124,6 @@ class Proxy(NamedTuple):
         pair = f"{self.username}:{self.password or ''}".encode()
         return "Basic " + base64.b64encode(pair).decode("ascii")
 
-    @property
-    def url_with_credentials(self) -> str:
-        """The URL as httpx takes it (credentials in the user part, percent-encoded)."""
-        if self.username is None:
-            return self.url
-        from urllib.parse import quote
-
-        scheme, _, rest = self.url.partition("://")
-        user = quote(self.username, safe="")
-        password = quote(self.password or "", safe="")
-        return f"{scheme}://{user}:{password}@{rest}"
-
     def __repr__(self) -> str:  # never the password
         return f"Proxy({self.display!r})"
 
@@ -284,12 +272,20 @@ class Network:
         """httpx.Client / AsyncClient options: this TLS context, proxy, pool limits; no second look at the env."""
         return {
             "verify": self.ssl_context,
-            "proxy": self.proxy.url_with_credentials if self.proxy is not None else None,
+            "proxy": self._httpx_proxy(),
             "trust_env": False,
             "limits": httpx.Limits(
                 max_connections=self.max_connections, max_keepalive_connections=self.max_connections
             ),
         }
+
+    def _httpx_proxy(self) -> httpx.Proxy | None:
+        if self.proxy is None:
+            return None
+        # Credentials as a header rather than in the URL: httpx-aiohttp would pass them to aiohttp as
+        # `proxy_auth`, which aiohttp deprecates.
+        authorization = self.proxy.authorization
+        return httpx.Proxy(self.proxy.url, headers={"Proxy-Authorization": authorization} if authorization else None)
 
     def aiohttp_connector(self) -> Any:
         """An aiohttp.TCPConnector with this TLS context and pool size (make one per event loop)."""
@@ -297,16 +293,12 @@ class Network:
 
         return aiohttp.TCPConnector(limit=self.max_connections, limit_per_host=0, ssl=self.ssl_context)
 
-    def aiohttp_proxy(self) -> tuple[str | None, Any]:
-        """aiohttp's `proxy=` and `proxy_auth=` request arguments."""
+    def aiohttp_proxy(self) -> tuple[str | None, Mapping[str, str] | None]:
+        """aiohttp's `proxy=` and `proxy_headers=` request arguments (the credentials as a header)."""
         if self.proxy is None:
             return None, None
-        import aiohttp
-
-        auth = None
-        if self.proxy.username is not None:
-            auth = aiohttp.BasicAuth(self.proxy.username, self.proxy.password or "")
-        return self.proxy.url, auth
+        authorization = self.proxy.authorization
+        return self.proxy.url, {"Proxy-Authorization": authorization} if authorization else None
 
     # -- failures ---------------------------------------------------------------------------------------
     def failure(
