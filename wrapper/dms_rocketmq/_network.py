@@ -272,14 +272,15 @@ class Network:
         """httpx.Client / AsyncClient options: this TLS context, proxy, pool limits; no second look at the env."""
         return {
             "verify": self.ssl_context,
-            "proxy": self._httpx_proxy(),
+            "proxy": self.httpx_proxy(),
             "trust_env": False,
             "limits": httpx.Limits(
                 max_connections=self.max_connections, max_keepalive_connections=self.max_connections
             ),
         }
 
-    def _httpx_proxy(self) -> httpx.Proxy | None:
+    def httpx_proxy(self) -> httpx.Proxy | None:
+        """The proxy as httpx (and httpx-aiohttp) take it, or None."""
         if self.proxy is None:
             return None
         # Credentials as a header rather than in the URL: httpx-aiohttp would pass them to aiohttp as
