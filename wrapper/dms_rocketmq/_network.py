@@ -17,10 +17,14 @@ goes out with what one `Network` decided, whichever HTTP library carries it. A s
   two libraries.
 - keeps one pool per event loop with `LoopPools` (a pool is closed when its loop shuts down or by `aclose`).
 - maps any failure without an HTTP response with `network.failure(exc, request_sent=..., timeout_phase=...)`:
-  TLS failures become `TLSError`/`CertificateError`, proxy failures `ProxyError`, the rest
-  `APIConnectionError`/`APITimeoutError` worded by `connection_failure`. `httpx_failure` and `aiohttp_failure`
-  decide `request_sent` and the timeout phase for those two libraries' exceptions first. A CONNECT answered
-  with a status other than 2xx is `network.proxy_refused(status, reason)`.
+  TLS failures (found anywhere in the exception's cause chain) become `TLSError`/`CertificateError`, proxy
+  failures `ProxyError`, the rest `APIConnectionError`/`APITimeoutError` worded by `connection_failure`.
+  `network.httpx_failure(exc)` (blocking; `await network.httpx_failure_async(exc)` in a loop) and
+  `await network.aiohttp_failure_async(exc)` decide `request_sent` and the timeout phase for those two
+  libraries' exceptions first, and, when an http:// endpoint closed the connection without a word, probe
+  whether its port speaks TLS (`speaks_tls`, bounded by the connect timeout) to say so. A sender with its own
+  HTTP code does the same: `network.failure(...)`, then `network.tls_port_error()` if `speaks_tls()`. A
+  CONNECT answered with a status other than 2xx is `network.proxy_refused(status, reason)`.
 
 This module imports only the standard library, httpx and the wrapper's exceptions at import time (aiohttp
 and truststore when first needed), so that a sender can use it on its own.
