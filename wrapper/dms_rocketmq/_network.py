@@ -358,7 +358,8 @@ class Network:
 
     # -- http:// spoken to an HTTPS port ----------------------------------------------------------------
     def _may_be_tls_port(self, exc: BaseException) -> bool:
-        """A TLS server closes a connection that starts in plain text without a word: only then is it probed."""
+        """A TLS server closes (or resets) a connection that starts in plain text without a word: only then is
+        the port probed."""
         if self.tls or self.proxy is not None:
             return False
         for current in _chain(exc):
@@ -366,6 +367,9 @@ class Network:
             if name == "ServerDisconnectedError" or (
                 isinstance(current, httpx.RemoteProtocolError) and "without sending a response" in str(current)
             ):
+                return True
+            # The TLS server may also reset the connection, as the plain-text request reaches it.
+            if isinstance(current, ConnectionResetError):
                 return True
         return False
 
