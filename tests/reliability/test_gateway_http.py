@@ -11,10 +11,13 @@ import contextlib
 import json
 import signal
 import socket
+import ssl
 import time
+from collections.abc import Iterator
 
 import pytest
 from dms_rocketmq_api.spec_rules import HEADER_MAX_BYTES
+from dms_rocketmq_emulator import start_emulator as start_emulator_process
 from dms_rocketmq_emulator._control import MAX_DELAY_MS
 from emulators import EmulatorFactory, EmulatorProcess
 from hypothesis import HealthCheck, given, settings
@@ -23,6 +26,7 @@ from rawhttp import (
     REQUEST_ID,
     SEND_PATH,
     Reply,
+    address,
     assert_huawei_error,
     connect,
     exchange,
@@ -299,3 +303,66 @@ def test_the_protocol_class_still_overrides_uvicorns_hooks() -> None:
     ):
         assert name in vars(HttpToolsProtocol), f"uvicorn's HttpToolsProtocol no longer has {name}"
         assert name in vars(GatewayProtocol), name
+
+
+@pytest.fixture(scope="module")
+def tls_emulator(tmp_path_factory: pytest.TempPathFactory) -> Iterator[EmulatorProcess]:
+    """An HTTPS emulator (its own local CA) with one-second read deadlines, authentication off."""
+    emulator = start_emulator_process(
+        tls=True, auth=False, topics=("orders:4",), extra_args=["--header-timeout", "1", "--body-timeout", "1"]
+    )
+    yield emulator
+    emulator.close()
+
+
+def tls_connect(emulator: EmulatorProcess) -> ssl.SSLSocket:
+    """A TLS connection to the emulator, trusting its CA, with a 30 s timeout on every operation."""
+    assert emulator.ca_file is not None
+    context = ssl.create_default_context(cafile=str(emulator.ca_file))
+    host, port = address(emulator.url)
+    sock = context.wrap_socket(socket.create_connection((host, port), timeout=30.0), server_hostname=host)
+    sock.settimeout(30.0)
+    return sock
+
+
+def tls_exchange(emulator: EmulatorProcess, data: bytes) -> Reply | None:
+    """Send `data` over TLS and read the answer."""
+    with tls_connect(emulator) as sock:
+        with contextlib.suppress(BrokenPipeError, ConnectionResetError, ssl.SSLError):
+            sock.sendall(data)
+        return read_reply(sock)  # type: ignore[arg-type]
+
+
+def test_over_https_the_gateway_answers_the_same(tls_emulator: EmulatorProcess) -> None:
+    """Over HTTPS too: malformed HTTP and a head over the limit get 400 APIGW.0201, a stalled head the read
+    deadline's 400."""
+    assert tls_emulator.url.startswith("https://")
+    assert_gateway_refusal(tls_exchange(tls_emulator, MALFORMED["garbage request line"]))
+    over = request_bytes(valid_body("tls-over"), headers=[("X-Pad", "p" * HEADER_MAX_BYTES)])
+    assert_gateway_refusal(tls_exchange(tls_emulator, over))
+    body = assert_gateway_refusal(tls_exchange(tls_emulator, request_bytes(b"")[:-10]))
+    assert "did not arrive within 1 s" in str(body["error_msg"])
+
+
+def test_over_https_sigterm_answers_a_stalled_upload_and_exits() -> None:
+    """Over HTTPS, with the default read deadlines, SIGTERM while a client holds its body back gets that client
+    503 and the emulator exits 0."""
+    emulator = start_emulator_process(tls=True, auth=False, topics=("orders:4",))
+    try:
+        stop_with_a_body_held_back(emulator)
+    finally:
+        emulator.close()
+
+
+def stop_with_a_body_held_back(tls_emulator: EmulatorProcess) -> None:
+    # The 100 Continue says the emulator has the head and waits for the body, which the client holds back.
+    with tls_connect(tls_emulator) as sock:
+        sock.sendall(
+            request_bytes(valid_body("tls-stalled"), headers=[("Expect", "100-continue")]).partition(b"\r\n\r\n")[0]
+            + b"\r\n\r\n"
+        )
+        interim = read_reply(sock)  # type: ignore[arg-type]
+        assert interim is not None
+        assert interim.status == 100
+        assert tls_emulator.stop(timeout=60.0, sig=signal.SIGTERM) == 0, tls_emulator.output[-2000:]
+        assert_shutting_down(read_reply(sock))  # type: ignore[arg-type]
