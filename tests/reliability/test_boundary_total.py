@@ -8,6 +8,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import datetime
+import inspect
 import io
 import os
 import tempfile
@@ -100,23 +101,10 @@ def _options(emulator: EmulatorProcess) -> dict[str, Any]:
     }
 
 
-CONSTRUCTOR_ARGUMENTS = [
-    "region",
-    "endpoint",
-    "project_id",
-    "instance_id",
-    "ak",
-    "sk",
-    "security_token",
-    "token",
-    "engine",
-    "timeout",
-    "max_retries",
-    "retry_statuses",
-    "max_connections",
-    "transport",
-    "environ",
-]
+#: Every keyword argument of the constructors, read from their signatures: a new one is covered at once.
+CONSTRUCTOR_ARGUMENTS = sorted(
+    {name for kind in (dms.Client, dms.AsyncClient) for name in inspect.signature(kind.__init__).parameters} - {"self"}
+)
 
 
 def _check(error: BaseException | None) -> None:

@@ -17,11 +17,12 @@ from collections.abc import AsyncIterable, AsyncIterator, Awaitable, Iterable, I
 from types import TracebackType
 from typing import Any, Self
 
+import attrs
 import httpx
 from dms_rocketmq_api.api.messages import list_messages, send_message
 from dms_rocketmq_api.models.send_message_request_body import SendMessageRequestBody
 
-from ._base import BaseClient
+from ._base import ApiClient, BaseClient
 from ._base import request_body as build_request_body
 from ._bulk import OnOutcome, iter_tasks, iter_threads, may_have_been_stored, send_many_tasks, send_many_threads
 from ._config import check_connections, check_timeout
@@ -39,6 +40,7 @@ from ._exceptions import APIError, APITimeoutError, ConfigurationError, Validati
 from ._fast_path import DirectSender
 from ._flight import request_leaving, request_waiting, retrying
 from ._models import Message, SendOutcome, SendResult, StoredMessage
+from ._network import CertTypes, LoopPools, VerifyTypes
 from ._parsing import parse_failure, result_from_generated
 from ._query import Page, Paging, TimeTypes, find_message, page_from_generated, query_arguments, query_parse_failure
 from ._transport import (
@@ -46,7 +48,6 @@ from ._transport import (
     TimeoutTypes,
     as_timeout,
     call_timeout,
-    connection_error,
     last_response,
     on_request,
     on_request_async,
@@ -58,10 +59,14 @@ from ._validation import json_body, message_from
 __all__ = ["AsyncClient", "Client"]
 
 
-def _check_options(timeout: object, max_connections: object, transport: object) -> None:
+def _check_options(timeout: object, max_connections: object, transport: object, **texts: object) -> None:
     """Refuse, at construction, the options a send would otherwise trip over much later."""
     check_timeout(timeout)
     check_connections(max_connections)
+    for name, value in texts.items():  # paths and URLs: text the system can name (no NUL, no lone surrogate)
+        for part in value if isinstance(value, tuple) else (value,):
+            if isinstance(part, str) and any(char == "\x00" or 0xD800 <= ord(char) <= 0xDFFF for char in part):
+                raise ConfigurationError(f"{name} is not a path or URL the system can name (a NUL, a lone surrogate).")
     if transport is not None and not isinstance(transport, httpx.BaseTransport | httpx.AsyncBaseTransport):
         raise ConfigurationError(f"transport must be an httpx transport, got {type(transport).__name__}.")
 
@@ -99,8 +104,11 @@ class Client(BaseClient):
         max_connections: int = DEFAULT_MAX_CONNECTIONS,
         transport: httpx.BaseTransport | None = None,
         environ: Mapping[str, str] | None = None,
+        verify: VerifyTypes = True,
+        cert: CertTypes = None,
+        proxy: str | None = None,
     ) -> None:
-        _check_options(timeout, max_connections, transport)
+        _check_options(timeout, max_connections, transport, verify=verify, cert=cert, proxy=proxy)
         super().__init__(
             region=region,
             endpoint=endpoint,
@@ -115,10 +123,13 @@ class Client(BaseClient):
             max_retries=max_retries,
             environ=environ,
             retry_statuses=retry_statuses,
+            max_connections=max_connections,
+            verify=verify,
+            cert=cert,
+            proxy=proxy,
         )
         self._http = HTTPClient(
-            **self._http_options(),
-            limits=httpx.Limits(max_connections=max_connections, max_keepalive_connections=max_connections),
+            **self._http_options(transport),
             transport=transport,
             event_hooks={"request": [on_request], "response": [on_response]},
         )
@@ -244,7 +255,7 @@ class Client(BaseClient):
                 self._engine, settings.project_id, settings.instance_id, client=self._api, body=request_body
             )
         except httpx.RequestError as exc:
-            raise connection_error(exc, settings.endpoint) from exc
+            raise self._network.httpx_failure(exc) from exc
         # RecursionError: JSON nested deeper than the json module can follow (a hostile or broken server).
         except (ValueError, KeyError, TypeError, AttributeError, RecursionError) as exc:
             raise parse_failure(exc) from exc
@@ -341,7 +352,7 @@ class Client(BaseClient):
         except httpx.InvalidURL as exc:
             raise ValidationError(f"this query cannot be put in a URL ({exc}): shorten msg_id or key.") from None
         except httpx.RequestError as exc:
-            raise connection_error(exc, settings.endpoint) from exc
+            raise self._network.httpx_failure(exc) from exc
         # RecursionError: JSON nested deeper than the json module can follow (a hostile or broken server).
         except (ValueError, KeyError, TypeError, AttributeError, RecursionError) as exc:
             raise query_parse_failure(exc) from exc
@@ -398,8 +409,11 @@ class AsyncClient(BaseClient):
         max_connections: int = DEFAULT_MAX_CONNECTIONS,
         transport: httpx.AsyncBaseTransport | None = None,
         environ: Mapping[str, str] | None = None,
+        verify: VerifyTypes = True,
+        cert: CertTypes = None,
+        proxy: str | None = None,
     ) -> None:
-        _check_options(timeout, max_connections, transport)
+        _check_options(timeout, max_connections, transport, verify=verify, cert=cert, proxy=proxy)
         super().__init__(
             region=region,
             endpoint=endpoint,
@@ -414,13 +428,15 @@ class AsyncClient(BaseClient):
             max_retries=max_retries,
             environ=environ,
             retry_statuses=retry_statuses,
+            max_connections=max_connections,
+            verify=verify,
+            cert=cert,
+            proxy=proxy,
         )
         from httpx_aiohttp import HttpxAiohttpClient  # imported here: keeps `import dms_rocketmq` light
 
-        limits = httpx.Limits(max_connections=max_connections, max_keepalive_connections=max_connections)
         self._http = HttpxAiohttpClient(
-            **self._http_options(),
-            limits=limits,
+            **self._http_options(transport),
             transport=transport,
             event_hooks={"request": [on_request_async], "response": [on_response_async]},
         )
@@ -435,7 +451,10 @@ class AsyncClient(BaseClient):
             self._settings.instance_id,
             body=SendMessageRequestBody(topic="", body=""),
         )
-        self._sender = DirectSender(self._settings, operation, max_connections, self.timeout)
+        self._sender = DirectSender(self._settings, operation, self._network)
+        # Reading back (get_message, query_messages, confirm) on a generated client of each event loop's own:
+        # an httpx-aiohttp client belongs to the loop it first ran in. With a transport given, on that one.
+        self._readback: LoopPools[ApiClient] = LoopPools(self._open_readback, self._close_readback)
 
     async def send(
         self,
@@ -555,7 +574,7 @@ class AsyncClient(BaseClient):
                 self._engine, settings.project_id, settings.instance_id, client=self._api, body=request_body
             )
         except httpx.RequestError as exc:
-            raise connection_error(exc, settings.endpoint) from exc
+            raise await self._network.httpx_failure_async(exc) from exc
         # RecursionError: JSON nested deeper than the json module can follow (a hostile or broken server).
         except (ValueError, KeyError, TypeError, AttributeError, RecursionError) as exc:
             raise parse_failure(exc) from exc
@@ -655,13 +674,14 @@ class AsyncClient(BaseClient):
         last_response.set(None)
         token = call_timeout.set(per_call.as_dict()) if per_call is not None else None
         try:
+            api = self._api if not self._direct else await self._readback_api()
             generated = await list_messages.asyncio_detailed(
-                self._engine, settings.project_id, settings.instance_id, client=self._api, **arguments
+                self._engine, settings.project_id, settings.instance_id, client=api, **arguments
             )
         except httpx.InvalidURL as exc:
             raise ValidationError(f"this query cannot be put in a URL ({exc}): shorten msg_id or key.") from None
         except httpx.RequestError as exc:
-            raise connection_error(exc, settings.endpoint) from exc
+            raise await self._network.httpx_failure_async(exc) from exc
         # RecursionError: JSON nested deeper than the json module can follow (a hostile or broken server).
         except (ValueError, KeyError, TypeError, AttributeError, RecursionError) as exc:
             raise query_parse_failure(exc) from exc
@@ -670,9 +690,39 @@ class AsyncClient(BaseClient):
                 call_timeout.reset(token)
         return page_from_generated(generated)
 
+    async def _readback_api(self) -> ApiClient:
+        loop = asyncio.get_running_loop()
+        return self._readback.current(loop) or await self._readback.get()
+
+    def _open_readback(self) -> ApiClient:
+        import aiohttp
+        from httpx_aiohttp import AiohttpTransport, HttpxAiohttpClient
+
+        # On the network settings' own aiohttp connector (TLS context, pool size) and proxy, as the sender.
+        network = self._network
+
+        def session() -> aiohttp.ClientSession:
+            return aiohttp.ClientSession(connector=network.aiohttp_connector())
+
+        transport = AiohttpTransport(client=session, proxy=network.httpx_proxy())
+        api = attrs.evolve(self._api)
+        api.set_async_httpx_client(
+            HttpxAiohttpClient(
+                **self._http_options(transport),
+                transport=transport,
+                event_hooks={"request": [on_request_async], "response": [on_response_async]},
+            )
+        )
+        return api
+
+    @staticmethod
+    async def _close_readback(api: ApiClient) -> None:
+        await api.get_async_httpx_client().aclose()
+
     async def aclose(self) -> None:
         """Close the connection pools; sending afterwards raises RuntimeError, as with `Client`."""
         await self._sender.aclose()
+        await self._readback.aclose()
         await self._http.aclose()
 
     async def __aenter__(self) -> Self:
