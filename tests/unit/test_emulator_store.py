@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 import pytest
+from _shared.sqlite import connect as sqlite_connect
 from dms_rocketmq_emulator._query import STORE_PORT, MessageQuery
 from dms_rocketmq_emulator._store import (
     _ROWS_PER_STATEMENT,
@@ -202,14 +203,14 @@ def test_each_start_takes_a_new_generation_for_message_ids(tmp_path: Path) -> No
         generations.append(decode_msg_id(sent.msg_id)["class_loader_hash"])
     assert generations[1] == (generations[0] + 1) & 0xFFFFFFFF
     assert generations[2] == (generations[0] + 2) & 0xFFFFFFFF
-    with sqlite3.connect(tmp_path / "messages.sqlite3") as db:
+    with sqlite_connect(tmp_path / "messages.sqlite3") as db:
         assert db.execute("SELECT value FROM meta WHERE key = 'generation'").fetchone() == (generations[2],)
 
 
 def test_generation_wraps_at_32_bits(tmp_path: Path) -> None:
     """A stored generation of 2**32 - 1 is followed by 0, not by a 33-bit number."""
     _run(DurableStore(tmp_path), lambda s: s.messages(None, None, 1, 0))
-    with sqlite3.connect(tmp_path / "messages.sqlite3") as db:
+    with sqlite_connect(tmp_path / "messages.sqlite3") as db:
         db.execute("UPDATE meta SET value = ? WHERE key = 'generation'", (0xFFFFFFFF,))
     (sent,) = _run(DurableStore(tmp_path), lambda s: _send(s, ("i", ORDERS, "a", ())))
     assert decode_msg_id(sent.msg_id)["class_loader_hash"] == 0
@@ -300,7 +301,7 @@ def test_closed_store_refuses_sends(tmp_path: Path) -> None:
 def test_durable_reads_see_only_committed_messages(tmp_path: Path) -> None:
     """Listing reads the file (read-only): every acknowledged send is there, in order, from another loop too."""
     sent = _run(DurableStore(tmp_path), lambda s: _send(s, *[("i", ORDERS, str(n), ()) for n in range(7)]))
-    with sqlite3.connect(tmp_path / "messages.sqlite3") as db:
+    with sqlite_connect(tmp_path / "messages.sqlite3") as db:
         assert db.execute("SELECT COUNT(*) FROM messages").fetchone() == (7,)
     store = DurableStore(tmp_path)
     assert _run(store, lambda s: s.messages(None, "orders", 3, 5)) == (7, sent[5:])
@@ -482,7 +483,7 @@ def test_a_failed_load_refuses_the_sends_behind_it_until_placement_is_reloaded(t
     assert store.broken is None
     assert [m.body for m in listed] == ["after"]
     assert (after.queue_id, after.queue_offset, after.seq) == (0, 0, 1)
-    with sqlite3.connect(store.path) as db:
+    with sqlite_connect(store.path) as db:
         assert db.execute("SELECT COUNT(*) FROM message_keys").fetchone() == (0,)
 
 
@@ -605,7 +606,7 @@ def test_a_query_the_database_cannot_answer_is_a_store_error(tmp_path: Path) -> 
 
     async def run() -> BaseException:
         await store.start()
-        with sqlite3.connect(store.path) as outside:
+        with sqlite_connect(store.path) as outside:
             outside.execute("ALTER TABLE messages RENAME TO hidden")
         try:
             with pytest.raises(StoreError) as caught:
