@@ -1,6 +1,6 @@
 """Querying stored messages (`ListMessages`): the query's rules, which messages match, how one is shown.
 
-Plain Python, nothing about HTTP or SQLite (the stores run the query with their indexes, `_store.py`; the
+Plain Python, nothing about HTTP or SQLite (the stores run the query with their indexes, `_store/`; the
 handler is `_query_responses.py`). The rules of the query come from the spec, through the generated
 `dms_rocketmq_api.spec_rules`: each parameter of `ListMessages` is checked against its own schema there (type,
 minimum, pattern), and the conditions between parameters ("`msg_id`, or both `start_time` and `end_time`";

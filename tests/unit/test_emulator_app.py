@@ -14,7 +14,8 @@ import pytest
 from dms_rocketmq_emulator import Settings, TopicSettings, create_app
 from dms_rocketmq_emulator._exceptions import NotFoundError
 from dms_rocketmq_emulator._schema import load_spec, request_schema
-from dms_rocketmq_emulator._store import DurableStore, MemoryStore, StoreError, _chunks
+from dms_rocketmq_emulator._store import DurableStore, MemoryStore, StoreError
+from dms_rocketmq_emulator._store._writer import _chunks
 from dms_rocketmq_emulator.models import PendingMessage, Topic
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st

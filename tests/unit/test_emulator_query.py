@@ -30,7 +30,8 @@ from dms_rocketmq_emulator._query import (
     record_size,
     shown_properties,
 )
-from dms_rocketmq_emulator._store import SCHEMA_VERSION, DurableStore, MemoryStore, Store, StoreError
+from dms_rocketmq_emulator._store import DurableStore, MemoryStore, Store, StoreError
+from dms_rocketmq_emulator._store._schema import SCHEMA_VERSION
 from dms_rocketmq_emulator.models import PendingMessage, Property, StoredMessage, Topic
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st

@@ -15,8 +15,6 @@ import pytest
 from _shared.sqlite import connect as sqlite_connect
 from dms_rocketmq_emulator._query import STORE_PORT, MessageQuery
 from dms_rocketmq_emulator._store import (
-    _ROWS_PER_STATEMENT,
-    _STOP,
     DataDirInUseError,
     DurableStore,
     MemoryStore,
@@ -24,6 +22,7 @@ from dms_rocketmq_emulator._store import (
     StoreError,
     make_store,
 )
+from dms_rocketmq_emulator._store._writer import _ROWS_PER_STATEMENT, _STOP
 from dms_rocketmq_emulator.models import PendingMessage, StoredMessage, Topic, decode_msg_id
 
 T = TypeVar("T")
@@ -750,7 +749,7 @@ def test_a_data_dir_is_created_with_its_parents(tmp_path: Path) -> None:
 
 def test_a_new_durable_store_takes_a_31_bit_generation(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """A new data directory starts at a random non-negative 31-bit generation, as a JVM's identity hash is."""
-    monkeypatch.setattr("dms_rocketmq_emulator._store.secrets.randbits", lambda bits: (1 << bits) - 1)
+    monkeypatch.setattr("dms_rocketmq_emulator._store._durable.secrets.randbits", lambda bits: (1 << bits) - 1)
     (sent,) = _run(DurableStore(tmp_path), lambda s: _send(s, ("i", ORDERS, "a", ())))
     assert decode_msg_id(sent.msg_id)["class_loader_hash"] == 0x7FFFFFFF
 
