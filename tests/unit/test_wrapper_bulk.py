@@ -13,9 +13,9 @@ from typing import Any
 import dms_rocketmq as dms
 import httpx
 import pytest
+from _shared.fake_dms import SETTINGS, async_client, error, stored, sync_client
 from dms_rocketmq._bulk import FailFast, SendControl, outcome_state, run_tasks, run_threads
 from dms_rocketmq._rate import MIN_RATE, AdaptiveRate
-from test_wrapper_fakes import SETTINGS, async_client, error, stored, sync_client
 
 
 def counted(limit: int | None = None) -> tuple[list[int], Iterator[dict[str, str]]]:

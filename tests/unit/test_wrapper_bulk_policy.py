@@ -15,8 +15,8 @@ from typing import Any
 import dms_rocketmq as dms
 import httpx
 import pytest
+from _shared.fake_dms import async_client, error, stored, sync_client
 from dms_rocketmq._bulk import FailFast, SendControl, may_have_been_stored, outcome_state
-from test_wrapper_fakes import async_client, error, stored, sync_client
 
 
 @pytest.fixture

@@ -6,6 +6,8 @@ through `dms_rocketmq_api.spec_rules`, which `make generate` writes.
 
 from __future__ import annotations
 
+import importlib.metadata
+
 import httpx
 
 __all__ = [
@@ -24,10 +26,13 @@ __all__ = [
     "QUERY_END_MARGIN_MS",
     "RETRYABLE_ERRORS",
     "USER_AGENT",
+    "VERSION",
     "WHITESPACE",
 ]
 
-USER_AGENT = "dms-rocketmq-python/0.1.0"
+#: The distribution's version: its metadata (pyproject.toml's `version`) is the one place it is written.
+VERSION = importlib.metadata.version("dms-rocketmq")
+USER_AGENT = f"dms-rocketmq-python/{VERSION}"
 
 #: The official SDK waits 60 s to connect and 120 s to read; a message send that takes a minute is
 #: already broken, so we fail sooner and let the retry policy decide.
