@@ -17,7 +17,7 @@ from ._auth import Authenticator
 from ._config import Settings
 from ._control import ControlAPI, error_json
 from ._query_responses import ListMessagesHandler
-from ._responses import ASGIReceive, ASGISend, RequestIds, SendMessageHandler
+from ._responses import ASGIReceive, ASGISend, OperationRouter, RequestIds
 from ._schema import RequestSchema, request_schema
 from ._store import Store, make_store
 from .models import FaultPlan, Registry
@@ -51,7 +51,7 @@ class EmulatorApp:
         self.faults = FaultPlan()
         self.request_ids = RequestIds()
         self.auth = Authenticator(settings.credentials, settings.tokens)
-        self.send_message = SendMessageHandler(
+        self.send_message = OperationRouter(
             registry=self.registry,
             store=self.store,
             schema=self.schema,

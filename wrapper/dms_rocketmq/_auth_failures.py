@@ -20,6 +20,7 @@ import httpx
 from dms_rocketmq_api.spec_rules import MAX_CLOCK_SKEW_SECONDS
 
 from ._auth import DATE_FORMAT, SigningSteps, signing_steps
+from ._constants import ENV
 
 __all__ = ["GATEWAY_AUTH_ERROR", "MAX_CLOCK_SKEW", "likely_causes", "signing_steps_of"]
 
@@ -87,8 +88,6 @@ def signing_steps_of(request: httpx.Request) -> SigningSteps | None:
 
 def likely_causes(response: httpx.Response, error_msg: str) -> list[str]:
     """What may have caused this 401 `APIGW.0301`, most likely first; empty when nothing known fits."""
-    from ._config import ENV  # here: _config imports the exceptions module that imports this one
-
     request = _request(response)
     headers = request.headers if request is not None else httpx.Headers()
     causes = []

@@ -20,6 +20,7 @@ __all__ = [
     "DEFAULT_MAX_RETRIES",
     "DEFAULT_PAGE_SIZE",
     "DEFAULT_TIMEOUT",
+    "ENV",
     "INITIAL_RETRY_DELAY",
     "MAX_RETRY_AFTER",
     "MAX_RETRY_DELAY",
@@ -33,6 +34,19 @@ __all__ = [
 #: The distribution's version: its metadata (pyproject.toml's `version`) is the one place it is written.
 VERSION = importlib.metadata.version("dms-rocketmq")
 USER_AGENT = f"dms-rocketmq-python/{VERSION}"
+
+#: The environment variable read for each argument; the official SDK's names where it has one.
+ENV = {
+    "ak": "HUAWEICLOUD_SDK_AK",
+    "sk": "HUAWEICLOUD_SDK_SK",
+    "security_token": "HUAWEICLOUD_SDK_SECURITY_TOKEN",
+    "project_id": "HUAWEICLOUD_SDK_PROJECT_ID",
+    "endpoint": "DMS_ROCKETMQ_ENDPOINT",
+    "region": "DMS_ROCKETMQ_REGION",
+    "instance_id": "DMS_ROCKETMQ_INSTANCE_ID",
+    "engine": "DMS_ROCKETMQ_ENGINE",
+    "token": "DMS_ROCKETMQ_TOKEN",
+}
 
 #: The official SDK waits 60 s to connect and 120 s to read; a message send that takes a minute is
 #: already broken, so we fail sooner and let the retry policy decide.
