@@ -18,7 +18,7 @@ Every message carries a unique body, which is how an acknowledgement is matched 
 
 The emulator is started with the project's one launcher (`start_emulator`), killed and restarted over the
 same data directory. The test suite runs the short form and loads this file for its checker
-(tests/reliability/test_crash_safety.py); `scripts/soak.py` takes `run_facts` from it.
+(test_crash_safety.py, in the reliability tier); `scripts/soak.py` takes `run_facts` from it.
 
 Short form (run by the test suite): `python scripts/crash_test.py --cycles 3 --seconds 2`.
 Long form (`make soak`): `python scripts/crash_test.py --cycles 10 --seconds 5`.

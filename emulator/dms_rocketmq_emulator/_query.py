@@ -14,8 +14,8 @@ Choices where the real service is not documented (see docs/emulator.md):
 - Every filter given applies (a `msg_id` query with a time range must match both).
 - An empty `key` or `msg_id` is the same as leaving it out; an empty value that breaks a parameter's schema
   (`topic=`, `queue=`, `limit=`) is an error.
-- Every bad query is 400 DMS.00400062 "Invalid <parameter> parameter in the request.", the code the service
-  uses for a bad field of a send; an unknown topic is 400 DMS.00400876, as for a send.
+- Every bad query is the 400 of the spec's `QueryBadRequest` `invalidParameter` example, naming the
+  parameter (the code the service uses for a bad field of a send); an unknown topic is its `topicMissing`.
 """
 
 from __future__ import annotations

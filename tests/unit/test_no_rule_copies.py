@@ -3,8 +3,9 @@
 Rules reach code through `dms_rocketmq_api.spec_rules` (written by `make generate`) or the packaged spec.
 This test greps wrapper/, emulator/, bench/ and scripts/ for the literals the spec states: path pieces,
 patterns, their character classes and repetition counts, parameter limits, reserved names and prefixes,
-engine names, size limits, the clock skew. Each hit must be in ALLOWED with the reason it stays; an
-ALLOWED entry that no longer matches fails too, so the list cannot go stale.
+engine names, size limits, the clock skew, the codes and wording of the spec's error examples. Each hit
+must be in ALLOWED with the reason it stays; an ALLOWED entry that no longer matches fails too, so the list
+cannot go stale.
 """
 
 from __future__ import annotations
@@ -57,6 +58,18 @@ def _spec_literals() -> set[str]:
         if limit % (1024 * 1024) == 0:
             mebibytes = limit // (1024 * 1024)
             literals.update({f"{mebibytes} * 1024 * 1024", f"{mebibytes} MiB", f"{mebibytes} MB"})
+    literals.update(_error_literals())
+    return literals
+
+
+def _error_literals() -> set[str]:
+    """What a copy of the spec's error examples would contain: each code, and each fixed piece of wording
+    (the text between the `{names}` of a template) long enough to be specific."""
+    literals: set[str] = set()
+    for code, template, _, _ in spec_rules.ERRORS.values():
+        literals.add(f'"{code}"')
+        pieces = re.split(r"\{\w+\}", template)
+        literals.update(piece.strip(" :,") for piece in pieces if len(piece.strip(" :,")) >= 12)
     return literals
 
 

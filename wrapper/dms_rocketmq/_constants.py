@@ -9,6 +9,7 @@ from __future__ import annotations
 import importlib.metadata
 
 import httpx
+from dms_rocketmq_api.spec_rules import ERRORS
 
 __all__ = [
     "CONFIRM_FIRST_POLL",
@@ -81,7 +82,7 @@ MAX_RETRY_AFTER = 60.0
 #: request reaches DMS (openapi.yaml's 429; the facts file, section 3), so sending again cannot duplicate the
 #: message. Everything else, 503 included (its real code is not documented, and a broker may have stored the
 #: message before a 5xx), is retried only when the caller opts in with `retry_statuses` (docs/wrapper.md).
-RETRYABLE_ERRORS = frozenset({(429, "APIG.0308")})
+RETRYABLE_ERRORS = frozenset({(429, ERRORS["TooManyRequests.throttled"][0])})
 
 #: White space as the spec's regular expressions (ECMA-262 `\s`) define it; Python's `str.isspace` differs
 #: (it includes U+001C..U+001F and U+0085, and excludes U+FEFF).
