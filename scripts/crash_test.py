@@ -40,6 +40,7 @@ import sys
 import tempfile
 from typing import Any
 
+from dms_rocketmq_api.spec_rules import KEYS_PROPERTY, TAGS_PROPERTY
 from dms_rocketmq_emulator import EmulatorProcess, start_emulator
 
 __all__ = [
@@ -101,7 +102,7 @@ class Figures:
 
 def properties_of(body: str) -> dict[str, str]:
     """The KEYS and TAGS each message is sent with, derived from its body so the check needs no record."""
-    return {"KEYS": f"key-{body} order-{len(body)}", "TAGS": f"tag{len(body) % 3}"}
+    return {KEYS_PROPERTY: f"key-{body} order-{len(body)}", TAGS_PROPERTY: f"tag{len(body) % 3}"}
 
 
 def check_store(emulator: EmulatorProcess, ledger: Ledger, figures: Figures) -> dict[int, int]:
@@ -162,7 +163,9 @@ async def drive(
             sequence += 1
             try:
                 properties = properties_of(body)
-                result = await client.send(TOPIC, body, keys=properties["KEYS"].split(" "), tags=properties["TAGS"])
+                result = await client.send(
+                    TOPIC, body, keys=properties[KEYS_PROPERTY].split(" "), tags=properties[TAGS_PROPERTY]
+                )
             except APIStatusError as exc:
                 # An HTTP answer that is not a 200: the emulator refused the message, so it must not be stored.
                 ledger.rejected[body] = repr(exc)

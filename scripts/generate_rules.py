@@ -156,6 +156,13 @@ def _property_rule(spec: Any, entity: str, name: str) -> dict[str, Any]:
     raise SpecError(f"openapi.yaml's {pointer} has no rule for {name}")
 
 
+def _property_name(spec: Any, name: str) -> str:
+    """`name`, checked to be one the spec lets a sender set (MessagePropertyName's enum)."""
+    if name not in typed(spec, "/components/schemas/MessagePropertyName/enum", list):
+        raise SpecError(f"/components/schemas/MessagePropertyName/enum: no {name}")
+    return name
+
+
 def _rule_value(rule: dict[str, Any], keyword: str, name: str, kind: type) -> Any:
     value = rule.get(keyword)
     if not isinstance(value, kind) or isinstance(value, bool):
@@ -231,6 +238,8 @@ def rules(spec: Any) -> dict[str, tuple[str, Any]]:
     entity = "SendMessagePropertiesReqEntity"
     keys_at = f"/components/schemas/{entity}/allOf: then, when name is KEYS"
     tags_at = f"/components/schemas/{entity}/allOf: then, when name is TAGS"
+    resp_name = "/components/schemas/SendMessagePropertiesRespEntity/properties/name"
+    queue_id = "/components/schemas/SendMessageResponse/properties/queue_id"
     keys = _property_rule(spec, entity, "KEYS")
     tags = _property_rule(spec, entity, "TAGS")
     prefixes, names = _reserved(spec)
@@ -272,6 +281,16 @@ def rules(spec: Any) -> dict[str, tuple[str, Any]]:
         "TAGS_PER_MESSAGE_MAX": (
             "/components/schemas/SendMessageRequestBody/properties/property_list/maxContains",
             typed(spec, "/components/schemas/SendMessageRequestBody/properties/property_list/maxContains", int),
+        ),
+        "KEYS_PROPERTY": (f"{keys_at}: the property holding the message's keys", _property_name(spec, "KEYS")),
+        "TAGS_PROPERTY": (f"{tags_at}: the property holding the message's tag", _property_name(spec, "TAGS")),
+        "MESSAGE_ID_PROPERTY": (
+            f"{resp_name}/x-message-id-property: the property the broker adds, holding the msg_id",
+            typed(spec, f"{resp_name}/x-message-id-property", str),
+        ),
+        "MAX_QUEUES_PER_TOPIC": (
+            f"{queue_id}/x-max-queues-per-topic (a topic has at least one)",
+            typed(spec, f"{queue_id}/x-max-queues-per-topic", int),
         ),
         "KEYS_PATTERN": (keys_at, _rule_value(keys, "pattern", "KEYS", str)),
         "KEY_MIN_LENGTH": ("KEYS_PATTERN's {MIN,MAX} of one key", key_min),

@@ -28,7 +28,13 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 import jsonschema_rs
-from dms_rocketmq_api.spec_rules import OPERATIONS, unmet_conditions
+from dms_rocketmq_api.spec_rules import (
+    KEYS_PROPERTY,
+    MESSAGE_ID_PROPERTY,
+    OPERATIONS,
+    TAGS_PROPERTY,
+    unmet_conditions,
+)
 
 from . import _exceptions as errors
 from ._auth import query_pairs
@@ -94,14 +100,14 @@ def shown_properties(properties: Iterable[Property], msg_id: str) -> list[Proper
     The order follows the reference's example for a message sent without properties: KEYS, UNIQ_KEY, CLUSTER,
     TAGS.
     """
-    sent = [(name, value) for name, value in properties if name != "UNIQ_KEY"]
+    sent = [(name, value) for name, value in properties if name != MESSAGE_ID_PROPERTY]
     names = {name for name, _ in sent}
     shown = sent
-    if "KEYS" not in names:
-        shown.append(("KEYS", ""))
-    shown += [("UNIQ_KEY", msg_id), ("CLUSTER", CLUSTER_NAME)]
-    if "TAGS" not in names:
-        shown.append(("TAGS", ""))
+    if KEYS_PROPERTY not in names:
+        shown.append((KEYS_PROPERTY, ""))
+    shown += [(MESSAGE_ID_PROPERTY, msg_id), ("CLUSTER", CLUSTER_NAME)]
+    if TAGS_PROPERTY not in names:
+        shown.append((TAGS_PROPERTY, ""))
     return shown
 
 
@@ -119,7 +125,7 @@ def message_keys(properties: Iterable[Property]) -> list[str]:
     """Every key of every `KEYS` entry (keys are separated by spaces), each once, in order."""
     keys: dict[str, None] = {}
     for name, value in properties:
-        if name == "KEYS":
+        if name == KEYS_PROPERTY:
             for key in value.split(" "):
                 if key:
                     keys[key] = None

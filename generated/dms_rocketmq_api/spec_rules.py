@@ -19,9 +19,12 @@ __all__ = [
     "ERRORS",
     "INSTANCE_ID_PATTERN",
     "KEYS_PATTERN",
+    "KEYS_PROPERTY",
     "KEY_MAX_LENGTH",
     "KEY_MIN_LENGTH",
     "MAX_CLOCK_SKEW_SECONDS",
+    "MAX_QUEUES_PER_TOPIC",
+    "MESSAGE_ID_PROPERTY",
     "OPERATIONS",
     "PROJECT_ID_PATTERN",
     "PROPERTY_NAMES",
@@ -32,6 +35,7 @@ __all__ = [
     "TAGS_MIN_LENGTH",
     "TAGS_PATTERN",
     "TAGS_PER_MESSAGE_MAX",
+    "TAGS_PROPERTY",
     "TOPIC_MAX_LENGTH",
     "TOPIC_MIN_LENGTH",
     "TOPIC_PATTERN",
@@ -164,6 +168,18 @@ PROPERTY_VALUE_MAX_LENGTH: int = 16384
 
 #: /components/schemas/SendMessageRequestBody/properties/property_list/maxContains
 TAGS_PER_MESSAGE_MAX: int = 1
+
+#: /components/schemas/SendMessagePropertiesReqEntity/allOf: then, when name is KEYS: the property holding the message's keys
+KEYS_PROPERTY: str = "KEYS"
+
+#: /components/schemas/SendMessagePropertiesReqEntity/allOf: then, when name is TAGS: the property holding the message's tag
+TAGS_PROPERTY: str = "TAGS"
+
+#: /components/schemas/SendMessagePropertiesRespEntity/properties/name/x-message-id-property: the property the broker adds, holding the msg_id
+MESSAGE_ID_PROPERTY: str = "UNIQ_KEY"
+
+#: /components/schemas/SendMessageResponse/properties/queue_id/x-max-queues-per-topic (a topic has at least one)
+MAX_QUEUES_PER_TOPIC: int = 50
 
 #: /components/schemas/SendMessagePropertiesReqEntity/allOf: then, when name is KEYS
 KEYS_PATTERN: str = "^[^\\s]{1,128}( [^\\s]{1,128})*$"

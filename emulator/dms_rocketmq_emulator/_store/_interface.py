@@ -10,12 +10,12 @@ from __future__ import annotations
 import abc
 from collections.abc import Iterable
 
+from dms_rocketmq_api.spec_rules import MESSAGE_ID_PROPERTY
+
 from dms_rocketmq_emulator._query import STORE_PORT, MessageQuery, body_crc, record_size, shown_properties
 from dms_rocketmq_emulator.models import MessageIdFactory, PendingMessage, StoredMessage, TopicLog, now_ms
 
 __all__ = ["DataDirInUseError", "Store", "StoreError"]
-
-_UNIQ_KEY = "UNIQ_KEY"
 
 
 class StoreError(RuntimeError):
@@ -94,7 +94,7 @@ class Store(abc.ABC):
         assert self._ids is not None
         msg_id = self._ids.next_id()
         self._seq += 1
-        properties = (*message.properties, (_UNIQ_KEY, msg_id))
+        properties = (*message.properties, (MESSAGE_ID_PROPERTY, msg_id))
         body = message.body.encode("utf-8")
         return StoredMessage(
             seq=self._seq,
