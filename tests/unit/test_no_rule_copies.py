@@ -19,9 +19,18 @@ from dms_rocketmq_api import spec_rules
 ROOT = Path(__file__).resolve().parents[2]
 SCANNED = ("wrapper", "emulator", "bench", "scripts")
 
+_REFERENCE_CORPUS = (
+    "the reference corpus keys its requests by the codes the facts file quotes: independent of the spec on purpose"
+)
+
 #: (file relative to the repository, literal) -> why it stays.
 ALLOWED: dict[tuple[str, str], str] = {
     ("bench/_report.py", "15 min"): "the machine's 15-minute load average, not the clock-skew limit",
+    ("scripts/build_reference_corpus.py", '"APIGW.0301"'): _REFERENCE_CORPUS,
+    ("scripts/build_reference_corpus.py", '"DMS.00400004"'): _REFERENCE_CORPUS,
+    ("scripts/build_reference_corpus.py", '"DMS.00400005"'): _REFERENCE_CORPUS,
+    ("scripts/build_reference_corpus.py", '"DMS.00404022"'): _REFERENCE_CORPUS,
+    ("wrapper/dms_rocketmq/_telemetry.py", '"rocketmq"'): "OpenTelemetry's messaging.system value, not the engine",
 }
 
 
