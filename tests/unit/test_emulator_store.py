@@ -374,11 +374,20 @@ def test_sends_queued_behind_a_failed_write_are_refused_until_placement_is_reloa
             "CREATE TRIGGER fail BEFORE INSERT ON messages WHEN NEW.body = 'boom'"
             " BEGIN SELECT RAISE(ABORT, 'simulated disk error'); END"
         )
+        taken = threading.Event()
+        write_batch = store._write_batch
+
+        def taking(*args: Any) -> tuple[bool, bool]:
+            taken.set()
+            return write_batch(*args)
+
+        store._write_batch = taking  # type: ignore[method-assign]
         await store.start()
         blocker = sqlite3.connect(store.path, isolation_level=None)
         blocker.execute("BEGIN IMMEDIATE")  # the writer's INSERT of the first batch waits for the lock
         first = [asyncio.create_task(store.append(PendingMessage("i", one, b, ()))) for b in ("a", "boom", "b")]
-        await asyncio.sleep(0.2)  # the writer has taken the first batch and waits on the lock
+        # The writer has taken the first batch (and waits on the lock inside it).
+        assert await asyncio.to_thread(taken.wait, 10)
         behind = [asyncio.create_task(store.append(PendingMessage("i", one, b, ()))) for b in ("c", "d")]
         for _ in range(3):
             await asyncio.sleep(0)
