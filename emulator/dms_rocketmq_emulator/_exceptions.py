@@ -22,6 +22,7 @@ from dms_rocketmq_api.spec_rules import BODY_MAX_LENGTH, ERRORS, REQUEST_MAX_BYT
 
 __all__ = [
     "FAULT_STATUSES",
+    "GATEWAY_REFUSED",
     "MAX_MESSAGE_BYTES",
     "MAX_REQUEST_BYTES",
     "BadRequestError",
@@ -54,6 +55,9 @@ __all__ = [
 
 #: The largest message body DMS takes, in UTF-8 bytes (the spec's limit on the body).
 MAX_MESSAGE_BYTES = BODY_MAX_LENGTH
+#: The gateway's code for a request it refuses before any operation sees it (the spec's PayloadTooLarge
+#: example; the spec's BadRequest says it answers malformed HTTP with the same code).
+GATEWAY_REFUSED = ERRORS["PayloadTooLarge.overLimit"][0]
 #: The largest request the API gateway reads; larger ones get 413 before they are read.
 MAX_REQUEST_BYTES = REQUEST_MAX_BYTES
 # What a refused signature's message starts with, before what was wrong: the gateway's own wording.
