@@ -88,6 +88,18 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="TOKEN",
         help="accept this X-Auth-Token; repeat for several (turns authentication on)",
     )
+    parser.add_argument(
+        "--console",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="serve the web console at /_emulator/console (default: only when listening on loopback)",
+    )
+    parser.add_argument(
+        "--console-actions",
+        action="store_true",
+        default=None,
+        help="let the console reset the emulator and arm faults (read-only without it)",
+    )
     parser.add_argument("--config", type=Path, metavar="FILE.toml", help="read settings from a TOML file")
     parser.add_argument(
         "--log-level",
@@ -102,7 +114,7 @@ def settings_from_args(args: argparse.Namespace) -> Settings:
     """Settings from parsed flags: flags over the TOML file over the defaults."""
     file: dict[str, Any] = load_toml(args.config) if args.config is not None else {}
     values: dict[str, Any] = {}
-    for key in ("host", "port", "project_id", "auto_create_topics"):
+    for key in ("host", "port", "project_id", "auto_create_topics", "console", "console_actions"):
         given = getattr(args, key)
         if given is not None:
             values[key] = given
@@ -171,6 +183,8 @@ def banner(app: EmulatorApp, endpoint: str) -> str:
     emulator; the last line sends a message. Secrets are never printed: with authentication on, the SK (or
     the token) is the user's to set.
     """
+    from ._console import console_line
+
     settings = app.settings
     lines = [
         f"# dms-rocketmq-emulator {__version__}: DMS for RocketMQ 'Send a message' and 'Querying messages' API",
@@ -191,6 +205,7 @@ def banner(app: EmulatorApp, endpoint: str) -> str:
     lines.append(
         f"#   control     {endpoint}/_emulator/health, /_emulator/messages, /_emulator/reset, /_emulator/faults"
     )
+    lines.append(f"#   console     {console_line(settings, endpoint)}")
     first = next(iter(app.registry.instances.values()))
     lines.append("# Paste the lines below into a shell to point dms-rocketmq and the Python client here:")
     lines.append(f"{ENDPOINT_BANNER}{endpoint}")
@@ -233,6 +248,20 @@ def uvicorn_options(log_level: str) -> dict[str, Any]:
         "server_header": False,
         "date_header": False,
     }
+
+
+def _server(config: Any, app: EmulatorApp) -> Any:
+    """A uvicorn server that ends the console's live tails as it starts to stop."""
+    import uvicorn
+
+    class Server(uvicorn.Server):
+        async def shutdown(self, sockets: list[socket.socket] | None = None) -> None:
+            # A live tail never ends by itself, and uvicorn's graceful stop waits for every open response:
+            # without this, one console tab left open would keep Ctrl-C and SIGTERM from ever finishing.
+            app.console.close_streams()
+            await super().shutdown(sockets)
+
+    return Server(config)
 
 
 def _stopped_gracefully(signum: int, frame: object) -> None:
@@ -282,7 +311,7 @@ def main(argv: list[str] | None = None) -> int:
         return 1
     logging.basicConfig(level=args.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     config = uvicorn.Config(app, **uvicorn_options(args.log_level))
-    server = uvicorn.Server(config)
+    server = _server(config, app)
     # uvicorn handles SIGINT/SIGTERM: it stops accepting, lets in-flight sends finish (their commits
     # included), then the lifespan closes the store after its last batch. Afterwards it raises the signal
     # again for the handler that was there before; these no-op handlers make that graceful stop exit 0.
