@@ -9,7 +9,7 @@ VENV_STAMP := $(VENV)/.installed
 NODE_STAMP := node_modules/.installed
 export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 
-.PHONY: help venv demo test lint lint-spec generate check-generated check-wheel docs pytest lock bench contract contract-deep soak mutate figures chromium screenshots
+.PHONY: help venv demo test lint lint-spec generate check-generated check-wheel docs pytest lock bench contract contract-deep drift soak mutate figures chromium screenshots
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-16s %s\n", $$1, $$2}'
@@ -35,7 +35,7 @@ chromium: ## Install Debian's Chromium for the browser tests, unless it is on PA
 demo: $(VENV_STAMP) ## Start the emulator, send a real message through the wrapper and the CLI, stop
 	$(PY) scripts/demo.py
 
-test: lint-spec check-generated lint pytest check-wheel ## Everything CI checks
+test: lint-spec check-generated lint pytest drift check-wheel ## Everything CI checks
 	@echo "make test: all checks passed"
 
 lint-spec: $(VENV_STAMP) $(NODE_STAMP) ## openapi-spec-validator, Spectral (spectral:oas) and Redocly: zero problems
@@ -61,6 +61,9 @@ contract: $(VENV_STAMP) $(NODE_STAMP) ## schemathesis contract suite (fixed seed
 contract-deep: $(VENV_STAMP) $(NODE_STAMP) ## Longer contract run: 2000 examples, a new random seed each time (minutes)
 	DMS_CONTRACT_MAX_EXAMPLES=$${DMS_CONTRACT_MAX_EXAMPLES:-2000} DMS_CONTRACT_SEED=$${DMS_CONTRACT_SEED:-random} \
 	  $(PY) -m pytest -o timeout=0 tests/contract/test_send_message_contract.py
+
+drift: $(VENV_STAMP) ## Replay the reference corpus (the API reference's documented answers) against the emulator; fails on a new divergence
+	$(PY) -m dms_rocketmq_emulator drift tests/contract/corpus/reference.har --known tests/contract/known-differences.toml
 
 check-wheel: $(VENV_STAMP) ## Build the wheel, install it in a new venv, import it, run both console scripts
 	scripts/check_wheel.sh

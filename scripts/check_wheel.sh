@@ -19,7 +19,7 @@ echo "sdist: LICENSE, docs/, README.md and openapi.yaml ship"
 python3 -m venv "$work/venv"
 # The same versions as the development environment, so this step needs no new downloads.
 "$here/.venv/bin/pip" freeze --exclude-editable | grep -v '^-e' >"$work/constraints.txt"
-"$work/venv/bin/pip" install -q -c "$work/constraints.txt" "$wheel[emulator,cli]" >"$work/pip.log" 2>&1 \
+"$work/venv/bin/pip" install -q -c "$work/constraints.txt" "$wheel[emulator,cli,otel]" >"$work/pip.log" 2>&1 \
   || { cat "$work/pip.log"; exit 1; }
 cd "$work"
 "$work/venv/bin/python" - <<'PY'
@@ -47,6 +47,9 @@ files = {str(path) for path in importlib.metadata.files("dms-rocketmq") or ()}
 assert any(name.endswith(".dist-info/licenses/LICENSE") for name in files), "LICENSE is not in the wheel"
 assert "Apache License" in importlib.metadata.distribution("dms-rocketmq").read_text("licenses/LICENSE")
 print("wheel: the three packages import from site-packages; openapi.yaml, the console, docs/ and LICENSE ship")
+(instrumentor,) = importlib.metadata.entry_points(group="opentelemetry_instrumentor", name="dms_rocketmq")
+assert instrumentor.load().__name__ == "DmsRocketMQInstrumentor", instrumentor
+print("wheel: the otel extra installs; opentelemetry-instrument finds DmsRocketMQInstrumentor")
 PY
 "$work/venv/bin/dms-rocketmq" --help >/dev/null
 "$work/venv/bin/dms-rocketmq-emulator" --help >/dev/null

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 
 import pytest
 from _contract_suite import build_schema, reproduce_hint
-from _contract_target import Target, target_from_env
+from _contract_target import EMULATOR_TLS, Target, network_from_env, target_from_env
+from _recorder import RECORDER
 from dms_rocketmq_emulator.pytest_plugin import start_emulator
 from schemathesis.specs.openapi.schemas import OpenApiSchema
 
@@ -21,6 +23,18 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     for item in items:
         if "tests/contract/" in item.nodeid:
             item.add_marker(pytest.mark.contract)
+
+
+def pytest_sessionfinish(session: pytest.Session) -> None:
+    """The run's transcript is written when the run ends, whatever its outcome."""
+    RECORDER.write()
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    """The transcript's path, at the end of the run's report."""
+    if RECORDER.written is not None:
+        count = len(RECORDER.entries)
+        terminalreporter.write_line(f"contract transcript: {RECORDER.written} ({count} exchanges, HAR 1.2)")
 
 
 CONTRACT_TOPIC = "orders"
@@ -38,7 +52,11 @@ def contract_target() -> Iterator[Target]:
     if configured is not None:
         yield configured
         return
-    emulator = start_emulator(memory=True, auth=True, topics=(CONTRACT_TOPIC,))
+    tls = os.environ.get(EMULATOR_TLS, "").strip() == "1"
+    emulator = start_emulator(memory=True, auth=True, topics=(CONTRACT_TOPIC,), tls=tls)
+    network = network_from_env()
+    if emulator.ca_file is not None and network["verify"] is True:
+        network["verify"] = str(emulator.ca_file)
     try:
         yield Target(
             url=emulator.url,
@@ -49,6 +67,7 @@ def contract_target() -> Iterator[Target]:
             ak=emulator.ak,
             sk=emulator.sk,
             token=emulator.token,
+            **network,
         )
     finally:
         emulator.close()
