@@ -791,3 +791,83 @@ def test_a_store_not_started_refuses_work_and_closes_cleanly(tmp_path: Path) -> 
     with pytest.raises(StoreError, match="cannot be used"):
         failed.open()
     asyncio.run(failed.close())
+
+
+# -- the public accessors: queue offsets and observers --------------------------------------------------------
+
+
+def test_queue_offsets_follow_placement_across_a_reopen_and_a_reset(tmp_path: Path) -> None:
+    """Per queue: min offset 0, max offset the next message's, count their difference; the same in both
+    stores, after a reopen (durable) and empty after a reset."""
+    expected = [(0, 0, 3, 3), (1, 0, 2, 2), (2, 0, 2, 2)]
+
+    async def fill(store: Store) -> list[tuple[int, int, int, int]]:
+        for n in range(7):
+            await _send(store, ("i1", ORDERS, f"o{n}", ()))
+        await _send(store, ("i2", ORDERS, "other instance", ()))
+        assert store.queue_offsets("i1", "events") == []
+        return [(q.queue_id, q.min_offset, q.max_offset, q.messages) for q in store.queue_offsets("i1", "orders")]
+
+    for store in _stores(tmp_path):
+        assert _run(store, fill) == expected
+
+    async def reopened(store: Store) -> list[tuple[int, int, int, int]]:
+        offsets = [(q.queue_id, q.min_offset, q.max_offset, q.messages) for q in store.queue_offsets("i1", "orders")]
+        await store.reset()
+        assert store.queue_offsets("i1", "orders") == []
+        return offsets
+
+    assert _run(DurableStore(tmp_path / "data"), reopened) == expected
+
+
+def test_observers_get_every_kept_message_in_order_on_the_loop_thread(store: Store) -> None:
+    """Sends and loads reach every observer once kept, on the event loop's thread; an observer that fails
+    does not fail the send; after unsubscribe nothing more arrives."""
+    seen: list[tuple[StoredMessage, bool]] = []
+    other: list[StoredMessage] = []
+
+    def failing(message: StoredMessage) -> None:
+        raise RuntimeError("observer bug")
+
+    async def work(store: Store) -> list[StoredMessage]:
+        loop_thread = threading.get_ident()
+        before = await _send(store, ("i1", ORDERS, "before", ()))
+        store.subscribe(lambda m: seen.append((m, threading.get_ident() == loop_thread)))
+        store.subscribe(failing)
+        store.subscribe(other.append)
+        assert store.subscribers == 3
+        sent = await _send(store, ("i1", ORDERS, "a", ()), ("i2", EVENTS, "b", ()))
+        await store.load([PendingMessage("i1", ORDERS, f"l{n}", ()) for n in range(3)])
+        store.unsubscribe(other.append)
+        store.unsubscribe(failing)
+        store.unsubscribe(failing)  # unknown now: ignored
+        assert store.subscribers == 1
+        after = await _send(store, ("i1", ORDERS, "c", ()))
+        _, everything = await store.messages(None, None, 100, 0)
+        assert before[0] not in [m for m, _ in seen]
+        assert after[0] in [m for m, _ in seen]
+        assert sent == everything[1:3]
+        return everything
+
+    everything = _run(store, work)
+    assert [m for m, _ in seen] == everything[1:]
+    assert all(on_loop for _, on_loop in seen)
+    assert other == everything[1:6]
+
+
+def test_a_durable_observer_sees_only_committed_messages(tmp_path: Path) -> None:
+    """When the durable store calls an observer, the message is on disk: another connection reads it."""
+    store = DurableStore(tmp_path / "data")
+    found: list[int] = []
+
+    def observer(message: StoredMessage) -> None:
+        with sqlite_connect(store.path) as db:
+            found.append(db.execute("SELECT COUNT(*) FROM messages WHERE msg_id = ?", (message.msg_id,)).fetchone()[0])
+
+    async def work(store: Store) -> None:
+        store.subscribe(observer)
+        await _send(store, *[("i1", ORDERS, str(n), ()) for n in range(5)])
+        await store.load([PendingMessage("i1", ORDERS, "l", ())])
+
+    _run(store, work)
+    assert found == [1] * 6

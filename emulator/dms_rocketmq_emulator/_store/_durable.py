@@ -21,8 +21,8 @@ from dms_rocketmq_emulator._query import MessageQuery
 from dms_rocketmq_emulator.models import MessageIdFactory, PendingMessage, StoredMessage
 
 from ._interface import DataDirInUseError, Store, StoreError
-from ._queries import _query_sql
-from ._schema import _COLUMNS, _SCHEMA, _key_rows, _message, _migrate, _placement_state, _row
+from ._queries import _run_query
+from ._schema import _COLUMNS, _SCHEMA, Placement, _key_rows, _message, _migrate, _placement_state, _row
 from ._writer import _APPEND, _LOAD, _RESYNC, _SQL, _STOP, GroupCommitWriter, _Item
 
 __all__ = ["DurableStore"]
@@ -45,6 +45,10 @@ class DurableStore(GroupCommitWriter, Store):
         self._db: sqlite3.Connection | None = None
         self._lock_file: Any = None
         self._restored_topics: list[tuple[str, str, int]] = []
+        # The last position (`topic_pos`) given in each topic, placed with the message on the event loop.
+        self._positions: dict[tuple[str, str], int] = {}
+        # Topics and queues whose positions have holes (rows deleted by hand): read row by row.
+        self._holes: frozenset[tuple[Any, ...]] = frozenset()
         self._persisted_topics: set[tuple[str, str]] = set()
         # Set while placement waits for the writer (after a failed write, during a reset): sends wait on it.
         self._barrier: asyncio.Event | None = None
@@ -99,7 +103,7 @@ class DurableStore(GroupCommitWriter, Store):
         generation = ((row[0] + 1) if row else secrets.randbits(31)) & 0xFFFFFFFF
         db.execute("INSERT OR REPLACE INTO meta (key, value) VALUES ('generation', ?)", (generation,))
         self._ids = MessageIdFactory(generation, ip=self._ip, on_new_month=self._next_generation)
-        self._logs, self._seq = _placement_state(db)
+        self._adopt(_placement_state(db))
         self._last_ms = db.execute("SELECT COALESCE(MAX(stored_at_ms), 0) FROM messages").fetchone()[0]
         self._restored_topics = [
             (instance_id, name, queues)
@@ -115,6 +119,10 @@ class DurableStore(GroupCommitWriter, Store):
             (_SQL, ("INSERT OR REPLACE INTO meta (key, value) VALUES ('generation', ?)", (generation,)), None)
         )
         return generation
+
+    def _adopt(self, placement: Placement) -> None:
+        self._logs, self._seq, self._positions = placement.logs, placement.seq, placement.positions
+        self._holes = placement.holes
 
     def restored_topics(self) -> list[tuple[str, str, int]]:
         return list(self._restored_topics)
@@ -155,11 +163,19 @@ class DurableStore(GroupCommitWriter, Store):
             )
         stored = self._place(message, self._now())
         try:
-            await self._submit(_APPEND, (_row(stored), _key_rows(stored)))
+            await self._submit(_APPEND, (_row(stored, self._position(stored)), _key_rows(stored)))
         except StoreError:
             self._resync()
             raise
+        if self._observers:
+            self._notify((stored,))
         return stored
+
+    def _position(self, stored: StoredMessage) -> int:
+        """The next position in `stored`'s topic (called once per message, in placement order)."""
+        key = (stored.instance_id, stored.topic)
+        position = self._positions[key] = self._positions.get(key, 0) + 1
+        return position
 
     def _resync(self) -> None:
         """After a failed write: hold new sends until placement is reloaded from what is on disk."""
@@ -170,7 +186,7 @@ class DurableStore(GroupCommitWriter, Store):
 
         def reloaded(future: asyncio.Future[Any]) -> None:
             if not future.cancelled() and future.exception() is None:
-                self._logs, self._seq = future.result()
+                self._adopt(future.result())
             self._barrier = None
             barrier.set()
 
@@ -181,15 +197,21 @@ class DurableStore(GroupCommitWriter, Store):
             await self._barrier.wait()
         rows: list[tuple[Any, ...]] = []
         keys: list[tuple[str, str, str, int]] = []
+        # Kept for the observers only when there are some (a load may hold a million messages).
+        kept: list[StoredMessage] | None = [] if self._observers else None
         for message in messages:
             stored = self._place(message, self._now())
-            rows.append(_row(stored))
+            rows.append(_row(stored, self._position(stored)))
             keys += _key_rows(stored)
+            if kept is not None:
+                kept.append(stored)
         try:
             await self._submit(_LOAD, (rows, keys))
         except StoreError:
             self._resync()
             raise
+        if kept and self._observers:
+            self._notify(kept)
         return len(rows)
 
     async def reset(self) -> None:
@@ -199,6 +221,8 @@ class DurableStore(GroupCommitWriter, Store):
         try:
             await self._submit(_SQL, (("DELETE FROM message_keys", "DELETE FROM messages"), ()))
             self._logs.clear()
+            self._positions.clear()
+            self._holes = frozenset()
         finally:
             self._barrier = None
             barrier.set()
@@ -254,8 +278,6 @@ class DurableStore(GroupCommitWriter, Store):
         return await asyncio.to_thread(self._run_query, query)
 
     def _run_query(self, query: MessageQuery) -> tuple[int, list[StoredMessage]]:
-        source, args = _query_sql(query)
-        columns = ", ".join(f"m.{name.strip()}" for name in _COLUMNS.split(","))
         with self._reader_lock:
             if self._closed:
                 raise StoreError("the store is closed")
@@ -265,11 +287,7 @@ class DurableStore(GroupCommitWriter, Store):
                 # One read transaction: the count and the page see the same commits.
                 self._reader.execute("BEGIN")
                 try:
-                    total = self._reader.execute(f"SELECT COUNT(*) {source}", args).fetchone()[0]
-                    rows = self._reader.execute(
-                        f"SELECT {columns} {source} ORDER BY m.stored_at_ms, m.seq LIMIT ? OFFSET ?",
-                        [*args, query.limit, query.offset],
-                    ).fetchall()
+                    total, rows = _run_query(self._reader, query, self._holes)
                 finally:
                     self._reader.execute("COMMIT")
             except sqlite3.Error as exc:

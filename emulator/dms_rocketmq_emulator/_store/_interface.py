@@ -8,14 +8,21 @@ keep what it places.
 from __future__ import annotations
 
 import abc
-from collections.abc import Iterable
+import dataclasses
+import logging
+from collections.abc import Callable, Iterable
 
 from dms_rocketmq_api.spec_rules import MESSAGE_ID_PROPERTY
 
 from dms_rocketmq_emulator._query import STORE_PORT, MessageQuery, body_crc, record_size, shown_properties
 from dms_rocketmq_emulator.models import MessageIdFactory, PendingMessage, StoredMessage, TopicLog, now_ms
 
-__all__ = ["DataDirInUseError", "Store", "StoreError"]
+__all__ = ["DataDirInUseError", "MessageObserver", "QueueOffsets", "Store", "StoreError"]
+
+logger = logging.getLogger("dms_rocketmq_emulator.store")
+
+#: Called with each message the store has kept (see `Store.subscribe`).
+MessageObserver = Callable[[StoredMessage], object]
 
 
 class StoreError(RuntimeError):
@@ -24,6 +31,21 @@ class StoreError(RuntimeError):
 
 class DataDirInUseError(StoreError):
     """Another emulator process uses this data directory."""
+
+
+@dataclasses.dataclass(frozen=True)
+class QueueOffsets:
+    """One queue of a topic as RocketMQ shows it: `max_offset` is the offset its next message gets, `min_offset`
+    the first one still kept (the emulator deletes nothing but on reset, which starts every queue again at 0)."""
+
+    queue_id: int
+    min_offset: int
+    max_offset: int
+
+    @property
+    def messages(self) -> int:
+        """Messages kept in the queue."""
+        return self.max_offset - self.min_offset
 
 
 class Store(abc.ABC):
@@ -42,6 +64,9 @@ class Store(abc.ABC):
         self._last_ms = 0
         #: Why the store can keep nothing any more (its writer failed), or None while it works.
         self.broken: str | None = None
+        # A tuple, so that a send checks "anyone watching?" with one truth test and observers may unsubscribe
+        # while being called.
+        self._observers: tuple[MessageObserver, ...] = ()
 
     def open(self) -> None:  # noqa: B027 - most stores have nothing to open
         """Open the store and restore its state before serving (errors show here, not mid-start-up)."""
@@ -75,6 +100,48 @@ class Store(abc.ABC):
     @abc.abstractmethod
     async def reset(self) -> None:
         """Forget every message, offset and round-robin position."""
+
+    def queue_offsets(self, instance_id: str, topic: str) -> list[QueueOffsets]:
+        """Each queue of `topic` that has been placed to (queue ids from 0), without reading a message.
+
+        The offsets come from the placement state both stores keep for sends (`models.TopicLog`, restored
+        from disk at start); a send is counted once placed, which in the durable store is a moment before its
+        commit. Empty for a topic nothing was sent to.
+        """
+        log = self._logs.get((instance_id, topic))
+        if log is None:
+            return []
+        return [QueueOffsets(queue_id, 0, offset) for queue_id, offset in enumerate(log.next_offsets)]
+
+    def subscribe(self, observer: MessageObserver) -> None:
+        """Call `observer` with every message kept from now on, in store order, until `unsubscribe`.
+
+        It is called on the event loop's thread once the message is kept (in the durable store: committed,
+        as the send's answer is), before the send is answered; it must not block. An observer that raises is
+        logged and the send goes on. While nobody subscribes, a send pays nothing for this.
+        """
+        self._observers = (*self._observers, observer)
+
+    def unsubscribe(self, observer: MessageObserver) -> None:
+        """Stop calling `observer` (subscribed twice, it is called once less); unknown observers are ignored."""
+        observers = list(self._observers)
+        if observer in observers:
+            observers.remove(observer)
+            self._observers = tuple(observers)
+
+    @property
+    def subscribers(self) -> int:
+        """How many observers are subscribed."""
+        return len(self._observers)
+
+    def _notify(self, messages: Iterable[StoredMessage]) -> None:
+        """Hand kept `messages` to every observer (call only when `self._observers` is not empty)."""
+        for message in messages:
+            for observer in self._observers:
+                try:
+                    observer(message)
+                except Exception:
+                    logger.exception("a store observer failed; the message is kept all the same")
 
     def restored_topics(self) -> list[tuple[str, str, int]]:
         """Topics a previous run created on demand: (instance_id, name, queues)."""

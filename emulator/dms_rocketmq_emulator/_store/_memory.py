@@ -30,6 +30,7 @@ class MemoryStore(Store):
         self._by_msg_id: dict[str, StoredMessage] = {}
         self._by_topic: dict[tuple[str, str], list[StoredMessage]] = {}
         self._by_key: dict[tuple[str, str, str], list[StoredMessage]] = {}
+        self._by_queue: dict[tuple[str, str, int], list[StoredMessage]] = {}
 
     async def start(self) -> None:
         self._ids = MessageIdFactory(secrets.randbits(32), ip=self._ip, on_new_month=self._next_generation)
@@ -44,14 +45,19 @@ class MemoryStore(Store):
     async def append(self, message: PendingMessage) -> StoredMessage:
         stored = self._place(message, self._now())
         self._keep(stored)
+        if self._observers:
+            self._notify((stored,))
         return stored
 
     async def load(self, messages: Iterable[PendingMessage]) -> int:
-        count = 0
+        kept: list[StoredMessage] = []
         for message in messages:
-            self._keep(self._place(message, self._now()))
-            count += 1
-        return count
+            stored = self._place(message, self._now())
+            self._keep(stored)
+            kept.append(stored)
+        if self._observers:
+            self._notify(kept)
+        return len(kept)
 
     def _keep(self, stored: StoredMessage) -> None:
         self._messages.append(stored)
@@ -62,6 +68,7 @@ class MemoryStore(Store):
             self._by_topic[topic] = [stored]
         else:
             found.append(stored)
+        self._by_queue.setdefault((*topic, stored.queue_id), []).append(stored)
         for key in message_keys(stored.properties):
             self._by_key.setdefault((*topic, key), []).append(stored)
 
@@ -72,6 +79,8 @@ class MemoryStore(Store):
             return len(matches), matches[query.offset : query.offset + query.limit]
         if query.key is not None:
             candidates = self._by_key.get((query.instance_id, query.topic, query.key), [])
+        elif query.queue_id is not None:
+            candidates = self._by_queue.get((query.instance_id, query.topic, query.queue_id), [])
         else:
             candidates = self._by_topic.get((query.instance_id, query.topic), [])
         low, high = 0, len(candidates)
@@ -79,7 +88,7 @@ class MemoryStore(Store):
             low = bisect.bisect_left(candidates, query.start_ms, key=_stored_at)
         if query.end_ms is not None:
             high = bisect.bisect_right(candidates, query.end_ms, key=_stored_at)
-        if query.queue_id is not None:
+        if query.key is not None and query.queue_id is not None:
             matches = [m for m in candidates[low:high] if m.queue_id == query.queue_id]
             return len(matches), matches[query.offset : query.offset + query.limit]
         start = low + query.offset
@@ -100,4 +109,5 @@ class MemoryStore(Store):
         self._by_msg_id.clear()
         self._by_topic.clear()
         self._by_key.clear()
+        self._by_queue.clear()
         self._logs.clear()

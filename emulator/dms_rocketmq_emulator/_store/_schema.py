@@ -8,6 +8,7 @@ back, from the rows alone, where the next message of each topic goes.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import json
 import sqlite3
 from typing import Any
@@ -31,7 +32,7 @@ CREATE INDEX IF NOT EXISTS messages_by_topic ON messages (topic, seq);
 """
 
 #: The schema version `_migrate` brings a database to (PRAGMA user_version; 0: before queries existed).
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 # Version 1: what a query shows of a stored message, and the query indexes.
 _NEW_COLUMNS = (
     ("born_at_ms", "INTEGER NOT NULL DEFAULT 0"),
@@ -47,10 +48,22 @@ CREATE TABLE IF NOT EXISTS message_keys (
 CREATE INDEX IF NOT EXISTS messages_by_msg_id ON messages (msg_id);
 CREATE INDEX IF NOT EXISTS messages_by_time ON messages (topic, stored_at_ms);
 """
+# Version 2: each message's position in its topic (1, 2, 3, ... in store order), so that a time range is
+# found by bisection and paged by position (`_queries.py`); the index by queue offset does the same within
+# a queue. Both carry the store time, so bisection reads the index alone. They replace the index by time.
+_POSITION_SCHEMA = """
+ALTER TABLE messages ADD COLUMN topic_pos INTEGER NOT NULL DEFAULT 0;
+UPDATE messages SET topic_pos = numbered.pos FROM (
+    SELECT seq, ROW_NUMBER() OVER (PARTITION BY instance_id, topic ORDER BY stored_at_ms, seq) AS pos FROM messages
+) AS numbered WHERE messages.seq = numbered.seq;
+DROP INDEX IF EXISTS messages_by_time;
+CREATE INDEX messages_by_position ON messages (instance_id, topic, topic_pos, stored_at_ms);
+CREATE INDEX messages_by_queue ON messages (instance_id, topic, queue_id, queue_offset, stored_at_ms);
+"""
 
 _COLUMNS = (
     "seq, instance_id, topic, queue_id, queue_offset, msg_id, body, properties, stored_at_ms,"
-    " born_at_ms, born_host, store_host, body_crc, store_size"
+    " born_at_ms, born_host, store_host, body_crc, store_size, topic_pos"
 )
 _WIDTH = _COLUMNS.count(",") + 1
 _INSERT_KEYS = "INSERT OR IGNORE INTO message_keys (instance_id, topic, key, seq) VALUES "
@@ -60,7 +73,8 @@ _PARAMETERS = 32766 if sqlite3.sqlite_version_info >= (3, 32, 0) else 999
 _KEYS_PER_STATEMENT = _PARAMETERS // 4
 
 
-def _row(m: StoredMessage) -> tuple[Any, ...]:
+def _row(m: StoredMessage, position: int) -> tuple[Any, ...]:
+    """The row `m` is kept as, `position` its place in its topic (from 1)."""
     return (
         m.seq,
         m.instance_id,
@@ -76,6 +90,7 @@ def _row(m: StoredMessage) -> tuple[Any, ...]:
         m.store_host,
         m.body_crc,
         m.store_size,
+        position,
     )
 
 
@@ -84,7 +99,7 @@ def _key_rows(m: StoredMessage) -> list[tuple[str, str, str, int]]:
 
 
 def _message(row: tuple[Any, ...]) -> StoredMessage:
-    """A row of `SELECT {_COLUMNS}` as a StoredMessage."""
+    """A row of `SELECT {_COLUMNS}` as a StoredMessage (the position is the store's, not the message's)."""
     return StoredMessage(
         seq=row[0],
         instance_id=row[1],
@@ -123,19 +138,27 @@ def _migrate(db: sqlite3.Connection, store_host: str) -> None:
         return
     db.execute("BEGIN IMMEDIATE")
     try:
-        present = {row[1] for row in db.execute("PRAGMA table_info(messages)")}
-        for name, declaration in _NEW_COLUMNS:
-            if name not in present:
-                db.execute(f"ALTER TABLE messages ADD COLUMN {name} {declaration}")
-        for statement in _QUERY_SCHEMA.strip().split(";"):
-            if statement.strip():
-                db.execute(statement)
-        _backfill(db, store_host)
+        if version < 1:
+            present = {row[1] for row in db.execute("PRAGMA table_info(messages)")}
+            for name, declaration in _NEW_COLUMNS:
+                if name not in present:
+                    db.execute(f"ALTER TABLE messages ADD COLUMN {name} {declaration}")
+            _execute_script(db, _QUERY_SCHEMA)
+            _backfill(db, store_host)
+        if version < 2:
+            _execute_script(db, _POSITION_SCHEMA)
         db.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
         db.execute("COMMIT")
     except BaseException:
         _rollback(db)
         raise
+
+
+def _execute_script(db: sqlite3.Connection, script: str) -> None:
+    """Run `script`'s statements inside the open transaction (`executescript` would commit it)."""
+    for statement in script.strip().split(";\n"):
+        if statement.strip():
+            db.execute(statement)
 
 
 def _backfill(db: sqlite3.Connection, store_host: str) -> None:
@@ -166,13 +189,34 @@ def _backfill(db: sqlite3.Connection, store_host: str) -> None:
         last = rows[-1][0]
 
 
-def _placement_state(db: sqlite3.Connection) -> tuple[dict[tuple[str, str], TopicLog], int]:
-    """Rebuild every topic's placement (next offset per queue, next queue) and the last seq from the rows."""
+@dataclasses.dataclass
+class Placement:
+    """What the durable store reads back from its rows to place the next messages."""
+
+    #: Each topic's placement (next offset per queue, next queue).
+    logs: dict[tuple[str, str], TopicLog]
+    #: The last seq given.
+    seq: int
+    #: Each topic's last position (`topic_pos`).
+    positions: dict[tuple[str, str], int]
+    #: The topics (instance_id, topic) and queues (instance_id, topic, queue_id) whose positions have holes
+    #: (rows deleted by hand): their range queries read row by row (`_queries.py`).
+    holes: frozenset[tuple[Any, ...]]
+
+
+def _placement_state(db: sqlite3.Connection) -> Placement:
+    """Read the placement state back from the rows (one pass over the queue index, a few lookups a topic)."""
     offsets: dict[tuple[str, str], dict[int, int]] = {}
-    for instance_id, topic, queue_id, last in db.execute(
-        "SELECT instance_id, topic, queue_id, MAX(queue_offset) FROM messages GROUP BY instance_id, topic, queue_id"
+    counts: dict[tuple[str, str], int] = {}
+    holes: set[tuple[Any, ...]] = set()
+    for instance_id, topic, queue_id, first, last, count in db.execute(
+        "SELECT instance_id, topic, queue_id, MIN(queue_offset), MAX(queue_offset), COUNT(*) FROM messages"
+        " GROUP BY instance_id, topic, queue_id"
     ):
         offsets.setdefault((instance_id, topic), {})[queue_id] = last + 1
+        counts[(instance_id, topic)] = counts.get((instance_id, topic), 0) + count
+        if last - first + 1 != count:
+            holes.add((instance_id, topic, queue_id))
     logs: dict[tuple[str, str], TopicLog] = {}
     for key, per_queue in offsets.items():
         width = max(per_queue) + 1
@@ -184,4 +228,11 @@ def _placement_state(db: sqlite3.Connection) -> tuple[dict[tuple[str, str], Topi
     ):
         logs[(instance_id, topic)].next_queue = queue_id + 1
     seq = db.execute("SELECT COALESCE(MAX(seq), 0) FROM messages").fetchone()[0]
-    return logs, seq
+    positions: dict[tuple[str, str], int] = {}
+    for key in logs:
+        where = "FROM messages WHERE instance_id = ? AND topic = ?"
+        first = db.execute(f"SELECT MIN(topic_pos) {where}", key).fetchone()[0]
+        positions[key] = db.execute(f"SELECT MAX(topic_pos) {where}", key).fetchone()[0]
+        if positions[key] - first + 1 != counts[key]:
+            holes.add(key)
+    return Placement(logs, seq, positions, frozenset(holes))
