@@ -26,8 +26,8 @@ goes out with what one `Network` decided, whichever HTTP library carries it. A s
   HTTP code does the same: `network.failure(...)`, then `network.tls_port_error()` if `speaks_tls()`. A
   CONNECT answered with a status other than 2xx is `network.proxy_refused(status, reason)`.
 
-This module imports only the standard library, httpx and the wrapper's exceptions at import time (aiohttp
-and truststore when first needed), so that a sender can use it on its own.
+This module imports only the standard library, httpx, the wrapper's exceptions and its argument checks
+(`_config`) at import time (aiohttp and truststore when first needed), so that a sender can use it on its own.
 """
 
 from __future__ import annotations
@@ -44,6 +44,7 @@ from urllib.parse import unquote, urlsplit
 
 import httpx
 
+from ._config import check_connections
 from ._exceptions import APIConnectionError, APITimeoutError, CertificateError, ConfigurationError, ProxyError, TLSError
 
 __all__ = [
@@ -254,8 +255,7 @@ class Network:
         max_connections: int,
         environ: Mapping[str, str] | None = None,
     ) -> None:
-        if not isinstance(max_connections, int) or isinstance(max_connections, bool) or max_connections < 1:
-            raise ConfigurationError(f"max_connections must be a whole number >= 1, got {max_connections!r}.")
+        check_connections(max_connections)
         source: Mapping[str, str] = os.environ if environ is None else environ
         self.endpoint = endpoint
         self.timeout = timeout
