@@ -43,6 +43,7 @@ from _contenders import (
 from _measure import Row, Workload
 from _report import markdown, report, results_json, summary
 from _servers import commits, start_emulator, start_minimal
+from _sync_rows import sequential_stdlib, sequential_wrapper_generated_path
 from dms_rocketmq_emulator import EmulatorProcess
 
 BENCH_DIR = Path(__file__).resolve().parent
@@ -180,6 +181,16 @@ def main(argv: Sequence[str] | None = None) -> int:
         ],
     }
     extra = {
+        "sequential": [
+            Row("stdlib", "standard library (http.client), signed", sequential_stdlib, "minimal", args.sequential),
+            Row(
+                "wrapper_generated_path",
+                "wrapper Client, generated path",
+                sequential_wrapper_generated_path,
+                "minimal",
+                args.sequential,
+            ),
+        ],
         "bulk": [
             Row(
                 "httpx_default_pool",
@@ -195,11 +206,12 @@ def main(argv: Sequence[str] | None = None) -> int:
                 "minimal",
                 args.bulk,
             ),
-        ]
+        ],
     }
     for section in ("sequential", "bulk"):
         sections[section][0].unavailable = no_wrapper
     extra["bulk"][1].unavailable = no_wrapper
+    extra["sequential"][1].unavailable = no_wrapper
     for row in sections["server"][1:]:
         row.unavailable = no_emulator
     chosen = [section for section in args.only or list(sections) if section in sections]
