@@ -116,9 +116,9 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument("--output", type=Path, help="where to write the JSON (default bench/results.json)")
     parser.add_argument(
         "--only",
-        choices=["sequential", "bulk", "server", "bulk_cli"],
+        choices=["sequential", "bulk", "server", "bulk_cli", "tls"],
         action="append",
-        help="run only these sections (bulk_cli: bench/bulk_cli.py)",
+        help="run only these sections (bulk_cli: bench/bulk_cli.py; tls: bench/tls.py)",
     )
     parser.add_argument(
         "--markdown",
@@ -246,6 +246,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         args.output.write_text(json.dumps(document, indent=2, ensure_ascii=False) + "\n")
         print(f"\nwrote {args.output.relative_to(ROOT) if args.output.is_relative_to(ROOT) else args.output}")
         query_bench.main([*(["--quick"] if args.quick else []), "--output", str(args.output)])
+    if not args.only or "tls" in args.only:
+        import tls  # bench/tls.py: sections sequential_tls and bulk_tls, over HTTPS
+
+        tls.main([*(["--quick"] if args.quick else []), "--output", str(args.output)])
     return 0
 
 

@@ -8,6 +8,7 @@ import shlex
 import signal
 import socket
 import sys
+import tempfile
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -89,6 +90,20 @@ def build_parser() -> argparse.ArgumentParser:
         help="accept this X-Auth-Token; repeat for several (turns authentication on)",
     )
     parser.add_argument("--config", type=Path, metavar="FILE.toml", help="read settings from a TOML file")
+    tls = parser.add_argument_group("HTTPS (docs/emulator.md, HTTPS)")
+    tls.add_argument(
+        "--tls",
+        action="store_true",
+        help="serve https:// with a certificate for localhost and 127.0.0.1 from a local CA made at start",
+    )
+    tls.add_argument(
+        "--tls-dir",
+        type=Path,
+        metavar="DIR",
+        help="keep the local CA here and reuse it on the next start (default: a temporary folder)",
+    )
+    tls.add_argument("--tls-cert", type=Path, metavar="FILE.pem", help="serve https:// with this certificate")
+    tls.add_argument("--tls-key", type=Path, metavar="FILE.pem", help="the private key of --tls-cert")
     parser.add_argument(
         "--log-level",
         default="warning",
@@ -159,11 +174,13 @@ _ENV_INSTANCE_ID = "DMS_ROCKETMQ_INSTANCE_ID"
 _ENV_AK = "HUAWEICLOUD_SDK_AK"
 _ENV_SK = "HUAWEICLOUD_SDK_SK"
 _ENV_TOKEN = "DMS_ROCKETMQ_TOKEN"  # noqa: S105 - a variable name, not a token
+#: The CA bundle every path of the client trusts instead of the default store (`dms_rocketmq._network`).
+_ENV_CA_FILE = "SSL_CERT_FILE"
 #: With authentication off any AK/SK pair is accepted; the client still needs one to sign with.
 _ANY_AK, _ANY_SK = "EMULATOR", "auth-is-off"
 
 
-def banner(app: EmulatorApp, endpoint: str) -> str:
+def banner(app: EmulatorApp, endpoint: str, ca_file: Path | None = None) -> str:
     """What the emulator prints when it is ready: every line works when pasted into a POSIX shell.
 
     Descriptions are shell comments; the variable lines (a parent process reads `DMS_ROCKETMQ_ENDPOINT=`
@@ -197,6 +214,12 @@ def banner(app: EmulatorApp, endpoint: str) -> str:
     lines.append(f"{_ENV_PROJECT_ID}={settings.project_id}")
     lines.append(f"{_ENV_INSTANCE_ID}={first.instance_id}")
     exported = [_ENV_ENDPOINT, _ENV_PROJECT_ID, _ENV_INSTANCE_ID]
+    if ca_file is not None:
+        lines.append(f"# HTTPS: the client trusts the emulator's local CA through {_ENV_CA_FILE}")
+        lines.append(f"{_ENV_CA_FILE}={shlex.quote(str(ca_file))}")
+        exported.append(_ENV_CA_FILE)
+    elif endpoint.startswith("https://"):
+        lines.append(f"# HTTPS with your certificate: trust its CA with {_ENV_CA_FILE}=CA.pem (or --ca-bundle)")
     if not app.auth.enabled:
         lines.append(f"{_ENV_AK}={_ANY_AK}")
         lines.append(f"{_ENV_SK}={_ANY_SK}")
@@ -235,6 +258,16 @@ def uvicorn_options(log_level: str) -> dict[str, Any]:
     }
 
 
+def _check_certificate(parser: argparse.ArgumentParser, cert: Path, key: Path) -> None:
+    """Refuse a certificate and key that do not load, with their names, before the port is taken."""
+    import ssl
+
+    try:
+        ssl.create_default_context(ssl.Purpose.CLIENT_AUTH).load_cert_chain(cert, key)
+    except (OSError, ssl.SSLError) as exc:
+        parser.error(f"--tls-cert {cert} / --tls-key {key}: cannot load them: {exc.strerror or exc}")
+
+
 def _stopped_gracefully(signum: int, frame: object) -> None:
     """The signal was handled by uvicorn's graceful shutdown; nothing is left to do."""
 
@@ -258,22 +291,47 @@ def main(argv: list[str] | None = None) -> int:
     from ._store import StoreError
 
     endpoint = ""
+    ca_file: Path | None = None
 
     def ready(app: EmulatorApp) -> None:
-        print(banner(app, endpoint), flush=True)
+        print(banner(app, endpoint, ca_file), flush=True)
 
     try:
         settings = settings_from_args(args)
         app = EmulatorApp(settings, on_ready=ready)  # validates every setting against the spec's rules
     except ConfigError as exc:
         parser.error(str(exc))
+    if (args.tls_cert is None) != (args.tls_key is None):
+        parser.error("--tls-cert and --tls-key go together")
+    if args.tls_cert is not None and args.tls:
+        parser.error("--tls makes its own certificate; give either --tls or --tls-cert/--tls-key")
+    tls_dir: tempfile.TemporaryDirectory[str] | None = None
+    ssl_options: dict[str, Any] = {}
+    if args.tls_cert is not None:
+        _check_certificate(parser, args.tls_cert, args.tls_key)
+        ssl_options = {"ssl_certfile": str(args.tls_cert), "ssl_keyfile": str(args.tls_key)}
+    elif args.tls or args.tls_dir is not None:
+        from ._tls import server_files
+
+        if args.tls_dir is not None:
+            folder = args.tls_dir
+        else:
+            tls_dir = tempfile.TemporaryDirectory(prefix="dms-emulator-tls-")
+            folder = Path(tls_dir.name)
+        try:
+            files = server_files(folder)
+        except (OSError, ValueError) as exc:
+            parser.error(f"--tls-dir {folder}: cannot make or read the local CA there: {exc}")
+        ca_file = files.ca
+        ssl_options = {"ssl_certfile": str(files.cert), "ssl_keyfile": str(files.key)}
     try:
         sock = bind_socket(settings.host, settings.port)
     except OSError as exc:
         address = f"[{settings.host}]:{settings.port}" if ":" in settings.host else f"{settings.host}:{settings.port}"
         print(f"dms-rocketmq-emulator: cannot listen on {address}: {exc.strerror or exc}", file=sys.stderr)
         return 1
-    endpoint = f"http://{_url_host(settings.host)}:{sock.getsockname()[1]}"
+    scheme = "https" if ssl_options else "http"
+    endpoint = f"{scheme}://{_url_host(settings.host)}:{sock.getsockname()[1]}"
     try:
         app.store.open()
     except (StoreError, OSError) as exc:
@@ -281,13 +339,17 @@ def main(argv: list[str] | None = None) -> int:
         print(f"dms-rocketmq-emulator: cannot open the store: {exc}", file=sys.stderr)
         return 1
     logging.basicConfig(level=args.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    config = uvicorn.Config(app, **uvicorn_options(args.log_level))
+    config = uvicorn.Config(app, **uvicorn_options(args.log_level), **ssl_options)
     server = uvicorn.Server(config)
     # uvicorn handles SIGINT/SIGTERM: it stops accepting, lets in-flight sends finish (their commits
     # included), then the lifespan closes the store after its last batch. Afterwards it raises the signal
     # again for the handler that was there before; these no-op handlers make that graceful stop exit 0.
     for signum in (signal.SIGINT, signal.SIGTERM):
         signal.signal(signum, _stopped_gracefully)
-    server.run(sockets=[sock])
-    sock.close()
+    try:
+        server.run(sockets=[sock])
+    finally:
+        sock.close()
+        if tls_dir is not None:
+            tls_dir.cleanup()
     return 0 if server.started else 1

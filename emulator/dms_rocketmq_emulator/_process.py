@@ -17,6 +17,7 @@ import os
 import re
 import secrets
 import shutil
+import ssl
 import subprocess
 import sys
 import tempfile
@@ -82,8 +83,11 @@ class EmulatorProcess:
         start_timeout: float = 30.0,
         command: Sequence[str] | None = None,
         env: dict[str, str] | None = None,
+        ca_file: Path | None = None,
     ) -> None:
         self.url = ""
+        #: The CA a client trusts to reach an HTTPS emulator (`tls=True`), or None.
+        self.ca_file = ca_file
         self.project_id = project_id
         self.instance_id = instance_id
         self.instance_ids = instance_ids
@@ -114,7 +118,7 @@ class EmulatorProcess:
     def client_env(self, **extra: str) -> dict[str, str]:
         """This process's environment for the `dms-rocketmq` command or a `Client` configured from the
         environment: the client's settings dropped, then this emulator's endpoint, IDs and credentials (AK/SK,
-        when set), then `extra` (variable name to value).
+        when set), the CA of an HTTPS emulator (`SSL_CERT_FILE`), then `extra` (variable name to value).
 
         The variable names are the client's own (`dms_rocketmq._config.ENV`), imported here rather than at
         module import, so that the emulator works without the client installed.
@@ -130,6 +134,9 @@ class EmulatorProcess:
         env[ENV["instance_id"]] = self.instance_id
         if self.ak is not None and self.sk is not None:
             env[ENV["ak"]], env[ENV["sk"]] = self.ak, self.sk
+        if self.ca_file is not None:
+            env["SSL_CERT_FILE"] = str(self.ca_file)
+            env.pop("SSL_CERT_DIR", None)  # the two together would trust the system's CAs as well
         env.update(extra)
         return env
 
@@ -288,7 +295,16 @@ class EmulatorProcess:
         request = urllib.request.Request(  # noqa: S310 - always our own http://127.0.0.1 URL
             self.url + path, data=data, method=method, headers={"Content-Type": "application/json", **(headers or {})}
         )
-        with urllib.request.urlopen(request, timeout=30) as response:  # noqa: S310
+        context = None
+        if self.ca_file is not None:
+            context = ssl.create_default_context(cafile=str(self.ca_file))
+        elif self.url.startswith("https://"):
+            # A certificate given with --tls-cert (maybe a wrong one, on purpose): the launcher talks only to the
+            # child it started, on a loopback port, so it does not check it.
+            context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+            context.check_hostname = False
+            context.verify_mode = ssl.CERT_NONE
+        with urllib.request.urlopen(request, timeout=30, context=context) as response:  # noqa: S310
             return json.loads(response.read())
 
     def info(self) -> dict[str, Any]:
@@ -406,6 +422,7 @@ def start_emulator(
     extra_args: Sequence[str] = (),
     start_timeout: float = 30.0,
     env: dict[str, str] | None = None,
+    tls: bool = False,
 ) -> EmulatorProcess:
     """Start `dms-rocketmq-emulator` on a free loopback port and wait until it is healthy.
 
@@ -446,6 +463,10 @@ def start_emulator(
         args += ["--config", str(config)]
     else:
         ak = sk = token = None
+    ca_file = None
+    if tls:
+        args += ["--tls-dir", str(workdir / "tls")]
+        ca_file = workdir / "tls" / "ca.pem"
     args += list(extra_args)
     process = EmulatorProcess(
         args=args,
@@ -460,6 +481,7 @@ def start_emulator(
         token=token,
         start_timeout=start_timeout,
         env=env,
+        ca_file=ca_file,
     )
     try:
         return process.start()

@@ -5,10 +5,11 @@ Installed with the package and loaded automatically (entry point `pytest11`). Tw
 - `dms_emulator` (session): one emulator for the whole test session, durable store in a temporary
   folder, authentication on (an AK/SK pair and a token), topics `orders` and `payments`.
 - `dms_emulator_factory` (function): `dms_emulator_factory(memory=True, auth=True, topics=(...), ...)`
-  starts another emulator with other options and stops it when the test ends.
+  starts another emulator with other options and stops it when the test ends; `tls=True` serves https://
+  with a local CA (`ca_file`, and `SSL_CERT_FILE` in `client_env()`).
 
 Both give an `EmulatorProcess` (the project's one emulator launcher, from `_process`): `url`, `project_id`,
-`instance_id`, `ak`, `sk`, `token`, `topics`, `data_dir`, `pid`, `output`, and `messages(topic=None)`,
+`instance_id`, `ak`, `sk`, `token`, `topics`, `data_dir`, `ca_file`, `pid`, `output`, and `messages(topic=None)`,
 `query_messages(topic, ...)`, `get_message(topic, msg_id)`, `reset()`, `inject_faults(...)`, `stop()`, `kill()`,
 `restart()`. Messages are read back through the public query API (ListMessages), as a test against a real
 instance would; only what the real service has no API for (every topic at once, reset, faults) goes through

@@ -180,7 +180,11 @@ def config_for(target: Target) -> schemathesis.Config:
         # Hypothesis's too_slow health check times data generation, which on a machine shared by parallel
         # jobs says more about the load than about the spec; the other health checks stay on.
         "suppress-health-check": ["too_slow"],
+        # HTTPS and proxy as the target says (DMS_CONTRACT_CA_BUNDLE, DMS_CONTRACT_INSECURE, DMS_CONTRACT_PROXY).
+        "tls-verify": target.verify,
     }
+    if target.proxy is not None:
+        data["proxy"] = target.proxy
     return schemathesis.Config.from_dict(data)
 
 

@@ -23,6 +23,12 @@ TOKEN = "DMS_CONTRACT_TOKEN"
 AK = "HUAWEICLOUD_SDK_AK"
 SK = "HUAWEICLOUD_SDK_SK"
 SECURITY_TOKEN = "HUAWEICLOUD_SDK_SECURITY_TOKEN"
+#: HTTPS and proxy, for a real instance or the suite's own emulator (docs/contract.md): a CA bundle to trust,
+#: certificate checks off, an HTTP proxy; and an emulator of the suite's own that serves HTTPS with its own CA.
+CA_BUNDLE = "DMS_CONTRACT_CA_BUNDLE"
+INSECURE = "DMS_CONTRACT_INSECURE"
+PROXY = "DMS_CONTRACT_PROXY"
+EMULATOR_TLS = "DMS_CONTRACT_EMULATOR_TLS"
 
 
 class TargetConfigurationError(Exception):
@@ -42,6 +48,8 @@ class Target:
     sk: str | None = dataclasses.field(default=None, repr=False)
     security_token: str | None = dataclasses.field(default=None, repr=False)
     token: str | None = dataclasses.field(default=None, repr=False)
+    verify: bool | str = True  # schemathesis's tls-verify: True, False or a CA bundle path
+    proxy: str | None = dataclasses.field(default=None, repr=False)  # may hold the proxy's password
 
     def secrets(self) -> list[str]:
         """The values that must never appear in any output: the SK, the IAM token, the security token."""
@@ -54,6 +62,18 @@ class Target:
         if self.token:
             return TokenAuth(self.token, project_id=self.project_id)
         raise TargetConfigurationError(f"the {self.kind} target has no credentials")
+
+
+def network_from_env(environ: Mapping[str, str] | None = None) -> dict[str, Any]:
+    """The target's `verify` and `proxy` from DMS_CONTRACT_CA_BUNDLE, DMS_CONTRACT_INSECURE, DMS_CONTRACT_PROXY."""
+    env = os.environ if environ is None else environ
+    bundle = env.get(CA_BUNDLE, "").strip()
+    insecure = env.get(INSECURE, "").strip() == "1"
+    if bundle and insecure:
+        raise TargetConfigurationError(f"set {CA_BUNDLE} or {INSECURE}=1, not both")
+    if bundle and not os.path.exists(bundle):
+        raise TargetConfigurationError(f"{CA_BUNDLE} names {bundle!r}, which does not exist")
+    return {"verify": bundle or not insecure, "proxy": env.get(PROXY, "").strip() or None}
 
 
 def target_from_env(environ: Mapping[str, str] | None = None) -> Target | None:
@@ -82,4 +102,5 @@ def target_from_env(environ: Mapping[str, str] | None = None) -> Target | None:
         sk=env.get(SK, "").strip() or None,
         security_token=env.get(SECURITY_TOKEN, "").strip() or None,
         token=env.get(TOKEN, "").strip() or None,
+        **network_from_env(env),
     )

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 
 import pytest
 from _contract_suite import build_schema, reproduce_hint
-from _contract_target import Target, target_from_env
+from _contract_target import EMULATOR_TLS, Target, network_from_env, target_from_env
 from dms_rocketmq_emulator.pytest_plugin import start_emulator
 from schemathesis.specs.openapi.schemas import OpenApiSchema
 
@@ -38,7 +39,11 @@ def contract_target() -> Iterator[Target]:
     if configured is not None:
         yield configured
         return
-    emulator = start_emulator(memory=True, auth=True, topics=(CONTRACT_TOPIC,))
+    tls = os.environ.get(EMULATOR_TLS, "").strip() == "1"
+    emulator = start_emulator(memory=True, auth=True, topics=(CONTRACT_TOPIC,), tls=tls)
+    network = network_from_env()
+    if emulator.ca_file is not None and network["verify"] is True:
+        network["verify"] = str(emulator.ca_file)
     try:
         yield Target(
             url=emulator.url,
@@ -49,6 +54,7 @@ def contract_target() -> Iterator[Target]:
             ak=emulator.ak,
             sk=emulator.sk,
             token=emulator.token,
+            **network,
         )
     finally:
         emulator.close()

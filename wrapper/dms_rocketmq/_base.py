@@ -19,6 +19,7 @@ from ._auth import MASK, AKSKAuth, TokenAuth
 from ._config import Settings, resolve_settings
 from ._constants import USER_AGENT
 from ._exceptions import APIError, APIStatusError, ConfigurationError, RateLimitError
+from ._network import CertTypes, Network, VerifyTypes
 from ._rate import throttle_listener
 from ._retry import retry_delay, should_retry
 from ._transport import TimeoutTypes, as_timeout
@@ -86,6 +87,10 @@ class BaseClient:
         max_retries: int,
         environ: Mapping[str, str] | None,
         retry_statuses: Iterable[int] = (),
+        max_connections: int,
+        verify: VerifyTypes = True,
+        cert: CertTypes = None,
+        proxy: str | None = None,
     ) -> None:
         if not isinstance(max_retries, int) or isinstance(max_retries, bool) or max_retries < 0:
             raise ConfigurationError(f"max_retries must be a whole number >= 0, got {max_retries!r}.")
@@ -106,6 +111,16 @@ class BaseClient:
         self._engine = Engine(settings.engine)
         self.timeout = as_timeout(timeout)
         self.max_retries = max_retries
+        # TLS, proxy, timeouts and pool size of every request, read from the same `environ` as the settings.
+        self._network = Network(
+            settings.endpoint,
+            verify=verify,
+            cert=cert,
+            proxy=proxy,
+            timeout=self.timeout,
+            max_connections=max_connections,
+            environ=environ,
+        )
         self._auth: httpx.Auth
         if settings.token:
             self._auth = TokenAuth(settings.token, project_id=settings.project_id)
@@ -135,8 +150,17 @@ class BaseClient:
     def __repr__(self) -> str:
         return f"{type(self).__name__}({self._settings!r})"
 
-    def _http_options(self) -> dict[str, Any]:
+    @property
+    def network(self) -> Network:
+        """The network settings every request goes out with: TLS context, proxy, timeouts, pool size."""
+        return self._network
+
+    def _http_options(self, transport: object = None) -> dict[str, Any]:
+        network = self._network.httpx_options()
+        if transport is not None:
+            network["proxy"] = None  # httpx would route proxied requests around the given transport
         return {
+            **network,
             "base_url": self._settings.endpoint,
             "auth": self._auth,
             "timeout": self.timeout,

@@ -170,6 +170,19 @@ def _add_connection_arguments(parser: argparse.ArgumentParser) -> None:
             f"that failed before the request left (default {DEFAULT_MAX_RETRIES})"
         ),
     )
+    https = parser.add_argument_group("HTTPS and proxy (docs/cli.md, HTTPS)")
+    trust = https.add_mutually_exclusive_group()
+    trust.add_argument(
+        "--ca-bundle",
+        metavar="PATH",
+        help="trust the CAs of this PEM file or folder instead of the default store (SSL_CERT_FILE / SSL_CERT_DIR)",
+    )
+    trust.add_argument("--insecure", action="store_true", help="do not check the server's certificate (unsafe)")
+    https.add_argument(
+        "--proxy",
+        metavar="URL",
+        help="send through this HTTP proxy, http://[USER:PASSWORD@]HOST:PORT (HTTPS_PROXY, HTTP_PROXY, ALL_PROXY)",
+    )
 
 
 def _client_options(args: argparse.Namespace) -> dict[str, Any]:
@@ -195,6 +208,17 @@ def _client_options(args: argparse.Namespace) -> dict[str, Any]:
         options["timeout"] = args.timeout
     if args.max_retries is not None:
         options["max_retries"] = args.max_retries
+    if args.ca_bundle is not None:
+        options["verify"] = args.ca_bundle
+    elif args.insecure:
+        options["verify"] = False
+        print(
+            "dms-rocketmq: warning: --insecure: the server's certificate is not checked; anyone on the network "
+            "path can read and change what is sent, credentials included.",
+            file=sys.stderr,
+        )
+    if args.proxy is not None:
+        options["proxy"] = args.proxy
     return options
 
 

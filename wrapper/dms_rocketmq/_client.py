@@ -17,11 +17,12 @@ from collections.abc import AsyncIterable, AsyncIterator, Awaitable, Iterable, I
 from types import TracebackType
 from typing import Any, Self
 
+import attrs
 import httpx
 from dms_rocketmq_api.api.messages import list_messages, send_message
 from dms_rocketmq_api.models.send_message_request_body import SendMessageRequestBody
 
-from ._base import BaseClient
+from ._base import ApiClient, BaseClient
 from ._base import request_body as build_request_body
 from ._bulk import OnOutcome, iter_tasks, iter_threads, send_many_tasks, send_many_threads
 from ._confirm import PollSchedule, checked, not_visible
@@ -37,6 +38,7 @@ from ._constants import (
 from ._exceptions import APIError
 from ._fast_path import DirectSender
 from ._models import Message, SendOutcome, SendResult, StoredMessage
+from ._network import CertTypes, LoopPools, VerifyTypes
 from ._parsing import parse_failure, result_from_generated
 from ._query import Page, Paging, TimeTypes, find_message, page_from_generated, query_arguments, query_parse_failure
 from ._transport import (
@@ -44,7 +46,6 @@ from ._transport import (
     TimeoutTypes,
     as_timeout,
     call_timeout,
-    connection_error,
     last_response,
     on_request,
     on_request_async,
@@ -89,6 +90,9 @@ class Client(BaseClient):
         max_connections: int = DEFAULT_MAX_CONNECTIONS,
         transport: httpx.BaseTransport | None = None,
         environ: Mapping[str, str] | None = None,
+        verify: VerifyTypes = True,
+        cert: CertTypes = None,
+        proxy: str | None = None,
     ) -> None:
         super().__init__(
             region=region,
@@ -104,10 +108,13 @@ class Client(BaseClient):
             max_retries=max_retries,
             environ=environ,
             retry_statuses=retry_statuses,
+            max_connections=max_connections,
+            verify=verify,
+            cert=cert,
+            proxy=proxy,
         )
         self._http = HTTPClient(
-            **self._http_options(),
-            limits=httpx.Limits(max_connections=max_connections, max_keepalive_connections=max_connections),
+            **self._http_options(transport),
             transport=transport,
             event_hooks={"request": [on_request], "response": [on_response]},
         )
@@ -229,7 +236,7 @@ class Client(BaseClient):
                 self._engine, settings.project_id, settings.instance_id, client=self._api, body=request_body
             )
         except httpx.RequestError as exc:
-            raise connection_error(exc, settings.endpoint) from exc
+            raise self._network.httpx_failure(exc) from exc
         # RecursionError: JSON nested deeper than the json module can follow (a hostile or broken server).
         except (ValueError, KeyError, TypeError, AttributeError, RecursionError) as exc:
             raise parse_failure(exc) from exc
@@ -319,7 +326,7 @@ class Client(BaseClient):
                 self._engine, settings.project_id, settings.instance_id, client=self._api, **arguments
             )
         except httpx.RequestError as exc:
-            raise connection_error(exc, settings.endpoint) from exc
+            raise self._network.httpx_failure(exc) from exc
         # RecursionError: JSON nested deeper than the json module can follow (a hostile or broken server).
         except (ValueError, KeyError, TypeError, AttributeError, RecursionError) as exc:
             raise query_parse_failure(exc) from exc
@@ -376,6 +383,9 @@ class AsyncClient(BaseClient):
         max_connections: int = DEFAULT_MAX_CONNECTIONS,
         transport: httpx.AsyncBaseTransport | None = None,
         environ: Mapping[str, str] | None = None,
+        verify: VerifyTypes = True,
+        cert: CertTypes = None,
+        proxy: str | None = None,
     ) -> None:
         super().__init__(
             region=region,
@@ -391,13 +401,15 @@ class AsyncClient(BaseClient):
             max_retries=max_retries,
             environ=environ,
             retry_statuses=retry_statuses,
+            max_connections=max_connections,
+            verify=verify,
+            cert=cert,
+            proxy=proxy,
         )
         from httpx_aiohttp import HttpxAiohttpClient  # imported here: keeps `import dms_rocketmq` light
 
-        limits = httpx.Limits(max_connections=max_connections, max_keepalive_connections=max_connections)
         self._http = HttpxAiohttpClient(
-            **self._http_options(),
-            limits=limits,
+            **self._http_options(transport),
             transport=transport,
             event_hooks={"request": [on_request_async], "response": [on_response_async]},
         )
@@ -412,7 +424,10 @@ class AsyncClient(BaseClient):
             self._settings.instance_id,
             body=SendMessageRequestBody(topic="", body=""),
         )
-        self._sender = DirectSender(self._settings, operation, max_connections, self.timeout)
+        self._sender = DirectSender(self._settings, operation, self._network)
+        # Reading back (get_message, query_messages, confirm) on a generated client of each event loop's own:
+        # an httpx-aiohttp client belongs to the loop it first ran in. With a transport given, on that one.
+        self._readback: LoopPools[ApiClient] = LoopPools(self._open_readback, self._close_readback)
 
     async def send(
         self,
@@ -528,7 +543,7 @@ class AsyncClient(BaseClient):
                 self._engine, settings.project_id, settings.instance_id, client=self._api, body=request_body
             )
         except httpx.RequestError as exc:
-            raise connection_error(exc, settings.endpoint) from exc
+            raise await self._network.httpx_failure_async(exc) from exc
         # RecursionError: JSON nested deeper than the json module can follow (a hostile or broken server).
         except (ValueError, KeyError, TypeError, AttributeError, RecursionError) as exc:
             raise parse_failure(exc) from exc
@@ -618,11 +633,12 @@ class AsyncClient(BaseClient):
         last_response.set(None)
         token = call_timeout.set(per_call.as_dict()) if per_call is not None else None
         try:
+            api = self._api if not self._direct else await self._readback_api()
             generated = await list_messages.asyncio_detailed(
-                self._engine, settings.project_id, settings.instance_id, client=self._api, **arguments
+                self._engine, settings.project_id, settings.instance_id, client=api, **arguments
             )
         except httpx.RequestError as exc:
-            raise connection_error(exc, settings.endpoint) from exc
+            raise await self._network.httpx_failure_async(exc) from exc
         # RecursionError: JSON nested deeper than the json module can follow (a hostile or broken server).
         except (ValueError, KeyError, TypeError, AttributeError, RecursionError) as exc:
             raise query_parse_failure(exc) from exc
@@ -631,9 +647,30 @@ class AsyncClient(BaseClient):
                 call_timeout.reset(token)
         return page_from_generated(generated)
 
+    async def _readback_api(self) -> ApiClient:
+        loop = asyncio.get_running_loop()
+        return self._readback.current(loop) or await self._readback.get()
+
+    def _open_readback(self) -> ApiClient:
+        from httpx_aiohttp import HttpxAiohttpClient
+
+        api = attrs.evolve(self._api)
+        api.set_async_httpx_client(
+            HttpxAiohttpClient(
+                **self._http_options(),
+                event_hooks={"request": [on_request_async], "response": [on_response_async]},
+            )
+        )
+        return api
+
+    @staticmethod
+    async def _close_readback(api: ApiClient) -> None:
+        await api.get_async_httpx_client().aclose()
+
     async def aclose(self) -> None:
         """Close the connection pools; sending afterwards raises RuntimeError, as with `Client`."""
         await self._sender.aclose()
+        await self._readback.aclose()
         await self._http.aclose()
 
     async def __aenter__(self) -> Self:

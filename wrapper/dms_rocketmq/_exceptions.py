@@ -10,7 +10,10 @@ DMSError
 │   └── MessageMismatchError    the stored message differs from the sent one; `differences` names each field
 └── APIError                    a request failed; carries `request_id` when the server sent one
     ├── APIConnectionError      no HTTP response: connection refused, reset, DNS, TLS...
-    │   └── APITimeoutError     the request timed out
+    │   ├── APITimeoutError     the request timed out
+    │   ├── TLSError            the TLS handshake failed (HTTPS spoken to a plain-HTTP port, or the reverse)
+    │   │   └── CertificateError    the server's certificate is untrusted, expired or for another host
+    │   └── ProxyError          the proxy refused the connection or asked for authentication
     ├── MalformedResponseError  a 200 whose body is not the documented JSON
     └── APIStatusError          a non-success status; `status_code`, `error_code`, `error_msg`, `response`
         ├── BadRequestError         400
@@ -44,6 +47,7 @@ __all__ = [
     "APITimeoutError",
     "AuthenticationError",
     "BadRequestError",
+    "CertificateError",
     "ConfigurationError",
     "ConfirmationError",
     "DMSError",
@@ -54,8 +58,10 @@ __all__ = [
     "NotFoundError",
     "PayloadTooLargeError",
     "PermissionDeniedError",
+    "ProxyError",
     "RateLimitError",
     "SendCancelledError",
+    "TLSError",
     "UnexpectedStatusError",
     "ValidationError",
     "parse_error_body",
@@ -175,6 +181,27 @@ class APITimeoutError(APIConnectionError):
 
     def __init__(self, message: str = "Request timed out.", *, request_sent: bool = True) -> None:
         super().__init__(message, request_sent=request_sent)
+
+
+class TLSError(APIConnectionError):
+    """The TLS handshake with the endpoint (or the proxy) failed: nothing was sent (`request_sent` is False)."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message, request_sent=False)
+
+
+class CertificateError(TLSError):
+    """The server's certificate could not be verified: untrusted, expired, or issued for another host.
+
+    The message says which, and how to trust a private CA (`verify=`, `--ca-bundle`, `SSL_CERT_FILE`).
+    """
+
+
+class ProxyError(APIConnectionError):
+    """The proxy could not be reached, refused the tunnel, or asked for authentication (`request_sent` False)."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message, request_sent=False)
 
 
 class MalformedResponseError(APIError):

@@ -15,7 +15,7 @@ import collections
 import contextlib
 import io
 import json
-from collections.abc import AsyncGenerator, Mapping
+from collections.abc import Mapping
 from typing import Any, NamedTuple
 
 import httpx
@@ -28,8 +28,9 @@ from ._config import Settings
 from ._constants import USER_AGENT
 from ._exceptions import APIConnectionError, MalformedResponseError, status_error_from_response
 from ._models import SendResult
+from ._network import LoopPools, Network
 from ._parsing import LazyResponse, send_result
-from ._transport import aiohttp_failure, connection_failure, proxy_for
+from ._transport import aiohttp_failure, connection_failure
 
 __all__ = [
     "UPLOAD_CANNOT_STALL",
@@ -219,14 +220,8 @@ class FairGate:
 class _LoopPool(NamedTuple):
     """The aiohttp session and fairness gate of one event loop (both belong to the loop they were made in)."""
 
-    loop: asyncio.AbstractEventLoop
     session: Any  # aiohttp.ClientSession
     gate: FairGate
-    closer: AsyncGenerator[None, None]
-
-
-async def _finalise(closer: AsyncGenerator[None, None]) -> None:
-    await closer.aclose()
 
 
 class DirectSender:
@@ -243,20 +238,14 @@ class DirectSender:
     connecting by `connect`, and the attempt as a whole by one deadline.
     """
 
-    def __init__(
-        self, settings: Settings, operation: Mapping[str, Any], max_connections: int, timeout: httpx.Timeout
-    ) -> None:
+    def __init__(self, settings: Settings, operation: Mapping[str, Any], network: Network) -> None:
         self.method = str(operation["method"]).upper()
         # As httpx merges a relative URL with the client's base URL (the endpoint, without a trailing slash).
         self.url = settings.endpoint + str(operation["url"])
         self.endpoint = settings.endpoint
         url = self.url
-        self._max_connections = max_connections
-        # The pool of the loop that sent last (one attribute, so that a thread never pairs one loop's session
-        # with another's gate), and the pools of every loop still open.
-        self._current: _LoopPool | None = None
-        self._pools: dict[asyncio.AbstractEventLoop, _LoopPool] = {}
-        self.closed = False
+        self._network = network
+        self._pools: LoopPools[_LoopPool] = LoopPools(self._open_pool, self._close_pool)
         fixed = {**operation["headers"], "User-Agent": USER_AGENT, "X-Project-Id": settings.project_id}
         # Host as httpx and aiohttp send it: the port only when it is not the scheme's default.
         fixed["Host"] = httpx.URL(url).netloc.decode("ascii")
@@ -270,9 +259,15 @@ class DirectSender:
             if settings.security_token:
                 fixed["X-Security-Token"] = settings.security_token
             self._signer = PrecomputedSigner(settings.ak, settings.sk, self.method, url, fixed)
-        self._default_timeouts = self.aiohttp_timeouts(timeout)
-        self._default_pool_timeout = timeout.pool
-        self._proxy = proxy_for(url)
+        self._default_timeouts = self.aiohttp_timeouts(network.timeout)
+        self._default_pool_timeout = network.timeout.pool
+        # The proxy was decided once, for this endpoint, by the network settings (aiohttp's trust_env is off).
+        self._proxy, self._proxy_headers = network.aiohttp_proxy()
+
+    @property
+    def closed(self) -> bool:
+        """Whether `aclose` was called."""
+        return self._pools.closed
 
     @staticmethod
     def aiohttp_timeouts(timeout: httpx.Timeout) -> tuple[Any, Any]:
@@ -294,44 +289,22 @@ class DirectSender:
 
         return deadline(timeout.connect, timeout.read), deadline(timeout.connect, timeout.write, timeout.read)
 
-    async def _open_pool(self, loop: asyncio.AbstractEventLoop) -> _LoopPool:
+    def _open_pool(self) -> _LoopPool:
         import aiohttp
 
-        connector = aiohttp.TCPConnector(limit=self._max_connections, limit_per_host=0)
-        # No trust_env: aiohttp would look the proxy up again for every request; the one endpoint's proxy is
-        # looked up once, in __init__, from the same variables httpx reads.
-        # Every send's headers name the User-Agent, so aiohttp adds none of its own.
-        session = aiohttp.ClientSession(connector=connector, auto_decompress=True)
-        closer = self._close_with_its_loop(loop, session)
-        await closer.__anext__()  # now suspended in this loop: its shutdown will finalise it
+        # No trust_env: aiohttp would look the proxy up again for every request; the network settings decided
+        # it once. The connector carries the client's one TLS context. Every send's headers name the
+        # User-Agent, so aiohttp adds none of its own.
+        session = aiohttp.ClientSession(connector=self._network.aiohttp_connector(), auto_decompress=True)
         # Sends beyond the pool size wait at the gate, first come first served. aiohttp's own pool queue is
         # not fair: a send that finishes and starts the next one takes the freed connection ahead of the
         # waiters, so with more sends in flight than connections a few waited far longer than the rest
         # (docs/reliability.md). The gate does not let a newcomer pass a waiter.
-        pool = _LoopPool(loop, session, FairGate(self._max_connections), closer)
-        self._pools[loop] = pool
-        return pool
+        return _LoopPool(session, FairGate(self._network.max_connections))
 
-    async def _close_with_its_loop(self, loop: asyncio.AbstractEventLoop, session: Any) -> AsyncGenerator[None, None]:
-        """Suspended once started; closes `session` when finalised: by `aclose`, or by the loop's shutdown.
-
-        An event loop finalises the async generators still suspended in it before it closes
-        (`loop.shutdown_asyncgens()`, which `asyncio.run` and `asyncio.Runner` call): a pool opened in a loop
-        that ends before `aclose` is closed with it instead of leaking its connections.
-        """
-        try:
-            yield
-        finally:
-            self._pools.pop(loop, None)
-            await session.close()
-
-    async def _pool(self) -> _LoopPool:
-        loop = asyncio.get_running_loop()
-        pool = self._pools.get(loop)
-        if pool is None:
-            pool = await self._open_pool(loop)
-        self._current = pool
-        return pool
+    @staticmethod
+    async def _close_pool(pool: _LoopPool) -> None:
+        await pool.session.close()
 
     async def _wait_at_gate(self, gate: FairGate, call_timeout: httpx.Timeout | None) -> None:
         """Wait in line for a free connection, at most the timeout's `pool` part (only a full gate gets here)."""
@@ -364,9 +337,9 @@ class DirectSender:
         payload, headers = self.prepare(request_body)
         if self.closed:
             raise RuntimeError("this AsyncClient is closed; create a new one to send again.")
-        pool = self._current
-        if pool is None or pool.loop is not asyncio.get_running_loop():
-            pool = await self._pool()
+        pool = self._pools.current(asyncio.get_running_loop())
+        if pool is None:
+            pool = await self._pools.get()
         small, large = self._default_timeouts if call_timeout is None else self.aiohttp_timeouts(call_timeout)
         client_timeout = small if len(payload) <= UPLOAD_CANNOT_STALL else large
         # aiohttp writes bytes in one go and warns (ResourceWarning) above 1 MiB; a file-like body it writes in
@@ -385,6 +358,7 @@ class DirectSender:
                 headers=headers,
                 timeout=client_timeout,
                 proxy=self._proxy,
+                proxy_headers=self._proxy_headers,
                 allow_redirects=False,
             ) as answer:
                 content = await answer.read()
@@ -393,7 +367,7 @@ class DirectSender:
                 # The bytes as received: httpx.Response refuses str header values that are not ASCII.
                 raw_headers = answer.raw_headers
         except (aiohttp.ClientError, TimeoutError) as exc:
-            raise aiohttp_error(exc, self.endpoint) from exc
+            raise await self._network.aiohttp_failure_async(exc) from exc
         finally:
             gate.leave()
 
@@ -411,14 +385,4 @@ class DirectSender:
 
     async def aclose(self) -> None:
         """Close the pool of every loop still open; sending afterwards raises RuntimeError."""
-        self.closed = True
-        self._current = None
-        running = asyncio.get_running_loop()
-        pools, self._pools = list(self._pools.values()), {}
-        for pool in pools:
-            if pool.loop is running:
-                await pool.closer.aclose()
-            elif pool.loop.is_running():  # a loop in another thread: close its pool there
-                closing = asyncio.run_coroutine_threadsafe(_finalise(pool.closer), pool.loop)
-                await asyncio.wrap_future(closing)
-            # A loop that is not running any more closed its pool when it shut down (or cannot be reached).
+        await self._pools.aclose()

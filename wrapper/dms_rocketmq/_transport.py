@@ -1,4 +1,4 @@
-"""The httpx side of sending: timeouts, per-call options, proxy lookup and mapping transport failures.
+"""The httpx side of sending: timeouts and per-call options (network settings and failures: `_network`).
 
 The generated functions hide the httpx response when they fail to parse it, and take no per-call options.
 Event hooks bridge both gaps; a context variable is per thread and per asyncio task, so concurrent sends on
@@ -11,11 +11,11 @@ import contextvars
 import math
 import os
 from typing import Any, TypeAlias
-from urllib.parse import urlsplit
 
 import httpx
 
-from ._exceptions import APIConnectionError, APITimeoutError, ConfigurationError
+from ._exceptions import APIConnectionError, ConfigurationError
+from ._network import aiohttp_failure, connection_failure, failure_reason, httpx_failure, proxy_from_environment
 
 __all__ = [
     "HTTPClient",
@@ -78,98 +78,14 @@ def as_timeout(timeout: TimeoutTypes) -> httpx.Timeout:
     return result
 
 
-def failure_reason(exc: BaseException) -> str:
-    """What went wrong, the same for httpx and aiohttp: the operating system's words when there are some.
-
-    Both stacks wrap the OSError (`Connection refused`, `Name or service not known`...) in their own
-    exceptions with their own wording; the innermost errno's text reads the same on both paths.
-    """
-    seen: set[int] = set()
-    current: BaseException | None = exc
-    while current is not None and id(current) not in seen:
-        seen.add(id(current))
-        if isinstance(current, OSError) and current.errno is not None:
-            # asyncio words a refused connection "Connect call failed (...)"; the errno's own text does not
-            # depend on the stack. DNS errors (negative codes) keep the resolver's text.
-            if current.errno > 0:
-                return os.strerror(current.errno)
-            if current.strerror:
-                return current.strerror
-        current = current.__cause__ or current.__context__
-    text = str(exc)
-    return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
-
-
-def connection_failure(
-    endpoint: str, exc: BaseException, *, request_sent: bool, timeout_phase: str | None = None
-) -> APIConnectionError:
-    """The one wording of a failure without an HTTP response, on every path, naming the endpoint.
-
-    `timeout_phase` (`connecting`, `waiting for the response`...) makes it an `APITimeoutError`.
-    """
-    if timeout_phase is not None:
-        return APITimeoutError(f"Timed out {timeout_phase} to {endpoint}.", request_sent=request_sent)
-    reason = failure_reason(exc)
-    if request_sent:
-        return APIConnectionError(
-            f"Connection to {endpoint} failed; the request may have been sent: {reason}.", request_sent=True
-        )
-    return APIConnectionError(f"Cannot connect to {endpoint}: {reason}.", request_sent=False)
-
-
-_HTTPX_TIMEOUT_PHASES: tuple[tuple[type[httpx.TimeoutException], str], ...] = (
-    (httpx.ConnectTimeout, "connecting"),
-    (httpx.PoolTimeout, "waiting for a free connection"),
-    (httpx.WriteTimeout, "sending the request"),
-    (httpx.ReadTimeout, "waiting for the response"),
-)
-
-
 def connection_error(exc: Exception, endpoint: str) -> APIConnectionError:
-    """Map an httpx transport exception; `request_sent` is False only when the message cannot have left."""
-    cause = exc.__cause__
-    from_aiohttp = cause is not None and type(cause).__module__.startswith("aiohttp")
-    if isinstance(exc, httpx.ConnectError | httpx.ConnectTimeout | httpx.PoolTimeout):
-        sent = False
-        # httpx-aiohttp maps every aiohttp connection error, even "server disconnected" after the request
-        # was written, to ConnectTimeout: trust only aiohttp's own "could not connect" errors.
-        if from_aiohttp:
-            import aiohttp  # only reached with the aiohttp transport
-
-            sent = not isinstance(cause, aiohttp.ClientConnectorError | aiohttp.ConnectionTimeoutError)
-    else:
-        sent = True
-    if from_aiohttp:
-        # httpx-aiohttp reports aiohttp's disconnects ("Server disconnected", before or after the request
-        # was written) as ConnectTimeout; only aiohttp's own timeouts (TimeoutError subclasses) are timeouts.
-        assert cause is not None
-        return aiohttp_failure(cause, endpoint, request_sent=sent)
-    phase = None
-    if isinstance(exc, httpx.TimeoutException | TimeoutError):
-        phase = next((name for kind, name in _HTTPX_TIMEOUT_PHASES if isinstance(exc, kind)), "waiting")
-    return connection_failure(endpoint, exc, request_sent=sent, timeout_phase=phase)
-
-
-def aiohttp_failure(exc: BaseException, endpoint: str, *, request_sent: bool) -> APIConnectionError:
-    """Map an aiohttp failure with `connection_failure`'s wording (aiohttp imported only when called)."""
-    import aiohttp
-
-    phase = None
-    if isinstance(exc, aiohttp.ConnectionTimeoutError):
-        phase = "connecting"
-    elif isinstance(exc, TimeoutError):
-        phase = "waiting for the response"
-    return connection_failure(endpoint, exc, request_sent=request_sent, timeout_phase=phase)
+    """Map an httpx transport exception for `endpoint` (`_network.httpx_failure`, the one mapping)."""
+    return httpx_failure(exc, endpoint)
 
 
 def proxy_for(url: str) -> str | None:
-    """The proxy for `url` from HTTP(S)_PROXY / NO_PROXY (as httpx and aiohttp's trust_env read them)."""
-    import urllib.request
-
-    host = urlsplit(url).hostname or ""
-    if urllib.request.proxy_bypass(host):
-        return None
-    return urllib.request.getproxies().get(urlsplit(url).scheme)
+    """The proxy for `url` from the process's environment, as `_network` decides it for every client."""
+    return proxy_from_environment(url, os.environ)
 
 
 class HTTPClient(httpx.Client):
