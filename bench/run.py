@@ -116,9 +116,9 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument("--output", type=Path, help="where to write the JSON (default bench/results.json)")
     parser.add_argument(
         "--only",
-        choices=["sequential", "bulk", "server", "bulk_cli", "tls"],
+        choices=["sequential", "bulk", "server", "bulk_cli", "tls", "concurrency"],
         action="append",
-        help="run only these sections (bulk_cli: bench/bulk_cli.py; tls: bench/tls.py)",
+        help="run only these sections (bulk_cli, tls, concurrency: bench/bulk_cli.py, tls.py, concurrency.py)",
     )
     parser.add_argument(
         "--markdown",
@@ -231,6 +231,12 @@ def main(argv: Sequence[str] | None = None) -> int:
             for server in servers.values():
                 server.close()
 
+    concurrency_figures = None
+    if not args.only or "concurrency" in args.only:
+        import concurrency  # bench/concurrency.py, beside this file
+
+        print("concurrency:", flush=True)
+        concurrency_figures = concurrency.run(quick=args.quick)
     bulk_cli_figures = None
     if not args.only or "bulk_cli" in args.only:
         import bulk_cli  # bench/bulk_cli.py, beside this file
@@ -243,6 +249,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if not args.only:
         document = results_json(sections, extra, args, started)
         document["bulk_cli"] = bulk_cli_figures
+        document["concurrency"] = concurrency_figures
         args.output.write_text(json.dumps(document, indent=2, ensure_ascii=False) + "\n")
         print(f"\nwrote {args.output.relative_to(ROOT) if args.output.is_relative_to(ROOT) else args.output}")
         query_bench.main([*(["--quick"] if args.quick else []), "--output", str(args.output)])

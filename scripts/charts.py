@@ -73,21 +73,46 @@ def _label(results: Any, section: str, name: str) -> str:
     return str(label) if label else name
 
 
-def _contender_bars(axes: Any, results: Any, value_of: Callable[[str, str], float | None], unit: str) -> bool:
-    """Horizontal bars, one group per section present, one bar per contender measured."""
+def _number(value: Any) -> float | None:
+    return float(value) if isinstance(value, int | float) and not isinstance(value, bool) else None
+
+
+def section_rows(results: Any, section: str) -> dict[str, tuple[str, float | None, float | None]]:
+    """{contender: (label, sends per second, client CPU µs per send)} of one section, in either shape the
+    results file has: the plain sections (`/details/SECTION/NAME`, rates in `/SECTION` or `/extra/SECTION`)
+    and the HTTPS ones (`/SECTION/rows/NAME/sends_per_s`, bench/tls.py)."""
+    rows: dict[str, tuple[str, float | None, float | None]] = {}
+    details = pointer_get(results, f"/details/{section}")
+    if isinstance(details, dict):
+        for name, detail in details.items():
+            rate = _number(pointer_get(results, f"/{section}/{name}"))
+            if rate is None:
+                rate = _number(pointer_get(results, f"/extra/{section}/{name}"))
+            cpu = _number(detail.get("client_cpu_us_per_send")) if isinstance(detail, dict) else None
+            rows[name] = (_label(results, section, name), rate, cpu)
+        return rows
+    tls_rows = pointer_get(results, f"/{section}/rows")
+    if isinstance(tls_rows, dict):
+        for name, row in tls_rows.items():
+            if isinstance(row, dict):
+                label = str(row.get("label") or _label(results, section.removesuffix("_tls"), name))
+                rows[name] = (label, _number(row.get("sends_per_s")), _number(row.get("client_cpu_us_per_send")))
+    return rows
+
+
+def _contender_bars(axes: Any, results: Any, column: int, unit: str) -> bool:
+    """Horizontal bars, one group per section present, one bar per contender measured (`column`: 1 for sends
+    per second, 2 for client CPU per send)."""
     labels: list[str] = []
     values: list[float] = []
     colours: list[str] = []
     palette = ["#1f77b4", "#2ca02c", "#ff7f0e", "#9467bd"]
     for index, (section, caption) in enumerate(SEND_SECTIONS):
-        rows = pointer_get(results, f"/details/{section}")  # every contender of the section, with its label
-        if not isinstance(rows, dict):
-            continue
-        for name in rows:
-            value = value_of(section, name)
+        for row in section_rows(results, section).values():
+            value = row[column]
             if value is None:
                 continue
-            labels.append(f"{caption}: {_label(results, section, name)}")
+            labels.append(f"{caption}: {row[0]}")
             values.append(value)
             colours.append(palette[index % len(palette)])
     if not values:
@@ -105,13 +130,7 @@ def _contender_bars(axes: Any, results: Any, value_of: Callable[[str, str], floa
 
 
 def _draw_sends(axes: Any, results: Any) -> bool:
-    def rate(section: str, name: str) -> float | None:
-        value = (results.get(section) or {}).get(name)
-        if value is None:
-            value = ((results.get("extra") or {}).get(section) or {}).get(name)
-        return float(value) if isinstance(value, int | float) else None
-
-    return _contender_bars(axes, results, rate, "sends per second (median of the rounds; higher is better)")
+    return _contender_bars(axes, results, 1, "sends per second (median of the rounds; higher is better)")
 
 
 #: The contender whose CPU per send is drawn as a line: the standard library doing a send's work by hand.
@@ -119,17 +138,13 @@ STDLIB = ("sequential", "stdlib")
 
 
 def _draw_cpu(axes: Any, results: Any) -> bool:
-    def cpu(section: str, name: str) -> float | None:
-        value = pointer_get(results, f"/details/{section}/{name}/client_cpu_us_per_send")
-        return float(value) if isinstance(value, int | float) else None
-
-    if not _contender_bars(axes, results, cpu, "client CPU µs per send (lower is better)"):
+    if not _contender_bars(axes, results, 2, "client CPU µs per send (lower is better)"):
         return False
-    stdlib = cpu(*STDLIB)
-    if stdlib is not None:
-        axes.axvline(stdlib, color="black", linestyle="--", linewidth=1)
+    stdlib = section_rows(results, STDLIB[0]).get(STDLIB[1])
+    if stdlib is not None and stdlib[2] is not None:
+        axes.axvline(stdlib[2], color="black", linestyle="--", linewidth=1)
         axes.annotate(
-            "standard library", (stdlib, 1.0), xycoords=("data", "axes fraction"), xytext=(3, -12),
+            "standard library", (stdlib[2], 1.0), xycoords=("data", "axes fraction"), xytext=(3, -12),
             textcoords="offset points", fontsize=8,
         )  # fmt: skip
     return True
@@ -148,9 +163,9 @@ def _points(mapping: Any) -> list[tuple[float, float]]:
     return sorted(pairs)
 
 
-def _line(axes: Any, pairs: list[tuple[float, float]], label: str, marker: str = "o") -> None:
+def _line(axes: Any, pairs: list[tuple[float, float]], label: str, marker: str = "o", values: bool = True) -> None:
     axes.plot([x for x, _ in pairs], [y for _, y in pairs], marker=marker, label=label)
-    for x, y in pairs:
+    for x, y in pairs if values else ():
         axes.annotate(f"{y:,.0f}", (x, y), xytext=(0, 6), textcoords="offset points", ha="center", fontsize=8)
 
 
@@ -162,7 +177,8 @@ def _draw_concurrency(axes: Any, results: Any) -> bool:
     for name, by_level in sorted((series.get("sends_per_s") or {}).items()):
         pairs = _points(by_level)
         if pairs:
-            _line(axes, pairs, _label(results, "bulk", name))
+            label = pointer_get(series, f"/labels/{name}") or _label(results, "bulk", name)
+            _line(axes, pairs, str(label))
             drawn = True
     if not drawn:
         return False
@@ -188,7 +204,8 @@ def _draw_query(axes: Any, results: Any) -> bool:
                     pairs.append((float(size), float(value)))
             if pairs:
                 where = "over HTTP" if path == "http" else "in the store"
-                _line(axes, sorted(pairs), f"{store}, {kind}, {where}")
+                # No value labels: six lines, two pairs of them nearly on top of each other.
+                _line(axes, sorted(pairs), f"{store}, {kind}, {where}", values=False)
                 drawn = True
     if not drawn:
         return False
@@ -231,14 +248,14 @@ CHARTS: tuple[Chart, ...] = (
     Chart(
         "bench-client-cpu.png",
         "Client CPU per send by contender",
-        ("/details",),
+        ("/details", "/sequential_tls", "/bulk_tls"),
         "/run/started",
         _draw_cpu,
     ),
     Chart(
         "bench-bulk-concurrency.png",
         "Bulk throughput against concurrency",
-        ("/concurrency", "/details/bulk"),
+        ("/concurrency",),
         "/concurrency/started",
         _draw_concurrency,
     ),

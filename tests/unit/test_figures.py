@@ -319,3 +319,37 @@ def test_drawing_is_deterministic_and_names_its_data(tmp_path: pathlib.Path) -> 
     assert text["Data-Date"] == committed_results()["run"]["started"]
     assert len(text["Data-SHA256"]) == 64
     assert "Software" not in text
+
+
+def test_every_series_the_results_file_holds_is_drawn(tmp_path: pathlib.Path) -> None:
+    """With concurrency levels, store sizes, a stdlib row and HTTPS sections measured, all five charts are drawn
+    (and the check then passes); without them, only the charts that have data."""
+    document = committed_results()
+    levels = {"1": 1000.0, "4": 3000.0, "16": 5000.0, "64": 6000.0, "256": 6100.0}
+    document["concurrency"] = {
+        "started": "2026-12-07T10:00:00+00:00",
+        "labels": {"wrapper": "wrapper AsyncClient.send_many"},
+        "sends_per_s": {"wrapper": levels},
+    }
+    document["query"]["by_size"] = {
+        size: {"memory": document["query"]["memory"], "durable": document["query"]["durable"]}
+        for size in ("10000", "100000", "1000000")
+    }
+    document["sequential_tls"] = {"rows": {"wrapper": {"sends_per_s": 1500}}}
+    root = chart_root(tmp_path, document)
+    for chart in (root / "docs").glob("*.png"):
+        chart.unlink()
+    completed = subprocess.run(
+        [sys.executable, str(FIGURES), "--root", str(root)], capture_output=True, text=True, timeout=SUBPROCESS_TIMEOUT
+    )
+    assert completed.returncode == 0, completed.stderr
+    drawn = sorted(path.name for path in (root / "docs").glob("*.png"))
+    assert drawn == [
+        "bench-bulk-concurrency.png",
+        "bench-cli-memory.png",
+        "bench-client-cpu.png",
+        "bench-query-latency.png",
+        "bench-sends-per-second.png",
+    ]
+    assert png_text(root / "docs" / "bench-bulk-concurrency.png")["Data-Date"] == "2026-12-07T10:00:00+00:00"
+    assert check(root).returncode == 0, check(root).stderr
