@@ -14,7 +14,7 @@ OLDEST_PYTHON := 3.11
 NEWER_PYTHONS := 3.12 3.13
 export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 
-.PHONY: help venv demo test lint lint-spec generate check-generated check-wheel docs pytest pytest-newer lock bench contract contract-deep soak mutate figures
+.PHONY: help venv demo test lint lint-spec generate check-generated check-wheel docs pytest pytest-newer lock bench contract contract-deep drift soak mutate figures chromium screenshots
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-16s %s\n", $$1, $$2}'
@@ -30,10 +30,17 @@ $(NODE_STAMP): package.json package-lock.json
 
 venv: $(VENV_STAMP) ## Create .venv with the project and its development tools
 
+# The browser tests drive Debian's Chromium (Playwright's own browser download needs a network we do not
+# assume). Nothing to do when `chromium` is on PATH; otherwise apt installs it (as root, about 2.5 minutes).
+chromium: ## Install Debian's Chromium for the browser tests, unless it is on PATH already
+	@command -v chromium >/dev/null || { \
+	  echo "chromium is not on PATH: installing Debian's chromium for tests/browser"; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; }
+
 demo: $(VENV_STAMP) ## Start the emulator, send a real message through the wrapper and the CLI, stop
 	$(PY) scripts/demo.py
 
-test: lint-spec check-generated lint pytest pytest-newer check-wheel ## Everything CI checks
+test: lint-spec check-generated lint pytest pytest-newer drift check-wheel ## Everything CI checks
 	@echo "make test: all checks passed"
 
 lint-spec: $(VENV_STAMP) $(NODE_STAMP) ## openapi-spec-validator, Spectral (spectral:oas) and Redocly: zero problems
@@ -50,7 +57,7 @@ lint: $(VENV_STAMP) ## ruff (lint and format) and mypy --strict on wrapper/ and 
 	ruff format --check .
 	mypy
 
-pytest: $(VENV_STAMP) $(NODE_STAMP) ## The pytest suite: unit, integration, contract and interop tiers
+pytest: $(VENV_STAMP) $(NODE_STAMP) chromium ## The pytest suite: unit, integration, contract, interop, reliability and browser tiers
 	$(PY) -m pytest
 
 # .venv-3.12/.installed and so on: a venv of that Python, the project and its tools at the pinned versions.
@@ -72,8 +79,16 @@ contract-deep: $(VENV_STAMP) $(NODE_STAMP) ## Longer contract run: 2000 examples
 	DMS_CONTRACT_MAX_EXAMPLES=$${DMS_CONTRACT_MAX_EXAMPLES:-2000} DMS_CONTRACT_SEED=$${DMS_CONTRACT_SEED:-random} \
 	  $(PY) -m pytest -o timeout=0 tests/contract/test_send_message_contract.py
 
+drift: $(VENV_STAMP) ## Replay the reference corpus (the API reference's documented answers) against the emulator; fails on a new divergence
+	$(PY) -m dms_rocketmq_emulator drift tests/contract/corpus/reference.har --known tests/contract/known-differences.toml
+
 check-wheel: $(VENV_STAMP) ## Build the wheel, install it in a new venv, import it, run both console scripts
 	scripts/check_wheel.sh
+
+screenshots: $(VENV_STAMP) chromium ## Retake the console's screenshots (browser tests) and copy them to docs/
+	$(PY) -m pytest -q tests/browser/test_console.py -k screenshots
+	cp build/screenshots/console-overview.png build/screenshots/console-query.png \
+	  build/screenshots/console-detail.png docs/
 
 docs: $(NODE_STAMP) ## Render build/api-reference.html from openapi.yaml (not committed)
 	REDOCLY_TELEMETRY=off node_modules/.bin/redocly build-docs openapi.yaml --config redocly.yaml \

@@ -6,7 +6,12 @@ stored. Two levels:
 
 - `store`: `Store.query` called in-process, memory and durable store: what the indexes cost;
 - `http`: `GET .../messages` over one keep-alive connection to an emulator subprocess serving the filled
-  durable data directory (started by the package's launcher, authentication off): what a client sees.
+  durable data directory (started by the package's launcher, authentication off): what a client sees;
+- `console`: the web console's query (`GET /_emulator/console/api/...`) at the server: the emulator's ASGI
+  app called in-process on the filled durable store, routing, handler, store and JSON included, no socket.
+  The kinds the console's views ask for: a message by id (the detail view), a key over all time, and a
+  page of a topic's time range (20 a page) at its start and at a random depth. The range pages count every
+  message of the range, as `ListMessages`' `total` must: fewer samples of those.
 
 Run alone: `.venv/bin/python bench/query.py [--count N] [--queries N] [--quick]`; `make bench` runs it after
 the throughput sections (bench/run.py). Figures go under `"query"` in the results file (bench/results.json,
@@ -30,7 +35,7 @@ from typing import Any
 
 import httpx
 from dms_rocketmq_api.spec_rules import ENGINES, operation_path
-from dms_rocketmq_emulator import start_emulator
+from dms_rocketmq_emulator import Settings, TopicSettings, create_app, start_emulator
 from dms_rocketmq_emulator._query import MessageQuery
 from dms_rocketmq_emulator._store import DurableStore, MemoryStore, Store
 from dms_rocketmq_emulator.models import PendingMessage, Topic
@@ -136,6 +141,57 @@ def http_level(data_dir: Path, msg_ids: list[str], samples: list[int]) -> dict[s
         emulator.close()
 
 
+CONSOLE_API = "/_emulator/console/api"
+CONSOLE_PAGE = 20
+#: One range query counts a whole million-message range: this many of them for every 100 by id or key.
+RANGE_SHARE = 5
+
+
+async def console_level(data_dir: Path, msg_ids: list[str], samples: list[int]) -> dict[str, dict[str, float]]:
+    """p50/p99 of the console's queries, the emulator app called in-process on the durable store in `data_dir`."""
+    settings = Settings(data_dir=data_dir, topics=(TopicSettings(TOPIC.name, TOPIC.queues),))
+    app = create_app(settings)
+    await app.store.start()
+    count = len(msg_ids)
+    try:
+        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://127.0.0.1") as client:
+
+            async def get(path: str, params: dict[str, str]) -> dict[str, Any]:
+                response = await client.get(CONSOLE_API + path, params={"topic": TOPIC.name, **params})
+                response.raise_for_status()
+                document: dict[str, Any] = response.json()
+                return document
+
+            async def by_msg_id(n: int) -> int:
+                return 1 if (await get("/message", {"msg_id": msg_ids[n]}))["message"] else 0
+
+            async def by_key(n: int) -> int:
+                found = await get("/messages", {"key": f"order-{n}", "start_time": "0", "end_time": str(ALL_TIME[1])})
+                return int(found["total"])
+
+            def time_range(offset: Callable[[int], int]) -> Callable[[int], Awaitable[int]]:
+                async def run(n: int) -> int:
+                    params = {"start_time": "0", "end_time": str(ALL_TIME[1]), "limit": str(CONSOLE_PAGE)}
+                    found = await get("/messages", {**params, "offset": str(offset(n))})
+                    return 1 if int(found["total"]) == count and len(found["messages"]) == CONSOLE_PAGE else 0
+
+                return run
+
+            await by_msg_id(samples[0])  # warm the reader connection
+            figures = await time_queries({"by_msg_id": by_msg_id, "by_key": by_key}, samples)
+            ranges = samples[: max(10, len(samples) * RANGE_SHARE // 100)]
+            figures |= await time_queries(
+                {
+                    "range_first_page": time_range(lambda n: 0),
+                    "range_page_at_random": time_range(lambda n: min(n, count - CONSOLE_PAGE)),
+                },
+                ranges,
+            )
+            return figures
+    finally:
+        await app.store.close()
+
+
 async def measure_store(store: Store, count: int, queries: int, rng: random.Random) -> tuple[dict[str, Any], list[str]]:
     await store.start()
     try:
@@ -162,6 +218,9 @@ def measure(count: int, queries: int, seed: int = 1) -> dict[str, Any]:
         print("query: durable store over HTTP", flush=True)
         samples = [rng.randrange(count) for _ in range(queries)]
         results["durable"]["http"] = http_level(data_dir, msg_ids, samples)
+        print("query: the console's queries at the server, durable store", flush=True)
+        samples = [rng.randrange(count) for _ in range(queries)]
+        results["durable"]["console"] = asyncio.run(console_level(data_dir, msg_ids, samples))
     results["run"] = {
         "started": started.isoformat(timespec="seconds"),
         "seconds": round((datetime.now(UTC) - started).total_seconds(), 1),
@@ -172,12 +231,12 @@ def measure(count: int, queries: int, seed: int = 1) -> dict[str, Any]:
 def table(results: dict[str, Any]) -> str:
     lines = [
         f"ListMessages with {results['messages']:,} stored messages, {results['queries_per_kind']:,} queries each",
-        f"{'store':<10}{'level':<7}{'query':<11}{'p50 µs':>10}{'p99 µs':>10}",
+        f"{'store':<10}{'level':<8}{'query':<21}{'p50 µs':>11}{'p99 µs':>11}",
     ]
     for store in ("memory", "durable"):
-        for level in ("store", "http"):
+        for level in ("store", "http", "console"):
             for kind, figures in results[store].get(level, {}).items():
-                lines.append(f"{store:<10}{level:<7}{kind:<11}{figures['p50_us']:>10,.1f}{figures['p99_us']:>10,.1f}")
+                lines.append(f"{store:<10}{level:<8}{kind:<21}{figures['p50_us']:>11,.1f}{figures['p99_us']:>11,.1f}")
     lines += [f"fill: memory {results['memory']['fill_seconds']} s, durable {results['durable']['fill_seconds']} s"]
     return "\n".join(lines)
 

@@ -12,6 +12,7 @@ Sections (see docs/performance.md for what each contender is and why):
 3. server: the raw aiohttp loop at 64 in flight against the emulator (memory, durable) and a minimal
    Starlette app; sends/s and server CPU µs/request.
 Sections 1 and 2 run against the minimal app, so that the client is what is measured.
+Then bench/bulk_cli.py (the CLI on a large file) and bench/telemetry.py (the bulk wrapper with OpenTelemetry on).
 
 Run: `make bench` (full, minutes) or `.venv/bin/python bench/run.py --quick`
 (smoke run; writes bench/results.quick.json so the committed results are not overwritten).
@@ -116,9 +117,9 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument("--output", type=Path, help="where to write the JSON (default bench/results.json)")
     parser.add_argument(
         "--only",
-        choices=["sequential", "bulk", "server", "bulk_cli", "tls", "concurrency"],
+        choices=["sequential", "bulk", "server", "bulk_cli", "tls", "telemetry", "concurrency"],
         action="append",
-        help="run only these sections (bulk_cli, tls, concurrency: bench/bulk_cli.py, tls.py, concurrency.py)",
+        help="run only these sections (bulk_cli, tls, telemetry, concurrency: bench/NAME.py)",
     )
     parser.add_argument(
         "--markdown",
@@ -244,11 +245,19 @@ def main(argv: Sequence[str] | None = None) -> int:
         print("bulk_cli:", flush=True)
         bulk_cli_figures = bulk_cli.measure(quick=args.quick)
         print(json.dumps(bulk_cli_figures, indent=2))
+    telemetry_figures = None
+    if not args.only or "telemetry" in args.only:
+        import telemetry  # bench/telemetry.py, beside this file
+
+        print("telemetry:", flush=True)
+        telemetry_figures = telemetry.measure(quick=args.quick)
+        print(json.dumps(telemetry_figures, indent=2))
     print()
     print(report({s: sections[s] for s in chosen}, extra, args) if args.only else report(sections, extra, args))
     if not args.only:
         document = results_json(sections, extra, args, started)
         document["bulk_cli"] = bulk_cli_figures
+        document["telemetry"] = telemetry_figures
         document["concurrency"] = concurrency_figures
         args.output.write_text(json.dumps(document, indent=2, ensure_ascii=False) + "\n")
         print(f"\nwrote {args.output.relative_to(ROOT) if args.output.is_relative_to(ROOT) else args.output}")

@@ -19,7 +19,7 @@ echo "sdist: LICENSE, docs/, README.md and openapi.yaml ship"
 python3 -m venv "$work/venv"
 # The same versions as the development environment, so this step needs no new downloads.
 "$here/.venv/bin/pip" freeze --exclude-editable | grep -v '^-e' >"$work/constraints.txt"
-"$work/venv/bin/pip" install -q -c "$work/constraints.txt" "$wheel[emulator,cli]" >"$work/pip.log" 2>&1 \
+"$work/venv/bin/pip" install -q -c "$work/constraints.txt" "$wheel[emulator,cli,otel]" >"$work/pip.log" 2>&1 \
   || { cat "$work/pip.log"; exit 1; }
 cd "$work"
 "$work/venv/bin/python" - <<'PY'
@@ -36,6 +36,9 @@ for module in (dms_rocketmq, dms_rocketmq_api, dms_rocketmq_emulator):
     assert (where / "py.typed").is_file(), f"{module.__name__} ships no py.typed"
 spec = importlib.resources.files("dms_rocketmq_emulator").joinpath("openapi.yaml").read_text()
 assert spec.startswith("openapi: 3.1.0"), "openapi.yaml is not shipped inside dms_rocketmq_emulator"
+console = importlib.resources.files("dms_rocketmq_emulator").joinpath("console")
+for name in ("index.html", "console.js", "console.css"):
+    assert console.joinpath(name).is_file(), f"the console's {name} is not shipped inside dms_rocketmq_emulator"
 # The documentation docstrings point to, and the license the metadata names, ship with the code.
 docs = importlib.resources.files("dms_rocketmq").joinpath("docs")
 assert docs.joinpath("wrapper.md").is_file(), "docs/ is not shipped as dms_rocketmq/docs"
@@ -43,7 +46,10 @@ import importlib.metadata
 files = {str(path) for path in importlib.metadata.files("dms-rocketmq") or ()}
 assert any(name.endswith(".dist-info/licenses/LICENSE") for name in files), "LICENSE is not in the wheel"
 assert "Apache License" in importlib.metadata.distribution("dms-rocketmq").read_text("licenses/LICENSE")
-print("wheel: the three packages import from site-packages; openapi.yaml, docs/ and LICENSE ship")
+print("wheel: the three packages import from site-packages; openapi.yaml, the console, docs/ and LICENSE ship")
+(instrumentor,) = importlib.metadata.entry_points(group="opentelemetry_instrumentor", name="dms_rocketmq")
+assert instrumentor.load().__name__ == "DmsRocketMQInstrumentor", instrumentor
+print("wheel: the otel extra installs; opentelemetry-instrument finds DmsRocketMQInstrumentor")
 PY
 "$work/venv/bin/dms-rocketmq" --help >/dev/null
 "$work/venv/bin/dms-rocketmq-emulator" --help >/dev/null

@@ -137,6 +137,43 @@ _SCHEMA_KEYWORDS = (
 )
 
 
+_WHEN = {"query": list, "empty": list, "time_range": str, "error_code": str}
+_ASSUMPTION_STATUSES = ("unconfirmed", "confirmed")
+
+
+def assumptions(spec: Any, operation_ids: Any) -> dict[str, dict[str, Any]]:
+    """`x-assumptions`: each unconfirmed choice by name, with what it governs (see its comment in the spec)."""
+    out: dict[str, dict[str, Any]] = {}
+    for name, raw in typed(spec, "/x-assumptions", dict).items():
+        where = f"/x-assumptions/{name}"
+        if not isinstance(raw, dict):
+            raise SpecError(f"openapi.yaml's {where} is not a mapping")
+        operation = typed(spec, f"{where}/operation", str)
+        if operation != "*" and operation not in operation_ids:
+            raise SpecError(f"openapi.yaml's {where}/operation names no operation: {operation!r}")
+        fields = typed(spec, f"{where}/fields", list)
+        if not all(isinstance(field, str) for field in fields):
+            raise SpecError(f"openapi.yaml's {where}/fields are not all strings")
+        when = raw.get("when", {})
+        if not isinstance(when, dict) or any(not isinstance(v, _WHEN.get(k, ())) for k, v in when.items()):
+            raise SpecError(f"openapi.yaml's {where}/when is not a mapping of {sorted(_WHEN)}")
+        status = typed(spec, f"{where}/status", str)
+        if status not in _ASSUMPTION_STATUSES:
+            raise SpecError(f"openapi.yaml's {where}/status is {status!r}, not one of {_ASSUMPTION_STATUSES}")
+        if status == "confirmed" and not isinstance(raw.get("confirmed"), str):
+            raise SpecError(f"openapi.yaml's {where} is confirmed without `confirmed` saying by which run")
+        out[name] = {
+            "summary": typed(spec, f"{where}/summary", str),
+            "source": typed(spec, f"{where}/source", str),
+            "operation": operation,
+            "fields": tuple(fields),
+            "when": dict(when),
+            "status": status,
+            "confirmed": raw.get("confirmed"),
+        }
+    return out
+
+
 def _schema_rules(schema: dict[str, Any]) -> dict[str, Any]:
     """The validating keywords of a parameter's schema (descriptions and examples left out)."""
     rules = {key: schema[key] for key in _SCHEMA_KEYWORDS if key in schema}
@@ -144,6 +181,22 @@ def _schema_rules(schema: dict[str, Any]) -> dict[str, Any]:
         if key in schema:
             rules[key] = [_schema_rules(option) for option in schema[key]]
     return rules
+
+
+def response_headers(spec: Any) -> dict[str, dict[int, tuple[str, ...]]]:
+    """The headers each operation documents on each status (their schemas are the spec's, e.g. REQUEST_ID_PATTERN)."""
+    out: dict[str, dict[int, tuple[str, ...]]] = {}
+    for item in typed(spec, "/paths", dict).values():
+        for method in _METHODS:
+            operation = item.get(method)
+            if operation is None:
+                continue
+            statuses: dict[int, tuple[str, ...]] = {}
+            for code, response in operation.get("responses", {}).items():
+                if str(code).isdigit():
+                    statuses[int(code)] = tuple(sorted(resolve(spec, response).get("headers", {})))
+            out[operation["operationId"]] = dict(sorted(statuses.items()))
+    return dict(sorted(out.items()))
 
 
 def _property_rule(spec: Any, entity: str, name: str) -> dict[str, Any]:
@@ -250,6 +303,8 @@ def rules(spec: Any) -> dict[str, tuple[str, Any]]:
             "/components/responses/PayloadTooLarge/x-max-request-bytes",
             typed(spec, "/components/responses/PayloadTooLarge/x-max-request-bytes", int),
         ),
+        "ASSUMPTIONS": ("/x-assumptions: each unconfirmed choice by name", assumptions(spec, ops)),
+        "RESPONSE_HEADERS": ("each operation's documented response headers, by status", response_headers(spec)),
         "MAX_CLOCK_SKEW_SECONDS": (
             "/components/securitySchemes/akskSignature/x-max-clock-skew-seconds",
             typed(spec, "/components/securitySchemes/akskSignature/x-max-clock-skew-seconds", int),
@@ -321,6 +376,8 @@ def operation_path(operation_id: str, **parameters: str) -> str:
 
 _ANNOTATIONS = {
     "OPERATIONS": "dict[str, dict[str, Any]]",
+    "ASSUMPTIONS": "dict[str, dict[str, Any]]",
+    "RESPONSE_HEADERS": "dict[str, dict[int, tuple[str, ...]]]",
     "ENGINES": "tuple[str, ...]",
     "TOPIC_RESERVED_PREFIXES": "tuple[str, ...]",
     "TOPIC_RESERVED_NAMES": "frozenset[str]",

@@ -15,6 +15,7 @@ from starlette.responses import Response
 from . import _exceptions as errors
 from ._auth import Authenticator
 from ._config import Settings
+from ._console import Console
 from ._control import ControlAPI, error_json
 from ._query_responses import ListMessagesHandler
 from ._responses import ASGIReceive, ASGISend, RequestIds, SendMessageHandler
@@ -67,9 +68,17 @@ class EmulatorApp:
             request_ids=self.request_ids,
             auth_enabled=self.auth.enabled,
         )
+        self.console = Console(
+            settings=settings,
+            registry=self.registry,
+            store=self.store,
+            control=self.control,
+            list_messages=ListMessagesHandler(registry=self.registry, store=self.store, auth=self.auth),
+            request_ids=self.request_ids,
+        )
         self._on_ready = on_ready
         self.starlette = Starlette(
-            routes=self.control.routes(),
+            routes=[*self.control.routes(), *self.console.routes()],
             exception_handlers={HTTPException: self._http_error, Exception: self._crash},
             lifespan=self._lifespan,
         )

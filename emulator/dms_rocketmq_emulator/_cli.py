@@ -43,7 +43,8 @@ def build_parser() -> argparse.ArgumentParser:
         description=(
             "A local server that behaves like the 'Send a message' and 'Querying messages' APIs of Huawei Cloud "
             "DMS for RocketMQ: "
-            "topics, queues, offsets, message ids, durable storage and AK/SK or token authentication."
+            "topics, queues, offsets, message ids, durable storage and AK/SK or token authentication. "
+            "`dms-rocketmq-emulator drift TRANSCRIPT` replays a contract run against it (see --help there)."
         ),
     )
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
@@ -89,6 +90,18 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="TOKEN",
         help="accept this X-Auth-Token; repeat for several (turns authentication on)",
     )
+    parser.add_argument(
+        "--console",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="serve the web console at /_emulator/console (default: only when listening on loopback)",
+    )
+    parser.add_argument(
+        "--console-actions",
+        action="store_true",
+        default=None,
+        help="let the console reset the emulator and arm faults (read-only without it)",
+    )
     parser.add_argument("--config", type=Path, metavar="FILE.toml", help="read settings from a TOML file")
     tls = parser.add_argument_group("HTTPS (docs/emulator.md, HTTPS)")
     tls.add_argument(
@@ -117,7 +130,7 @@ def settings_from_args(args: argparse.Namespace) -> Settings:
     """Settings from parsed flags: flags over the TOML file over the defaults."""
     file: dict[str, Any] = load_toml(args.config) if args.config is not None else {}
     values: dict[str, Any] = {}
-    for key in ("host", "port", "project_id", "auto_create_topics"):
+    for key in ("host", "port", "project_id", "auto_create_topics", "console", "console_actions"):
         given = getattr(args, key)
         if given is not None:
             values[key] = given
@@ -188,6 +201,8 @@ def banner(app: EmulatorApp, endpoint: str, ca_file: Path | None = None) -> str:
     emulator; the last line sends a message. Secrets are never printed: with authentication on, the SK (or
     the token) is the user's to set.
     """
+    from ._console import console_line
+
     settings = app.settings
     lines = [
         f"# dms-rocketmq-emulator {__version__}: DMS for RocketMQ 'Send a message' and 'Querying messages' API",
@@ -208,6 +223,7 @@ def banner(app: EmulatorApp, endpoint: str, ca_file: Path | None = None) -> str:
     lines.append(
         f"#   control     {endpoint}/_emulator/health, /_emulator/messages, /_emulator/reset, /_emulator/faults"
     )
+    lines.append(f"#   console     {console_line(settings, endpoint)}")
     first = next(iter(app.registry.instances.values()))
     lines.append("# Paste the lines below into a shell to point dms-rocketmq and the Python client here:")
     lines.append(f"{ENDPOINT_BANNER}{endpoint}")
@@ -268,6 +284,20 @@ def _check_certificate(parser: argparse.ArgumentParser, cert: Path, key: Path) -
         parser.error(f"--tls-cert {cert} / --tls-key {key}: cannot load them: {exc.strerror or exc}")
 
 
+def _server(config: Any, app: EmulatorApp) -> Any:
+    """A uvicorn server that ends the console's live tails as it starts to stop."""
+    import uvicorn
+
+    class Server(uvicorn.Server):
+        async def shutdown(self, sockets: list[socket.socket] | None = None) -> None:
+            # A live tail never ends by itself, and uvicorn's graceful stop waits for every open response:
+            # without this, one console tab left open would keep Ctrl-C and SIGTERM from ever finishing.
+            app.console.close_streams()
+            await super().shutdown(sockets)
+
+    return Server(config)
+
+
 def _stopped_gracefully(signum: int, frame: object) -> None:
     """The signal was handled by uvicorn's graceful shutdown; nothing is left to do."""
 
@@ -279,8 +309,13 @@ def main(argv: list[str] | None = None) -> int:
     its own message (exit 2) even when the port is busy; then the socket is bound (exit 1 naming the
     address when it cannot be), then the store is opened.
     """
+    arguments = sys.argv[1:] if argv is None else list(argv)
+    if arguments[:1] == ["drift"]:  # the one subcommand: replay a contract transcript (_drift.py)
+        from ._drift import main as drift_main
+
+        return drift_main(arguments[1:])
     parser = build_parser()
-    args = parser.parse_args(argv)
+    args = parser.parse_args(arguments)
     missing = missing_extra()
     if missing is not None:
         print(missing, file=sys.stderr)
@@ -340,7 +375,7 @@ def main(argv: list[str] | None = None) -> int:
         return 1
     logging.basicConfig(level=args.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     config = uvicorn.Config(app, **uvicorn_options(args.log_level), **ssl_options)
-    server = uvicorn.Server(config)
+    server = _server(config, app)
     # uvicorn handles SIGINT/SIGTERM: it stops accepting, lets in-flight sends finish (their commits
     # included), then the lifespan closes the store after its last batch. Afterwards it raises the signal
     # again for the handler that was there before; these no-op handlers make that graceful stop exit 0.

@@ -7,6 +7,7 @@ List flags (`--instance-id`, `--topic`, `--credential`, `--token`) add to what t
 from __future__ import annotations
 
 import dataclasses
+import ipaddress
 import re
 import tomllib
 from collections.abc import Iterable, Mapping
@@ -35,6 +36,7 @@ __all__ = [
     "InstanceSettings",
     "Settings",
     "TopicSettings",
+    "is_loopback",
     "load_toml",
     "parse_credential",
     "parse_topic",
@@ -100,6 +102,15 @@ class Settings:
     auto_create_topics: bool = False
     credentials: tuple[Credential, ...] = dataclasses.field(default=(), repr=False)
     tokens: tuple[str, ...] = dataclasses.field(default=(), repr=False)
+    #: Serve the web console at /_emulator/console: None serves it only while `host` is a loopback address.
+    console: bool | None = None
+    #: Let the console reset the emulator and arm faults; without it the console only reads.
+    console_actions: bool = False
+
+    @property
+    def console_enabled(self) -> bool:
+        """Whether the console is served: as `console` says, or (not said) when listening on loopback only."""
+        return self.console if self.console is not None else is_loopback(self.host)
 
     @property
     def auth_enabled(self) -> bool:
@@ -152,6 +163,17 @@ class Settings:
         if not 0 <= self.port <= 65535:
             raise ConfigError(f"port {self.port} is out of range")
         return self
+
+
+def is_loopback(host: str) -> bool:
+    """Whether `host` (a listen address or a Host header's name) is this machine only: localhost, 127.0.0.0/8, ::1."""
+    name = host.strip("[]").lower()
+    if name == "localhost" or name.endswith(".localhost"):
+        return True
+    try:
+        return ipaddress.ip_address(name).is_loopback
+    except ValueError:
+        return False
 
 
 def parse_topic(text: str) -> TopicSettings:
@@ -212,6 +234,8 @@ _TOP_KEYS = {
     "instances",
     "credentials",
     "tokens",
+    "console",
+    "console_actions",
 }
 
 
@@ -229,7 +253,14 @@ def load_toml(path: Path) -> dict[str, Any]:
     if unknown:
         raise ConfigError(f"{where}: unknown settings {', '.join(unknown)}")
     out: dict[str, Any] = {}
-    for key, kind in (("host", str), ("port", int), ("project_id", str), ("auto_create_topics", bool)):
+    for key, kind in (
+        ("host", str),
+        ("port", int),
+        ("project_id", str),
+        ("auto_create_topics", bool),
+        ("console", bool),
+        ("console_actions", bool),
+    ):
         value = _expect(raw, key, kind, where)
         if value is not None:
             out[key] = value

@@ -17,7 +17,7 @@ from ._auth import Authenticator
 from ._query import QueryRules, list_response, query_rules
 from ._responses import ASGIReceive, _content_length, _header_map, _read_body, _Reply
 from ._store import Store
-from .models import Registry
+from .models import Registry, StoredMessage
 
 __all__ = ["ListMessagesHandler"]
 
@@ -50,10 +50,18 @@ class ListMessagesHandler:
             raw_path = scope.get("raw_path")
             path = raw_path.decode("latin-1") if raw_path else scope["path"]
             self.auth.check("GET", path, raw_query.decode("latin-1"), _header_map(scope), body)
+        answer = await self.answer(project_id, instance_id, raw_query.decode("utf-8", "replace"))
+        return _Reply(200, _dumps(answer).encode("utf-8"))
+
+    async def answer(self, project_id: str, instance_id: str, query_string: str) -> dict[str, Any]:
+        """The 200 body for `query_string`, once the request is authenticated (the console asks here too)."""
+        return list_response(*await self.search(project_id, instance_id, query_string))
+
+    async def search(self, project_id: str, instance_id: str, query_string: str) -> tuple[int, list[StoredMessage]]:
+        """(number of matches, the page asked for) of `query_string`; the service's error for a bad one."""
         instance = self.registry.instance(project_id, instance_id)
-        query = self.rules.parse(instance.instance_id, raw_query.decode("utf-8", "replace"))
+        query = self.rules.parse(instance.instance_id, query_string)
         if query.topic not in instance.topics:
             # A query never creates a topic, even with --auto-create-topics.
             raise errors.topic_not_found()
-        total, page = await self.store.query(query)
-        return _Reply(200, _dumps(list_response(total, page)).encode("utf-8"))
+        return await self.store.query(query)

@@ -12,6 +12,7 @@ from typing import Any
 from urllib.parse import quote
 
 __all__ = [
+    "ASSUMPTIONS",
     "BODY_MAX_LENGTH",
     "BODY_MIN_LENGTH",
     "ENGINES",
@@ -26,6 +27,7 @@ __all__ = [
     "PROPERTY_VALUE_MAX_LENGTH",
     "REQUEST_ID_PATTERN",
     "REQUEST_MAX_BYTES",
+    "RESPONSE_HEADERS",
     "TAGS_MAX_LENGTH",
     "TAGS_MIN_LENGTH",
     "TAGS_PATTERN",
@@ -181,6 +183,170 @@ TAGS_MAX_LENGTH: int = 128
 
 #: /components/responses/PayloadTooLarge/x-max-request-bytes
 REQUEST_MAX_BYTES: int = 12582912
+
+#: /x-assumptions: each unconfirmed choice by name
+ASSUMPTIONS: dict[str, dict[str, Any]] = {
+    "query-time-unit-ms": {
+        "summary": "`start_time` and `end_time` are Unix milliseconds, compared with `store_timestamp`, both ends included.",
+        "source": "No version of the reference gives the format; the sibling DMS Kafka query uses milliseconds.",
+        "operation": "ListMessages",
+        "fields": ("body:messages",),
+        "when": {"time_range": "recorded"},
+        "status": "unconfirmed",
+        "confirmed": None,
+    },
+    "query-key-matches-any-key": {
+        "summary": "`key` matches a message when it is any one of the space-separated keys of its `KEYS`.",
+        "source": 'The reference says "a message key"; RocketMQ indexes every key.',
+        "operation": "ListMessages",
+        "fields": ("body:messages",),
+        "when": {"query": ["key"]},
+        "status": "unconfirmed",
+        "confirmed": None,
+    },
+    "query-empty-msg-id-no-filter": {
+        "summary": "An empty `msg_id` (or `key`) filters nothing, as if it were left out.",
+        "source": "Not documented; a Java `StringUtils.isEmpty` check reads it so.",
+        "operation": "ListMessages",
+        "fields": ("body:messages",),
+        "when": {"empty": ["msg_id"]},
+        "status": "unconfirmed",
+        "confirmed": None,
+    },
+    "query-results-oldest-first": {
+        "summary": "A query lists its matches in store order, oldest first, and pages through them in that order.",
+        "source": "Not documented.",
+        "operation": "ListMessages",
+        "fields": ("body:messages#order",),
+        "when": {},
+        "status": "unconfirmed",
+        "confirmed": None,
+    },
+    "query-total-counts-all-matches": {
+        "summary": "`total` counts every match of the query, not only the page.",
+        "source": 'The reference\'s wording ("the number of matches"), with no example of more than one page.',
+        "operation": "ListMessages",
+        "fields": ("body:total",),
+        "when": {},
+        "status": "unconfirmed",
+        "confirmed": None,
+    },
+    "query-unknown-topic-error": {
+        "summary": 'A query of a topic that does not exist is refused with 400 DMS.00400876 "The topic does not exist.".',
+        "source": "No error code is documented for the query; DMS.00400876 is listed for another feature.",
+        "operation": "ListMessages",
+        "fields": ("status", "body:error_code", "body:error_msg"),
+        "when": {"error_code": "DMS.00400876"},
+        "status": "unconfirmed",
+        "confirmed": None,
+    },
+    "query-bad-parameter-error": {
+        "summary": 'Every malformed query is refused with 400 DMS.00400062 "Invalid <parameter> parameter in the request.".',
+        "source": "No error code is documented for the query; DMS.00400062 is the code of a bad field of a send.",
+        "operation": "ListMessages",
+        "fields": ("status", "body:error_code", "body:error_msg"),
+        "when": {},
+        "status": "unconfirmed",
+        "confirmed": None,
+    },
+    "send-unknown-topic-error": {
+        "summary": 'A send to a topic that does not exist is refused with 400 DMS.00400876 "The topic does not exist.".',
+        "source": "The code is listed for another feature; what a real send to a missing topic returns is not confirmed.",
+        "operation": "SendMessage",
+        "fields": ("status", "body:error_code", "body:error_msg"),
+        "when": {"error_code": "DMS.00400876"},
+        "status": "unconfirmed",
+        "confirmed": None,
+    },
+    "send-uniq-key-is-msg-id": {
+        "summary": "A send's answer shows a `UNIQ_KEY` property equal to its `msg_id`.",
+        "source": "The reference's example shows a 37-character UNIQ_KEY unlike its msg_id.",
+        "operation": "SendMessage",
+        "fields": ("body:property_list.UNIQ_KEY",),
+        "when": {},
+        "status": "unconfirmed",
+        "confirmed": None,
+    },
+    "send-queue-round-robin": {
+        "summary": "The broker picks a topic's queues in turn, from queue 0; offsets count up from 0 in each queue.",
+        "source": "Not documented; RocketMQ's default producer selects queues round-robin.",
+        "operation": "*",
+        "fields": ("body:queue_id", "body:messages[].queue_id"),
+        "when": {},
+        "status": "unconfirmed",
+        "confirmed": None,
+    },
+    "broker-added-properties": {
+        "summary": "A stored message shows its sent properties plus `UNIQ_KEY`, `CLUSTER` (DmsCluster) and empty `KEYS`/`TAGS`.",
+        "source": "The reference's one query example; which properties the broker adds in general is not documented.",
+        "operation": "*",
+        "fields": ("body:property_list.*", "body:messages[].property_list.*"),
+        "when": {},
+        "status": "unconfirmed",
+        "confirmed": None,
+    },
+    "message-store-size": {
+        "summary": "`store_size` is the size of RocketMQ's commit-log record of the message (91 bytes, body, properties, topic).",
+        "source": "Matches the reference's example (175 for a 4-byte body); not documented.",
+        "operation": "ListMessages",
+        "fields": ("body:messages[].store_size",),
+        "when": {},
+        "status": "unconfirmed",
+        "confirmed": None,
+    },
+    "request-id-on-every-response": {
+        "summary": "Every response, success or error, carries `X-Request-Id`, 32 lowercase hexadecimal characters.",
+        "source": "Observed on the real service; the reference does not document the header.",
+        "operation": "*",
+        "fields": ("header:X-Request-Id",),
+        "when": {},
+        "status": "unconfirmed",
+        "confirmed": None,
+    },
+    "error-message-wording": {
+        "summary": "Error messages are the wording of the service's error-code appendix.",
+        "source": 'The appendix; real bodies are seen to differ in detail ("Invalid {0} parameter in the request.").',
+        "operation": "*",
+        "fields": ("body:error_msg",),
+        "when": {},
+        "status": "unconfirmed",
+        "confirmed": None,
+    },
+    "query-visible-at-once": {
+        "summary": "A message is visible to the query as soon as its send is answered.",
+        "source": "The indexing lag is not documented; clients that read back poll with a deadline.",
+        "operation": "ListMessages",
+        "fields": (),
+        "when": {},
+        "status": "unconfirmed",
+        "confirmed": None,
+    },
+}
+
+#: each operation's documented response headers, by status
+RESPONSE_HEADERS: dict[str, dict[int, tuple[str, ...]]] = {
+    "ListMessages": {
+        200: ("X-Request-Id",),
+        400: ("X-Request-Id",),
+        401: ("X-Request-Id",),
+        403: ("X-Request-Id",),
+        404: ("X-Request-Id",),
+        429: ("Retry-After", "X-Request-Id"),
+        500: ("X-Request-Id",),
+        503: ("Retry-After", "X-Request-Id"),
+    },
+    "SendMessage": {
+        200: ("X-Request-Id",),
+        400: ("X-Request-Id",),
+        401: ("X-Request-Id",),
+        403: ("X-Request-Id",),
+        404: ("X-Request-Id",),
+        413: ("X-Request-Id",),
+        429: ("Retry-After", "X-Request-Id"),
+        500: ("X-Request-Id",),
+        503: ("Retry-After", "X-Request-Id"),
+    },
+}
 
 #: /components/securitySchemes/akskSignature/x-max-clock-skew-seconds
 MAX_CLOCK_SKEW_SECONDS: int = 900

@@ -13,6 +13,8 @@ Knobs (environment), all optional:
 - `DMS_CONTRACT_NO_SHRINK=1`: report the first failing case as found instead of shrinking it (faster).
 - `DMS_CONTRACT_PHASES`: the phases to run, comma-separated, of examples, coverage, fuzzing and stateful
   (default all four; the round trip always runs, on what the phases sent).
+- `DMS_CONTRACT_RECORD`: where to write the run's transcript (HAR 1.2; default `build/contract-transcript.har`,
+  see `_recorder.py`).
 - `DMS_CONTRACT_READ_TIMEOUT`: seconds to wait for an acknowledged message to show in the query (default 30;
   see `_round_trip.py`).
 """
@@ -28,8 +30,10 @@ from typing import Any
 
 import schemathesis
 from _contract_target import Target
+from _recorder import register as record_exchanges
 from _round_trip import tag_with_run_key
-from dms_rocketmq_api.spec_rules import BODY_MAX_LENGTH, PROPERTY_VALUE_MAX_LENGTH, unmet_conditions
+from dms_rocketmq_api.spec_rules import BODY_MAX_LENGTH, PROPERTY_VALUE_MAX_LENGTH
+from dms_rocketmq_emulator._positive_cases import fit_bytes, meet_query_conditions
 from schemathesis.core.parameters import ParameterLocation
 from schemathesis.generation.meta import TestPhase
 from schemathesis.specs.openapi.schemas import OpenApiSchema
@@ -54,9 +58,8 @@ PHASES = "DMS_CONTRACT_PHASES"
 ALL_PHASES = ("examples", "coverage", "fuzzing", "stateful")
 
 # A query without `msg_id` needs a full time range (the spec's x-required-one-of; see `pin_to_target`): positive
-# queries that lack one get it, from the epoch to the largest value the spec's pattern (15 digits) allows.
-RANGE_START = "0"
-RANGE_END = "999999999999999"
+# queries that lack one get it, from the epoch to the largest value the spec's pattern (15 digits) allows
+# (`_positive_cases`, shared with the hooks module a QA team loads into its own schemathesis run).
 
 # Checks, and why each is configured as it is. Every built-in check of schemathesis 4.32 is listed: none is
 # left out, so each one runs whenever it has something to look at.
@@ -190,10 +193,7 @@ def config_for(target: Target) -> schemathesis.Config:
 
 def _fit_byte_limit(text: str, limit: int = BODY_MAX_BYTES) -> str:
     """`text` shortened, if needed, to at most `limit` bytes of UTF-8 (never cutting a character)."""
-    encoded = text.encode("utf-8")
-    if len(encoded) <= limit:
-        return text
-    return encoded[:limit].decode("utf-8", errors="ignore")
+    return fit_bytes(text, limit)
 
 
 def _keeps_generated_instance_id(phase: TestPhase, path: dict[str, Any]) -> bool:
@@ -296,21 +296,7 @@ def _pinned_query(query: dict[str, Any], target: Target) -> dict[str, Any]:
     """A positive ListMessages query aimed at the target's topic, meeting the spec's conditions between
     parameters (`spec_rules.unmet_conditions`: msg_id or a full range, end not before start)."""
     query["topic"] = target.topic
-
-    def unmet() -> list[str]:
-        # An empty value counts as absent: whether `msg_id=` is "no msg_id" is not documented, and a range
-        # added beside it satisfies both readings.
-        given = {name: str(value) for name, value in query.items() if value != ""}
-        return unmet_conditions("ListMessages", given)
-
-    # A range is whole or absent: half of one is completed too (whether the service accepts half a range
-    # beside msg_id is not documented).
-    if unmet() or "start_time" in query or "end_time" in query:
-        query.setdefault("start_time", RANGE_START)
-        query.setdefault("end_time", RANGE_END)
-    if unmet():  # the range is the wrong way round
-        query["start_time"], query["end_time"] = query["end_time"], query["start_time"]
-    return query
+    return meet_query_conditions(query)
 
 
 def pin_examples_to_target(target: Target) -> Any:
@@ -356,6 +342,8 @@ def build_schema(target: Target) -> OpenApiSchema:
     schema.auth.set_from_requests(target.requests_auth())
     schema.hook(pin_to_target(target))
     schema.hook(pin_examples_to_target(target))
+    # Every exchange goes into the run's transcript (`_recorder.py`).
+    record_exchanges(schema, target, seed_from_env())
     failures_file = os.environ.get(FAILURES_FILE, "").strip()
     if failures_file:
         schema.hook(record_failures(failures_file))

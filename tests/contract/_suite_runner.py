@@ -10,6 +10,7 @@ import sys
 
 import _contract_suite
 import _contract_target
+import _recorder
 
 ROOT = pathlib.Path(__file__).resolve().parents[2]
 SUITE = ROOT / "tests" / "contract" / "test_send_message_contract.py"
@@ -25,6 +26,8 @@ class SuiteRun:
     returncode: int
     output: str
     failed_checks: frozenset[str]
+    #: The transcript the run wrote (DMS_CONTRACT_RECORD; tmp_path/transcript.har unless given).
+    transcript: pathlib.Path
 
 
 def run_suite(
@@ -36,6 +39,8 @@ def run_suite(
     env = {key: value for key, value in os.environ.items() if not key.startswith(_OWN_PREFIXES)}
     env.update(target_env)
     env[_contract_suite.FAILURES_FILE] = str(failures)
+    # Never the checkout's build/: each run's transcript is its own, and is checked below.
+    env[_recorder.RECORD] = str(tmp_path / "transcript.har")
     env.update(extra_env or {})
     completed = subprocess.run(
         [sys.executable, "-m", "pytest", str(SUITE), "-q", "-p", "no:cacheprovider"],
@@ -47,7 +52,19 @@ def run_suite(
         check=False,
     )
     names = frozenset(line.strip() for line in failures.read_text(encoding="utf-8").splitlines() if line.strip())
-    return SuiteRun(completed.returncode, completed.stdout + completed.stderr, names)
+    transcript = pathlib.Path(env[_recorder.RECORD])
+    assert_no_secrets(transcript, target_env)
+    return SuiteRun(completed.returncode, completed.stdout + completed.stderr, names, transcript)
+
+
+def assert_no_secrets(transcript: pathlib.Path, target_env: dict[str, str]) -> None:
+    """The transcript a run wrote, and its ids file, hold none of the AK, SK, security token or token used."""
+    secret_names = (_contract_target.AK, _contract_target.SK, _contract_target.SECURITY_TOKEN, _contract_target.TOKEN)
+    for path in (transcript, transcript.with_name(transcript.name + ".ids.json")):
+        if path.exists():
+            text = path.read_text(encoding="utf-8")
+            leaked = [name for name in secret_names if target_env.get(name) and target_env[name] in text]
+            assert not leaked, f"{path} holds the value of {', '.join(leaked)}"
 
 
 def target_env(

@@ -8,6 +8,7 @@ from collections.abc import Iterator
 import pytest
 from _contract_suite import build_schema, reproduce_hint
 from _contract_target import EMULATOR_TLS, Target, network_from_env, target_from_env
+from _recorder import RECORDER
 from dms_rocketmq_emulator.pytest_plugin import start_emulator
 from schemathesis.specs.openapi.schemas import OpenApiSchema
 
@@ -22,6 +23,18 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     for item in items:
         if "tests/contract/" in item.nodeid:
             item.add_marker(pytest.mark.contract)
+
+
+def pytest_sessionfinish(session: pytest.Session) -> None:
+    """The run's transcript is written when the run ends, whatever its outcome."""
+    RECORDER.write()
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    """The transcript's path, at the end of the run's report."""
+    if RECORDER.written is not None:
+        count = len(RECORDER.entries)
+        terminalreporter.write_line(f"contract transcript: {RECORDER.written} ({count} exchanges, HAR 1.2)")
 
 
 CONTRACT_TOPIC = "orders"

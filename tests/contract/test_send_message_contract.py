@@ -19,8 +19,6 @@ import hypothesis
 import pytest
 import schemathesis
 from _contract_suite import (
-    RANGE_END,
-    RANGE_START,
     configured_instance_is_found,
     max_examples_from_env,
     phases_from_env,
@@ -29,6 +27,7 @@ from _contract_suite import (
     seed_from_env,
 )
 from _contract_target import Target
+from _recorder import RECORDER
 from _round_trip import (
     RUN_KEY,
     Ledger,
@@ -41,6 +40,7 @@ from _round_trip import (
     record_acknowledged,
 )
 from dms_rocketmq_api.spec_rules import OPERATIONS
+from dms_rocketmq_emulator._positive_cases import RANGE_END, RANGE_START
 from schemathesis.auths import AuthContext, set_on_case
 from schemathesis.core.failures import FailureGroup
 from schemathesis.specs.openapi.schemas import OpenApiSchema
@@ -115,10 +115,15 @@ def test_acknowledged_messages_read_back(
     assert ledger.entries, "no send was acknowledged in this run: the round trip has nothing to read back"
     reader = Reader(read_timeout_from_env())
     failures: list[FailureGroup] = []
+    stored_at: list[int] = []
     for entry in ledger.entries.values():
         case = _query(contract_schema, contract_target, **read_back_query(entry))
-        response = reader.read(case.call, lambda answer, msg_id=entry.msg_id: listed(answer, msg_id) is not None)
+        with RECORDER.noting("round trip", purpose="read back by msg_id"):
+            response = reader.read(case.call, lambda answer, msg_id=entry.msg_id: listed(answer, msg_id) is not None)
         _validate(case, response, read_back_checks(ledger, reader), failures)
+        message = listed(response, entry.msg_id)
+        if message is not None and isinstance(message.get("store_timestamp"), int):
+            stored_at.append(message["store_timestamp"])
 
     tagged = len(ledger.with_key(RUN_KEY))
     # Pages smaller than the number of messages, so that paging and `total` are tested even by a short run.
@@ -137,7 +142,8 @@ def test_acknowledged_messages_read_back(
         )
         # The first page is polled until the index shows every message; the next pages are read once.
         first_page = offset == 0
-        response = reader.read(case.call, lambda answer, first=first_page: not first or _total(answer) >= tagged)
+        with RECORDER.noting("round trip", purpose="the run's key, page by page"):
+            response = reader.read(case.call, lambda answer, first=first_page: not first or _total(answer) >= tagged)
         _validate(case, response, read_back_checks(ledger, reader, expected_total=tagged), failures)
         offset += page_size
         # Bounded by what was sent, whatever `total` says.
@@ -146,7 +152,25 @@ def test_acknowledged_messages_read_back(
 
     unused = _query(contract_schema, contract_target, topic=contract_target.topic, key=f"{RUN_KEY}-unused")
     unused.query.update(start_time=RANGE_START, end_time=RANGE_END)
-    _validate(unused, unused.call(), read_back_checks(ledger, reader), failures)
+    with RECORDER.noting("round trip", purpose="a key nobody used"):
+        _validate(unused, unused.call(), read_back_checks(ledger, reader), failures)
+
+    # Two answers the transcript needs, so that a drift report can hold the emulator to them: a time range
+    # exactly as wide as this run's messages (their store timestamps, in the unit the query's answers use), and
+    # a well-formed topic that does not exist.
+    if stored_at:
+        window = _query(
+            contract_schema,
+            contract_target,
+            topic=contract_target.topic,
+            start_time=str(min(stored_at)),
+            end_time=str(max(stored_at)),
+        )
+        with RECORDER.noting("round trip", purpose="the run's time range"):
+            _validate(window, window.call(), read_back_checks(ledger, reader), failures)
+    missing = _query(contract_schema, contract_target, topic=f"{RUN_KEY}-missing", msg_id=next(iter(ledger.entries)))
+    with RECORDER.noting("round trip", purpose="a topic that does not exist"):
+        _validate(missing, missing.call(), read_back_checks(ledger, reader), failures)
 
     if failures:
         every = [failure for group in failures for failure in group.exceptions]

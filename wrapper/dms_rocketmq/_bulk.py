@@ -17,6 +17,7 @@ from __future__ import annotations
 import asyncio
 import collections
 import contextlib
+import contextvars
 import logging
 import queue
 import threading
@@ -403,7 +404,14 @@ def run_threads(
                 running -= 1
             changed.set()
 
-    threads = [threading.Thread(target=work, name=f"dms-rocketmq-send-{n}", daemon=True) for n in range(workers)]
+    # Each sender runs in a copy of the caller's context, as an asyncio task does: what the caller made current
+    # (a tracing span of send_many, for one) reaches the sends.
+    threads = [
+        threading.Thread(
+            target=contextvars.copy_context().run, args=(work,), name=f"dms-rocketmq-send-{n}", daemon=True
+        )
+        for n in range(workers)
+    ]
     try:
         for thread in threads:
             thread.start()
@@ -650,7 +658,9 @@ def iter_threads(
         finally:
             hand_over(_DONE)
 
-    driver = threading.Thread(target=drive, name="dms-rocketmq-iter-send", daemon=True)
+    driver = threading.Thread(
+        target=contextvars.copy_context().run, args=(drive,), name="dms-rocketmq-iter-send", daemon=True
+    )
     driver.start()
     interrupts = 0
     try:
