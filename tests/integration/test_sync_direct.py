@@ -17,7 +17,7 @@ from typing import Any
 
 import httpx
 import pytest
-from dms_rocketmq import APIError, Client, SendResult
+from dms_rocketmq import APIError, APITimeoutError, Client, SendResult
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
@@ -36,6 +36,7 @@ class RecordingServer:
         self.endpoint = f"http://127.0.0.1:{self._listener.getsockname()[1]}"
         self.answer = b""
         self.close_after = False
+        self.silent_from: int | None = None  # from this request on (0-based), read it and never answer
         self.requests: list[tuple[str, dict[str, str], bytes]] = []
         self.open_now = 0
         self.most_open = 0
@@ -80,6 +81,11 @@ class RecordingServer:
                     with self._lock:
                         self.requests.append((line, headers, body))
                         answer, close_after = self.answer, self.close_after
+                        silent = self.silent_from is not None and len(self.requests) > self.silent_from
+                    if silent:
+                        while connection.recv(65536):  # until the client gives up and closes
+                            pass
+                        return
                     connection.sendall(answer)
                     if close_after:
                         connection.shutdown(socket.SHUT_WR)
@@ -231,6 +237,23 @@ def test_both_paths_put_the_same_request_on_the_wire(server: RecordingServer, au
     else:
         signed = headers["authorization"].split("Signature=")[0]
         assert signed == generated_headers["authorization"].split("Signature=")[0]
+
+
+def test_a_reused_connection_takes_each_calls_own_timeout(server: RecordingServer) -> None:
+    """A connection last used by a call without a timeout still bounds the next call by the client's timeout."""
+    server.answer, server.close_after = answer(200, json.dumps(stored()).encode(), "length", None)
+    server.requests.clear()
+    server.silent_from = 1
+    try:
+        with client(server, generated=False, timeout=1.0) as sender:
+            assert isinstance(sender.send("orders", "first", timeout=httpx.Timeout(None)), SendResult)
+            with pytest.raises(APITimeoutError) as caught:
+                sender.send("orders", "second")  # on the same connection, which the server leaves unanswered
+    finally:
+        server.silent_from = None
+    assert caught.value.request_sent is True
+    assert "waiting for the response" in str(caught.value)
+    assert len(server.requests) == 2
 
 
 def test_threads_share_a_bounded_pool_of_reused_connections(server: RecordingServer) -> None:

@@ -166,12 +166,13 @@ class SyncDirectSender:
     def _give_back(self, held: _Connection | None, reusable: bool) -> None:
         try:
             if held is not None:
-                if reusable and not self.closed:
+                if reusable:
                     held.idle_since = time.monotonic()
-                    with self._lock:
-                        self._idle.append(held)
-                else:
-                    held.conn.close()
+                    with self._lock:  # `close` decides under the same lock: no connection kept after it
+                        if not self.closed:
+                            self._idle.append(held)
+                            return
+                held.conn.close()
         finally:
             self._slots.release()
 
@@ -230,8 +231,8 @@ class SyncDirectSender:
         sock = conn.sock
         phase = "sending the request"
         try:
-            # A connection starts each request at its connect timeout (see below): only a different part is set.
-            if sock is not None and timeouts.write != timeouts.connect:
+            # This call's parts, whatever the last request on this connection was given (a per-call timeout).
+            if sock is not None:
                 sock.settimeout(timeouts.write)
             conn.putrequest("POST", self._target, skip_host=True, skip_accept_encoding=True)
             for name, value in headers.items():
@@ -248,8 +249,6 @@ class SyncDirectSender:
         except (OSError, http.client.HTTPException) as exc:
             conn.close()
             raise self._exchange_failure(exc, phase, fresh) from exc
-        if sock is not None and timeouts.connect != timeouts.read:
-            sock.settimeout(timeouts.connect)
         raw_headers = [(name.encode("latin-1"), value.encode("latin-1")) for name, value in answer.getheaders()]
         encoding = answer.getheader("Content-Encoding")
         if encoding is not None and encoding.strip().lower() in ("gzip", "deflate"):
@@ -291,8 +290,8 @@ class SyncDirectSender:
 
     def close(self) -> None:
         """Close every idle connection; sending afterwards raises RuntimeError (connections in use close when done)."""
-        self.closed = True
         with self._lock:
+            self.closed = True
             idle, self._idle = self._idle, []
         for held in idle:
             held.conn.close()
