@@ -61,6 +61,8 @@ pytest: $(VENV_STAMP) $(NODE_STAMP) chromium ## The pytest suite: unit, integrat
 	$(PY) -m pytest
 
 # .venv-3.12/.installed and so on: a venv of that Python, the project and its tools at the pinned versions.
+# Precious: made by a pattern rule, make would otherwise delete the stamp after each run and reinstall.
+.PRECIOUS: .venv-%/.installed
 .venv-%/.installed: pyproject.toml constraints.txt
 	test -x .venv-$*/bin/python || { python=$$(scripts/find_python.sh $*) && "$$python" -m venv .venv-$*; }
 	.venv-$*/bin/python -m pip install -q --disable-pip-version-check -c constraints.txt -e '.[dev]'
