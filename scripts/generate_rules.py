@@ -244,6 +244,13 @@ def _keys_lengths(pattern: str) -> tuple[int, int]:
     return int(match.group(1)), int(match.group(2))
 
 
+def _header_names(names: list[Any]) -> list[str]:
+    """Header names as ASGI servers give them: lowercase strings."""
+    if not names or not all(isinstance(name, str) and name == name.lower() for name in names):
+        raise SpecError(f"openapi.yaml's x-single-headers must be lowercase header names, not {names!r}")
+    return sorted(names)
+
+
 def rules(spec: Any) -> dict[str, tuple[str, Any]]:
     """Each rule's name, with the comment that says where in the spec it comes from and its value."""
     topic = "/components/schemas/TopicName"
@@ -302,6 +309,14 @@ def rules(spec: Any) -> dict[str, tuple[str, Any]]:
         "REQUEST_MAX_BYTES": (
             "/components/responses/PayloadTooLarge/x-max-request-bytes",
             typed(spec, "/components/responses/PayloadTooLarge/x-max-request-bytes", int),
+        ),
+        "HEADER_MAX_BYTES": (
+            "/components/responses/BadRequest/x-max-header-bytes",
+            typed(spec, "/components/responses/BadRequest/x-max-header-bytes", int),
+        ),
+        "SINGLE_HEADERS": (
+            "/components/responses/BadRequest/x-single-headers",
+            tuple(_header_names(typed(spec, "/components/responses/BadRequest/x-single-headers", list))),
         ),
         "ASSUMPTIONS": ("/x-assumptions: each unconfirmed choice by name", assumptions(spec, ops)),
         "RESPONSE_HEADERS": ("each operation's documented response headers, by status", response_headers(spec)),
@@ -381,6 +396,7 @@ _ANNOTATIONS = {
     "ENGINES": "tuple[str, ...]",
     "TOPIC_RESERVED_PREFIXES": "tuple[str, ...]",
     "TOPIC_RESERVED_NAMES": "frozenset[str]",
+    "SINGLE_HEADERS": "frozenset[str]",
     "PROPERTY_NAMES": "tuple[str, ...]",
 }
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import logging
 from collections.abc import AsyncIterator, Callable
@@ -17,8 +18,9 @@ from ._auth import Authenticator
 from ._config import Settings
 from ._console import Console
 from ._control import ControlAPI, error_json
+from ._http import shutting_down
 from ._query_responses import ListMessagesHandler
-from ._responses import ASGIReceive, ASGISend, RequestIds, SendMessageHandler
+from ._responses import ASGIReceive, ASGISend, RequestIds, SendMessageHandler, error_response, send_reply
 from ._schema import RequestSchema, request_schema
 from ._store import Store, make_store
 from .models import FaultPlan, Registry
@@ -84,10 +86,19 @@ class EmulatorApp:
         )
 
     async def __call__(self, scope: Any, receive: ASGIReceive, send: ASGISend) -> None:
-        if scope["type"] == "http" and self.send_message.routes.serves(scope["path"]):
-            await self.send_message(scope, receive, send)
-            return
-        await self.starlette(scope, receive, send)
+        try:
+            if scope["type"] == "http" and self.send_message.routes.serves(scope["path"]):
+                await self.send_message(scope, receive, send)
+                return
+            await self.starlette(scope, receive, send)
+        except asyncio.CancelledError:
+            if scope["type"] != "http":
+                raise
+            # uvicorn cancels the requests still running when a stop outlasts --shutdown-timeout, then answers a
+            # plain-text 500 itself: the request gets the gateway's 503 instead, and its task ends here.
+            with contextlib.suppress(Exception):  # the response may have started: then the connection just closes
+                request_id = self.request_ids.next()
+                await send_reply(send, error_response(shutting_down(), request_id), request_id)
 
     @contextlib.asynccontextmanager
     async def _lifespan(self, _app: Starlette) -> AsyncIterator[None]:

@@ -20,7 +20,7 @@ import re
 from collections.abc import Iterable, Mapping
 from urllib.parse import quote, unquote
 
-from dms_rocketmq_api.spec_rules import MAX_CLOCK_SKEW_SECONDS
+from dms_rocketmq_api.spec_rules import MAX_CLOCK_SKEW_SECONDS, SINGLE_HEADERS
 
 from . import _exceptions as errors
 from ._config import Credential
@@ -33,6 +33,8 @@ __all__ = [
     "canonical_query",
     "canonical_request",
     "canonical_uri",
+    "check_single_headers",
+    "decode_query",
     "parse_authorization",
     "parse_sdk_date",
     "payload_hash",
@@ -64,16 +66,49 @@ def canonical_uri(raw_path: str) -> str:
     return path if path.endswith("/") else path + "/"
 
 
+def decode_query(raw_query: bytes) -> str:
+    """The query string's bytes as text: UTF-8, strictly; 400 DMS.00400062 for bytes that are not UTF-8.
+
+    Decoded once per request, and that one text is both verified (the signature) and run (the query's
+    parameters): a second reading (latin-1 for one, UTF-8 for the other) would let a signature over one
+    query vouch for another.
+    """
+    try:
+        return raw_query.decode("utf-8")
+    except UnicodeDecodeError:
+        raise errors.invalid_parameter(None) from None
+
+
+def check_single_headers(headers: Iterable[tuple[bytes, bytes]]) -> None:
+    """400 APIGW.0201 naming the first credential header (the spec's `x-single-headers`) given twice.
+
+    Which of two tokens, dates or signatures a server would take is anyone's guess, as for a repeated query
+    parameter (refused too): the gateway takes neither.
+    """
+    seen: set[bytes] = set()
+    for name, _ in headers:
+        if name in seen and name.decode("latin-1") in SINGLE_HEADERS:
+            shown = name.decode("latin-1")
+            raise errors.DMSError(
+                400, "APIGW.0201", f"Bad request: the header {shown} is given more than once", gateway=True
+            )
+        seen.add(name)
+
+
 def query_pairs(raw_query: str) -> list[tuple[str, str]]:
     """The query's (key, value) pairs, percent-decoded, in order; a bare `+` is itself (openapi.yaml,
     akskSignature). The one reading of a query string: the signature check and the query's parameters both
-    use it, so what is verified is what is run."""
+    use it, so what is verified is what is run. A percent-escape that does not decode as UTF-8 (`%FF`) is
+    400 DMS.00400062, rather than a replacement character that two different queries would share."""
     pairs = []
-    for part in raw_query.split("&"):
-        if not part:
-            continue
-        key, _, value = part.partition("=")
-        pairs.append((unquote(key), unquote(value)))
+    try:
+        for part in raw_query.split("&"):
+            if not part:
+                continue
+            key, _, value = part.partition("=")
+            pairs.append((unquote(key, errors="strict"), unquote(value, errors="strict")))
+    except UnicodeDecodeError:
+        raise errors.invalid_parameter(None) from None
     return pairs
 
 

@@ -14,11 +14,14 @@ from typing import TYPE_CHECKING, Any
 
 from . import __version__
 from ._config import (
+    DEFAULT_BODY_TIMEOUT,
     DEFAULT_DATA_DIR,
+    DEFAULT_HEADER_TIMEOUT,
     DEFAULT_HOST,
     DEFAULT_INSTANCE_ID,
     DEFAULT_PORT,
     DEFAULT_PROJECT_ID,
+    DEFAULT_SHUTDOWN_TIMEOUT,
     ConfigError,
     InstanceSettings,
     Settings,
@@ -102,6 +105,12 @@ def build_parser() -> argparse.ArgumentParser:
         default=None,
         help="let the console reset the emulator and arm faults (read-only without it)",
     )
+    for flag, default, what in (
+        ("--header-timeout", DEFAULT_HEADER_TIMEOUT, "the request line and headers may take from their first byte"),
+        ("--body-timeout", DEFAULT_BODY_TIMEOUT, "may pass between two pieces of a request body"),
+        ("--shutdown-timeout", DEFAULT_SHUTDOWN_TIMEOUT, "a stop waits for requests already received"),
+    ):
+        parser.add_argument(flag, type=float, metavar="SECONDS", help=f"seconds {what} (default {default:g})")
     parser.add_argument("--config", type=Path, metavar="FILE.toml", help="read settings from a TOML file")
     tls = parser.add_argument_group("HTTPS (docs/emulator.md, HTTPS)")
     tls.add_argument(
@@ -130,7 +139,17 @@ def settings_from_args(args: argparse.Namespace) -> Settings:
     """Settings from parsed flags: flags over the TOML file over the defaults."""
     file: dict[str, Any] = load_toml(args.config) if args.config is not None else {}
     values: dict[str, Any] = {}
-    for key in ("host", "port", "project_id", "auto_create_topics", "console", "console_actions"):
+    for key in (
+        "host",
+        "port",
+        "project_id",
+        "auto_create_topics",
+        "console",
+        "console_actions",
+        "header_timeout",
+        "body_timeout",
+        "shutdown_timeout",
+    ):
         given = getattr(args, key)
         if given is not None:
             values[key] = given
@@ -323,6 +342,7 @@ def main(argv: list[str] | None = None) -> int:
     import uvicorn
 
     from ._app import EmulatorApp
+    from ._http import gateway_protocol
     from ._store import StoreError
 
     endpoint = ""
@@ -374,10 +394,18 @@ def main(argv: list[str] | None = None) -> int:
         print(f"dms-rocketmq-emulator: cannot open the store: {exc}", file=sys.stderr)
         return 1
     logging.basicConfig(level=args.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    config = uvicorn.Config(app, **uvicorn_options(args.log_level), **ssl_options)
+    config = uvicorn.Config(
+        app,
+        # The gateway's side of each connection: its errors, head limit and read deadlines (_http.py).
+        http=gateway_protocol(header_timeout=settings.header_timeout, body_timeout=settings.body_timeout),
+        timeout_graceful_shutdown=settings.shutdown_timeout,  # type: ignore[arg-type] # any number of seconds
+        **uvicorn_options(args.log_level),
+        **ssl_options,
+    )
     server = _server(config, app)
-    # uvicorn handles SIGINT/SIGTERM: it stops accepting, lets in-flight sends finish (their commits
-    # included), then the lifespan closes the store after its last batch. Afterwards it raises the signal
+    # uvicorn handles SIGINT/SIGTERM: it stops accepting, refuses requests still arriving (503, _http.py), lets
+    # in-flight sends finish (their commits included) for up to --shutdown-timeout seconds, then the lifespan
+    # closes the store after its last batch. Afterwards it raises the signal
     # again for the handler that was there before; these no-op handlers make that graceful stop exit 0.
     for signum in (signal.SIGINT, signal.SIGTERM):
         signal.signal(signum, _stopped_gracefully)

@@ -24,13 +24,16 @@ from dms_rocketmq_api.spec_rules import (
 )
 
 __all__ = [
+    "DEFAULT_BODY_TIMEOUT",
     "DEFAULT_BROKER_NAME",
     "DEFAULT_DATA_DIR",
+    "DEFAULT_HEADER_TIMEOUT",
     "DEFAULT_HOST",
     "DEFAULT_INSTANCE_ID",
     "DEFAULT_PORT",
     "DEFAULT_PROJECT_ID",
     "DEFAULT_QUEUES",
+    "DEFAULT_SHUTDOWN_TIMEOUT",
     "ConfigError",
     "Credential",
     "InstanceSettings",
@@ -51,6 +54,12 @@ DEFAULT_DATA_DIR = Path(".dms-rocketmq-emulator")
 #: Queues per topic when none are given: the open-source broker's default (DMS documents none).
 DEFAULT_QUEUES = 8
 MIN_QUEUES, MAX_QUEUES = 1, 50
+
+#: Read deadlines and the graceful stop's bound, in seconds (docs/emulator.md, "Connections").
+DEFAULT_HEADER_TIMEOUT = 15.0
+DEFAULT_BODY_TIMEOUT = 15.0
+DEFAULT_SHUTDOWN_TIMEOUT = 10.0
+_TIMEOUTS = ("header_timeout", "body_timeout", "shutdown_timeout")
 
 _INSTANCE_ID = re.compile(INSTANCE_ID_PATTERN)
 _PROJECT_ID = re.compile(PROJECT_ID_PATTERN)
@@ -102,6 +111,12 @@ class Settings:
     auto_create_topics: bool = False
     credentials: tuple[Credential, ...] = dataclasses.field(default=(), repr=False)
     tokens: tuple[str, ...] = dataclasses.field(default=(), repr=False)
+    #: Seconds the request line and headers may take from their first byte (or from the connection).
+    header_timeout: float = DEFAULT_HEADER_TIMEOUT
+    #: Seconds between two pieces of a request body.
+    body_timeout: float = DEFAULT_BODY_TIMEOUT
+    #: Seconds a graceful stop waits for the requests already received before it cancels them.
+    shutdown_timeout: float = DEFAULT_SHUTDOWN_TIMEOUT
     #: Serve the web console at /_emulator/console: None serves it only while `host` is a loopback address.
     console: bool | None = None
     #: Let the console reset the emulator and arm faults; without it the console only reads.
@@ -162,6 +177,13 @@ class Settings:
             raise ConfigError("a token may not be empty")
         if not 0 <= self.port <= 65535:
             raise ConfigError(f"port {self.port} is out of range")
+        for name in _TIMEOUTS:
+            seconds = getattr(self, name)
+            # At most a day: asyncio's timers take any float, but a deadline of years is no deadline.
+            if not 0 < seconds <= 86400:
+                raise ConfigError(
+                    f"{name.replace('_', '-')} must be more than 0 and at most 86400 seconds, not {seconds}"
+                )
         return self
 
 
@@ -234,6 +256,7 @@ _TOP_KEYS = {
     "instances",
     "credentials",
     "tokens",
+    *_TIMEOUTS,
     "console",
     "console_actions",
 }
@@ -264,6 +287,10 @@ def load_toml(path: Path) -> dict[str, Any]:
         value = _expect(raw, key, kind, where)
         if value is not None:
             out[key] = value
+    for key in _TIMEOUTS:
+        value = _expect(raw, key, (int, float), where)
+        if value is not None:
+            out[key] = float(value)
     if _expect(raw, "memory", bool, where):
         out["data_dir"] = None
     elif (data_dir := _expect(raw, "data_dir", str, where)) is not None:

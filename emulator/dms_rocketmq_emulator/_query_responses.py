@@ -13,7 +13,7 @@ from collections.abc import MutableMapping
 from typing import Any
 
 from . import _exceptions as errors
-from ._auth import Authenticator
+from ._auth import Authenticator, decode_query
 from ._query import QueryRules, list_response, query_rules
 from ._responses import ASGIReceive, _content_length, _header_map, _read_body, _Reply
 from ._store import Store
@@ -45,12 +45,13 @@ class ListMessagesHandler:
         """The 200 with one page of matches; raises the service's error (DMSError) for a bad request."""
         # A GET has no body, but one may be sent: it is read (under the gateway's limit) and signed, not used.
         body = await _read_body(receive, _content_length(scope))
-        raw_query: bytes = scope.get("query_string", b"")
+        # One reading of the query, both verified and run.
+        query_string = decode_query(scope.get("query_string", b""))
         if self.auth.enabled:
             raw_path = scope.get("raw_path")
             path = raw_path.decode("latin-1") if raw_path else scope["path"]
-            self.auth.check("GET", path, raw_query.decode("latin-1"), _header_map(scope), body)
-        answer = await self.answer(project_id, instance_id, raw_query.decode("utf-8", "replace"))
+            self.auth.check("GET", path, query_string, _header_map(scope), body)
+        answer = await self.answer(project_id, instance_id, query_string)
         return _Reply(200, _dumps(answer).encode("utf-8"))
 
     async def answer(self, project_id: str, instance_id: str, query_string: str) -> dict[str, Any]:

@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any
 from dms_rocketmq_api.spec_rules import PROPERTY_VALUE_MAX_LENGTH
 
 from . import _exceptions as errors
-from ._auth import Authenticator
+from ._auth import Authenticator, check_single_headers, decode_query
 from ._exceptions import MAX_MESSAGE_BYTES, MAX_REQUEST_BYTES, DMSError
 from ._routes import Routes
 from ._schema import RequestSchema
@@ -123,9 +123,13 @@ def _header_value(raw: bytes) -> str:
 def _header_map(scope: Scope) -> dict[str, str]:
     """Header names (lowercase, as ASGI gives them) to values decoded as UTF-8 (latin-1 if not UTF-8).
 
-    A repeated header maps to its last value: the one Huawei's signer signs (openapi.yaml, `akskSignature`).
+    A repeated header maps to its last value: the one Huawei's signer signs (openapi.yaml, `akskSignature`);
+    a repeated credential header (the spec's `x-single-headers`) is refused with 400.
     """
-    return {name.decode("latin-1"): _header_value(value) for name, value in scope["headers"]}
+    headers = {name.decode("latin-1"): _header_value(value) for name, value in scope["headers"]}
+    if len(headers) != len(scope["headers"]):
+        check_single_headers(scope["headers"])
+    return headers
 
 
 def _content_length(scope: Scope) -> int | None:
@@ -251,7 +255,7 @@ class SendMessageHandler:
         if self.auth.enabled:
             raw_path = scope.get("raw_path")
             path = raw_path.decode("latin-1") if raw_path else scope["path"]
-            query = scope.get("query_string", b"").decode("latin-1")
+            query = decode_query(scope.get("query_string", b""))
             self.auth.check(scope["method"], path, query, _header_map(scope), body)
         instance = self.registry.instance(route.parameters["project_id"], route.parameters["instance_id"])
         if not body:

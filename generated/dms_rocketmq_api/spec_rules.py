@@ -16,6 +16,7 @@ __all__ = [
     "BODY_MAX_LENGTH",
     "BODY_MIN_LENGTH",
     "ENGINES",
+    "HEADER_MAX_BYTES",
     "INSTANCE_ID_PATTERN",
     "KEYS_PATTERN",
     "KEY_MAX_LENGTH",
@@ -28,6 +29,7 @@ __all__ = [
     "REQUEST_ID_PATTERN",
     "REQUEST_MAX_BYTES",
     "RESPONSE_HEADERS",
+    "SINGLE_HEADERS",
     "TAGS_MAX_LENGTH",
     "TAGS_MIN_LENGTH",
     "TAGS_PATTERN",
@@ -184,6 +186,14 @@ TAGS_MAX_LENGTH: int = 128
 #: /components/responses/PayloadTooLarge/x-max-request-bytes
 REQUEST_MAX_BYTES: int = 12582912
 
+#: /components/responses/BadRequest/x-max-header-bytes
+HEADER_MAX_BYTES: int = 32768
+
+#: /components/responses/BadRequest/x-single-headers
+SINGLE_HEADERS: frozenset[str] = frozenset(
+    ("authorization", "host", "x-auth-token", "x-sdk-content-sha256", "x-sdk-date", "x-security-token")
+)
+
 #: /x-assumptions: each unconfirmed choice by name
 ASSUMPTIONS: dict[str, dict[str, Any]] = {
     "query-time-unit-ms": {
@@ -316,6 +326,33 @@ ASSUMPTIONS: dict[str, dict[str, Any]] = {
         "summary": "A message is visible to the query as soon as its send is answered.",
         "source": "The indexing lag is not documented; clients that read back poll with a deadline.",
         "operation": "ListMessages",
+        "fields": (),
+        "when": {},
+        "status": "unconfirmed",
+        "confirmed": None,
+    },
+    "gateway-head-limit": {
+        "summary": "A request line and headers over 32 KiB (`x-max-header-bytes`), or a request that is not valid HTTP/1.1, get 400 APIGW.0201 and a close.",
+        "source": "Huawei's references give neither a head limit nor the gateway's answer to malformed HTTP; 32 KiB is the emulator's choice.",
+        "operation": "*",
+        "fields": (),
+        "when": {},
+        "status": "unconfirmed",
+        "confirmed": None,
+    },
+    "credential-headers-once": {
+        "summary": "A credential header (`x-single-headers`) given twice, even with the same value, is refused with 400 APIGW.0201.",
+        "source": "Not documented; which of two values a gateway takes is unknown, and a repeated query parameter is refused too.",
+        "operation": "*",
+        "fields": (),
+        "when": {},
+        "status": "unconfirmed",
+        "confirmed": None,
+    },
+    "send-one-keys-entry": {
+        "summary": "A send whose `property_list` has two `KEYS` entries is refused with 400 DMS.00400062.",
+        "source": "What the service does with two is not documented (RocketMQ keeps properties in a map, so probably the last wins).",
+        "operation": "SendMessage",
         "fields": (),
         "when": {},
         "status": "unconfirmed",

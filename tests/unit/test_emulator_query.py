@@ -141,7 +141,13 @@ def test_the_query_run_is_the_query_signed(topic: str, key: str, safe: str) -> N
     raw = "&".join(f"{name}={urllib.parse.quote(value, safe=safe)}" for name, value in [("topic", topic), ("key", key)])
     raw += "&msg_id=A"
     signed: dict[str, list[str]] = {}
-    for part in canonical_query(raw).split("&"):
+    try:
+        canonical = canonical_query(raw)
+    except BadRequestError:  # an escape that is not UTF-8 (`%ab`): no reading to verify, and none to run
+        with pytest.raises(BadRequestError):
+            parse(raw)
+        return
+    for part in canonical.split("&"):
         name, _, value = part.partition("=")
         signed.setdefault(urllib.parse.unquote(name), []).append(urllib.parse.unquote(value))
     try:

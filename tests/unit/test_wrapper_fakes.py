@@ -7,6 +7,7 @@ from collections.abc import Callable
 from typing import Any
 
 import httpx
+from _shared.aiohttp_memory import MemoryConnector
 from dms_rocketmq import AsyncClient, Client
 
 REQUEST_ID = "5d0f0c2b8a6e4f1c9b7a3e2d1c0b9a8f"
@@ -52,6 +53,14 @@ def sync_client(handler: Callable[[httpx.Request], httpx.Response], **overrides:
     return Client(**{**SETTINGS, **overrides}, transport=httpx.MockTransport(handler))
 
 
-def async_client(handler: Callable[[httpx.Request], httpx.Response], **overrides: Any) -> AsyncClient:
-    """An AsyncClient whose requests go to `handler`."""
-    return AsyncClient(**{**SETTINGS, **overrides}, transport=httpx.MockTransport(handler))
+def async_client(
+    handler: Callable[[httpx.Request], Any], *, generated_path: bool = False, **overrides: Any
+) -> AsyncClient:
+    """An AsyncClient whose requests go to `handler`: on its default path, as users run it (aiohttp, its
+    connections answered in memory), or with `generated_path` on the generated path (`httpx.MockTransport`)."""
+    if generated_path:
+        return AsyncClient(**{**SETTINGS, **overrides}, transport=httpx.MockTransport(handler))
+    client = AsyncClient(**{**SETTINGS, **overrides})
+    limit = client.network.max_connections
+    client.network.aiohttp_connector = lambda: MemoryConnector(handler, limit)  # type: ignore[method-assign]
+    return client

@@ -120,3 +120,29 @@ def test_client_takes_the_options(tmp_path: Path) -> None:
     asynchronous = dms.AsyncClient(**settings, verify=False)
     assert asynchronous.network.verify_off
     assert asynchronous._sender._network is asynchronous.network  # type: ignore[attr-defined]
+
+
+def test_the_async_helper_runs_the_default_path() -> None:
+    """The unit tests' AsyncClient sends and reads back on aiohttp (its default path), answered in memory."""
+    import asyncio
+
+    from test_wrapper_fakes import async_client, stored
+
+    seen: list[httpx.Request] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        seen.append(request)
+        if request.method == "POST":
+            return stored(request)
+        return httpx.Response(200, json={"messages": [], "total": 0}, headers={"X-Request-Id": "r"})
+
+    async def run() -> None:
+        async with async_client(handler) as client:
+            assert client._direct  # type: ignore[attr-defined]
+            await client.send("orders", "hello")
+            await client.get_message("orders", "A" * 32)
+            assert client._sender._pools.current(asyncio.get_running_loop()) is not None  # type: ignore[attr-defined]
+
+    asyncio.run(run())
+    assert [request.method for request in seen] == ["POST", "GET"]
+    assert seen[0].headers["User-Agent"].startswith("dms-rocketmq")

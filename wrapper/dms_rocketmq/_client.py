@@ -660,12 +660,21 @@ class AsyncClient(BaseClient):
         return self._readback.current(loop) or await self._readback.get()
 
     def _open_readback(self) -> ApiClient:
-        from httpx_aiohttp import HttpxAiohttpClient
+        import aiohttp
+        from httpx_aiohttp import AiohttpTransport, HttpxAiohttpClient
 
+        # On the network settings' own aiohttp connector (TLS context, pool size) and proxy, as the sender.
+        network = self._network
+
+        def session() -> aiohttp.ClientSession:
+            return aiohttp.ClientSession(connector=network.aiohttp_connector())
+
+        transport = AiohttpTransport(client=session, proxy=network.httpx_proxy())
         api = attrs.evolve(self._api)
         api.set_async_httpx_client(
             HttpxAiohttpClient(
-                **self._http_options(),
+                **self._http_options(transport),
+                transport=transport,
                 event_hooks={"request": [on_request_async], "response": [on_response_async]},
             )
         )

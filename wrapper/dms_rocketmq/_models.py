@@ -9,7 +9,12 @@ from typing import Any, TypeAlias
 
 import attrs
 
-__all__ = ["Message", "SendFailure", "SendOutcome", "SendResult", "StoredMessage"]
+__all__ = ["Message", "SendFailure", "SendOutcome", "SendResult", "StoredMessage", "split_keys"]
+
+
+def split_keys(value: str) -> list[str]:
+    """The keys of one `KEYS` property value: split at its spaces, empty pieces dropped."""
+    return [key for key in value.split(" ") if key]
 
 
 def _keys_converter(keys: Any) -> Any:
@@ -105,7 +110,8 @@ def _utc(milliseconds: int | None) -> datetime.datetime | None:
 class StoredMessage:
     """A message as the service stored it, read back by `get_message`, `query_messages` or `confirm`.
 
-    `keys` are the message's keys (the `KEYS` property split at its spaces, `()` for none), `tags` its tag
+    `keys` are the message's keys (every `KEYS` entry listed, in order, split at its spaces; `()` for none:
+    openapi.yaml's `property_list` allows one entry, and what the service makes of two is not published), `tags` its tag
     (None for none), `properties` every property the service lists (KEYS, TAGS, UNIQ_KEY, CLUSTER...).
     Timestamps are milliseconds since the Unix epoch (`stored_at`/`born_at` give them as UTC datetimes),
     `body_crc` RocketMQ's CRC32 of the body, `store_size` the bytes the broker used, hosts `ip:port`.

@@ -17,10 +17,14 @@ goes out with what one `Network` decided, whichever HTTP library carries it. A s
   two libraries.
 - keeps one pool per event loop with `LoopPools` (a pool is closed when its loop shuts down or by `aclose`).
 - maps any failure without an HTTP response with `network.failure(exc, request_sent=..., timeout_phase=...)`:
-  TLS failures become `TLSError`/`CertificateError`, proxy failures `ProxyError`, the rest
-  `APIConnectionError`/`APITimeoutError` worded by `connection_failure`. `httpx_failure` and `aiohttp_failure`
-  decide `request_sent` and the timeout phase for those two libraries' exceptions first. A CONNECT answered
-  with a status other than 2xx is `network.proxy_refused(status, reason)`.
+  TLS failures (found anywhere in the exception's cause chain) become `TLSError`/`CertificateError`, proxy
+  failures `ProxyError`, the rest `APIConnectionError`/`APITimeoutError` worded by `connection_failure`.
+  `network.httpx_failure(exc)` (blocking; `await network.httpx_failure_async(exc)` in a loop) and
+  `await network.aiohttp_failure_async(exc)` decide `request_sent` and the timeout phase for those two
+  libraries' exceptions first, and, when an http:// endpoint closed the connection without a word, probe
+  whether its port speaks TLS (`speaks_tls`, bounded by the connect timeout) to say so. A sender with its own
+  HTTP code does the same: `network.failure(...)`, then `network.tls_port_error()` if `speaks_tls()`. A
+  CONNECT answered with a status other than 2xx is `network.proxy_refused(status, reason)`.
 
 This module imports only the standard library, httpx and the wrapper's exceptions at import time (aiohttp
 and truststore when first needed), so that a sender can use it on its own.
@@ -272,14 +276,15 @@ class Network:
         """httpx.Client / AsyncClient options: this TLS context, proxy, pool limits; no second look at the env."""
         return {
             "verify": self.ssl_context,
-            "proxy": self._httpx_proxy(),
+            "proxy": self.httpx_proxy(),
             "trust_env": False,
             "limits": httpx.Limits(
                 max_connections=self.max_connections, max_keepalive_connections=self.max_connections
             ),
         }
 
-    def _httpx_proxy(self) -> httpx.Proxy | None:
+    def httpx_proxy(self) -> httpx.Proxy | None:
+        """The proxy as httpx (and httpx-aiohttp) take it, or None."""
         if self.proxy is None:
             return None
         # Credentials as a header rather than in the URL: httpx-aiohttp would pass them to aiohttp as
@@ -353,7 +358,8 @@ class Network:
 
     # -- http:// spoken to an HTTPS port ----------------------------------------------------------------
     def _may_be_tls_port(self, exc: BaseException) -> bool:
-        """A TLS server closes a connection that starts in plain text without a word: only then is it probed."""
+        """A TLS server closes (or resets) a connection that starts in plain text without a word: only then is
+        the port probed."""
         if self.tls or self.proxy is not None:
             return False
         for current in _chain(exc):
@@ -361,6 +367,9 @@ class Network:
             if name == "ServerDisconnectedError" or (
                 isinstance(current, httpx.RemoteProtocolError) and "without sending a response" in str(current)
             ):
+                return True
+            # The TLS server may also reset the connection, as the plain-text request reaches it.
+            if isinstance(current, ConnectionResetError):
                 return True
         return False
 

@@ -24,7 +24,7 @@ from dms_rocketmq_api.types import Response, Unset
 
 from ._constants import QUERY_END_MARGIN_MS
 from ._exceptions import APIError, MalformedResponseError, ValidationError, status_error_from_response
-from ._models import StoredMessage
+from ._models import StoredMessage, split_keys
 from ._transport import last_response
 from ._validation import keys_value, topic_name
 
@@ -172,6 +172,7 @@ def stored_message(generated: GeneratedMessage, response: httpx.Response, index:
     """One message of a 200 answer, with every field checked and typed."""
     where = f"messages[{index}]."
     properties: dict[str, str] = {}
+    keys: list[str] = []
     entries = generated.property_list
     if not isinstance(entries, Unset | None):
         if not isinstance(entries, list):
@@ -180,11 +181,13 @@ def stored_message(generated: GeneratedMessage, response: httpx.Response, index:
             name, value = getattr(entry, "name", None), getattr(entry, "value", None)
             if isinstance(name, str) and isinstance(value, str):
                 properties[name] = value
+                if name == "KEYS":
+                    keys += split_keys(value)
     return StoredMessage(
         msg_id=_required_text(where, "msg_id", generated.msg_id, response),
         topic=_required_text(where, "topic", generated.topic, response),
         body=_required_text(where, "body", generated.body, response),
-        keys=tuple(key for key in properties.get("KEYS", "").split(" ") if key),
+        keys=tuple(keys),
         tags=properties.get("TAGS") or None,
         queue_id=_count(where, "queue_id", generated.queue_id, response),
         queue_offset=_count(where, "queue_offset", generated.queue_offset, response),

@@ -34,8 +34,15 @@ class SendMessageRequestBody:
             Range: any text. Default: none.
         property_list (list[SendMessagePropertiesReqEntity] | Unset): Definition: the message's properties (features),
             such as its keys and its tag.
-            Constraints: at most one `TAGS` entry. Range: entries of SendMessagePropertiesReqEntity.
+            Constraints: at most one `TAGS` entry and at most one `KEYS` entry (several keys go in one entry,
+            separated by single spaces). Range: entries of SendMessagePropertiesReqEntity.
             Default: no properties.
+
+            Two `KEYS` entries: Huawei's references do not say what the service does with them (unconfirmed).
+            RocketMQ keeps a message's properties in a map, so the second would probably replace the first;
+            joining them is another possible reading. The emulator refuses them (DMS.00400062), so that a
+            client never depends on either reading; a client reading a message back (ListMessages) takes the
+            keys of every `KEYS` entry it lists, in order, which is right under both readings.
     """
 
     topic: str
