@@ -244,7 +244,13 @@ def markdown(document: dict[str, Any]) -> str:
 NOT_MEASURED = "not measured in this run"
 QUERY_TITLE = "**ListMessages query speed** (`bench/query.py`)"
 BULK_CLI_TITLE = "**Bulk CLI** (`dms-rocketmq send --file`, `bench/bulk_cli.py`)"
-QUERY_KINDS = {"by_msg_id": "by `msg_id`", "by_key": "by key"}
+QUERY_KINDS = {
+    "by_msg_id": "by `msg_id`",
+    "by_key": "by key",
+    "range_first_page": "time range, first page",
+    "range_page_at_random": "time range, page at a random depth",
+    "queue_page_at_random": "one queue's time range, page at a random depth",
+}
 
 
 def verdict(met: bool) -> str:
@@ -262,7 +268,11 @@ def query_markdown(query: dict[str, Any] | None) -> str:
         "| store | level | query | p50 µs | p99 µs |",
         "|---|---|---|---:|---:|",
     ]
-    levels = {"store": "`Store.query`, in-process", "http": "`GET .../messages` over HTTP"}
+    levels = {
+        "store": "`Store.query`, in-process",
+        "http": "`GET .../messages` over HTTP",
+        "console": "the console's query, at the server",
+    }
     for store in ("memory", "durable"):
         for level, title in levels.items():
             for kind, figures in query.get(store, {}).get(level, {}).items():
@@ -275,6 +285,8 @@ def query_markdown(query: dict[str, Any] | None) -> str:
         f"Filling the store ({query['messages']:,} messages through `Store.load`): memory"
         f" {query['memory']['fill_seconds']:,.1f} s, durable {query['durable']['fill_seconds']:,.1f} s.",
     ]
+    if "console_p99_ms" in query:
+        lines.append(f"The console's slowest query kind, p99 at the server: {query['console_p99_ms']:,.2f} ms.")
     return "\n".join(lines)
 
 

@@ -209,6 +209,13 @@ def _property_rule(spec: Any, entity: str, name: str) -> dict[str, Any]:
     raise SpecError(f"openapi.yaml's {pointer} has no rule for {name}")
 
 
+def _property_name(spec: Any, name: str) -> str:
+    """`name`, checked to be one the spec lets a sender set (MessagePropertyName's enum)."""
+    if name not in typed(spec, "/components/schemas/MessagePropertyName/enum", list):
+        raise SpecError(f"/components/schemas/MessagePropertyName/enum: no {name}")
+    return name
+
+
 def _rule_value(rule: dict[str, Any], keyword: str, name: str, kind: type) -> Any:
     value = rule.get(keyword)
     if not isinstance(value, kind) or isinstance(value, bool):
@@ -244,6 +251,39 @@ def _keys_lengths(pattern: str) -> tuple[int, int]:
     return int(match.group(1)), int(match.group(2))
 
 
+def _template_pattern(template: str) -> str:
+    """A regular expression matching the messages `template` words, each `{name}` a named group."""
+    parts = re.split(r"\{(\w+)\}", template)
+    return "".join(re.escape(part) if index % 2 == 0 else f"(?P<{part}>\\S+)" for index, part in enumerate(parts))
+
+
+def _errors(spec: Any) -> dict[str, tuple[str, str, bool, str]]:
+    """Every error example of the spec's responses, by `Response.example`: (error_code, error_msg, gateway, pattern).
+
+    `error_msg` is the response's `x-error-msg-templates` entry for the example when it has one (and the example
+    must read as that template filled in); gateway: the example carries `request_id`, as the gateway's errors do;
+    pattern: the regular expression that finds such a message, each `{name}` a named group.
+    """
+    found: dict[str, tuple[str, str, bool, str]] = {}
+    for response_name, response in typed(spec, "/components/responses", dict).items():
+        templates = response.get("x-error-msg-templates", {})
+        examples = response.get("content", {}).get("application/json", {}).get("examples", {})
+        for name in templates:
+            if name not in examples:
+                raise SpecError(f"/components/responses/{response_name}/x-error-msg-templates/{name}: no such example")
+        for name, example in examples.items():
+            value = example["value"]
+            if "error_code" not in value:
+                continue
+            message = value["error_msg"]
+            template = templates.get(name, message)
+            pattern = _template_pattern(template)
+            if re.fullmatch(pattern, message) is None:
+                raise SpecError(f"/components/responses/{response_name}: example {name} does not read as {template!r}")
+            found[f"{response_name}.{name}"] = (value["error_code"], template, "request_id" in value, pattern)
+    return found
+
+
 def _header_names(names: list[Any]) -> list[str]:
     """Header names as ASGI servers give them: lowercase strings."""
     if not names or not all(isinstance(name, str) and name == name.lower() for name in names):
@@ -258,6 +298,8 @@ def rules(spec: Any) -> dict[str, tuple[str, Any]]:
     entity = "SendMessagePropertiesReqEntity"
     keys_at = f"/components/schemas/{entity}/allOf: then, when name is KEYS"
     tags_at = f"/components/schemas/{entity}/allOf: then, when name is TAGS"
+    resp_name = "/components/schemas/SendMessagePropertiesRespEntity/properties/name"
+    queue_id = "/components/schemas/SendMessageResponse/properties/queue_id"
     keys = _property_rule(spec, entity, "KEYS")
     tags = _property_rule(spec, entity, "TAGS")
     prefixes, names = _reserved(spec)
@@ -300,6 +342,16 @@ def rules(spec: Any) -> dict[str, tuple[str, Any]]:
             "/components/schemas/SendMessageRequestBody/properties/property_list/maxContains",
             typed(spec, "/components/schemas/SendMessageRequestBody/properties/property_list/maxContains", int),
         ),
+        "KEYS_PROPERTY": (f"{keys_at}: the property holding the message's keys", _property_name(spec, "KEYS")),
+        "TAGS_PROPERTY": (f"{tags_at}: the property holding the message's tag", _property_name(spec, "TAGS")),
+        "MESSAGE_ID_PROPERTY": (
+            f"{resp_name}/x-message-id-property: the property the broker adds, holding the msg_id",
+            typed(spec, f"{resp_name}/x-message-id-property", str),
+        ),
+        "MAX_QUEUES_PER_TOPIC": (
+            f"{queue_id}/x-max-queues-per-topic (a topic has at least one)",
+            typed(spec, f"{queue_id}/x-max-queues-per-topic", int),
+        ),
         "KEYS_PATTERN": (keys_at, _rule_value(keys, "pattern", "KEYS", str)),
         "KEY_MIN_LENGTH": ("KEYS_PATTERN's {MIN,MAX} of one key", key_min),
         "KEY_MAX_LENGTH": ("KEYS_PATTERN's {MIN,MAX} of one key", key_max),
@@ -324,6 +376,11 @@ def rules(spec: Any) -> dict[str, tuple[str, Any]]:
             "/components/securitySchemes/akskSignature/x-max-clock-skew-seconds",
             typed(spec, "/components/securitySchemes/akskSignature/x-max-clock-skew-seconds", int),
         ),
+        "ERRORS": (
+            "/components/responses/*/content/application/json/examples, by `Response.example`: (error_code,"
+            " error_msg or its x-error-msg-templates entry, raised by the gateway, the message's pattern)",
+            _errors(spec),
+        ),
     }
 
 
@@ -336,12 +393,15 @@ Patterns are the spec's own (ECMA-262 regular expressions, which these patterns 
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from typing import Any
 from urllib.parse import quote
 
 __all__ = [
 {names}
+    "error_msg",
+    "error_msg_pattern",
     "operation_path",
     "unmet_conditions",
 ]
@@ -376,6 +436,16 @@ def _number(value: str) -> float:
     except ValueError:
         return float("nan")  # compares false both ways: a malformed value is its own schema's error
 
+def error_msg(example: str, **values: object) -> str:
+    """The `error_msg` of the spec's error example `example` (`Response.example`), its `{names}` filled in."""
+    return ERRORS[example][1].format(**values)
+
+
+def error_msg_pattern(example: str) -> re.Pattern[str]:
+    """A regular expression that finds the `error_msg` of `example` in a message, each `{name}` a group."""
+    return re.compile(ERRORS[example][3])
+
+
 def operation_path(operation_id: str, **parameters: str) -> str:
     """The path of an operation with its path parameters filled in, each percent-encoded."""
     path: str = OPERATIONS[operation_id]["path"]
@@ -398,6 +468,7 @@ _ANNOTATIONS = {
     "TOPIC_RESERVED_NAMES": "frozenset[str]",
     "SINGLE_HEADERS": "frozenset[str]",
     "PROPERTY_NAMES": "tuple[str, ...]",
+    "ERRORS": "dict[str, tuple[str, str, bool, str]]",
 }
 
 

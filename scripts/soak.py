@@ -25,9 +25,9 @@ import sys
 import time
 from typing import Any
 
+from crash_test import run_facts  # scripts/, this script's directory
 from dms_rocketmq._constants import DEFAULT_MAX_CONNECTIONS
 from dms_rocketmq_emulator import EmulatorProcess, start_emulator
-from dms_rocketmq_emulator._crash_test import run_facts
 
 TOPIC = "soak"
 

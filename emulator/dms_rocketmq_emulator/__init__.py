@@ -10,6 +10,7 @@ where this package is installed) must import without the `emulator` extra (Starl
 from __future__ import annotations
 
 import importlib
+import importlib.metadata
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
@@ -18,7 +19,8 @@ if TYPE_CHECKING:
     from ._process import EmulatorProcess, start_emulator
     from .models import decode_msg_id
 
-__version__ = "0.1.0"
+#: The distribution's version (pyproject.toml's, read from the installed metadata).
+__version__ = importlib.metadata.version("dms-rocketmq")
 
 __all__ = [
     "Credential",

@@ -20,7 +20,7 @@ from ._console import Console
 from ._control import ControlAPI, error_json
 from ._http import shutting_down
 from ._query_responses import ListMessagesHandler
-from ._responses import ASGIReceive, ASGISend, RequestIds, SendMessageHandler, error_response, send_reply
+from ._responses import ASGIReceive, ASGISend, OperationRouter, RequestIds, error_response, send_reply
 from ._schema import RequestSchema, request_schema
 from ._store import Store, make_store
 from .models import FaultPlan, Registry
@@ -54,7 +54,7 @@ class EmulatorApp:
         self.faults = FaultPlan()
         self.request_ids = RequestIds()
         self.auth = Authenticator(settings.credentials, settings.tokens)
-        self.send_message = SendMessageHandler(
+        self.send_message = OperationRouter(
             registry=self.registry,
             store=self.store,
             schema=self.schema,

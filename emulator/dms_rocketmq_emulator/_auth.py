@@ -90,7 +90,7 @@ def check_single_headers(headers: Iterable[tuple[bytes, bytes]]) -> None:
         if name in seen and name.decode("latin-1") in SINGLE_HEADERS:
             shown = name.decode("latin-1")
             raise errors.DMSError(
-                400, "APIGW.0201", f"Bad request: the header {shown} is given more than once", gateway=True
+                400, errors.GATEWAY_REFUSED, f"Bad request: the header {shown} is given more than once", gateway=True
             )
         seen.add(name)
 
@@ -298,7 +298,7 @@ class Authenticator:
         ak, signed, given = parse_authorization(authorization)
         sk = self._secrets.get(ak)
         if sk is None:
-            raise errors.signature_failure(f"ak {_shown_ak(ak)} not exist")
+            raise errors.unknown_ak(_shown_ak(ak))
         if "x-sdk-date" not in signed:
             raise errors.signature_failure("x-sdk-date must be one of the SignedHeaders")
         for name in signed:
@@ -311,17 +311,14 @@ class Authenticator:
             raise errors.signature_failure("X-Sdk-Date is not formatted YYYYMMDDTHHMMSSZ")
         now = self._clock.now(tz=datetime.UTC)
         if abs(now - signed_at) > MAX_CLOCK_SKEW:
-            raise errors.signature_failure(
-                "calc aksk signature fail:signature expired, "
-                f"signature time:{sdk_date},server time:{now.strftime(_DATE_FORMAT)}"
-            )
+            raise errors.signature_expired(sdk_date, now.strftime(_DATE_FORMAT))
         canonical = canonical_request(method, raw_path, raw_query, headers, signed, body)
         expected = signature(sk, string_to_sign(sdk_date, canonical))
         if not hmac.compare_digest(expected.encode("ascii"), given.encode("utf-8", "replace")):
             # The canonical request is what a user needs to find a signing bug; credential headers a client
             # chose to sign (X-Security-Token, X-Auth-Token) are masked in it.
             logger.debug("signature mismatch for ak %s; canonical request:\n%s", _shown_ak(ak), _masked(canonical))
-            raise errors.signature_failure("verify aksk signature fail")
+            raise errors.signature_mismatch()
         declared = headers.get("x-sdk-content-sha256", "").strip() if "x-sdk-content-sha256" in signed else ""
         if body and declared and declared != UNSIGNED_PAYLOAD and declared != hashlib.sha256(body).hexdigest():
             # A signed hash stands for the body: it must be this body's (UNSIGNED-PAYLOAD is the only opt-out).

@@ -21,7 +21,10 @@ from ._config import (
     DEFAULT_INSTANCE_ID,
     DEFAULT_PORT,
     DEFAULT_PROJECT_ID,
+    DEFAULT_QUEUES,
     DEFAULT_SHUTDOWN_TIMEOUT,
+    MAX_QUEUES,
+    MIN_QUEUES,
     ConfigError,
     InstanceSettings,
     Settings,
@@ -71,7 +74,10 @@ def build_parser() -> argparse.ArgumentParser:
         action="append",
         default=[],
         metavar="NAME[:QUEUES]",
-        help="a topic in every instance, with 1-50 queues (default 8); repeat for several",
+        help=(
+            f"a topic in every instance, with {MIN_QUEUES}-{MAX_QUEUES} queues (default {DEFAULT_QUEUES}); "
+            "repeat for several"
+        ),
     )
     parser.add_argument(
         "--auto-create-topics",

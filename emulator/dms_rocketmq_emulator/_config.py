@@ -16,6 +16,7 @@ from typing import Any
 
 from dms_rocketmq_api.spec_rules import (
     INSTANCE_ID_PATTERN,
+    MAX_QUEUES_PER_TOPIC,
     PROJECT_ID_PATTERN,
     TOPIC_MAX_LENGTH,
     TOPIC_MIN_LENGTH,
@@ -53,7 +54,8 @@ DEFAULT_BROKER_NAME = "broker-0"
 DEFAULT_DATA_DIR = Path(".dms-rocketmq-emulator")
 #: Queues per topic when none are given: the open-source broker's default (DMS documents none).
 DEFAULT_QUEUES = 8
-MIN_QUEUES, MAX_QUEUES = 1, 50
+#: Queues a topic may have: at least one, at most the spec's limit.
+MIN_QUEUES, MAX_QUEUES = 1, MAX_QUEUES_PER_TOPIC
 
 #: Read deadlines and the graceful stop's bound, in seconds (docs/emulator.md, "Connections").
 DEFAULT_HEADER_TIMEOUT = 15.0

@@ -8,8 +8,8 @@ reads JSON endpoints under `/_emulator/console/api/`:
 - `messages`: the public `ListMessages` itself (`ListMessagesHandler.answer`: the same rules, the same store
   query, the same answer), for the instance named by `instance_id`;
 - `message`: one message by id, with the `dms-rocketmq send` line that would send it again;
-- `tail`: server-sent events, one per message as the store keeps it (published by `MessageFeed` when the
-  store's `append` returns: nothing polls);
+- `tail`: server-sent events, one per message as the store keeps it (`MessageFeed`, an observer of the
+  store while a tail is open: nothing polls);
 - `reset`, `faults` (POST): the control API's own handlers, only with `--console-actions`.
 
 Safe by construction: every response carries a Content-Security-Policy that allows scripts from this
@@ -31,6 +31,7 @@ import urllib.parse
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
+from dms_rocketmq_api.spec_rules import TAGS_PROPERTY
 from starlette.requests import Request
 from starlette.responses import Response, StreamingResponse
 from starlette.routing import Route
@@ -44,7 +45,7 @@ from ._query import message_keys, message_view
 from ._query_responses import ListMessagesHandler
 from ._responses import RequestIds
 from ._store import DurableStore, Store
-from .models import PendingMessage, Registry, StoredMessage
+from .models import Registry, StoredMessage
 
 __all__ = ["CONSOLE_PATH", "Console", "MessageFeed", "console_line", "send_command"]
 
@@ -132,7 +133,7 @@ def send_command(message: StoredMessage) -> str | None:
     # `--flag=value`, never `--flag value`: argparse would take a value that starts with "-" for a flag.
     words = ["dms-rocketmq", "send", f"--instance-id={message.instance_id}", f"--topic={message.topic}"]
     words += [f"--key={key}" for key in message_keys(message.properties)]
-    tag = next((value for name, value in message.properties if name == "TAGS" and value), None)
+    tag = next((value for name, value in message.properties if name == TAGS_PROPERTY and value), None)
     if tag is not None:
         words.append(f"--tag={tag}")
     body = message.body
@@ -175,11 +176,10 @@ class _Subscription:
 
 
 class MessageFeed:
-    """Every message the store keeps, handed to the live tails as its `append` returns (after the commit).
+    """Every message the store keeps, handed to the live tails once kept (after the commit).
 
-    The store has no observer of its own, and its module is not the console's to change: while at least one
-    tail is open, the store's `append` is wrapped on that one store object (the class is untouched), so a
-    send costs nothing extra while nobody watches. Everything runs on the event loop's thread.
+    While at least one tail is open the feed is subscribed to the store (`Store.subscribe`), so a send costs
+    nothing extra while nobody watches. The store calls it on the event loop's thread, as the tails run.
     """
 
     def __init__(self, store: Store) -> None:
@@ -189,8 +189,8 @@ class MessageFeed:
 
     @property
     def watching(self) -> bool:
-        """Whether a tail is open (and so the store's `append` is wrapped)."""
-        return "append" in vars(self._store)
+        """Whether a tail is open (and so the feed is subscribed to the store)."""
+        return bool(self._subscriptions)
 
     def subscribe(self, instance_id: str, topic: str | None) -> _Subscription:
         """A new tail; it gets every message kept from now on until `unsubscribe` (or `close`)."""
@@ -199,15 +199,17 @@ class MessageFeed:
             subscription.end()
             return subscription
         if not self._subscriptions:
-            self._wrap()
+            self._store.subscribe(self._offer)
         self._subscriptions.add(subscription)
         return subscription
 
     def unsubscribe(self, subscription: _Subscription) -> None:
-        """Stop feeding `subscription`; the last one gone, the store's own `append` is back."""
+        """Stop feeding `subscription`; the last one gone, the feed leaves the store."""
+        if subscription not in self._subscriptions:
+            return
         self._subscriptions.discard(subscription)
-        if not self._subscriptions and self.watching:
-            del vars(self._store)["append"]
+        if not self._subscriptions:
+            self._store.unsubscribe(self._offer)
 
     def close(self) -> None:
         """End every tail now and refuse new ones (the server is stopping)."""
@@ -216,17 +218,9 @@ class MessageFeed:
             subscription.end()
             self.unsubscribe(subscription)
 
-    def _wrap(self) -> None:
-        keep = self._store.append  # the class's method, bound to this store
-        subscriptions = self._subscriptions
-
-        async def append(message: PendingMessage) -> StoredMessage:
-            stored = await keep(message)
-            for subscription in tuple(subscriptions):
-                subscription.offer(stored)
-            return stored
-
-        vars(self._store)["append"] = append
+    def _offer(self, message: StoredMessage) -> None:
+        for subscription in tuple(self._subscriptions):
+            subscription.offer(message)
 
 
 Handler = Callable[[Request], Awaitable[Response]]
@@ -440,18 +434,15 @@ def _dumps(document: Any) -> str:
 
 
 def _topic_overview(store: Store, instance_id: str, name: str, queues: int, auto_created: bool) -> dict[str, Any]:
-    """A topic and its queues as Huawei's console and RocketMQ show them.
-
-    `max_offset` is RocketMQ's: the offset the queue's next message gets; `min_offset` the first one still
-    kept (the emulator deletes nothing but on reset, which starts every queue again at 0). The count is
-    their difference.
-    """
-    next_offsets = _next_offsets(store, instance_id, name)
-    width = max(queues, len(next_offsets))
-    rows = []
-    for queue_id in range(width):
-        max_offset = next_offsets[queue_id] if queue_id < len(next_offsets) else 0
-        rows.append({"queue_id": queue_id, "min_offset": 0, "max_offset": max_offset, "messages": max_offset})
+    """A topic and its queues (`Store.queue_offsets`; a queue nothing was sent to yet is empty at 0)."""
+    placed = store.queue_offsets(instance_id, name)
+    rows = [
+        {"queue_id": q.queue_id, "min_offset": q.min_offset, "max_offset": q.max_offset, "messages": q.messages}
+        for q in placed
+    ]
+    rows += [
+        {"queue_id": queue_id, "min_offset": 0, "max_offset": 0, "messages": 0} for queue_id in range(len(rows), queues)
+    ]
     return {
         "name": name,
         "queues": queues,
@@ -459,13 +450,3 @@ def _topic_overview(store: Store, instance_id: str, name: str, queues: int, auto
         "messages": sum(row["messages"] for row in rows),
         "queue_offsets": rows,
     }
-
-
-def _next_offsets(store: Store, instance_id: str, topic: str) -> list[int]:
-    """The next offset of each queue of a topic, from the store's placement state (no read of the messages).
-
-    The store keeps this state for placing sends (`models.TopicLog`, restored from disk at start); it has
-    no public accessor, and counting rows instead would scan a million-message topic on every refresh.
-    """
-    log = store._logs.get((instance_id, topic))
-    return list(log.next_offsets) if log is not None else []

@@ -34,7 +34,7 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
-from dms_rocketmq_api.spec_rules import ASSUMPTIONS, REQUEST_ID_PATTERN, RESPONSE_HEADERS
+from dms_rocketmq_api.spec_rules import ASSUMPTIONS, MESSAGE_ID_PROPERTY, REQUEST_ID_PATTERN, RESPONSE_HEADERS
 
 __all__ = [
     "Divergence",
@@ -183,7 +183,7 @@ class _Comparison:
             if not self.ids.learn_id(recorded, replayed):
                 self.add(path, "identity", recorded, replayed)
             return
-        if key == "UNIQ_KEY" and isinstance(recorded, str) and isinstance(replayed, str):
+        if key == MESSAGE_ID_PROPERTY and isinstance(recorded, str) and isinstance(replayed, str):
             if self.ids.msg_ids.get(recorded, recorded) != replayed:
                 self.add(path, "value", recorded, replayed)
             return

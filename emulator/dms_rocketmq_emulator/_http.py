@@ -30,11 +30,11 @@ import logging
 from typing import Any, ClassVar
 
 import httptools
-from dms_rocketmq_api.spec_rules import HEADER_MAX_BYTES
+from dms_rocketmq_api.spec_rules import ERRORS, HEADER_MAX_BYTES
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
 from ._config import DEFAULT_BODY_TIMEOUT, DEFAULT_HEADER_TIMEOUT
-from ._exceptions import DMSError
+from ._exceptions import GATEWAY_REFUSED, DMSError
 from ._responses import RequestIds, error_response
 
 __all__ = [
@@ -49,7 +49,8 @@ __all__ = [
 logger = logging.getLogger("dms_rocketmq_emulator")
 
 _END_OF_HEAD = b"\r\n\r\n"
-_GATEWAY_CODE = "APIGW.0201"
+_GATEWAY_CODE = GATEWAY_REFUSED
+_UNAVAILABLE = ERRORS["ServiceUnavailable.unavailable"][0]
 
 
 def malformed_http(detail: str = "the request is not valid HTTP/1.1") -> DMSError:
@@ -76,7 +77,7 @@ def read_timeout(part: str, seconds: float) -> DMSError:
 
 def shutting_down() -> DMSError:
     """503 DMS.00503000: the emulator is stopping; the request was not (fully) received."""
-    return DMSError(503, "DMS.00503000", "Service temporarily unavailable: the emulator is shutting down.")
+    return DMSError(503, _UNAVAILABLE, "Service temporarily unavailable: the emulator is shutting down.")
 
 
 def _response_bytes(error: DMSError, request_id: str) -> bytes:

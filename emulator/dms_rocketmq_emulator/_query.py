@@ -1,6 +1,6 @@
 """Querying stored messages (`ListMessages`): the query's rules, which messages match, how one is shown.
 
-Plain Python, nothing about HTTP or SQLite (the stores run the query with their indexes, `_store.py`; the
+Plain Python, nothing about HTTP or SQLite (the stores run the query with their indexes, `_store/`; the
 handler is `_query_responses.py`). The rules of the query come from the spec, through the generated
 `dms_rocketmq_api.spec_rules`: each parameter of `ListMessages` is checked against its own schema there (type,
 minimum, pattern), and the conditions between parameters ("`msg_id`, or both `start_time` and `end_time`";
@@ -14,8 +14,8 @@ Choices where the real service is not documented (see docs/emulator.md):
 - Every filter given applies (a `msg_id` query with a time range must match both).
 - An empty `key` or `msg_id` is the same as leaving it out; an empty value that breaks a parameter's schema
   (`topic=`, `queue=`, `limit=`) is an error.
-- Every bad query is 400 DMS.00400062 "Invalid <parameter> parameter in the request.", the code the service
-  uses for a bad field of a send; an unknown topic is 400 DMS.00400876, as for a send.
+- Every bad query is the 400 of the spec's `QueryBadRequest` `invalidParameter` example, naming the
+  parameter (the code the service uses for a bad field of a send); an unknown topic is its `topicMissing`.
 """
 
 from __future__ import annotations
@@ -28,7 +28,13 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 import jsonschema_rs
-from dms_rocketmq_api.spec_rules import OPERATIONS, unmet_conditions
+from dms_rocketmq_api.spec_rules import (
+    KEYS_PROPERTY,
+    MESSAGE_ID_PROPERTY,
+    OPERATIONS,
+    TAGS_PROPERTY,
+    unmet_conditions,
+)
 
 from . import _exceptions as errors
 from ._auth import query_pairs
@@ -94,14 +100,14 @@ def shown_properties(properties: Iterable[Property], msg_id: str) -> list[Proper
     The order follows the reference's example for a message sent without properties: KEYS, UNIQ_KEY, CLUSTER,
     TAGS.
     """
-    sent = [(name, value) for name, value in properties if name != "UNIQ_KEY"]
+    sent = [(name, value) for name, value in properties if name != MESSAGE_ID_PROPERTY]
     names = {name for name, _ in sent}
     shown = sent
-    if "KEYS" not in names:
-        shown.append(("KEYS", ""))
-    shown += [("UNIQ_KEY", msg_id), ("CLUSTER", CLUSTER_NAME)]
-    if "TAGS" not in names:
-        shown.append(("TAGS", ""))
+    if KEYS_PROPERTY not in names:
+        shown.append((KEYS_PROPERTY, ""))
+    shown += [(MESSAGE_ID_PROPERTY, msg_id), ("CLUSTER", CLUSTER_NAME)]
+    if TAGS_PROPERTY not in names:
+        shown.append((TAGS_PROPERTY, ""))
     return shown
 
 
@@ -119,7 +125,7 @@ def message_keys(properties: Iterable[Property]) -> list[str]:
     """Every key of every `KEYS` entry (keys are separated by spaces), each once, in order."""
     keys: dict[str, None] = {}
     for name, value in properties:
-        if name == "KEYS":
+        if name == KEYS_PROPERTY:
             for key in value.split(" "):
                 if key:
                     keys[key] = None

@@ -1,4 +1,4 @@
-"""The HTTP side of the spec's `SendMessage` operation (its method and path come from `_routes.py`).
+"""The HTTP side of the API: the router of every operation (methods and paths from `_routes.py`), and `SendMessage`.
 
 A plain ASGI handler rather than a Starlette endpoint: this is the hot path a benchmark measures, and it
 needs to read the body under a size limit anyway. Checks run in the order the real service's layers do:
@@ -14,7 +14,7 @@ import json
 import logging
 import os
 from collections.abc import Awaitable, Callable, MutableMapping
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 from dms_rocketmq_api.spec_rules import PROPERTY_VALUE_MAX_LENGTH
 
@@ -26,10 +26,16 @@ from ._schema import RequestSchema
 from ._store import Store, StoreError
 from .models import FaultPlan, PendingMessage, Property, Registry, now_ms
 
-if TYPE_CHECKING:
-    from ._query_responses import ListMessagesHandler
-
-__all__ = ["ASGIReceive", "ASGISend", "RequestIds", "SendMessageHandler", "error_response", "loads_json", "send_reply"]
+__all__ = [
+    "ASGIReceive",
+    "ASGISend",
+    "OperationHandler",
+    "OperationRouter",
+    "RequestIds",
+    "error_response",
+    "loads_json",
+    "send_reply",
+]
 
 logger = logging.getLogger("dms_rocketmq_emulator")
 
@@ -197,8 +203,17 @@ def _check_encodable(document: dict[str, Any]) -> int:
     return size
 
 
-class SendMessageHandler:
-    """The ASGI handler of the messages URL: sends (POST) here, queries (GET) handed to `list_messages`."""
+class OperationHandler(Protocol):
+    """The handler of one operation on the messages URL once the router has matched it (`ListMessages`)."""
+
+    async def handle(self, scope: Scope, receive: ASGIReceive, project_id: str, instance_id: str) -> _Reply:
+        """The reply to one request; raises the service's error (DMSError) for a bad one."""
+        ...
+
+
+class OperationRouter:
+    """The ASGI handler of the API's URLs: matches every request to its operation, sends (POST) answered here,
+    queries (GET) handed to `list_messages`, and turns every error into Huawei's error body."""
 
     def __init__(
         self,
@@ -209,7 +224,7 @@ class SendMessageHandler:
         auth: Authenticator,
         faults: FaultPlan,
         request_ids: RequestIds,
-        list_messages: ListMessagesHandler | None = None,
+        list_messages: OperationHandler | None = None,
     ) -> None:
         self.registry = registry
         #: Where GETs on the messages URL go (ListMessages); None: they get 405.

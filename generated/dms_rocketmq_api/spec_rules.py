@@ -7,6 +7,7 @@ Patterns are the spec's own (ECMA-262 regular expressions, which these patterns 
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from typing import Any
 from urllib.parse import quote
@@ -16,12 +17,16 @@ __all__ = [
     "BODY_MAX_LENGTH",
     "BODY_MIN_LENGTH",
     "ENGINES",
+    "ERRORS",
     "HEADER_MAX_BYTES",
     "INSTANCE_ID_PATTERN",
     "KEYS_PATTERN",
+    "KEYS_PROPERTY",
     "KEY_MAX_LENGTH",
     "KEY_MIN_LENGTH",
     "MAX_CLOCK_SKEW_SECONDS",
+    "MAX_QUEUES_PER_TOPIC",
+    "MESSAGE_ID_PROPERTY",
     "OPERATIONS",
     "PROJECT_ID_PATTERN",
     "PROPERTY_NAMES",
@@ -34,11 +39,14 @@ __all__ = [
     "TAGS_MIN_LENGTH",
     "TAGS_PATTERN",
     "TAGS_PER_MESSAGE_MAX",
+    "TAGS_PROPERTY",
     "TOPIC_MAX_LENGTH",
     "TOPIC_MIN_LENGTH",
     "TOPIC_PATTERN",
     "TOPIC_RESERVED_NAMES",
     "TOPIC_RESERVED_PREFIXES",
+    "error_msg",
+    "error_msg_pattern",
     "operation_path",
     "unmet_conditions",
 ]
@@ -164,6 +172,18 @@ PROPERTY_VALUE_MAX_LENGTH: int = 16384
 
 #: /components/schemas/SendMessageRequestBody/properties/property_list/maxContains
 TAGS_PER_MESSAGE_MAX: int = 1
+
+#: /components/schemas/SendMessagePropertiesReqEntity/allOf: then, when name is KEYS: the property holding the message's keys
+KEYS_PROPERTY: str = "KEYS"
+
+#: /components/schemas/SendMessagePropertiesReqEntity/allOf: then, when name is TAGS: the property holding the message's tag
+TAGS_PROPERTY: str = "TAGS"
+
+#: /components/schemas/SendMessagePropertiesRespEntity/properties/name/x-message-id-property: the property the broker adds, holding the msg_id
+MESSAGE_ID_PROPERTY: str = "UNIQ_KEY"
+
+#: /components/schemas/SendMessageResponse/properties/queue_id/x-max-queues-per-topic (a topic has at least one)
+MAX_QUEUES_PER_TOPIC: int = 50
 
 #: /components/schemas/SendMessagePropertiesReqEntity/allOf: then, when name is KEYS
 KEYS_PATTERN: str = "^[^\\s]{1,128}( [^\\s]{1,128})*$"
@@ -388,6 +408,122 @@ RESPONSE_HEADERS: dict[str, dict[int, tuple[str, ...]]] = {
 #: /components/securitySchemes/akskSignature/x-max-clock-skew-seconds
 MAX_CLOCK_SKEW_SECONDS: int = 900
 
+#: /components/responses/*/content/application/json/examples, by `Response.example`: (error_code, error_msg or its x-error-msg-templates entry, raised by the gateway, the message's pattern)
+ERRORS: dict[str, tuple[str, str, bool, str]] = {
+    "BadRequest.invalidParameter": (
+        "DMS.00400062",
+        "Invalid {field} parameter in the request.",
+        False,
+        "Invalid\\ (?P<field>\\S+)\\ parameter\\ in\\ the\\ request\\.",
+    ),
+    "BadRequest.emptyBody": (
+        "DMS.00400004",
+        "The request body is empty.",
+        False,
+        "The\\ request\\ body\\ is\\ empty\\.",
+    ),
+    "BadRequest.malformedJson": (
+        "DMS.00400005",
+        "The message body is not in JSON format or contains invalid characters.",
+        False,
+        "The\\ message\\ body\\ is\\ not\\ in\\ JSON\\ format\\ or\\ contains\\ invalid\\ characters\\.",
+    ),
+    "BadRequest.topicMissing": (
+        "DMS.00400876",
+        "The topic does not exist.",
+        False,
+        "The\\ topic\\ does\\ not\\ exist\\.",
+    ),
+    "BadRequest.messageTooLarge": (
+        "DMS.10540011",
+        "The message size is {size}, larger than the size limit {limit}.",
+        False,
+        "The\\ message\\ size\\ is\\ (?P<size>\\S+),\\ larger\\ than\\ the\\ size\\ limit\\ (?P<limit>\\S+)\\.",
+    ),
+    "BadRequest.malformedRequest": (
+        "APIGW.0201",
+        "Bad request: the request is not valid HTTP/1.1",
+        True,
+        "Bad\\ request:\\ the\\ request\\ is\\ not\\ valid\\ HTTP/1\\.1",
+    ),
+    "BadRequest.repeatedHeader": (
+        "APIGW.0201",
+        "Bad request: the header x-auth-token is given more than once",
+        True,
+        "Bad\\ request:\\ the\\ header\\ x\\-auth\\-token\\ is\\ given\\ more\\ than\\ once",
+    ),
+    "BadRequest.headersTooLarge": (
+        "APIGW.0201",
+        "Request headers too large: the request line and headers are over 32768 bytes",
+        True,
+        "Request\\ headers\\ too\\ large:\\ the\\ request\\ line\\ and\\ headers\\ are\\ over\\ 32768\\ bytes",
+    ),
+    "QueryBadRequest.invalidParameter": (
+        "DMS.00400062",
+        "Invalid start_time parameter in the request.",
+        False,
+        "Invalid\\ start_time\\ parameter\\ in\\ the\\ request\\.",
+    ),
+    "QueryBadRequest.topicMissing": (
+        "DMS.00400876",
+        "The topic does not exist.",
+        False,
+        "The\\ topic\\ does\\ not\\ exist\\.",
+    ),
+    "Unauthorized.badSignature": (
+        "APIGW.0301",
+        "Incorrect IAM authentication information: verify aksk signature fail",
+        True,
+        "Incorrect\\ IAM\\ authentication\\ information:\\ verify\\ aksk\\ signature\\ fail",
+    ),
+    "Unauthorized.unknownAk": (
+        "APIGW.0301",
+        "Incorrect IAM authentication information: ak {ak} not exist",
+        True,
+        "Incorrect\\ IAM\\ authentication\\ information:\\ ak\\ (?P<ak>\\S+)\\ not\\ exist",
+    ),
+    "Unauthorized.signatureExpired": (
+        "APIGW.0301",
+        "Incorrect IAM authentication information: calc aksk signature fail:signature expired, signature time:{signed_at},server time:{server_time}",
+        True,
+        "Incorrect\\ IAM\\ authentication\\ information:\\ calc\\ aksk\\ signature\\ fail:signature\\ expired,\\ signature\\ time:(?P<signed_at>\\S+),server\\ time:(?P<server_time>\\S+)",
+    ),
+    "Unauthorized.invalidToken": ("DMS.10240101", "Invalid token.", False, "Invalid\\ token\\."),
+    "Forbidden.notAuthorized": (
+        "APIGW.0302",
+        "The IAM user is not authorized to access the API.",
+        True,
+        "The\\ IAM\\ user\\ is\\ not\\ authorized\\ to\\ access\\ the\\ API\\.",
+    ),
+    "Forbidden.denied": ("DMS.00403007", "Authorization denied.", False, "Authorization\\ denied\\."),
+    "NotFound.instanceMissing": (
+        "DMS.00404022",
+        "This instance does not exist.",
+        False,
+        "This\\ instance\\ does\\ not\\ exist\\.",
+    ),
+    "NotFound.urlMissing": (
+        "DMS.00404001",
+        "The requested URL does not exist.",
+        False,
+        "The\\ requested\\ URL\\ does\\ not\\ exist\\.",
+    ),
+    "PayloadTooLarge.overLimit": ("APIGW.0201", "request body over 12 MB", True, "request\\ body\\ over\\ 12\\ MB"),
+    "TooManyRequests.throttled": (
+        "APIG.0308",
+        "The throttling threshold has been reached.",
+        True,
+        "The\\ throttling\\ threshold\\ has\\ been\\ reached\\.",
+    ),
+    "InternalServerError.internal": ("DMS.00500000", "Internal service error.", False, "Internal\\ service\\ error\\."),
+    "ServiceUnavailable.unavailable": (
+        "DMS.00503000",
+        "Service temporarily unavailable.",
+        False,
+        "Service\\ temporarily\\ unavailable\\.",
+    ),
+}
+
 
 def unmet_conditions(operation_id: str, given: Mapping[str, str]) -> list[str]:
     """What the parameters `given` to an operation lack: required ones, one group of `required_one_of`, order.
@@ -414,6 +550,16 @@ def _number(value: str) -> float:
         return float(value)
     except ValueError:
         return float("nan")  # compares false both ways: a malformed value is its own schema's error
+
+
+def error_msg(example: str, **values: object) -> str:
+    """The `error_msg` of the spec's error example `example` (`Response.example`), its `{names}` filled in."""
+    return ERRORS[example][1].format(**values)
+
+
+def error_msg_pattern(example: str) -> re.Pattern[str]:
+    """A regular expression that finds the `error_msg` of `example` in a message, each `{name}` a group."""
+    return re.compile(ERRORS[example][3])
 
 
 def operation_path(operation_id: str, **parameters: str) -> str:

@@ -17,6 +17,7 @@ import httpx
 import pytest
 from dms_rocketmq._auth import DATE_FORMAT
 from dms_rocketmq._config import ENV
+from dms_rocketmq._constants import USER_AGENT
 from dms_rocketmq._exceptions import status_error_from_response
 from dms_rocketmq_emulator.pytest_plugin import EmulatorProcess, start_emulator
 
@@ -169,7 +170,7 @@ def test_sign_prints_headers_the_gateway_accepts(emulator: EmulatorProcess) -> N
     done = _sign(emulator, "--body", body)
     added = _printed_headers(done.stdout)
     assert set(added) == {"X-Sdk-Date", "Host", "Authorization"}
-    headers = {"Content-Type": "application/json", "User-Agent": "dms-rocketmq-python/0.1.0"}
+    headers = {"Content-Type": "application/json", "User-Agent": USER_AGENT}
     headers |= {"X-Project-Id": emulator.project_id, **added}
     answer = httpx.post(emulator.messages_url, content=body, headers=headers)
     assert answer.status_code == 200, answer.text

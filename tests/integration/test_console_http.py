@@ -8,6 +8,7 @@ cannot send, and a Content-Security-Policy on every answer that forbids inline s
 from __future__ import annotations
 
 import html.parser
+import json
 import os
 import shlex
 import signal
@@ -321,8 +322,8 @@ def test_the_console_never_shows_a_secret() -> None:
         assert httpx.get(url + API + "/overview").json()["auth"] is True
 
 
-def test_a_closed_tail_gives_the_store_its_own_append_back() -> None:
-    """A browser that leaves a tail ends its subscription: the store's `append` is unwrapped again."""
+def test_a_closed_tail_leaves_the_store_unobserved() -> None:
+    """A browser that leaves a tail ends its subscription: the store has no observer again."""
     import time
 
     app = create_app(_settings())
@@ -335,3 +336,26 @@ def test_a_closed_tail_gives_the_store_its_own_append_back() -> None:
         while app.console.feed.watching and time.monotonic() < deadline:
             time.sleep(0.01)  # waiting for the server to see the disconnect, with a bound
         assert not app.console.feed.watching
+        assert app.store.subscribers == 0
+
+
+def test_a_durable_emulators_tail_shows_each_send_once_committed(tmp_path: Path) -> None:
+    """With `--data-dir`, the live tail (the store's observer) gets every message sent, in order, each with
+    the id the send answered, and the messages are then found by ListMessages."""
+    with start_emulator(memory=False, data_dir=tmp_path, auth=False, topics=("orders:3",)) as emulator:
+        with httpx.stream("GET", emulator.url + API + "/tail?topic=orders", timeout=30) as stream:
+            lines = stream.iter_lines()
+            assert next(line for line in lines if line.startswith("event: ")) == "event: ready"
+            with Client(
+                endpoint=emulator.url, project_id=emulator.project_id, instance_id=emulator.instance_id, ak="a", sk="s"
+            ) as client:
+                sent = [client.send("orders", f"m{n}").msg_id for n in range(5)]
+            seen: list[str] = []
+            for line in lines:
+                if line.startswith("data: ") and '"msg_id"' in line:
+                    seen.append(json.loads(line[len("data: ") :])["msg_id"])
+                    if len(seen) == len(sent):
+                        break
+        assert seen == sent
+        found = httpx.get(emulator.url + API + "/messages", params={"topic": "orders", "msg_id": sent[-1]}).json()
+        assert found["total"] == 1

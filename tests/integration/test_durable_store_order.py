@@ -22,9 +22,10 @@ import httpx
 import pytest
 from _shared.inprocess import serve
 from dms_rocketmq_api.spec_rules import ENGINES, operation_path
-from dms_rocketmq_emulator import Settings, TopicSettings, _store, create_app
+from dms_rocketmq_emulator import Settings, TopicSettings, create_app
 from dms_rocketmq_emulator._config import DEFAULT_INSTANCE_ID, DEFAULT_PROJECT_ID
 from dms_rocketmq_emulator._store import DurableStore
+from dms_rocketmq_emulator._store._schema import _COLUMNS
 
 SEND_PATH = operation_path(
     "SendMessage", engine=ENGINES[0], project_id=DEFAULT_PROJECT_ID, instance_id=DEFAULT_INSTANCE_ID
@@ -32,7 +33,7 @@ SEND_PATH = operation_path(
 
 pytestmark = pytest.mark.integration
 # Where a message's id sits in the rows the writer inserts.
-COLUMNS = [name.strip() for name in _store._COLUMNS.split(",")]
+COLUMNS = [name.strip() for name in _COLUMNS.split(",")]
 MSG_ID = COLUMNS.index("msg_id")
 
 

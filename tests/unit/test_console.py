@@ -96,14 +96,15 @@ def _pending(topic: str, body: str) -> PendingMessage:
     return PendingMessage(INSTANCE, Topic(topic, 2), body, ())
 
 
-def test_the_feed_wraps_the_store_only_while_someone_watches() -> None:
-    """No tail, no wrapper: the store's own `append`; the first tail wraps it, the last one gone unwraps it."""
+def test_the_feed_observes_the_store_only_while_someone_watches() -> None:
+    """No tail, no observer on the store; the first tail subscribes the feed, the last one gone unsubscribes it."""
 
     async def scenario() -> None:
         store = MemoryStore()
         await store.start()
         feed = MessageFeed(store)
         assert not feed.watching
+        assert store.subscribers == 0
         first, second = feed.subscribe(INSTANCE, "orders"), feed.subscribe(INSTANCE, None)
         assert feed.watching
         stored = await store.append(_pending("orders", "one"))
@@ -114,8 +115,9 @@ def test_the_feed_wraps_the_store_only_while_someone_watches() -> None:
         feed.unsubscribe(first)
         assert feed.watching
         feed.unsubscribe(second)
+        feed.unsubscribe(second)  # twice is once
         assert not feed.watching
-        assert "append" not in vars(store)
+        assert store.subscribers == 0
         await store.append(_pending("orders", "three"))
         assert first.queue.empty()
 

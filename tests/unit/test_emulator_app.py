@@ -14,7 +14,8 @@ import pytest
 from dms_rocketmq_emulator import Settings, TopicSettings, create_app
 from dms_rocketmq_emulator._exceptions import NotFoundError
 from dms_rocketmq_emulator._schema import load_spec, request_schema
-from dms_rocketmq_emulator._store import DurableStore, MemoryStore, StoreError, _chunks
+from dms_rocketmq_emulator._store import DurableStore, MemoryStore, StoreError
+from dms_rocketmq_emulator._store._writer import _chunks
 from dms_rocketmq_emulator.models import PendingMessage, Topic
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -199,11 +200,11 @@ def test_no_input_gives_500(document: Any, raw: bytes, use_raw: bool) -> None:
 
 
 def test_write_chunks_respect_row_and_size_limits() -> None:
-    """A batch is split into statements of at most 2340 rows (32,766 parameters, 14 a row) and about 32 MiB of
+    """A batch is split into statements of at most 2184 rows (32,766 parameters, 15 a row) and about 32 MiB of
     bodies, in order."""
-    small = [(0, "", "", 0, 0, "", "x", "", 0, 0, "", "", 0, 0)] * 8000
-    assert _chunks(small) == [(0, 2340), (2340, 4680), (4680, 7020), (7020, 8000)]
-    big = [(0, "", "", 0, 0, "", "x" * (4 * 1024 * 1024), "", 0, 0, "", "", 0, 0)] * 20
+    small = [(0, "", "", 0, 0, "", "x", "", 0, 0, "", "", 0, 0, 1)] * 8000
+    assert _chunks(small) == [(0, 2184), (2184, 4368), (4368, 6552), (6552, 8000)]
+    big = [(0, "", "", 0, 0, "", "x" * (4 * 1024 * 1024), "", 0, 0, "", "", 0, 0, 1)] * 20
     assert _chunks(big) == [(0, 8), (8, 16), (16, 20)]
     assert _chunks([]) == []
 

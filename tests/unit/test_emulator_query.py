@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import json
 import sqlite3
 import sys
+import tempfile
 import urllib.parse
 import zlib
 from collections.abc import Callable, Iterator
@@ -16,6 +18,7 @@ from typing import Any
 import httpx
 import jsonschema
 import pytest
+from _shared.sqlite import connect as sqlite_connect
 from dms_rocketmq_api.spec_rules import OPERATIONS
 from dms_rocketmq_emulator import Settings, TopicSettings, create_app
 from dms_rocketmq_emulator._auth import canonical_query
@@ -30,7 +33,8 @@ from dms_rocketmq_emulator._query import (
     record_size,
     shown_properties,
 )
-from dms_rocketmq_emulator._store import SCHEMA_VERSION, DurableStore, MemoryStore, Store, StoreError
+from dms_rocketmq_emulator._store import DurableStore, MemoryStore, Store, StoreError
+from dms_rocketmq_emulator._store._schema import SCHEMA_VERSION
 from dms_rocketmq_emulator.models import PendingMessage, Property, StoredMessage, Topic
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -436,9 +440,15 @@ def test_reset_empties_the_indexes(make_store: StoreFactory) -> None:
 
 
 _keys = st.lists(st.sampled_from(["a", "b", "c"]), max_size=3).map(lambda ks: " ".join(ks) or None)
-_messages = st.lists(st.tuples(st.sampled_from([ORDERS, PAYMENTS]), _keys), min_size=1, max_size=25)
+OTHER_INSTANCE = "22222222-3333-4444-8555-666666666666"
+_messages = st.lists(
+    st.tuples(st.sampled_from([INSTANCE, INSTANCE, OTHER_INSTANCE]), st.sampled_from([ORDERS, PAYMENTS]), _keys),
+    min_size=1,
+    max_size=25,
+)
 _queries = st.fixed_dictionaries(
     {
+        "instance": st.sampled_from([INSTANCE, OTHER_INSTANCE]),
         "topic": st.sampled_from(["orders", "payments"]),
         "key": st.none() | st.sampled_from(["a", "b", "c", "z"]),
         "queue_id": st.none() | st.integers(0, 3),
@@ -450,46 +460,81 @@ _queries = st.fixed_dictionaries(
 )
 
 
+def _pending_in(instance: str, topic: Topic, keys: str | None) -> PendingMessage:
+    return dataclasses.replace(_pending(topic, "m", keys), instance_id=instance)
+
+
+async def _reopened(store: Store) -> Store:
+    """The durable store closed and opened again on its data directory (the memory store as it is)."""
+    if not isinstance(store, DurableStore):
+        return store
+    await store.close()
+    again = DurableStore(store.data_dir)
+    await again.start()
+    return again
+
+
+async def _answers_equal_the_definition(store: Store, queries: list[dict[str, Any]]) -> None:
+    """Each query's indexed answer equals filtering every message with MessageQuery.matches, in store order,
+    then taking the page."""
+    # The oracle reads every message without the query indexes (the control API's plain read).
+    _, stored = await store.messages(None, None, 10**6, 0)
+    times = sorted({m.stored_at_ms for m in stored})
+    for spec in queries:
+        msg_id = None
+        if spec["by_id"] is not None:
+            msg_id = stored[spec["by_id"]].msg_id if spec["by_id"] < len(stored) else "NO-SUCH-ID"
+        start = end = None
+        if spec["window"] is not None or msg_id is None:
+            low, high = spec["window"] or (0, 30)
+            # Bounds around real store times, so that ranges cut through the messages.
+            start = times[min(low, len(times) - 1)] - (low % 2)
+            end = times[min(high, len(times) - 1)] + (high % 2)
+        query = MessageQuery(
+            spec["instance"],
+            spec["topic"],
+            msg_id,
+            spec["key"],
+            start,
+            end,
+            spec["queue_id"],
+            spec["limit"],
+            spec["offset"],
+        )
+        expected = [m for m in stored if query.matches(m)]
+        page = expected[query.offset : query.offset + query.limit]
+        assert await store.query(query) == (len(expected), page), query
+
+
 @settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
-@given(messages=_messages, queries=st.lists(_queries, min_size=1, max_size=8))
+@given(
+    messages=_messages,
+    split=st.integers(0, 25),
+    reset_first=st.booleans(),
+    queries=st.lists(_queries, min_size=1, max_size=8),
+)
 def test_indexed_query_equals_the_definition(
-    make_store: StoreFactory, messages: list[tuple[Topic, str | None]], queries: list[dict[str, Any]]
+    make_store: StoreFactory,
+    messages: list[tuple[str, Topic, str | None]],
+    split: int,
+    reset_first: bool,
+    queries: list[dict[str, Any]],
 ) -> None:
-    """Whatever was stored and asked, each store's indexed answer equals filtering every message with
-    MessageQuery.matches, in store order, then taking the page."""
+    """Whatever was stored (loaded, then sent one by one after a restart, perhaps after a reset, in two
+    instances) and asked, each store's indexed answer equals the definition: memory and durable alike."""
 
     async def scenario() -> None:
         store = make_store()
         await store.start()
         try:
-            await store.load(_pending(topic, "m", keys) for topic, keys in messages)
-            # The oracle reads every message without the query indexes (the control API's plain read).
-            _, stored = await store.messages(None, None, 10**6, 0)
-            times = sorted({m.stored_at_ms for m in stored})
-            for spec in queries:
-                msg_id = None
-                if spec["by_id"] is not None:
-                    msg_id = stored[spec["by_id"]].msg_id if spec["by_id"] < len(stored) else "NO-SUCH-ID"
-                start = end = None
-                if spec["window"] is not None or msg_id is None:
-                    low, high = spec["window"] or (0, 30)
-                    # Bounds around real store times, so that ranges cut through the messages.
-                    start = times[min(low, len(times) - 1)] - (low % 2)
-                    end = times[min(high, len(times) - 1)] + (high % 2)
-                query = MessageQuery(
-                    INSTANCE,
-                    spec["topic"],
-                    msg_id,
-                    spec["key"],
-                    start,
-                    end,
-                    spec["queue_id"],
-                    spec["limit"],
-                    spec["offset"],
-                )
-                expected = [m for m in stored if query.matches(m)]
-                page = expected[query.offset : query.offset + query.limit]
-                assert await store.query(query) == (len(expected), page), query
+            if reset_first:
+                await store.load(_pending_in(*message) for message in messages[:3])
+                await store.reset()
+            await store.load(_pending_in(*message) for message in messages[:split])
+            store = await _reopened(store)
+            for message in messages[split:]:
+                await store.append(_pending_in(*message))
+            await _answers_equal_the_definition(store, queries)
         finally:
             await store.close()
 
@@ -637,3 +682,139 @@ def test_a_failed_migration_leaves_the_data_dir_as_it_was(tmp_path: Path) -> Non
 
     total, [first] = run(query_by_key())
     assert (total, first.body, first.store_host) == (1, "first", "127.0.0.1:10911")
+
+
+_VERSION_1_SCHEMA = """
+CREATE TABLE meta (key TEXT PRIMARY KEY, value INTEGER NOT NULL) WITHOUT ROWID;
+CREATE TABLE topics (
+    instance_id TEXT NOT NULL, name TEXT NOT NULL, queues INTEGER NOT NULL,
+    PRIMARY KEY (instance_id, name)) WITHOUT ROWID;
+CREATE TABLE messages (
+    seq INTEGER PRIMARY KEY,
+    instance_id TEXT NOT NULL, topic TEXT NOT NULL, queue_id INTEGER NOT NULL, queue_offset INTEGER NOT NULL,
+    msg_id TEXT NOT NULL, body TEXT NOT NULL, properties TEXT NOT NULL, stored_at_ms INTEGER NOT NULL,
+    born_at_ms INTEGER NOT NULL DEFAULT 0, born_host TEXT NOT NULL DEFAULT '', store_host TEXT NOT NULL DEFAULT '',
+    body_crc INTEGER NOT NULL DEFAULT 0, store_size INTEGER NOT NULL DEFAULT 0);
+CREATE INDEX messages_by_topic ON messages (topic, seq);
+CREATE TABLE message_keys (
+    instance_id TEXT NOT NULL, topic TEXT NOT NULL, key TEXT NOT NULL, seq INTEGER NOT NULL,
+    PRIMARY KEY (instance_id, topic, key, seq)) WITHOUT ROWID;
+CREATE INDEX messages_by_msg_id ON messages (msg_id);
+CREATE INDEX messages_by_time ON messages (topic, stored_at_ms);
+PRAGMA user_version = 1;
+"""
+
+
+@settings(max_examples=15, deadline=None)
+@given(
+    placements=st.lists(
+        st.tuples(st.sampled_from([INSTANCE, OTHER_INSTANCE]), st.sampled_from([ORDERS, PAYMENTS]), st.integers(0, 2)),
+        min_size=1,
+        max_size=30,
+    ),
+    queries=st.lists(_queries, min_size=1, max_size=8),
+)
+def test_a_version_1_data_dir_is_migrated_to_positions_and_answers_alike(
+    placements: list[tuple[str, Topic, int]], queries: list[dict[str, Any]]
+) -> None:
+    """A data directory written with schema version 1 (no positions) opens: each topic's messages get their
+    positions 1, 2, 3, ... in store order, every query answers as the definition says, and sends go on
+    after the last position."""
+    with tempfile.TemporaryDirectory() as folder:
+        data = Path(folder)
+        db = sqlite3.connect(data / "messages.sqlite3")
+        try:
+            db.executescript(_VERSION_1_SCHEMA)
+            offsets: dict[tuple[str, str, int], int] = {}
+            stored_at = 1000
+            for seq, (instance, topic, step) in enumerate(placements, start=1):
+                queue_id = seq % topic.queues
+                queue = (instance, topic.name, queue_id)
+                offset = offsets[queue] = offsets.get(queue, -1) + 1
+                stored_at += step  # several messages in one millisecond, as happens
+                msg_id = f"{seq:032X}"
+                keys = "a b" if seq % 3 == 0 else "c"
+                properties = json.dumps([["KEYS", keys], ["UNIQ_KEY", msg_id]])
+                db.execute(
+                    "INSERT INTO messages VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+                    (
+                        seq,
+                        instance,
+                        topic.name,
+                        queue_id,
+                        offset,
+                        msg_id,
+                        "m",
+                        properties,
+                        stored_at,
+                        stored_at,
+                        "h:1",
+                        "h:1",
+                        0,
+                        0,
+                    ),
+                )
+                db.executemany(
+                    "INSERT INTO message_keys VALUES (?,?,?,?)", [(instance, topic.name, k, seq) for k in keys.split()]
+                )
+            db.commit()
+        finally:
+            db.close()
+
+        async def scenario() -> None:
+            store = DurableStore(data)
+            await store.start()
+            try:
+                await _answers_equal_the_definition(store, queries)
+                sent = await store.append(_pending(ORDERS, "new"))
+                await _answers_equal_the_definition(store, queries)
+                assert (await store.query(MessageQuery(INSTANCE, "orders", msg_id=sent.msg_id)))[1] == [sent]
+            finally:
+                await store.close()
+
+        run(scenario())
+        with sqlite_connect(data / "messages.sqlite3") as db:
+            assert db.execute("PRAGMA user_version").fetchone() == (SCHEMA_VERSION,)
+            for instance, topic in {(i, t.name) for i, t, _ in placements} | {(INSTANCE, "orders")}:
+                positions = [
+                    row[0]
+                    for row in db.execute(
+                        "SELECT topic_pos FROM messages WHERE instance_id = ? AND topic = ? ORDER BY seq",
+                        (instance, topic),
+                    )
+                ]
+                assert positions == list(range(1, len(positions) + 1))
+
+
+def test_a_data_dir_with_a_position_missing_still_answers_right(tmp_path: Path) -> None:
+    """Rows deleted by hand leave holes in the positions: a range query then reads row by row, and every
+    answer still equals the definition."""
+    data = tmp_path / "data"
+    queries = [
+        {"instance": INSTANCE, "topic": "orders", "key": None, "queue_id": queue_id, "by_id": None}
+        | {"window": window, "limit": limit, "offset": offset}
+        for queue_id in (None, 0, 1)
+        for window in (None, (0, 3), (2, 30))
+        for limit, offset in ((2, 0), (30, 1), (3, 4))
+    ]
+
+    async def fill() -> None:
+        store = DurableStore(data)
+        await store.start()
+        try:
+            await _fill(store, [_pending(ORDERS, str(n)) for n in range(12)])
+        finally:
+            await store.close()
+
+    async def check() -> None:
+        store = DurableStore(data)
+        await store.start()
+        try:
+            await _answers_equal_the_definition(store, queries)
+        finally:
+            await store.close()
+
+    run(fill())
+    with sqlite_connect(data / "messages.sqlite3") as db:
+        db.execute("DELETE FROM messages WHERE body IN ('4', '7')")
+    run(check())

@@ -12,10 +12,9 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 import pytest
+from _shared.sqlite import connect as sqlite_connect
 from dms_rocketmq_emulator._query import STORE_PORT, MessageQuery
 from dms_rocketmq_emulator._store import (
-    _ROWS_PER_STATEMENT,
-    _STOP,
     DataDirInUseError,
     DurableStore,
     MemoryStore,
@@ -23,6 +22,7 @@ from dms_rocketmq_emulator._store import (
     StoreError,
     make_store,
 )
+from dms_rocketmq_emulator._store._writer import _ROWS_PER_STATEMENT, _STOP
 from dms_rocketmq_emulator.models import PendingMessage, StoredMessage, Topic, decode_msg_id
 
 T = TypeVar("T")
@@ -202,14 +202,14 @@ def test_each_start_takes_a_new_generation_for_message_ids(tmp_path: Path) -> No
         generations.append(decode_msg_id(sent.msg_id)["class_loader_hash"])
     assert generations[1] == (generations[0] + 1) & 0xFFFFFFFF
     assert generations[2] == (generations[0] + 2) & 0xFFFFFFFF
-    with sqlite3.connect(tmp_path / "messages.sqlite3") as db:
+    with sqlite_connect(tmp_path / "messages.sqlite3") as db:
         assert db.execute("SELECT value FROM meta WHERE key = 'generation'").fetchone() == (generations[2],)
 
 
 def test_generation_wraps_at_32_bits(tmp_path: Path) -> None:
     """A stored generation of 2**32 - 1 is followed by 0, not by a 33-bit number."""
     _run(DurableStore(tmp_path), lambda s: s.messages(None, None, 1, 0))
-    with sqlite3.connect(tmp_path / "messages.sqlite3") as db:
+    with sqlite_connect(tmp_path / "messages.sqlite3") as db:
         db.execute("UPDATE meta SET value = ? WHERE key = 'generation'", (0xFFFFFFFF,))
     (sent,) = _run(DurableStore(tmp_path), lambda s: _send(s, ("i", ORDERS, "a", ())))
     assert decode_msg_id(sent.msg_id)["class_loader_hash"] == 0
@@ -300,7 +300,7 @@ def test_closed_store_refuses_sends(tmp_path: Path) -> None:
 def test_durable_reads_see_only_committed_messages(tmp_path: Path) -> None:
     """Listing reads the file (read-only): every acknowledged send is there, in order, from another loop too."""
     sent = _run(DurableStore(tmp_path), lambda s: _send(s, *[("i", ORDERS, str(n), ()) for n in range(7)]))
-    with sqlite3.connect(tmp_path / "messages.sqlite3") as db:
+    with sqlite_connect(tmp_path / "messages.sqlite3") as db:
         assert db.execute("SELECT COUNT(*) FROM messages").fetchone() == (7,)
     store = DurableStore(tmp_path)
     assert _run(store, lambda s: s.messages(None, "orders", 3, 5)) == (7, sent[5:])
@@ -374,11 +374,20 @@ def test_sends_queued_behind_a_failed_write_are_refused_until_placement_is_reloa
             "CREATE TRIGGER fail BEFORE INSERT ON messages WHEN NEW.body = 'boom'"
             " BEGIN SELECT RAISE(ABORT, 'simulated disk error'); END"
         )
+        taken = threading.Event()
+        write_batch = store._write_batch
+
+        def taking(*args: Any) -> tuple[bool, bool]:
+            taken.set()
+            return write_batch(*args)
+
+        store._write_batch = taking  # type: ignore[method-assign]
         await store.start()
         blocker = sqlite3.connect(store.path, isolation_level=None)
         blocker.execute("BEGIN IMMEDIATE")  # the writer's INSERT of the first batch waits for the lock
         first = [asyncio.create_task(store.append(PendingMessage("i", one, b, ()))) for b in ("a", "boom", "b")]
-        await asyncio.sleep(0.2)  # the writer has taken the first batch and waits on the lock
+        # The writer has taken the first batch (and waits on the lock inside it).
+        assert await asyncio.to_thread(taken.wait, 10)
         behind = [asyncio.create_task(store.append(PendingMessage("i", one, b, ()))) for b in ("c", "d")]
         for _ in range(3):
             await asyncio.sleep(0)
@@ -482,7 +491,7 @@ def test_a_failed_load_refuses_the_sends_behind_it_until_placement_is_reloaded(t
     assert store.broken is None
     assert [m.body for m in listed] == ["after"]
     assert (after.queue_id, after.queue_offset, after.seq) == (0, 0, 1)
-    with sqlite3.connect(store.path) as db:
+    with sqlite_connect(store.path) as db:
         assert db.execute("SELECT COUNT(*) FROM message_keys").fetchone() == (0,)
 
 
@@ -605,7 +614,7 @@ def test_a_query_the_database_cannot_answer_is_a_store_error(tmp_path: Path) -> 
 
     async def run() -> BaseException:
         await store.start()
-        with sqlite3.connect(store.path) as outside:
+        with sqlite_connect(store.path) as outside:
             outside.execute("ALTER TABLE messages RENAME TO hidden")
         try:
             with pytest.raises(StoreError) as caught:
@@ -749,7 +758,7 @@ def test_a_data_dir_is_created_with_its_parents(tmp_path: Path) -> None:
 
 def test_a_new_durable_store_takes_a_31_bit_generation(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """A new data directory starts at a random non-negative 31-bit generation, as a JVM's identity hash is."""
-    monkeypatch.setattr("dms_rocketmq_emulator._store.secrets.randbits", lambda bits: (1 << bits) - 1)
+    monkeypatch.setattr("dms_rocketmq_emulator._store._durable.secrets.randbits", lambda bits: (1 << bits) - 1)
     (sent,) = _run(DurableStore(tmp_path), lambda s: _send(s, ("i", ORDERS, "a", ())))
     assert decode_msg_id(sent.msg_id)["class_loader_hash"] == 0x7FFFFFFF
 
@@ -782,3 +791,83 @@ def test_a_store_not_started_refuses_work_and_closes_cleanly(tmp_path: Path) -> 
     with pytest.raises(StoreError, match="cannot be used"):
         failed.open()
     asyncio.run(failed.close())
+
+
+# -- the public accessors: queue offsets and observers --------------------------------------------------------
+
+
+def test_queue_offsets_follow_placement_across_a_reopen_and_a_reset(tmp_path: Path) -> None:
+    """Per queue: min offset 0, max offset the next message's, count their difference; the same in both
+    stores, after a reopen (durable) and empty after a reset."""
+    expected = [(0, 0, 3, 3), (1, 0, 2, 2), (2, 0, 2, 2)]
+
+    async def fill(store: Store) -> list[tuple[int, int, int, int]]:
+        for n in range(7):
+            await _send(store, ("i1", ORDERS, f"o{n}", ()))
+        await _send(store, ("i2", ORDERS, "other instance", ()))
+        assert store.queue_offsets("i1", "events") == []
+        return [(q.queue_id, q.min_offset, q.max_offset, q.messages) for q in store.queue_offsets("i1", "orders")]
+
+    for store in _stores(tmp_path):
+        assert _run(store, fill) == expected
+
+    async def reopened(store: Store) -> list[tuple[int, int, int, int]]:
+        offsets = [(q.queue_id, q.min_offset, q.max_offset, q.messages) for q in store.queue_offsets("i1", "orders")]
+        await store.reset()
+        assert store.queue_offsets("i1", "orders") == []
+        return offsets
+
+    assert _run(DurableStore(tmp_path / "data"), reopened) == expected
+
+
+def test_observers_get_every_kept_message_in_order_on_the_loop_thread(store: Store) -> None:
+    """Sends and loads reach every observer once kept, on the event loop's thread; an observer that fails
+    does not fail the send; after unsubscribe nothing more arrives."""
+    seen: list[tuple[StoredMessage, bool]] = []
+    other: list[StoredMessage] = []
+
+    def failing(message: StoredMessage) -> None:
+        raise RuntimeError("observer bug")
+
+    async def work(store: Store) -> list[StoredMessage]:
+        loop_thread = threading.get_ident()
+        before = await _send(store, ("i1", ORDERS, "before", ()))
+        store.subscribe(lambda m: seen.append((m, threading.get_ident() == loop_thread)))
+        store.subscribe(failing)
+        store.subscribe(other.append)
+        assert store.subscribers == 3
+        sent = await _send(store, ("i1", ORDERS, "a", ()), ("i2", EVENTS, "b", ()))
+        await store.load([PendingMessage("i1", ORDERS, f"l{n}", ()) for n in range(3)])
+        store.unsubscribe(other.append)
+        store.unsubscribe(failing)
+        store.unsubscribe(failing)  # unknown now: ignored
+        assert store.subscribers == 1
+        after = await _send(store, ("i1", ORDERS, "c", ()))
+        _, everything = await store.messages(None, None, 100, 0)
+        assert before[0] not in [m for m, _ in seen]
+        assert after[0] in [m for m, _ in seen]
+        assert sent == everything[1:3]
+        return everything
+
+    everything = _run(store, work)
+    assert [m for m, _ in seen] == everything[1:]
+    assert all(on_loop for _, on_loop in seen)
+    assert other == everything[1:6]
+
+
+def test_a_durable_observer_sees_only_committed_messages(tmp_path: Path) -> None:
+    """When the durable store calls an observer, the message is on disk: another connection reads it."""
+    store = DurableStore(tmp_path / "data")
+    found: list[int] = []
+
+    def observer(message: StoredMessage) -> None:
+        with sqlite_connect(store.path) as db:
+            found.append(db.execute("SELECT COUNT(*) FROM messages WHERE msg_id = ?", (message.msg_id,)).fetchone()[0])
+
+    async def work(store: Store) -> None:
+        store.subscribe(observer)
+        await _send(store, *[("i1", ORDERS, str(n), ()) for n in range(5)])
+        await store.load([PendingMessage("i1", ORDERS, "l", ())])
+
+    _run(store, work)
+    assert found == [1] * 6

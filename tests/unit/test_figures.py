@@ -173,6 +173,17 @@ def test_the_query_table_has_a_row_per_store_level_and_kind(report: BenchReport)
     assert "by `msg_id` p50 980 µs, p99 2,101 µs; by key p50 1,010 µs, p99 2,500 µs" in report.summary_query(QUERY)
 
 
+def test_the_query_table_shows_the_consoles_queries_and_their_slowest_p99(report: BenchReport) -> None:
+    """The console level of the query section gets its rows, and the slowest kind's p99 its own line."""
+    console = {"range_page_at_random": {"p50_us": 210.0, "p99_us": 9800.0}}
+    query = {**QUERY, "durable": {**QUERY["durable"], "console": console}, "console_p99_ms": 9.8}
+    lines = report.query_markdown(query).splitlines()
+    row = "| durable | the console's query, at the server | time range, page at a random depth | 210.0 | 9,800.0 |"
+    assert row in lines
+    assert "The console's slowest query kind, p99 at the server: 9.80 ms." in lines
+    assert not any("console" in line for line in report.query_markdown(QUERY).splitlines())
+
+
 def test_the_bulk_cli_table_shows_each_run_and_each_target_with_its_verdict(report: BenchReport) -> None:
     """The CLI's two runs and send_many's, then the ratio and memory targets, a missed one marked as missed."""
     lines = report.bulk_cli_markdown(BULK_CLI).splitlines()

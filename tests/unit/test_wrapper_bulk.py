@@ -13,9 +13,9 @@ from typing import Any
 import dms_rocketmq as dms
 import httpx
 import pytest
+from _shared.fake_dms import SETTINGS, async_client, error, stored, sync_client
 from dms_rocketmq._bulk import FailFast, SendControl, outcome_state, run_tasks, run_threads
 from dms_rocketmq._rate import MIN_RATE, AdaptiveRate
-from test_wrapper_fakes import SETTINGS, async_client, error, stored, sync_client
 
 
 def counted(limit: int | None = None) -> tuple[list[int], Iterator[dict[str, str]]]:
@@ -148,39 +148,49 @@ def test_outcome_state_says_which_failures_may_be_stored() -> None:
     assert outcome_state(dms.SendFailure(None, dms.SendCancelledError("x", request_sent=True))) == "in_doubt"
 
 
+class _Clock:
+    """A monotonic clock that moves only when the test moves it."""
+
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
 def test_adaptive_rate_halves_on_429_and_recovers_to_the_ceiling() -> None:
     """A 429 halves the pace (once per burst), never below the floor; without 429s it climbs back to the ceiling."""
-    rate = AdaptiveRate(100.0)
+    clock = _Clock()
+    rate = AdaptiveRate(100.0, clock=clock)
     rate.on_throttled()
     assert rate.current == 50.0
     rate.on_throttled()  # the same burst
     assert rate.current == 50.0
-    rate._last_cut -= 1.0
+    clock.now += 1.0
     rate.on_throttled()
     assert rate.current == 25.0
     for _ in range(40):
-        rate._last_change -= 1.0
+        clock.now += 1.0
         rate.delay()
     assert rate.current == 100.0
-    unlimited = AdaptiveRate(None)
+    unlimited = AdaptiveRate(None, clock=clock)
     unlimited.on_throttled()
     assert not unlimited.active  # nothing sent yet: no pace to halve, the retries' waits suffice
     for _ in range(10):
         unlimited.on_sent()
-    unlimited._window_start -= 1.0  # ten sent in the last second
+    clock.now += 1.0  # ten sent in the last second
     unlimited.on_throttled()
-    assert unlimited.current == pytest.approx(5.0, rel=0.01)
-    slow = AdaptiveRate(1.5)
+    assert unlimited.current == pytest.approx(5.0)
+    slow = AdaptiveRate(1.5, clock=clock)
     slow.on_throttled()
     assert slow.current == MIN_RATE  # never below the floor
 
 
 def test_rate_paces_the_slots() -> None:
     """rate=N hands out send slots 1/N s apart."""
-    rate = AdaptiveRate(10.0)
+    rate = AdaptiveRate(10.0, clock=_Clock())
     waits = [rate.delay() for _ in range(5)]
-    assert waits[0] == pytest.approx(0.0, abs=0.01)
-    assert waits[4] == pytest.approx(0.4, abs=0.01)
+    assert waits == pytest.approx([0.0, 0.1, 0.2, 0.3, 0.4])
 
 
 def test_send_many_rejects_bad_rate_and_connection_failure_count() -> None:

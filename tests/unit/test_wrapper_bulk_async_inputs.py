@@ -13,9 +13,9 @@ from typing import Any
 import dms_rocketmq as dms
 import httpx
 import pytest
+from _shared.fake_dms import async_client, stored
 from dms_rocketmq._bulk import FailFast, SendControl, outcome_state, run_tasks
 from dms_rocketmq._rate import AdaptiveRate
-from test_wrapper_fakes import async_client, stored
 
 
 def echo(request: httpx.Request) -> httpx.Response:

@@ -15,8 +15,8 @@ from typing import Any
 import dms_rocketmq as dms
 import httpx
 import pytest
+from _shared.fake_dms import async_client, error, stored, sync_client
 from dms_rocketmq._bulk import FailFast, SendControl, may_have_been_stored, outcome_state
-from test_wrapper_fakes import async_client, error, stored, sync_client
 
 
 @pytest.fixture
@@ -172,26 +172,27 @@ def test_sync_iter_send_raises_the_inputs_error_after_their_outcomes() -> None:
 def test_async_iterator_closed_early_gives_up_held_sends_at_once() -> None:
     """Closing the async iterator while sends are held abandons them: aclose returns without waiting."""
 
-    async def main() -> float:
-        gate = asyncio.Event()
+    async def main() -> None:
+        gate = asyncio.Event()  # never set while the stream closes: a close that waited for it would hang
+        holding = asyncio.Semaphore(0)
 
         async def held(request: httpx.Request) -> httpx.Response:
             if json.loads(request.content)["body"] != "0":  # the first send is answered, the others held
-                await asyncio.wait_for(gate.wait(), 10)
+                holding.release()
+                await gate.wait()
             return echo(request)
 
         async with async_client(held) as client:
             stream = client.iter_send(_inputs([0]), concurrency=3)
             index, outcome = await stream.__anext__()
             assert (index, outcome.ok) == (0, True)
-            await asyncio.sleep(0.1)
-            started = time.monotonic()
-            await stream.aclose()  # type: ignore[attr-defined]
-            elapsed = time.monotonic() - started
+            for _ in range(2):  # both other senders hold a send
+                await asyncio.wait_for(holding.acquire(), 30)
+            await asyncio.wait_for(stream.aclose(), 30)  # type: ignore[attr-defined]
+            assert not gate.is_set()
             gate.set()
-        return elapsed
 
-    assert asyncio.run(main()) < 5
+    asyncio.run(main())
 
 
 def test_sending_threads_are_daemons() -> None:

@@ -10,9 +10,9 @@ from typing import Any
 import dms_rocketmq as dms
 import httpx
 import pytest
+from _shared.fake_dms import REQUEST_ID, SETTINGS, async_client, error, stored, sync_client
 from dms_rocketmq_api import AuthenticatedClient
 from dms_rocketmq_api import Client as GeneratedClient
-from test_wrapper_fakes import REQUEST_ID, SETTINGS, async_client, error, stored, sync_client
 
 
 def recorder() -> tuple[list[httpx.Request], Any]:

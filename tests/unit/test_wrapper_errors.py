@@ -9,10 +9,10 @@ import aiohttp
 import dms_rocketmq as dms
 import httpx
 import pytest
+from _shared.fake_dms import REQUEST_ID, async_client, error, sync_client
 from aiohttp.client_reqrep import ConnectionKey
 from dms_rocketmq._exceptions import parse_error_body, status_error_from_response
 from dms_rocketmq._fast_path import aiohttp_error, result_from_content
-from test_wrapper_fakes import REQUEST_ID, async_client, error, sync_client
 
 STATUS_CLASSES = [
     (400, dms.BadRequestError),

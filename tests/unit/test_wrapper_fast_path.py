@@ -14,6 +14,7 @@ from typing import Any
 
 import dms_rocketmq as dms
 import httpx
+from _shared.fake_dms import REQUEST_ID, stored
 from dms_rocketmq._base import request_body
 from dms_rocketmq._fast_path import encode_request, result_from_content
 from dms_rocketmq_api.models.message_property_name import MessagePropertyName
@@ -22,7 +23,6 @@ from dms_rocketmq_api.models.send_message_request_body import SendMessageRequest
 from dms_rocketmq_api.types import UNSET
 from hypothesis import HealthCheck, example, given, reject, settings
 from hypothesis import strategies as st
-from test_wrapper_fakes import REQUEST_ID, stored
 
 ENDPOINTS = st.sampled_from(
     [

@@ -16,7 +16,7 @@ from typing import Any
 import dms_rocketmq as dms
 import httpx
 import pytest
-from test_wrapper_fakes import async_client, stored, sync_client
+from _shared.fake_dms import async_client, stored, sync_client
 
 CONCURRENCY = 3
 

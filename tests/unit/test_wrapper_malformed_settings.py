@@ -13,10 +13,10 @@ from typing import Any
 
 import httpx
 import pytest
+from _shared.fake_dms import stored
 from dms_rocketmq import AsyncClient, Client, ConfigurationError, DMSError
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from test_wrapper_fakes import stored
 
 OPTIONS: dict[str, Any] = {
     "endpoint": "http://dms.test",

@@ -126,7 +126,7 @@ def test_the_async_helper_runs_the_default_path() -> None:
     """The unit tests' AsyncClient sends and reads back on aiohttp (its default path), answered in memory."""
     import asyncio
 
-    from test_wrapper_fakes import async_client, stored
+    from _shared.fake_dms import async_client, stored
 
     seen: list[httpx.Request] = []
 

@@ -13,13 +13,13 @@ import dms_rocketmq as dms
 import httpx
 import pytest
 import yaml
+from _shared.fake_dms import REQUEST_ID, SETTINGS, async_client, error, sync_client
 from dms_rocketmq._confirm import PollSchedule
 from dms_rocketmq._constants import QUERY_END_MARGIN_MS
 from dms_rocketmq._query import query_arguments
 from dms_rocketmq._retry import should_retry
 from hypothesis import given
 from hypothesis import strategies as st
-from test_wrapper_fakes import REQUEST_ID, SETTINGS, async_client, error, sync_client
 
 ROOT = pathlib.Path(__file__).resolve().parents[2]
 SPEC: dict[str, Any] = yaml.safe_load((ROOT / "openapi.yaml").read_text(encoding="utf-8"))

@@ -8,9 +8,9 @@ from collections.abc import Iterator
 import dms_rocketmq as dms
 import httpx
 import pytest
+from _shared.fake_dms import async_client, error, stored, sync_client
 from dms_rocketmq import _retry
 from dms_rocketmq._constants import MAX_RETRY_AFTER, MAX_RETRY_DELAY
-from test_wrapper_fakes import async_client, error, stored, sync_client
 
 
 @pytest.fixture

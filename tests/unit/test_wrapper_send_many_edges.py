@@ -16,7 +16,7 @@ import aiohttp
 import dms_rocketmq as dms
 import httpx
 import pytest
-from test_wrapper_fakes import SETTINGS, async_client, stored, sync_client
+from _shared.fake_dms import SETTINGS, async_client, stored, sync_client
 
 CONCURRENCY = 8
 Handler = Callable[[httpx.Request], httpx.Response]

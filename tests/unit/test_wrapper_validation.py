@@ -10,6 +10,7 @@ import dms_rocketmq as dms
 import jsonschema_rs
 import pytest
 import yaml
+from _shared.fake_dms import stored, sync_client
 from dms_rocketmq._base import request_body
 from dms_rocketmq._constants import WHITESPACE
 from dms_rocketmq._validation import message_from
@@ -17,7 +18,6 @@ from dms_rocketmq_api.spec_rules import BODY_MAX_LENGTH as MAX_BODY_BYTES
 from dms_rocketmq_api.spec_rules import TOPIC_RESERVED_NAMES as RESERVED_TOPICS
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from test_wrapper_fakes import stored, sync_client
 
 SPEC = yaml.safe_load((Path(__file__).parents[2] / "openapi.yaml").read_text(encoding="utf-8"))
 REQUEST_SCHEMA = jsonschema_rs.Draft202012Validator(

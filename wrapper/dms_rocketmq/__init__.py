@@ -12,6 +12,7 @@ with Client() as client:  # settings from HUAWEICLOUD_SDK_* and DMS_ROCKETMQ_* e
 from ._auth import AKSKAuth, TokenAuth, canonical_url, sign_request
 from ._client import AsyncClient, Client
 from ._config import REGION_ENDPOINTS, Settings
+from ._constants import VERSION
 from ._exceptions import (
     APIConnectionError,
     APIError,
@@ -40,7 +41,7 @@ from ._exceptions import (
 from ._models import Message, SendFailure, SendOutcome, SendResult, StoredMessage
 from ._retry import set_testing
 
-__version__ = "0.1.0"
+__version__ = VERSION
 
 __all__ = [
     "REGION_ENDPOINTS",

@@ -17,22 +17,25 @@ import logging
 import re
 
 import httpx
-from dms_rocketmq_api.spec_rules import MAX_CLOCK_SKEW_SECONDS
+from dms_rocketmq_api.spec_rules import ERRORS, MAX_CLOCK_SKEW_SECONDS, error_msg_pattern
 
 from ._auth import DATE_FORMAT, SigningSteps, signing_steps
+from ._constants import ENV
 
 __all__ = ["GATEWAY_AUTH_ERROR", "MAX_CLOCK_SKEW", "likely_causes", "signing_steps_of"]
 
 logger = logging.getLogger("dms_rocketmq.auth")
 
-#: The gateway's code for a refused AK/SK signature or token (facts file, section on error codes).
-GATEWAY_AUTH_ERROR = "APIGW.0301"
+#: The gateway's code for a refused AK/SK signature or token (the spec's Unauthorized examples).
+GATEWAY_AUTH_ERROR = ERRORS["Unauthorized.badSignature"][0]
 #: How far X-Sdk-Date may be from the gateway's clock (openapi.yaml's `x-max-clock-skew-seconds`).
 MAX_CLOCK_SKEW = datetime.timedelta(seconds=MAX_CLOCK_SKEW_SECONDS)
 
 _AUTHORIZATION = re.compile(r"Access=([^,\s]+),\s*SignedHeaders=([^,\s]+)")
-_UNKNOWN_AK = re.compile(r"\bak (\S+) not exist")
-_SERVER_TIME = re.compile(r"server time:\s*(\d{8}T\d{6}Z)")
+# The gateway's wordings, as the spec's examples give them (the emulator answers with the same entries).
+_SIGNATURE_MISMATCH = error_msg_pattern("Unauthorized.badSignature")
+_UNKNOWN_AK = error_msg_pattern("Unauthorized.unknownAk")
+_SIGNATURE_EXPIRED = error_msg_pattern("Unauthorized.signatureExpired")
 
 
 def _request(response: httpx.Response) -> httpx.Request | None:
@@ -59,8 +62,8 @@ def _server_time(response: httpx.Response, error_msg: str) -> datetime.datetime 
             return email.utils.parsedate_to_datetime(date).astimezone(datetime.UTC)
         except (TypeError, ValueError):
             pass
-    match = _SERVER_TIME.search(error_msg)
-    return _parse_sdk_date(match.group(1)) if match else None
+    match = _SIGNATURE_EXPIRED.search(error_msg)
+    return _parse_sdk_date(match.group("server_time")) if match else None
 
 
 def _duration(delta: datetime.timedelta) -> str:
@@ -87,8 +90,6 @@ def signing_steps_of(request: httpx.Request) -> SigningSteps | None:
 
 def likely_causes(response: httpx.Response, error_msg: str) -> list[str]:
     """What may have caused this 401 `APIGW.0301`, most likely first; empty when nothing known fits."""
-    from ._config import ENV  # here: _config imports the exceptions module that imports this one
-
     request = _request(response)
     headers = request.headers if request is not None else httpx.Headers()
     causes = []
@@ -101,7 +102,7 @@ def likely_causes(response: httpx.Response, error_msg: str) -> list[str]:
             f"{_duration(server_at - sent_at)} {direction} the server's clock ({server_at.strftime(DATE_FORMAT)}); "
             f"the gateway accepts {_duration(MAX_CLOCK_SKEW)}: set this machine's clock right (NTP)"
         )
-    elif "signature expired" in error_msg:
+    elif _SIGNATURE_EXPIRED.search(error_msg):
         causes.append(
             f"clock skew: X-Sdk-Date is more than {_duration(MAX_CLOCK_SKEW)} off the server's clock; "
             "set the clock right"
@@ -110,10 +111,10 @@ def likely_causes(response: httpx.Response, error_msg: str) -> list[str]:
     unknown = _UNKNOWN_AK.search(error_msg)
     if unknown is not None:
         causes.append(
-            f"unknown AK: the service does not know the access key {unknown.group(1)} "
+            f"unknown AK: the service does not know the access key {unknown.group('ak')} "
             f"(check {ENV['ak']}: an AK of another account or a deleted one)"
         )
-    elif "verify aksk signature fail" in error_msg and authorization is not None:
+    elif _SIGNATURE_MISMATCH.search(error_msg) and authorization is not None:
         causes.append(
             f"signature mismatch: the SK is most likely not the one of AK {authorization.group(1)} "
             f"(check {ENV['sk']}), or something between here and the gateway changed the path, the query, the "

@@ -23,7 +23,7 @@ from ._cli_query import add_confirm_arguments, confirm_sent
 from ._cli_query import run as run_query_command
 from ._cli_sign import add_sign_command, run_sign
 from ._config import CLI_FLAGS, DEFAULT_ENGINE, ENV, resolve_settings
-from ._constants import DEFAULT_CONCURRENCY, DEFAULT_MAX_CONNECTION_FAILURES, DEFAULT_MAX_RETRIES
+from ._constants import DEFAULT_CONCURRENCY, DEFAULT_MAX_CONNECTION_FAILURES, DEFAULT_MAX_RETRIES, VERSION
 from ._exceptions import APIError, APIStatusError, ConfigurationError, DMSError, ValidationError
 from ._models import SendResult
 
@@ -80,7 +80,7 @@ def _parser() -> argparse.ArgumentParser:
         epilog=_EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    parser.add_argument("--version", action="version", version="%(prog)s 0.1.0")
+    parser.add_argument("--version", action="version", version=f"%(prog)s {VERSION}")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     send = commands.add_parser(
         "send",

@@ -9,6 +9,7 @@ import attrs
 import httpx
 from dms_rocketmq_api.spec_rules import ENGINES
 
+from ._constants import ENV
 from ._exceptions import ConfigurationError
 
 __all__ = [
@@ -25,18 +26,6 @@ __all__ = [
 #: The engine used when none is given: the first the spec lists (the others are its aliases).
 DEFAULT_ENGINE = ENGINES[0]
 
-#: The environment variable read for each argument; the official SDK's names where it has one.
-ENV = {
-    "ak": "HUAWEICLOUD_SDK_AK",
-    "sk": "HUAWEICLOUD_SDK_SK",
-    "security_token": "HUAWEICLOUD_SDK_SECURITY_TOKEN",
-    "project_id": "HUAWEICLOUD_SDK_PROJECT_ID",
-    "endpoint": "DMS_ROCKETMQ_ENDPOINT",
-    "region": "DMS_ROCKETMQ_REGION",
-    "instance_id": "DMS_ROCKETMQ_INSTANCE_ID",
-    "engine": "DMS_ROCKETMQ_ENGINE",
-    "token": "DMS_ROCKETMQ_TOKEN",
-}
 
 #: How each setting is given to `Client(...)`/`AsyncClient(...)`: named in their configuration errors.
 PYTHON_ARGUMENTS: Mapping[str, str | None] = {name: f"{name}=" for name in ENV}

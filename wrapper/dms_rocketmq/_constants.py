@@ -6,7 +6,10 @@ through `dms_rocketmq_api.spec_rules`, which `make generate` writes.
 
 from __future__ import annotations
 
+import importlib.metadata
+
 import httpx
+from dms_rocketmq_api.spec_rules import ERRORS
 
 __all__ = [
     "CONFIRM_FIRST_POLL",
@@ -18,16 +21,33 @@ __all__ = [
     "DEFAULT_MAX_RETRIES",
     "DEFAULT_PAGE_SIZE",
     "DEFAULT_TIMEOUT",
+    "ENV",
     "INITIAL_RETRY_DELAY",
     "MAX_RETRY_AFTER",
     "MAX_RETRY_DELAY",
     "QUERY_END_MARGIN_MS",
     "RETRYABLE_ERRORS",
     "USER_AGENT",
+    "VERSION",
     "WHITESPACE",
 ]
 
-USER_AGENT = "dms-rocketmq-python/0.1.0"
+#: The distribution's version: its metadata (pyproject.toml's `version`) is the one place it is written.
+VERSION = importlib.metadata.version("dms-rocketmq")
+USER_AGENT = f"dms-rocketmq-python/{VERSION}"
+
+#: The environment variable read for each argument; the official SDK's names where it has one.
+ENV = {
+    "ak": "HUAWEICLOUD_SDK_AK",
+    "sk": "HUAWEICLOUD_SDK_SK",
+    "security_token": "HUAWEICLOUD_SDK_SECURITY_TOKEN",
+    "project_id": "HUAWEICLOUD_SDK_PROJECT_ID",
+    "endpoint": "DMS_ROCKETMQ_ENDPOINT",
+    "region": "DMS_ROCKETMQ_REGION",
+    "instance_id": "DMS_ROCKETMQ_INSTANCE_ID",
+    "engine": "DMS_ROCKETMQ_ENGINE",
+    "token": "DMS_ROCKETMQ_TOKEN",
+}
 
 #: The official SDK waits 60 s to connect and 120 s to read; a message send that takes a minute is
 #: already broken, so we fail sooner and let the retry policy decide.
@@ -62,7 +82,7 @@ MAX_RETRY_AFTER = 60.0
 #: request reaches DMS (openapi.yaml's 429; the facts file, section 3), so sending again cannot duplicate the
 #: message. Everything else, 503 included (its real code is not documented, and a broker may have stored the
 #: message before a 5xx), is retried only when the caller opts in with `retry_statuses` (docs/wrapper.md).
-RETRYABLE_ERRORS = frozenset({(429, "APIG.0308")})
+RETRYABLE_ERRORS = frozenset({(429, ERRORS["TooManyRequests.throttled"][0])})
 
 #: White space as the spec's regular expressions (ECMA-262 `\s`) define it; Python's `str.isspace` differs
 #: (it includes U+001C..U+001F and U+0085, and excludes U+FEFF).

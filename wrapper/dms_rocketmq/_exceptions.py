@@ -37,6 +37,8 @@ from typing import TYPE_CHECKING, Any
 
 import httpx
 
+from ._auth_failures import GATEWAY_AUTH_ERROR, likely_causes, signing_steps_of
+
 if TYPE_CHECKING:
     from ._models import StoredMessage
 
@@ -259,8 +261,6 @@ class AuthenticationError(APIStatusError):
 
     def canonical_request(self) -> str | None:
         """The canonical request the client signed, credential headers masked (None if it was not signed)."""
-        from ._auth_failures import signing_steps_of
-
         try:
             request = self.response.request
         except RuntimeError:
@@ -334,9 +334,7 @@ def status_error_from_response(response: httpx.Response) -> APIStatusError:
     if request_id:
         message += f" (request id {request_id})"
     causes: list[str] = []
-    if cls is AuthenticationError and error_code == "APIGW.0301":
-        from ._auth_failures import likely_causes
-
+    if cls is AuthenticationError and error_code == GATEWAY_AUTH_ERROR:
         causes = likely_causes(response, error_msg)
         message += "".join(f"\n  likely cause: {cause}" for cause in causes)
     error = cls(message, response=response, error_code=error_code, error_msg=error_msg, request_id=request_id)

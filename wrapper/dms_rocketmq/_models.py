@@ -8,6 +8,7 @@ from collections.abc import Iterable, Mapping
 from typing import Any, TypeAlias
 
 import attrs
+from dms_rocketmq_api.spec_rules import KEYS_PROPERTY, MESSAGE_ID_PROPERTY, TAGS_PROPERTY
 
 __all__ = ["Message", "SendFailure", "SendOutcome", "SendResult", "StoredMessage", "split_keys"]
 
@@ -74,7 +75,9 @@ class SendResult:
             return None
         request = json.loads(self._request)
         properties = {entry["name"]: entry["value"] for entry in request.get("property_list", ())}
-        return Message(request["topic"], request["body"], keys=properties.get("KEYS"), tags=properties.get("TAGS"))
+        return Message(
+            request["topic"], request["body"], keys=properties.get(KEYS_PROPERTY), tags=properties.get(TAGS_PROPERTY)
+        )
 
     def to_dict(self) -> dict[str, Any]:
         """A JSON-compatible dictionary of every field."""
@@ -138,7 +141,7 @@ class StoredMessage:
     @property
     def uniq_key(self) -> str | None:
         """The `UNIQ_KEY` property: the id the send returned, for a message sent over HTTP."""
-        return self.properties.get("UNIQ_KEY")
+        return self.properties.get(MESSAGE_ID_PROPERTY)
 
     @property
     def stored_at(self) -> datetime.datetime | None:

@@ -11,6 +11,7 @@ from typing import Any, TypeAlias
 
 import httpx
 from dms_rocketmq_api.models.send_message_response import SendMessageResponse
+from dms_rocketmq_api.spec_rules import MESSAGE_ID_PROPERTY
 from dms_rocketmq_api.types import Response
 
 from ._exceptions import APIError, MalformedResponseError, status_error_from_response
@@ -88,7 +89,7 @@ def send_result(
         queue_id=queue_id,
         queue_offset=queue_offset,
         broker_name=broker,
-        uniq_key=properties.get("UNIQ_KEY"),
+        uniq_key=properties.get(MESSAGE_ID_PROPERTY),
         topic=topic,
         properties=properties,
         request_id=request_id,

@@ -48,12 +48,14 @@ class AdaptiveRate:
     and returns how long to wait for it.
     """
 
-    def __init__(self, ceiling: float | None) -> None:
+    def __init__(self, ceiling: float | None, *, clock: Callable[[], float] = time.monotonic) -> None:
+        #: Seconds on a monotonic clock; tests give their own to step time without waiting.
+        self._clock = clock
         self.ceiling = ceiling
         self.current = ceiling
         self._lock = threading.Lock()
         self._next_slot = 0.0
-        self._last_change = time.monotonic()  # of the pace, by a cut or a recovery step
+        self._last_change = clock()  # of the pace, by a cut or a recovery step
         self._last_cut = -math.inf
         self._window_start = self._last_change
         self._window_count = 0
@@ -71,7 +73,7 @@ class AdaptiveRate:
             rate = self.current
             if rate is None:
                 return 0.0
-            now = time.monotonic()
+            now = self._clock()
             self._recover(now)
             slot = max(now, self._next_slot)
             self._next_slot = slot + 1.0 / rate
@@ -81,7 +83,7 @@ class AdaptiveRate:
         """A 429 arrived: halve the rate (from the rate achieved so far, when there was no limit yet)."""
         with self._lock:
             self.throttled += 1
-            now = time.monotonic()
+            now = self._clock()
             if now - self._last_cut < CUT_INTERVAL:
                 return
             base = self.current
@@ -96,7 +98,7 @@ class AdaptiveRate:
         """A message was stored: counts toward the observed rate."""
         with self._lock:
             self._window_count += 1
-            now = time.monotonic()
+            now = self._clock()
             if now - self._window_start >= 1.0:
                 self._observed = self._window_rate(now)
                 self._window_start = now
