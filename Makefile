@@ -7,15 +7,20 @@ VENV := .venv
 PY := $(VENV)/bin/python
 VENV_STAMP := $(VENV)/.installed
 NODE_STAMP := node_modules/.installed
+# The supported Pythons (pyproject's requires-python and classifiers name the same): the full suite runs on the
+# oldest, in .venv; the unit and integration tiers on each newer one, in .venv-X.Y, built from the same
+# constraints. scripts/find_python.sh finds each interpreter, or fails naming the one that is missing.
+OLDEST_PYTHON := 3.11
+NEWER_PYTHONS := 3.12 3.13
 export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 
-.PHONY: help venv demo test lint lint-spec generate check-generated check-wheel docs pytest lock bench contract contract-deep drift soak mutate figures chromium screenshots
+.PHONY: help venv demo test lint lint-spec generate check-generated check-wheel docs pytest pytest-newer lock bench contract contract-deep drift soak mutate figures chromium screenshots
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-16s %s\n", $$1, $$2}'
 
 $(VENV_STAMP): pyproject.toml constraints.txt
-	test -x $(PY) || python3 -m venv $(VENV)
+	test -x $(PY) || { python=$$(scripts/find_python.sh $(OLDEST_PYTHON)) && "$$python" -m venv $(VENV); }
 	$(PY) -m pip install -q --disable-pip-version-check -c constraints.txt -e '.[dev]'
 	touch $@
 
@@ -35,7 +40,7 @@ chromium: ## Install Debian's Chromium for the browser tests, unless it is on PA
 demo: $(VENV_STAMP) ## Start the emulator, send a real message through the wrapper and the CLI, stop
 	$(PY) scripts/demo.py
 
-test: lint-spec check-generated lint pytest drift check-wheel ## Everything CI checks
+test: lint-spec check-generated lint pytest pytest-newer drift check-wheel ## Everything CI checks
 	@echo "make test: all checks passed"
 
 lint-spec: $(VENV_STAMP) $(NODE_STAMP) ## openapi-spec-validator, Spectral (spectral:oas) and Redocly: zero problems
@@ -54,6 +59,23 @@ lint: $(VENV_STAMP) ## ruff (lint and format) and mypy --strict on wrapper/ and 
 
 pytest: $(VENV_STAMP) $(NODE_STAMP) chromium ## The pytest suite: unit, integration, contract, interop, reliability and browser tiers
 	$(PY) -m pytest
+
+# .venv-3.12/.installed and so on: a venv of that Python, the project and its tools at the pinned versions.
+# Precious: made by a pattern rule, make would otherwise delete the stamp after each run and reinstall.
+.PRECIOUS: .venv-%/.installed
+.venv-%/.installed: pyproject.toml constraints.txt
+	test -x .venv-$*/bin/python || { python=$$(scripts/find_python.sh $*) && "$$python" -m venv .venv-$*; }
+	.venv-$*/bin/python -m pip install -q --disable-pip-version-check -c constraints.txt -e '.[dev]'
+	touch $@
+
+# Its own venv's tools first on PATH (ruff for generation, the console scripts a test starts).
+pytest-%: .venv-%/.installed $(NODE_STAMP)
+	PATH=$(CURDIR)/.venv-$*/bin:$$PATH .venv-$*/bin/python -m pytest -q tests/unit tests/integration
+
+# The newer Pythons' tiers run at the same time, each in its own process and venv, their output kept apart
+# (--output-sync): much of a tier is waiting on servers and subprocesses, so two overlap well on two cores.
+pytest-newer: ## The unit and integration tiers on each newer supported Python
+	$(MAKE) --no-print-directory -j $(words $(NEWER_PYTHONS)) --output-sync=target $(addprefix pytest-,$(NEWER_PYTHONS))
 
 contract: $(VENV_STAMP) $(NODE_STAMP) ## schemathesis contract suite (fixed seed): the emulator, or the instance DMS_CONTRACT_* names
 	$(PY) -m pytest -o timeout=0 tests/contract

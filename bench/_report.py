@@ -44,8 +44,8 @@ class Target:
 
 
 TARGETS = [
-    Target("sequential", "wrapper", "huawei_sdk", 1.4),
-    Target("sequential", "wrapper", "raw_httpx", 0.85),
+    Target("sequential", "wrapper", "huawei_sdk", 3.0),
+    Target("sequential", "wrapper", "raw_httpx", 1.4),
     Target("bulk", "wrapper", "huawei_sdk_async", 4.0),
     Target("bulk", "wrapper", "raw_aiohttp", 0.75),
     Target("server", "emulator_memory", "minimal", 0.6),

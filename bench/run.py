@@ -44,6 +44,7 @@ from _contenders import (
 from _measure import Row, Workload
 from _report import markdown, report, results_json, summary
 from _servers import commits, start_emulator, start_minimal
+from _sync_rows import sequential_stdlib, sequential_wrapper_generated_path
 from dms_rocketmq_emulator import EmulatorProcess
 
 BENCH_DIR = Path(__file__).resolve().parent
@@ -116,9 +117,9 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument("--output", type=Path, help="where to write the JSON (default bench/results.json)")
     parser.add_argument(
         "--only",
-        choices=["sequential", "bulk", "server", "bulk_cli", "tls", "telemetry"],
+        choices=["sequential", "bulk", "server", "bulk_cli", "tls", "telemetry", "concurrency"],
         action="append",
-        help="run only these sections (bulk_cli: bench/bulk_cli.py; tls: bench/tls.py; telemetry: bench/telemetry.py)",
+        help="run only these sections (bulk_cli, tls, telemetry, concurrency: bench/NAME.py)",
     )
     parser.add_argument(
         "--markdown",
@@ -181,6 +182,16 @@ def main(argv: Sequence[str] | None = None) -> int:
         ],
     }
     extra = {
+        "sequential": [
+            Row("stdlib", "standard library (http.client), signed", sequential_stdlib, "minimal", args.sequential),
+            Row(
+                "wrapper_generated_path",
+                "wrapper Client, generated path",
+                sequential_wrapper_generated_path,
+                "minimal",
+                args.sequential,
+            ),
+        ],
         "bulk": [
             Row(
                 "httpx_default_pool",
@@ -196,11 +207,12 @@ def main(argv: Sequence[str] | None = None) -> int:
                 "minimal",
                 args.bulk,
             ),
-        ]
+        ],
     }
     for section in ("sequential", "bulk"):
         sections[section][0].unavailable = no_wrapper
     extra["bulk"][1].unavailable = no_wrapper
+    extra["sequential"][1].unavailable = no_wrapper
     for row in sections["server"][1:]:
         row.unavailable = no_emulator
     chosen = [section for section in args.only or list(sections) if section in sections]
@@ -220,6 +232,12 @@ def main(argv: Sequence[str] | None = None) -> int:
             for server in servers.values():
                 server.close()
 
+    concurrency_figures = None
+    if not args.only or "concurrency" in args.only:
+        import concurrency  # bench/concurrency.py, beside this file
+
+        print("concurrency:", flush=True)
+        concurrency_figures = concurrency.run(quick=args.quick)
     bulk_cli_figures = None
     if not args.only or "bulk_cli" in args.only:
         import bulk_cli  # bench/bulk_cli.py, beside this file
@@ -240,6 +258,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         document = results_json(sections, extra, args, started)
         document["bulk_cli"] = bulk_cli_figures
         document["telemetry"] = telemetry_figures
+        document["concurrency"] = concurrency_figures
         args.output.write_text(json.dumps(document, indent=2, ensure_ascii=False) + "\n")
         print(f"\nwrote {args.output.relative_to(ROOT) if args.output.is_relative_to(ROOT) else args.output}")
         query_bench.main([*(["--quick"] if args.quick else []), "--output", str(args.output)])

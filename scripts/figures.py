@@ -9,8 +9,11 @@ Two kinds of marker tie a page to a results file:
   the text shows. After the pointer: `/1024` divides the value; `min`, `max` or `len` takes that of a list. A
   string value must appear as it is.
 
-`python scripts/figures.py` rewrites the generated blocks from the results files; `--check` changes nothing
-and exits 1 listing every block or figure that disagrees with its results file (the test suite runs it).
+It also draws the PNG charts in docs/ from bench/results.json (scripts/charts.py says how each names its data).
+
+`python scripts/figures.py` rewrites the generated blocks and redraws the charts from the results files;
+`--check` changes nothing and exits 1 listing every block, figure or chart that disagrees with its results file
+(the test suite runs it).
 """
 
 from __future__ import annotations
@@ -23,6 +26,8 @@ import shlex
 import subprocess
 import sys
 from typing import Any
+
+import charts  # scripts/charts.py, beside this file
 
 PROJECT = pathlib.Path(__file__).resolve().parents[1]
 
@@ -117,6 +122,10 @@ def main(argv: list[str] | None = None) -> int:
             problem = figure_problem(root, match)
             if problem is not None:
                 problems.append(f"{name}: {problem}")
+    if not options.check:
+        for change in charts.draw_all(root):
+            print(change)
+    problems.extend(charts.chart_problems(root))
     for problem in problems:
         print(problem, file=sys.stderr)
     return 1 if problems else 0

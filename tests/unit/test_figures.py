@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import os
 import pathlib
@@ -13,6 +14,20 @@ from typing import Any
 import pytest
 
 ROOT = pathlib.Path(__file__).resolve().parents[2]
+
+
+def png_text(path: pathlib.Path) -> dict[str, str]:
+    """The PNG's text chunks, read by scripts/charts.py (the reader the check itself uses), loaded by its path."""
+    spec = importlib.util.spec_from_file_location("charts_under_test", ROOT / "scripts" / "charts.py")
+    assert spec is not None
+    assert spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module  # its dataclass looks its module up there
+    spec.loader.exec_module(module)
+    text: dict[str, str] = module.png_text(path)
+    return text
+
+
 FIGURES = ROOT / "scripts" / "figures.py"
 #: Below pytest's own timeout (pyproject), so that a hung figures.py fails with its own TimeoutExpired.
 SUBPROCESS_TIMEOUT = 100
@@ -234,3 +249,102 @@ def test_the_check_catches_a_table_that_lacks_a_measured_section(tmp_path: pathl
     completed = check(tmp_path)
     assert completed.returncode == 1
     assert "is out of date" in completed.stderr
+
+
+def chart_root(tmp_path: pathlib.Path, document: dict[str, Any]) -> pathlib.Path:
+    """A scratch checkout with `document` as bench/results.json and the committed charts in docs/."""
+    (tmp_path / "bench").mkdir()
+    (tmp_path / "docs").mkdir()
+    (tmp_path / "bench" / "results.json").write_text(json.dumps(document), encoding="utf-8")
+    for chart in (ROOT / "docs").glob("bench-*.png"):
+        shutil.copy(chart, tmp_path / "docs" / chart.name)
+    return tmp_path
+
+
+def test_a_chart_older_than_its_data_fails_the_check(tmp_path: pathlib.Path) -> None:
+    """Each chart carries the hash of the data it drew: a changed figure makes exactly the charts drawing it stale."""
+    document = committed_results()
+    root = chart_root(tmp_path, document)
+    assert check(root).returncode == 0, check(root).stderr
+
+    document["bulk_cli"]["cli_peak_rss_mib"]["1000000"] += 1.0
+    (root / "bench" / "results.json").write_text(json.dumps(document), encoding="utf-8")
+    completed = check(root)
+    assert completed.returncode == 1
+    stale = [line for line in completed.stderr.splitlines() if "was drawn from data of" in line]
+    assert len(stale) == 1, completed.stderr
+    assert "docs/bench-cli-memory.png" in stale[0]
+    assert document["run"]["started"] in stale[0]
+
+    document = committed_results()
+    document["details"]["sequential"]["wrapper"]["client_cpu_us_per_send"] += 1.0
+    (root / "bench" / "results.json").write_text(json.dumps(document), encoding="utf-8")
+    completed = check(root)
+    assert completed.returncode == 1
+    assert "docs/bench-client-cpu.png was drawn from data of" in completed.stderr
+    assert "bench-cli-memory.png" not in completed.stderr
+
+
+def test_a_missing_or_broken_chart_fails_the_check(tmp_path: pathlib.Path) -> None:
+    """A chart the results file has data for must be in docs/, and must be a PNG that names its data."""
+    root = chart_root(tmp_path, committed_results())
+    (root / "docs" / "bench-sends-per-second.png").unlink()
+    (root / "docs" / "bench-client-cpu.png").write_bytes(b"not a png")
+    completed = check(root)
+    assert completed.returncode == 1
+    assert "docs/bench-sends-per-second.png is missing" in completed.stderr
+    assert "docs/bench-client-cpu.png: bench-client-cpu.png is not a PNG file" in completed.stderr
+
+
+def test_the_performance_page_shows_every_committed_chart() -> None:
+    """docs/performance.md links each chart in docs/, so a chart drawn is a chart shown."""
+    page = (ROOT / "docs" / "performance.md").read_text(encoding="utf-8")
+    charts = sorted(path.name for path in (ROOT / "docs").glob("bench-*.png"))
+    assert charts, "make figures draws at least the sends-per-second chart"
+    for name in charts:
+        assert f"]({name})" in page, name
+
+
+def test_every_series_is_drawn_the_same_twice_naming_its_data(tmp_path: pathlib.Path) -> None:
+    """With concurrency levels, store sizes and HTTPS sections measured, all five charts are drawn, the same
+    bytes on a second drawing, each naming its source, data hash and date (and the check then passes)."""
+    document = committed_results()
+    levels = {"1": 1000.0, "4": 3000.0, "16": 5000.0, "64": 6000.0, "256": 6100.0}
+    document["concurrency"] = {
+        "started": "2026-12-07T10:00:00+00:00",
+        "labels": {"wrapper": "wrapper AsyncClient.send_many"},
+        "sends_per_s": {"wrapper": levels},
+    }
+    document["query"]["by_size"] = {
+        size: {"memory": document["query"]["memory"], "durable": document["query"]["durable"]}
+        for size in ("10000", "100000", "1000000")
+    }
+    document["sequential_tls"] = {"rows": {"wrapper": {"sends_per_s": 1500}}}
+    root = chart_root(tmp_path, document)
+    for chart in (root / "docs").glob("*.png"):
+        chart.unlink()
+    drawings = []
+    for _ in range(2):
+        completed = subprocess.run(
+            [sys.executable, str(FIGURES), "--root", str(root)],
+            capture_output=True,
+            text=True,
+            timeout=SUBPROCESS_TIMEOUT,
+        )
+        assert completed.returncode == 0, completed.stderr
+        drawings.append({path.name: path.read_bytes() for path in (root / "docs").glob("*.png")})
+    assert drawings[0] == drawings[1]
+    assert sorted(drawings[0]) == [
+        "bench-bulk-concurrency.png",
+        "bench-cli-memory.png",
+        "bench-client-cpu.png",
+        "bench-query-latency.png",
+        "bench-sends-per-second.png",
+    ]
+    assert png_text(root / "docs" / "bench-bulk-concurrency.png")["Data-Date"] == "2026-12-07T10:00:00+00:00"
+    text = png_text(root / "docs" / "bench-sends-per-second.png")
+    assert text["Source"] == "bench/results.json"
+    assert text["Data-Date"] == document["run"]["started"]
+    assert len(text["Data-SHA256"]) == 64
+    assert "Software" not in text  # no matplotlib version: the bytes depend on the data only
+    assert check(root).returncode == 0, check(root).stderr

@@ -43,6 +43,7 @@ from ._models import Message, SendOutcome, SendResult, StoredMessage
 from ._network import CertTypes, LoopPools, VerifyTypes
 from ._parsing import parse_failure, result_from_generated
 from ._query import Page, Paging, TimeTypes, find_message, page_from_generated, query_arguments, query_parse_failure
+from ._sync_direct import direct_sender
 from ._transport import (
     HTTPClient,
     TimeoutTypes,
@@ -134,6 +135,9 @@ class Client(BaseClient):
             event_hooks={"request": [on_request], "response": [on_response]},
         )
         self._api.set_httpx_client(self._http)
+        # Sends go straight to http.client (`_sync_direct`) unless a transport is given: then through the
+        # generated client and that transport, the reference path.
+        self._direct = direct_sender(self._settings, self._engine, self._network) if transport is None else None
 
     def send(
         self,
@@ -247,6 +251,8 @@ class Client(BaseClient):
         return self.send(message.topic, message.body, keys=message.keys, tags=message.tags)
 
     def _send_once(self, request_body: SendMessageRequestBody, retries_taken: int) -> SendResult:
+        if self._direct is not None:
+            return self._direct.send(request_body, retries_taken, call_timeout.get())
         settings = self._settings
         last_response.set(None)
         request_leaving()  # httpx's pool wait is counted as on the wire: a bound, not a certainty
@@ -359,8 +365,10 @@ class Client(BaseClient):
         return page_from_generated(generated)
 
     def close(self) -> None:
-        """Close the connection pool."""
+        """Close the connection pools."""
         self._http.close()
+        if self._direct is not None:
+            self._direct.close()
 
     def __enter__(self) -> Self:
         return self
