@@ -6,6 +6,7 @@ doubt); `confirm(timeout=...)` is a deadline for the whole call against a server
 from __future__ import annotations
 
 import asyncio
+import threading
 from collections.abc import Iterator
 from typing import Any
 
@@ -21,7 +22,8 @@ from dms_rocketmq import (
     SendOutcome,
     SendResult,
 )
-from dms_rocketmq._bulk import outcome_state
+from dms_rocketmq._bulk import FailFast, SendControl, outcome_state, run_threads
+from dms_rocketmq._rate import AdaptiveRate
 from emulators import INSTANCE_ID, PROJECT_ID, TOKEN, EmulatorFactory, EmulatorProcess
 from test_client_waits import options, stalling_server
 
@@ -120,6 +122,35 @@ def test_sends_waiting_for_the_only_connection_are_not_sent_when_abandoned() -> 
     states = sorted(outcome_state(o) for o in seen)
     assert states == ["in_doubt", "not_sent", "not_sent", "not_sent"]
     assert all(isinstance(o, SendFailure) and isinstance(o.exception, SendCancelledError) for o in seen)
+
+
+@pytest.mark.timeout(60)
+def test_a_client_send_abandoned_after_its_request_left_is_in_doubt() -> None:
+    """Client on its default (direct) path: a send whose request reached the server, then abandoned, is in
+    doubt (it may have been stored), never "not sent" (which --resume would send again)."""
+    delivered: list[SendOutcome] = []
+    control = SendControl()
+    with stalling_server(reads=True) as server, Client(**options(server.endpoint, timeout=30)) as client:
+
+        def abandon_once_the_request_arrived() -> None:
+            server.accepted.wait(10)
+            control.abandon("the operator gave up")
+
+        threading.Thread(target=abandon_once_the_request_arrived, daemon=True).start()
+        run_threads(
+            client._send_input,
+            messages(1, "left-sync"),
+            lambda index, item, outcome: delivered.append(outcome),
+            concurrency=1,
+            rate=AdaptiveRate(None),
+            fail_fast=FailFast(enabled=False, max_connection_failures=1),
+            control=control,
+            catch_interrupt=False,
+        )
+    for thread in threading.enumerate():
+        if thread.name.startswith("dms-rocketmq-send-"):
+            thread.join(10)
+    assert [outcome_state(o) for o in delivered] == ["in_doubt"]
 
 
 @pytest.mark.timeout(60)

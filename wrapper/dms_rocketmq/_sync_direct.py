@@ -33,6 +33,7 @@ from ._auth import mask_sent_secrets
 from ._config import Settings
 from ._exceptions import APIConnectionError
 from ._fast_path import DirectSender, result_from_content
+from ._flight import request_leaving
 from ._models import SendResult
 from ._network import Network
 
@@ -192,6 +193,7 @@ class SyncDirectSender:
             raise RuntimeError("this Client is closed; create a new one to send again.")
         timeouts = self._timeouts if call_timeout is None else _Timeouts(call_timeout)
         held = self._take(timeouts)
+        request_leaving()  # past the pool's wait: from here on, abandoning the send leaves it in doubt
         reusable = False
         try:
             fresh = held is None
