@@ -23,7 +23,7 @@ from ._cli_query import add_commands as add_query_commands
 from ._cli_query import add_confirm_arguments, confirm_sent
 from ._cli_query import run as run_query_command
 from ._cli_sign import add_sign_command, run_sign
-from ._config import CLI_FLAGS, DEFAULT_ENGINE, ENV, resolve_settings
+from ._config import CLI_FLAGS, DEFAULT_ENGINE, ENV, cli_path, resolve_settings
 from ._constants import DEFAULT_CONCURRENCY, DEFAULT_MAX_CONNECTION_FAILURES, DEFAULT_MAX_RETRIES, VERSION
 from ._exceptions import APIError, APIStatusError, ConfigurationError, DMSError, ValidationError
 from ._models import SendResult
@@ -94,7 +94,9 @@ def _parser() -> argparse.ArgumentParser:
     message.add_argument("--topic", help="topic to send to (the default topic of --file lines)")
     source = message.add_mutually_exclusive_group()
     source.add_argument("--body", help="message body; read from stdin when neither --body nor --file is given")
-    source.add_argument("--file", metavar="PATH", help="JSONL file of messages, one per line ('-' for stdin)")
+    source.add_argument(
+        "--file", metavar="PATH", type=cli_path, help="JSONL file of messages, one per line ('-' for stdin)"
+    )
     message.add_argument("--key", action="append", dest="keys", metavar="KEY", help="message key (repeatable)")
     message.add_argument("--tag", help="message tag")
 
@@ -107,11 +109,15 @@ def _parser() -> argparse.ArgumentParser:
         help=f"sends in flight at once (default {DEFAULT_CONCURRENCY})",
     )
     batch.add_argument(
-        "--failures", metavar="PATH", help="write every line not sent here, as JSONL, with the reason (_failure)"
+        "--failures",
+        metavar="PATH",
+        type=cli_path,
+        help="write every line not sent here, as JSONL, with the reason (_failure)",
     )
     batch.add_argument(
         "--results",
         metavar="PATH",
+        type=cli_path,
         help="journal the outcome of every line here as it is known (JSONL: line, hash, msg_id or error)",
     )
     batch.add_argument(
@@ -176,6 +182,7 @@ def _add_connection_arguments(parser: argparse.ArgumentParser) -> None:
     trust.add_argument(
         "--ca-bundle",
         metavar="PATH",
+        type=cli_path,
         help="trust the CAs of this PEM file or folder instead of the default store (SSL_CERT_FILE / SSL_CERT_DIR)",
     )
     trust.add_argument("--insecure", action="store_true", help="do not check the server's certificate (unsafe)")

@@ -17,7 +17,7 @@ import sys
 from typing import Any
 
 from ._auth import SECRET_HEADERS, authorization_header, canonical_url, signature, signing_steps
-from ._config import CLI_FLAGS, ENV, _refuse_what_is_not_text, resolve_settings
+from ._config import CLI_FLAGS, ENV, _refuse_what_is_not_text, cli_path, resolve_settings
 from ._constants import USER_AGENT
 from ._exceptions import ConfigurationError
 
@@ -49,7 +49,7 @@ def add_sign_command(commands: Any) -> argparse.ArgumentParser:
     )
     body = sign.add_mutually_exclusive_group()
     body.add_argument("--body", help="the request body")
-    body.add_argument("--body-file", metavar="PATH", help="read the body from a file ('-' for stdin)")
+    body.add_argument("--body-file", metavar="PATH", type=cli_path, help="read the body from a file ('-' for stdin)")
     sign.add_argument("--date", metavar="YYYYMMDDTHHMMSSZ", help="the X-Sdk-Date to sign with (default: now)")
     return sign
 

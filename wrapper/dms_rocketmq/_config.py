@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 import math
 import os
 import threading
@@ -150,6 +151,18 @@ def _refuse_what_is_not_text(spelling: Mapping[str, str | None], **values: str |
                 f"{name} is not valid text (a byte that is not UTF-8, or a lone surrogate); "
                 f"check {_origin(name, spelling)}."
             )
+
+
+def cli_path(text: str) -> str:
+    """A command-line PATH argument the system can name (argparse `type=`): no NUL byte, and no lone
+    surrogate that no file name can carry (bytes that are not UTF-8 arrive as encodable surrogates)."""
+    if "\0" in text:
+        raise argparse.ArgumentTypeError("a path cannot contain a NUL byte")
+    try:
+        os.fsencode(text)
+    except UnicodeEncodeError:
+        raise argparse.ArgumentTypeError("not a path this system can name (a lone surrogate)") from None
+    return text
 
 
 #: The longest wait a timeout may ask for: the platform's own bound on a blocking wait (longer ones
