@@ -381,11 +381,7 @@ def _check_paths(args: argparse.Namespace) -> None:
     for flag, path in named:
         if path is None or path == "-":
             continue
-        try:
-            os.fsencode(path)
-        except UnicodeEncodeError:
-            raise ConfigurationError(f"{flag} is not a path this system can name (a lone surrogate).") from None
-        real = os.path.realpath(path)
+        real = os.path.realpath(path)  # a name the system can carry: checked by the parser (`cli_path`)
         if real in seen:
             raise ConfigurationError(f"{seen[real]} and {flag} name the same file ({path}); give each its own.")
         seen[real] = flag
