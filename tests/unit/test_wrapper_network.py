@@ -146,3 +146,15 @@ def test_the_async_helper_runs_the_default_path() -> None:
     asyncio.run(run())
     assert [request.method for request in seen] == ["POST", "GET"]
     assert seen[0].headers["User-Agent"].startswith("dms-rocketmq")
+
+
+@pytest.mark.parametrize("connect", [None, 0.2, 10.0, 300.0])
+def test_the_https_port_probe_is_bounded_whatever_the_connect_timeout(connect: float | None) -> None:
+    """The probe that tells "http:// spoken to an HTTPS port" never adds more than TLS_PROBE_SECONDS (or a
+    shorter connect timeout) to a failure the caller waits for: a plain server may sit on the probe."""
+    from dms_rocketmq._network import TLS_PROBE_SECONDS
+
+    network = Network("http://127.0.0.1:9", timeout=httpx.Timeout(5.0, connect=connect), max_connections=1, environ={})
+    _, _, limit = network._probe_address()
+    assert limit == (TLS_PROBE_SECONDS if connect is None else min(connect, TLS_PROBE_SECONDS))
+    assert limit <= TLS_PROBE_SECONDS

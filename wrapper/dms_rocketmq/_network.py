@@ -22,7 +22,7 @@ goes out with what one `Network` decided, whichever HTTP library carries it. A s
   `network.httpx_failure(exc)` (blocking; `await network.httpx_failure_async(exc)` in a loop) and
   `await network.aiohttp_failure_async(exc)` decide `request_sent` and the timeout phase for those two
   libraries' exceptions first, and, when an http:// endpoint closed the connection without a word, probe
-  whether its port speaks TLS (`speaks_tls`, bounded by the connect timeout) to say so. A sender with its own
+  whether its port speaks TLS (`speaks_tls`, bounded by `TLS_PROBE_SECONDS`) to say so. A sender with its own
   HTTP code does the same: `network.failure(...)`, then `network.tls_port_error()` if `speaks_tls()`. A
   CONNECT answered with a status other than 2xx is `network.proxy_refused(status, reason)`.
 
@@ -63,6 +63,11 @@ __all__ = [
 
 VerifyTypes: TypeAlias = bool | str | os.PathLike[str] | ssl.SSLContext
 CertTypes: TypeAlias = str | os.PathLike[str] | tuple[str, str] | tuple[str, str, str] | None
+
+#: The longest the probe for "http:// spoken to an HTTPS port" may take. A TLS server answers a ClientHello in
+#: one round trip; a plain-HTTP server that closed a connection without answering (an idle keep-alive closed,
+#: a crash) may instead sit on the probe, and that wait is added to the error the caller is waiting for.
+TLS_PROBE_SECONDS = 1.0
 
 #: The variables that name a trust store, as OpenSSL, httpx and requests read them: they replace the default.
 CA_FILE_ENV = "SSL_CERT_FILE"
@@ -380,7 +385,8 @@ class Network:
 
     def _probe_address(self) -> tuple[str, int, float]:
         parts = urlsplit(self.endpoint)
-        limit = self.timeout.connect if self.timeout.connect is not None else 10.0
+        connect = self.timeout.connect
+        limit = TLS_PROBE_SECONDS if connect is None else min(connect, TLS_PROBE_SECONDS)
         return parts.hostname or "", parts.port or 80, limit
 
     @staticmethod
@@ -392,7 +398,8 @@ class Network:
         return context
 
     def speaks_tls(self) -> bool:
-        """Whether the endpoint's port completes a TLS handshake (bounded by the connect timeout)."""
+        """Whether the endpoint's port completes a TLS handshake (within `TLS_PROBE_SECONDS`, or the connect
+        timeout if shorter)."""
         import socket
 
         host, port, limit = self._probe_address()
