@@ -35,11 +35,12 @@ def test_classifiers_and_requires_python_name_the_pythons_ci_runs() -> None:
 
 
 def test_make_test_runs_the_tiers_on_every_newer_python() -> None:
-    """`make test` depends on pytest-newer, which runs the unit and integration tiers in each newer Python's venv."""
+    """`make test` runs the full suite and, beside it, the unit and integration tiers in each newer Python's venv."""
     text = (ROOT / "Makefile").read_text(encoding="utf-8")
     test_line = next(line for line in text.splitlines() if line.startswith("test:"))
-    assert " pytest " in test_line
-    assert " pytest-newer " in test_line
+    assert " pytest-all " in test_line
+    recipe = text.split("\npytest-all:", 1)[1].split("\n\n", 1)[0]
+    assert " pytest $(addprefix pytest-,$(NEWER_PYTHONS))" in recipe
     assert "$(addprefix pytest-,$(NEWER_PYTHONS))" in text.split("pytest-newer:", 1)[1].split("\n\n", 1)[0]
     assert "-m pytest -q tests/unit tests/integration" in text
 
