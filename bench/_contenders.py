@@ -11,6 +11,7 @@ import collections
 import hashlib
 import hmac
 import json
+import ssl
 import time
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
@@ -188,10 +189,13 @@ async def _signed_worker_loop(
     await asyncio.gather(*(worker() for _ in range(IN_FLIGHT)))
 
 
-async def _bulk_raw_aiohttp(url: str, work: Workload) -> Sample:
+async def _bulk_raw_aiohttp(url: str, work: Workload, context: ssl.SSLContext | bool = True) -> Sample:
     signer = RawSigner(url, AK, SK)
     target = url + SEND_PATH
-    async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=IN_FLIGHT)) as session:
+    connector = (
+        aiohttp.TCPConnector(limit=IN_FLIGHT) if context is None else aiohttp.TCPConnector(limit=IN_FLIGHT, ssl=context)
+    )
+    async with aiohttp.ClientSession(connector=connector) as session:
 
         async def post(payload: bytes, headers: dict[str, str]) -> tuple[int, bytes]:
             async with session.post(target, data=payload, headers=headers) as response:

@@ -31,15 +31,14 @@ from pathlib import Path
 from typing import Any
 
 from _contenders import (
-    RawSigner,
-    _signed_worker_loop,
+    _bulk_raw_aiohttp,
     bulk_huawei_sdk_async,
     bulk_wrapper,
     sequential_huawei_sdk,
     sequential_raw_httpx,
     sequential_wrapper,
 )
-from _measure import AK, IN_FLIGHT, SEND_PATH, SK, Contender, Sample, Timer, Workload, warm_up_of
+from _measure import Contender, Sample, Workload, warm_up_of
 from dms_rocketmq_emulator import EmulatorProcess
 from dms_rocketmq_emulator._process import ENDPOINT_BANNER
 
@@ -54,28 +53,11 @@ TARGETS = {
 HANDSHAKE_TARGET = 128
 
 
-async def _bulk_raw_aiohttp(url: str, work: Workload) -> Sample:
-    import aiohttp
-
-    # aiohttp builds its default context once, at import: the CA is named here, as a raw aiohttp user would.
-    context = ssl.create_default_context(cafile=os.environ["SSL_CERT_FILE"])
-    signer = RawSigner(url, AK, SK)
-    target = url + SEND_PATH
-    async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=IN_FLIGHT, ssl=context)) as session:
-
-        async def post(payload: bytes, headers: dict[str, str]) -> tuple[int, bytes]:
-            async with session.post(target, data=payload, headers=headers) as response:
-                return response.status, await response.read()
-
-        await _signed_worker_loop(post, signer, work.payloads[: warm_up_of(len(work))], "raw aiohttp")
-        with Timer() as timer:
-            await _signed_worker_loop(post, signer, work.payloads, "raw aiohttp")
-    return timer.sample(len(work))
-
-
 def bulk_raw_aiohttp(url: str, work: Workload) -> Sample:
     """Raw aiohttp at 64 in flight over TLS, trusting the CA of SSL_CERT_FILE."""
-    return asyncio.run(_bulk_raw_aiohttp(url, work))
+    # aiohttp builds its default context once, at import: the CA is named here, as a raw aiohttp user would.
+    context = ssl.create_default_context(cafile=os.environ["SSL_CERT_FILE"])
+    return asyncio.run(_bulk_raw_aiohttp(url, work, context))
 
 
 SECTIONS: dict[str, list[tuple[str, Contender]]] = {
