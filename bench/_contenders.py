@@ -33,6 +33,7 @@ from _measure import (
     Timer,
     Workload,
     check_status,
+    timed_one_by_one,
     warm_up_of,
 )
 
@@ -98,12 +99,7 @@ def sequential_raw_httpx(url: str, work: Workload) -> Sample:
             check_status(response.status_code, "raw httpx")
             json.loads(response.content)["msg_id"]
 
-        for i in range(min(WARM_UP, len(work))):
-            send(i)
-        with Timer() as timer:
-            for i in range(len(work)):
-                send(i)
-    return timer.sample(len(work))
+        return timed_one_by_one(send, len(work))
 
 
 def sequential_huawei_sdk(url: str, work: Workload) -> Sample:
@@ -142,14 +138,9 @@ def sequential_huawei_sdk(url: str, work: Workload) -> Sample:
         response.msg_id  # noqa: B018 - the value a caller reads
 
     try:
-        for i in range(min(WARM_UP, len(work))):
-            send(i)
-        with Timer() as timer:
-            for i in range(len(work)):
-                send(i)
+        return timed_one_by_one(send, len(work))
     finally:
         client.close()
-    return timer.sample(len(work))
 
 
 def sequential_wrapper(url: str, work: Workload) -> Sample:

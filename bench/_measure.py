@@ -33,6 +33,7 @@ __all__ = [
     "Timer",
     "Workload",
     "check_status",
+    "timed_one_by_one",
     "warm_up_of",
 ]
 
@@ -113,6 +114,17 @@ def check_status(status: int, contender: str) -> None:
 
 
 WARM_UP = 50
+
+
+def timed_one_by_one(send: Callable[[int], object], count: int) -> Sample:
+    """`send(i)` for the first WARM_UP inputs untimed, then for every input of the `count` one after the other,
+    timed: the sequential rows' loop."""
+    for i in range(min(WARM_UP, count)):
+        send(i)
+    with Timer() as timer:
+        for i in range(count):
+            send(i)
+    return timer.sample(count)
 
 
 def warm_up_of(count: int) -> int:

@@ -14,7 +14,20 @@ import json
 
 import httpx
 from _contenders import RawSigner
-from _measure import AK, INSTANCE_ID, PROJECT_ID, SEND_PATH, SK, TOPIC, WARM_UP, Sample, Timer, Workload, check_status
+from _measure import (
+    AK,
+    INSTANCE_ID,
+    PROJECT_ID,
+    SEND_PATH,
+    SK,
+    TOPIC,
+    WARM_UP,
+    Sample,
+    Timer,
+    Workload,
+    check_status,
+    timed_one_by_one,
+)
 
 __all__ = ["sequential_stdlib", "sequential_wrapper_generated_path"]
 
@@ -38,14 +51,9 @@ def sequential_stdlib(url: str, work: Workload) -> Sample:
             check_status(answer.status, "standard library")
             json.loads(content)["msg_id"]
 
-        for i in range(min(WARM_UP, len(work))):
-            send(i)
-        with Timer() as timer:
-            for i in range(len(work)):
-                send(i)
+        return timed_one_by_one(send, len(work))
     finally:
         connection.close()
-    return timer.sample(len(work))
 
 
 def sequential_wrapper_generated_path(url: str, work: Workload) -> Sample:
