@@ -229,14 +229,16 @@ def test_httpx_signer_cache_is_per_method_and_url() -> None:
         _verify(method, url, request.headers, body)
 
 
-def test_format_date() -> None:
-    """X-Sdk-Date is YYYYMMDDTHHMMSSZ in UTC: an aware time is converted, a naive one taken as UTC."""
+def test_format_date(monkeypatch: pytest.MonkeyPatch) -> None:
+    """X-Sdk-Date is YYYYMMDDTHHMMSSZ in UTC: an aware time is converted, a naive one taken as UTC, and the
+    default is the clock's now (a frozen clock: the machine's may step between two readings)."""
     moment = datetime.datetime(2026, 11, 26, 17, 30, 5, tzinfo=datetime.timezone(datetime.timedelta(hours=8)))
     assert format_date(moment) == "20261126T093005Z"
     assert format_date(datetime.datetime(2026, 1, 2, 3, 4, 5)) == "20260102T030405Z"
-    before = datetime.datetime.now(datetime.UTC).replace(microsecond=0)
-    now = datetime.datetime.strptime(format_date(), "%Y%m%dT%H%M%SZ").replace(tzinfo=datetime.UTC)
-    assert before <= now <= before + datetime.timedelta(seconds=2)
+    frozen = datetime.datetime(2026, 12, 7, 15, 11, 45, tzinfo=datetime.UTC).timestamp()
+    real_gmtime = time.gmtime
+    monkeypatch.setattr(time, "gmtime", lambda seconds=None: real_gmtime(frozen if seconds is None else seconds))
+    assert format_date() == "20261207T151145Z"
 
 
 def test_requests_adapter_without_requests_says_what_to_install(monkeypatch: pytest.MonkeyPatch) -> None:
