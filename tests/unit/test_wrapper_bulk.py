@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import itertools
 import json
+import math
 import threading
 from collections.abc import Iterator
 from typing import Any
@@ -15,7 +16,9 @@ import httpx
 import pytest
 from _shared.fake_dms import SETTINGS, async_client, error, stored, sync_client
 from dms_rocketmq._bulk import FailFast, SendControl, outcome_state, run_tasks, run_threads
-from dms_rocketmq._rate import MIN_RATE, AdaptiveRate
+from dms_rocketmq._rate import MIN_RATE, RATE_RULE, SLOWEST_RATE, AdaptiveRate, check_rate
+from hypothesis import given
+from hypothesis import strategies as st
 
 
 def counted(limit: int | None = None) -> tuple[list[int], Iterator[dict[str, str]]]:
@@ -186,6 +189,38 @@ def test_adaptive_rate_halves_on_429_and_recovers_to_the_ceiling() -> None:
     assert slow.current == MIN_RATE  # never below the floor
 
 
+@given(
+    rate=st.one_of(st.floats(), st.integers(), st.none()),
+    events=st.lists(st.sampled_from(["send", "sent", "429", "tick", "second"]), max_size=60),
+)
+def test_no_accepted_rate_waits_longer_than_the_slowest_pace_or_sends_faster_than_its_ceiling(
+    rate: float | int | None, events: list[str]
+) -> None:
+    """Any rate is refused with the rule's words, or paces sends at most 1/SLOWEST_RATE s apart and never
+    faster than the ceiling, whatever 429s and seconds pass: no value a caller can give makes a send wait
+    without end (a tiny positive rate did, and looked like a hang)."""
+    if not (rate is None or (math.isfinite(rate) and rate >= SLOWEST_RATE)):
+        with pytest.raises(dms.ConfigurationError) as refused:
+            check_rate(rate)
+        assert str(refused.value) == f"rate must be {RATE_RULE}, or None, got {rate!r}."
+        return
+    ceiling = check_rate(rate)
+    clock = _Clock()
+    pace = AdaptiveRate(ceiling, clock=clock)
+    for event in events:
+        if event == "send":
+            assert 0.0 <= pace.delay() <= 1.0 / SLOWEST_RATE
+        elif event == "sent":
+            pace.on_sent()
+        elif event == "429":
+            pace.on_throttled()
+        else:
+            clock.now += 0.3 if event == "tick" else 1.0
+        if ceiling is not None:
+            assert pace.current is not None
+            assert pace.current <= ceiling
+
+
 def test_rate_paces_the_slots() -> None:
     """rate=N hands out send slots 1/N s apart."""
     rate = AdaptiveRate(10.0, clock=_Clock())
@@ -203,7 +238,7 @@ def test_send_many_rejects_bad_rate_and_connection_failure_count() -> None:
             client.send_many([], fail_fast=True, max_connection_failures=0)
 
 
-@pytest.mark.parametrize("bad", [0, -1, float("inf"), "fast", True])
+@pytest.mark.parametrize("bad", [0, -1, 2.4891740739635397e-215, float("inf"), "fast", True])
 def test_async_send_many_and_iter_send_reject_a_bad_rate_before_sending(bad: object) -> None:
     """AsyncClient.send_many and iter_send check rate as Client.send_many does, with the same words, and
     send nothing."""
@@ -218,7 +253,7 @@ def test_async_send_many_and_iter_send_reject_a_bad_rate_before_sending(bad: obj
             else:
                 await client.send_many(messages, rate=bad)  # type: ignore[arg-type]
 
-    expected = f"rate must be a number of messages per second more than 0, or None, got {bad!r}."
+    expected = f"rate must be {RATE_RULE}, or None, got {bad!r}."
     for use_iter in (False, True):
         with pytest.raises(dms.ConfigurationError) as caught:
             asyncio.run(main(use_iter))

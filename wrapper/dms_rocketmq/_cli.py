@@ -27,6 +27,7 @@ from ._config import CLI_FLAGS, DEFAULT_ENGINE, ENV, cli_path, resolve_settings
 from ._constants import DEFAULT_CONCURRENCY, DEFAULT_MAX_CONNECTION_FAILURES, DEFAULT_MAX_RETRIES, VERSION
 from ._exceptions import APIError, APIStatusError, ConfigurationError, DMSError, ValidationError
 from ._models import SendResult
+from ._rate import RATE_RULE, check_rate
 
 __all__ = ["main"]
 
@@ -333,8 +334,11 @@ def _check_file_options(args: argparse.Namespace) -> None:
         raise ConfigurationError(f"--concurrency must be from 1 to {MAX_CONCURRENCY}.")
     if args.max_connection_failures < 1:
         raise ConfigurationError("--max-connection-failures must be at least 1.")
-    if args.rate is not None and not (args.rate > 0 and args.rate != float("inf")):
-        raise ConfigurationError("--rate must be a number of messages per second more than 0.")
+    if args.rate is not None:
+        try:
+            check_rate(args.rate)
+        except ConfigurationError:
+            raise ConfigurationError(f"--rate must be {RATE_RULE}.") from None
     if args.resume and not args.results:
         raise ConfigurationError("--resume needs --results PATH, the journal of the send to continue.")
     if args.resend_in_doubt and not args.resume:

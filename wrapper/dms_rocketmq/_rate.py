@@ -17,14 +17,20 @@ from collections.abc import Callable
 
 from ._exceptions import ConfigurationError
 
-__all__ = ["AdaptiveRate", "check_rate", "throttle_listener"]
+__all__ = ["RATE_RULE", "SLOWEST_RATE", "AdaptiveRate", "check_rate", "throttle_listener"]
 
 #: Called by the retry loop of `send` with each 429 it sees; None outside `send_many`.
 throttle_listener: contextvars.ContextVar[Callable[[], None] | None] = contextvars.ContextVar(
     "dms_rocketmq_throttle_listener", default=None
 )
 
-#: The rate never drops below this (messages per second), however many 429s arrive.
+#: The slowest ceiling a caller may give (messages per second): one message every 1,000 seconds. A slower one is
+#: a mistake (a unit mix-up, a stray exponent) rather than a plan: 1e-200 would wait longer than the universe's age
+#: before its second message, a hang that no deadline of the caller's ends.
+SLOWEST_RATE = 0.001
+#: What a rate must be, in the words of every error about one (the library's and the CLI's `--rate`).
+RATE_RULE = f"a finite number of messages per second, at least {SLOWEST_RATE:g}"
+#: The rate never drops below this (messages per second), however many 429s arrive, nor rises above the ceiling.
 MIN_RATE = 1.0
 #: One cut per this many seconds: a burst of 429s from sends that were already in flight is one signal.
 CUT_INTERVAL = 0.5
@@ -36,8 +42,8 @@ def check_rate(rate: object) -> float | None:
     """`rate` as a float, or None for no limit; anything else is a ConfigurationError."""
     if rate is None:
         return None
-    if isinstance(rate, bool) or not isinstance(rate, int | float) or not (math.isfinite(rate) and rate > 0):
-        raise ConfigurationError(f"rate must be a number of messages per second more than 0, or None, got {rate!r}.")
+    if isinstance(rate, bool) or not isinstance(rate, int | float) or not math.isfinite(rate) or rate < SLOWEST_RATE:
+        raise ConfigurationError(f"rate must be {RATE_RULE}, or None, got {rate!r}.")
     return float(rate)
 
 
@@ -91,7 +97,8 @@ class AdaptiveRate:
                 base = self._observed or self._window_rate(now)
                 if not base:
                     return  # nothing sent yet to measure a pace from: the retries' own waits are all there is
-            self.current = max(MIN_RATE, base / 2.0)
+            floor = MIN_RATE if self.ceiling is None else min(MIN_RATE, self.ceiling)
+            self.current = max(floor, base / 2.0)
             self._last_change = self._last_cut = now
 
     def on_sent(self) -> None:
