@@ -100,10 +100,15 @@ class HTTPClient(httpx.Client):
     def __init__(self, **options: Any) -> None:
         super().__init__(**options)
         self._merged_urls: dict[str, httpx.URL] = {}
+        self._merged_base = self.base_url
 
     def _merge_url(self, url: httpx.URL | str) -> httpx.URL:
         if not isinstance(url, str):
             return super()._merge_url(url)
+        base = self.base_url
+        if base is not self._merged_base:  # `client.base_url = ...` since: what was merged is stale
+            self._merged_urls.clear()
+            self._merged_base = base
         merged = self._merged_urls.get(url)
         if merged is None:
             merged = super()._merge_url(url)
