@@ -412,6 +412,12 @@ class EmulatorProcess:
         )
         return result
 
+    def armed_faults(self) -> int:
+        """How many of the injected faults are still to be served: a test waits for 0 to know that the sends it
+        meant to fail (or hold) have reached the server, instead of sleeping and hoping."""
+        count: int = self._request("GET", "/_emulator/faults")["count"]
+        return count
+
 
 def start_emulator(
     *,

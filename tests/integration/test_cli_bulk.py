@@ -11,10 +11,10 @@ import signal
 import subprocess
 import time
 from collections import Counter
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-import httpx
 import pytest
 from _shared.cli import command, environment
 
@@ -76,12 +76,17 @@ def sent_records(path: Path) -> int:
         return 0
 
 
-def wait_for_sent(path: Path, process: subprocess.Popen[str], count: int) -> None:
+def wait_until(process: subprocess.Popen[str], condition: Callable[[], bool], what: str) -> None:
+    """Poll `condition` while the CLI runs: fails at once if the CLI ended first, or after a minute."""
     deadline = time.monotonic() + 60
-    while sent_records(path) < count:
-        assert process.poll() is None, process.communicate()
-        assert time.monotonic() < deadline, "the CLI sent too slowly"
+    while not condition():
+        assert process.poll() is None, (what, process.communicate())
+        assert time.monotonic() < deadline, f"still waiting for {what}"
         time.sleep(0.01)
+
+
+def wait_for_sent(path: Path, process: subprocess.Popen[str], count: int) -> None:
+    wait_until(process, lambda: sent_records(path) >= count, f"{count} lines journaled as sent")
 
 
 def stored_bodies(emulator: Any) -> Counter[str]:
@@ -148,12 +153,13 @@ def test_second_ctrl_c_abandons_in_flight_sends_as_in_doubt(emulator: Any, tmp_p
     bodies = write_lines(source, 200)
     env = environment(emulator)
     args = ["--file", str(source), "--results", str(journal), "--concurrency", "4", "--timeout", "30"]
-    process = start(args, env)
+    process = start([*args, "--rate", "50"], env)  # paced: 4 s in all, so the faults meet sends still to come
+    assert process.stderr is not None
     wait_for_sent(journal, process, 20)
     emulator.inject_faults(4, status=200, delay_ms=2000)  # the next four sends hang for 2 s
-    time.sleep(0.3)
+    wait_until(process, lambda: emulator.armed_faults() == 0, "the four held sends to reach the emulator")
     process.send_signal(signal.SIGINT)
-    time.sleep(0.2)
+    assert "no new lines are sent" in process.stderr.readline() + process.stderr.readline()
     process.send_signal(signal.SIGINT)
     stdout, stderr = process.communicate(timeout=60)
     assert process.returncode == 130, stderr
@@ -164,7 +170,6 @@ def test_second_ctrl_c_abandons_in_flight_sends_as_in_doubt(emulator: Any, tmp_p
     assert len(doubtful) == summary["in_doubt"]
     assert all(r["request_sent"] for r in journal_states(journal).values() if r["status"] == "in_doubt")
 
-    time.sleep(2.2)  # the delayed sends are stored by now: they were in doubt, not lost
     kept = run([*args, "--resume"], env)
     assert kept.returncode == 1, kept.stderr
     assert json.loads(kept.stdout)["in_doubt"] == len(doubtful)
@@ -433,11 +438,7 @@ def test_a_line_abandoned_in_a_retry_backoff_is_not_sent_and_resume_sends_it(emu
     emulator.inject_faults(1, status=429, retry_after=30)
     process = start(args, env)
     assert process.stderr is not None
-    deadline = time.monotonic() + 60
-    while httpx.get(f"{emulator.url}/_emulator/faults", timeout=10).json()["count"]:  # the 429 was served
-        assert process.poll() is None, process.communicate()
-        assert time.monotonic() < deadline, "the line was never sent"
-        time.sleep(0.05)
+    wait_until(process, lambda: emulator.armed_faults() == 0, "the 429 to be served")
     process.send_signal(signal.SIGINT)
     assert "no new lines are sent" in process.stderr.readline() + process.stderr.readline()
     process.send_signal(signal.SIGINT)

@@ -49,7 +49,11 @@ def test_sync_bulk_stops_on_ctrl_c_and_accounts_for_every_input(emulator: Any, t
     )
     assert process.stdout is not None
     assert process.stdout.readline().strip() == "ready"
-    time.sleep(0.5)
+    deadline = time.monotonic() + 60
+    while emulator.armed_faults() > 1000 - 8:  # eight sends reached the emulator: sending is under way
+        assert process.poll() is None, process.communicate()
+        assert time.monotonic() < deadline, "the sends never started"
+        time.sleep(0.01)
     process.send_signal(signal.SIGINT)
     stdout, stderr = process.communicate(timeout=60)
     assert process.returncode == 0, stderr

@@ -279,7 +279,7 @@ def test_sigterm_cuts_a_stuck_send_after_the_shutdown_timeout(start_emulator: Em
 def wait_until_the_fault_is_taken(emulator: EmulatorProcess) -> None:
     """Return once the emulator's send handler has taken the armed fault (the send is inside its delay)."""
     deadline = time.monotonic() + 30.0
-    while emulator._request("GET", "/_emulator/faults")["count"] != 0:
+    while emulator.armed_faults() != 0:
         assert time.monotonic() < deadline, "the send never reached the emulator's fault"
         time.sleep(0.01)  # polling a state the server reports, not ordering events by time
 

@@ -102,8 +102,10 @@ def test_sync_iterator_closed_early_gives_up_at_once() -> None:
     assert taken[0] <= 3 * CONCURRENCY + 1
 
 
-def _async_held(gate: asyncio.Event, answered: list[int]) -> Any:
+def _async_held(gate: asyncio.Event, answered: list[int], arrived: list[int] | None = None) -> Any:
     async def handler(request: httpx.Request) -> httpx.Response:
+        if arrived is not None:
+            arrived[0] += 1
         await asyncio.wait_for(gate.wait(), 10)
         answered[0] += 1
         return stored(request, int(json.loads(request.content)["body"]))
@@ -115,20 +117,31 @@ def _run_cancelled(times: int) -> tuple[int, int]:
     """Cancel a task consuming iter_send `times` times, then let the answers come: (answered, taken)."""
     taken = [0]
     answered = [0]
+    arrived = [0]
+
+    async def settle() -> None:
+        """Let every task run until it waits on something that only the test can release (no wall clock)."""
+        for _ in range(50):
+            await asyncio.sleep(0)
 
     async def main() -> None:
         gate = asyncio.Event()
-        async with async_client(_async_held(gate, answered)) as client:
+        async with async_client(_async_held(gate, answered, arrived)) as client:
 
             async def consume() -> None:
                 async for _pair in client.iter_send(_inputs(taken), concurrency=CONCURRENCY):
                     raise AssertionError("no send is answered before the cancellations")
 
             task = asyncio.create_task(consume())
+            for _ in range(1000):  # until every sender holds a send at the gate
+                if arrived[0] == CONCURRENCY:
+                    break
+                await asyncio.sleep(0)
+            assert arrived[0] == CONCURRENCY
             for _ in range(times):
-                await asyncio.sleep(0.2)
+                await settle()
                 task.cancel()
-            await asyncio.sleep(0.2)
+            await settle()
             gate.set()
             with pytest.raises(asyncio.CancelledError):
                 await asyncio.wait_for(task, 10)
