@@ -143,15 +143,15 @@ from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanE
 
 DmsRocketMQInstrumentor().instrument()
 started = []
-real_start = _telemetry._Telemetry.start
+real_names = _telemetry._Telemetry.names  # what every span's start asks for first
 
 
-def counting_start(self, *args, **kwargs):
+def counting_names(self, *args, **kwargs):
     started.append(1)
-    return real_start(self, *args, **kwargs)
+    return real_names(self, *args, **kwargs)
 
 
-_telemetry._Telemetry.start = counting_start
+_telemetry._Telemetry.names = counting_names
 with dms.Client() as client:
     client.send("orders", "no provider")
     client.send_many([{"topic": "orders", "body": "batch"}])

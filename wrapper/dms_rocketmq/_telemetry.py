@@ -5,7 +5,7 @@ operations of `Client` and `AsyncClient` (`send`, `send_many`, `iter_send`, `con
 behind `get_message` and `query_messages`) and the retry decision (`_next_delay`) with traced versions, and
 `uninstall()` puts the originals back, as OpenTelemetry's own instrumentations patch the libraries they
 trace. So an application that does not instrument pays nothing at all, and one that instruments without a
-configured tracer or meter provider pays one check per operation (`_Telemetry.live`).
+configured tracer or meter provider pays one check per operation (`_active`) before the original runs.
 
 The names follow OpenTelemetry's messaging semantic conventions, version `SEMCONV_VERSION` (docs/observability.md
 lists every span, attribute and metric). Nothing recorded carries a message body, the SK, a token, a header
@@ -41,6 +41,7 @@ __all__ = [
     "StabilityMode",
     "install",
     "installed",
+    "provider_configured",
     "stability_mode",
     "uninstall",
 ]
@@ -141,8 +142,10 @@ class _SentCounts:
         self._lock = threading.Lock()
         self._counts: dict[tuple[tuple[str, Any], ...], list[Any]] = {}
 
-    def add(self, count: int, attributes: dict[str, Any]) -> None:
-        key = tuple(attributes.items())
+    def add(self, count: int, attributes: dict[str, Any], key: tuple[tuple[str, Any], ...] | None = None) -> None:
+        """Count `count` messages under `attributes`; `key`, when given, is `tuple(attributes.items())`."""
+        if key is None:
+            key = tuple(attributes.items())
         with self._lock:
             entry = self._counts.get(key)
             if entry is None:
@@ -173,14 +176,26 @@ def _sent_counts(meter_provider: MeterProvider | None) -> _SentCounts:
 _NAMES_KEPT = 1024
 
 
-class _Operation:
-    """One traced operation: its span, the attributes its metrics carry, and the resends it has made."""
+class _Names:
+    """What the operations of one endpoint, operation and topic share, built once: the span name and the
+    attributes of the metrics (also the span's first ones), with their sent-messages key."""
 
-    __slots__ = ("metric_attributes", "resends", "span")
+    __slots__ = ("metric_attributes", "sent_key", "span_name")
 
-    def __init__(self, span: Span, metric_attributes: dict[str, Any]) -> None:
-        self.span = span
+    def __init__(self, span_name: str, metric_attributes: dict[str, Any]) -> None:
+        self.span_name = span_name
         self.metric_attributes = metric_attributes
+        self.sent_key = tuple(metric_attributes.items())
+
+
+class _Operation:
+    """One traced operation: its span, its shared names and attributes, and the resends it has made."""
+
+    __slots__ = ("names", "resends", "span")
+
+    def __init__(self, span: Span, names: _Names) -> None:
+        self.span = span
+        self.names = names
         self.resends = 0
 
 
@@ -189,7 +204,35 @@ _current: contextvars.ContextVar[_Operation | None] = contextvars.ContextVar("dm
 
 _PROXY_TRACER_PROVIDERS = (trace.ProxyTracerProvider, trace.NoOpTracerProvider)
 # The API has no public name for the provider it answers while none is configured (a proxy).
-_PROXY_METER_PROVIDERS = (metrics._internal._ProxyMeterProvider, metrics.NoOpMeterProvider)
+_PROXY_METER_PROVIDERS = (
+    getattr(metrics._internal, "_ProxyMeterProvider", metrics.NoOpMeterProvider),
+    metrics.NoOpMeterProvider,
+)
+
+
+def _configured_by_lookup() -> bool:
+    """Whether a global tracer or meter provider is configured, asked through the API's public functions."""
+    return not isinstance(trace.get_tracer_provider(), _PROXY_TRACER_PROVIDERS) or not isinstance(
+        metrics.get_meter_provider(), _PROXY_METER_PROVIDERS
+    )
+
+
+# The API keeps each global provider in a module variable that is None until one is set. Reading the two is
+# two attribute loads, where get_tracer_provider() and get_meter_provider() look an environment variable up
+# on every call while none is set: this is the one check an operation pays with no provider configured. A
+# private detail of opentelemetry-api, so used only when both are there, and
+# tests/unit/test_telemetry_gate.py fails when a release drops or changes them (this then falls back to
+# `_configured_by_lookup`, correct but slower).
+_TRACE_GLOBALS: Any = trace
+_METRICS_GLOBALS: Any = metrics._internal
+_FAST_CHECK: Final = hasattr(_TRACE_GLOBALS, "_TRACER_PROVIDER") and hasattr(_METRICS_GLOBALS, "_METER_PROVIDER")
+
+
+def provider_configured() -> bool:
+    """Whether a global tracer or meter provider is configured (the proxies the API answers with otherwise)."""
+    if _FAST_CHECK:
+        return _TRACE_GLOBALS._TRACER_PROVIDER is not None or _METRICS_GLOBALS._METER_PROVIDER is not None
+    return _configured_by_lookup()
 
 
 class _Telemetry:
@@ -220,19 +263,22 @@ class _Telemetry:
             unit="{response}",
             description="Answers 429 (the gateway's throttling) to a send or a query, retried or not.",
         )
-        # A provider given to instrument() is real; otherwise the global ones are looked at per operation, so
-        # that a provider configured after instrument() is picked up.
-        self.fixed = tracer_provider is not None or meter_provider is not None
+        # Whether anything records: for good once true. A provider given to instrument() is real; otherwise
+        # `_active` looks at the global ones per operation until one is configured (after instrument() too).
+        self.live = tracer_provider is not None or meter_provider is not None
         self.dup = stability_mode() == StabilityMode.MESSAGING_DUP
-        self._names: dict[tuple[str, str, str | None, str | None], tuple[str, dict[str, Any]]] = {}
+        self._names: dict[tuple[str, str, str | None, str | None], _Names] = {}
 
-    def live(self) -> bool:
-        """Whether anything would record: a provider given, or a global tracer or meter provider configured."""
-        return (
-            self.fixed
-            or not isinstance(trace.get_tracer_provider(), _PROXY_TRACER_PROVIDERS)
-            or not isinstance(metrics.get_meter_provider(), _PROXY_METER_PROVIDERS)
-        )
+    def names(self, client: Any, operation: str, operation_type: str | None, topic: object) -> _Names:
+        """The shared names of an operation (built on its first call for the client's endpoint and topic)."""
+        destination = topic if isinstance(topic, str) and topic else None
+        key = (client._settings.endpoint, operation, operation_type, destination)
+        names = self._names.get(key)
+        if names is None:
+            if len(self._names) >= _NAMES_KEPT:  # topics without end: start over rather than grow
+                self._names.clear()
+            names = self._names[key] = self._build_names(*key)
+        return names
 
     def start(
         self,
@@ -244,22 +290,23 @@ class _Telemetry:
         extra: dict[str, Any] | None = None,
     ) -> _Operation:
         """Start an operation's span (named `{operation} {topic}`, or `{operation}` without a topic)."""
-        destination = topic if isinstance(topic, str) and topic else None
-        key = (client._settings.endpoint, operation, operation_type, destination)
-        names = self._names.get(key)
-        if names is None:
-            if len(self._names) >= _NAMES_KEPT:  # topics without end: start over rather than grow
-                self._names.clear()
-            names = self._names[key] = self._build_names(*key)
-        span_name, metric_attributes = names
+        names = self.names(client, operation, operation_type, topic)
         # The SDK copies what it is given; the cached dictionaries are never changed (see `finish`).
-        attributes = {**metric_attributes, **extra} if extra else metric_attributes
-        return _Operation(self.tracer.start_span(span_name, kind=kind, attributes=attributes), metric_attributes)
+        attributes = {**names.metric_attributes, **extra} if extra else names.metric_attributes
+        return _Operation(self.tracer.start_span(names.span_name, kind=kind, attributes=attributes), names)
+
+    def start_send(self, client: Any, topic: object, keys: object, tags: object) -> _Operation:
+        """Start a send's span: `start` for the operation every message of a batch makes, in one dictionary."""
+        names = self.names(client, "send", "send", topic)
+        attributes = names.metric_attributes
+        if keys is not None or tags is not None:
+            attributes = dict(attributes)
+            _add_send_attributes(attributes, keys, tags)
+        return _Operation(self.tracer.start_span(names.span_name, kind=SpanKind.CLIENT, attributes=attributes), names)
 
     def _build_names(
         self, endpoint: str, operation: str, operation_type: str | None, destination: str | None
-    ) -> tuple[str, dict[str, Any]]:
-        """The span name and the attributes an operation's span and metrics share (built once per topic)."""
+    ) -> _Names:
         attributes: dict[str, Any] = {MESSAGING_SYSTEM: ROCKETMQ, MESSAGING_OPERATION_NAME: operation}
         if operation_type is not None:
             attributes[MESSAGING_OPERATION_TYPE] = operation_type
@@ -268,7 +315,7 @@ class _Telemetry:
         if destination is not None:
             attributes[MESSAGING_DESTINATION_NAME] = destination
         attributes.update(_server(endpoint))
-        return (f"{operation} {destination}" if destination is not None else operation), attributes
+        return _Names(f"{operation} {destination}" if destination is not None else operation, attributes)
 
     def finish(
         self,
@@ -284,33 +331,30 @@ class _Telemetry:
         restore the context `token` saved (the metrics are recorded while the span is current, so that an
         exemplar of the duration points at this span, not at a parent)."""
         try:
-            self._finish(op, started, error, record_duration=record_duration, sent_messages=sent_messages)
+            span = op.span
+            attributes = op.names.metric_attributes
+            sent_key: tuple[tuple[str, Any], ...] | None = op.names.sent_key
+            if error is not None and not isinstance(error, GeneratorExit):  # GeneratorExit: iteration closed early
+                kind = error_type(error)
+                attributes = {**attributes, ERROR_TYPE: kind}
+                sent_key = None
+                span.set_attribute(ERROR_TYPE, kind)
+                if isinstance(error, APIStatusError):
+                    span.set_attribute(HTTP_RESPONSE_STATUS_CODE, error.status_code)
+                    if error.error_code:
+                        span.set_attribute(ERROR_CODE, error.error_code)
+                # The description is the type, never str(error): a message may quote what was sent.
+                span.set_status(Status(StatusCode.ERROR, kind))
+            if op.resends:
+                span.set_attribute(HTTP_REQUEST_RESEND_COUNT, op.resends)
+            span.end()
+            if record_duration:
+                self.duration.record(time.perf_counter() - started, attributes)
+            if sent_messages:
+                self.sent.add(sent_messages, attributes, sent_key)
         finally:
             if token is not None:
                 _leave(token)
-
-    def _finish(
-        self, op: _Operation, started: float, error: BaseException | None, *, record_duration: bool, sent_messages: int
-    ) -> None:
-        span = op.span
-        attributes = op.metric_attributes
-        if error is not None and not isinstance(error, GeneratorExit):  # GeneratorExit: an iteration closed early
-            kind = error_type(error)
-            attributes = {**attributes, ERROR_TYPE: kind}
-            span.set_attribute(ERROR_TYPE, kind)
-            if isinstance(error, APIStatusError):
-                span.set_attribute(HTTP_RESPONSE_STATUS_CODE, error.status_code)
-                if error.error_code:
-                    span.set_attribute(ERROR_CODE, error.error_code)
-            # The description is the type, never str(error): a message may quote what was sent.
-            span.set_status(Status(StatusCode.ERROR, kind))
-        if op.resends:
-            span.set_attribute(HTTP_REQUEST_RESEND_COUNT, op.resends)
-        span.end()
-        if record_duration:
-            self.duration.record(time.perf_counter() - started, attributes)
-        if sent_messages:
-            self.sent.add(sent_messages, attributes)
 
     def on_retry_decision(self, error: BaseException, retries_taken: int, delay: float | None) -> None:
         """Count a 429; record a retry that will happen as an event of the operation's span."""
@@ -318,7 +362,7 @@ class _Telemetry:
         if op is None:
             return
         if isinstance(error, APIStatusError) and error.status_code == 429:
-            self.throttled.add(1, op.metric_attributes)
+            self.throttled.add(1, op.names.metric_attributes)
         if delay is None:
             return
         op.resends = retries_taken + 1
@@ -331,16 +375,16 @@ class _Telemetry:
         op.span.add_event(RETRY_EVENT, event)
 
 
-def _send_extra(keys: object, tags: object) -> dict[str, Any] | None:
-    """The keys and tag attributes of a send, from arguments the send itself checks (never consumed here)."""
-    extra: dict[str, Any] = {}
+def _add_send_attributes(attributes: dict[str, Any], keys: object, tags: object) -> None:
+    """Add the keys and tag attributes of a send, from arguments the send itself checks (never consumed here)."""
     if isinstance(keys, str):
-        extra[MESSAGING_ROCKETMQ_MESSAGE_KEYS] = keys.split(" ")  # a string is the KEYS value: keys joined by spaces
+        attributes[MESSAGING_ROCKETMQ_MESSAGE_KEYS] = keys.split(
+            " "
+        )  # a string is the KEYS value: keys joined by spaces
     elif isinstance(keys, list | tuple) and all(isinstance(key, str) for key in keys):
-        extra[MESSAGING_ROCKETMQ_MESSAGE_KEYS] = list(keys)
+        attributes[MESSAGING_ROCKETMQ_MESSAGE_KEYS] = list(keys)
     if isinstance(tags, str):
-        extra[MESSAGING_ROCKETMQ_MESSAGE_TAG] = tags
-    return extra or None
+        attributes[MESSAGING_ROCKETMQ_MESSAGE_TAG] = tags
 
 
 def _on_sent(span: Span, result: SendResult) -> None:
@@ -372,6 +416,22 @@ _originals: dict[tuple[type, str], Any] = {}
 _Token = tuple[object, contextvars.Token[_Operation | None]]
 
 
+def _active() -> _Telemetry | None:
+    """The installed telemetry when anything would record; None (run the original) when nothing would.
+
+    With no provider configured, this is the one check an operation pays. A global provider, once configured,
+    cannot be replaced or removed, so the answer is kept from the first operation that finds one.
+    """
+    telemetry = _telemetry
+    if telemetry is None or telemetry.live:
+        return telemetry
+    # A global provider set since: a real one, or the API's no-op ones, which record nothing either.
+    if provider_configured() and _configured_by_lookup():
+        telemetry.live = True
+        return telemetry
+    return None
+
+
 def _enter(op: _Operation) -> _Token:
     """Make the operation's span current (its HTTP requests, retries and children belong to it)."""
     return otel_context.attach(trace.set_span_in_context(op.span)), _current.set(op)
@@ -384,16 +444,17 @@ def _leave(token: _Token) -> None:
 
 def _sync_send(original: Callable[..., SendResult]) -> Callable[..., SendResult]:
     @functools.wraps(original)
-    def send(self: Client, topic: str, body: str | bytes, *, keys: Any = None, tags: Any = None, **options: Any) -> Any:
-        telemetry = _telemetry
-        if telemetry is None or not telemetry.live():
-            return original(self, topic, body, keys=keys, tags=tags, **options)
+    def send(self: Client, *args: Any, **kwargs: Any) -> Any:
+        telemetry = _active()
+        if telemetry is None:
+            return original(self, *args, **kwargs)
         started = time.perf_counter()
-        op = telemetry.start(self, "send", "send", topic, SpanKind.CLIENT, _send_extra(keys, tags))
+        topic = args[0] if args else kwargs.get("topic")
+        op = telemetry.start_send(self, topic, kwargs.get("keys"), kwargs.get("tags"))
         token = _enter(op)
         error: BaseException | None = None
         try:
-            result = original(self, topic, body, keys=keys, tags=tags, **options)
+            result = original(self, *args, **kwargs)
             _on_sent(op.span, result)
             return result
         except BaseException as exc:
@@ -407,18 +468,17 @@ def _sync_send(original: Callable[..., SendResult]) -> Callable[..., SendResult]
 
 def _async_send(original: Callable[..., Awaitable[SendResult]]) -> Callable[..., Awaitable[SendResult]]:
     @functools.wraps(original)
-    async def send(
-        self: AsyncClient, topic: str, body: str | bytes, *, keys: Any = None, tags: Any = None, **options: Any
-    ) -> Any:
-        telemetry = _telemetry
-        if telemetry is None or not telemetry.live():
-            return await original(self, topic, body, keys=keys, tags=tags, **options)
+    async def send(self: AsyncClient, *args: Any, **kwargs: Any) -> Any:
+        telemetry = _active()
+        if telemetry is None:
+            return await original(self, *args, **kwargs)
         started = time.perf_counter()
-        op = telemetry.start(self, "send", "send", topic, SpanKind.CLIENT, _send_extra(keys, tags))
+        topic = args[0] if args else kwargs.get("topic")
+        op = telemetry.start_send(self, topic, kwargs.get("keys"), kwargs.get("tags"))
         token = _enter(op)
         error: BaseException | None = None
         try:
-            result = await original(self, topic, body, keys=keys, tags=tags, **options)
+            result = await original(self, *args, **kwargs)
             _on_sent(op.span, result)
             return result
         except BaseException as exc:
@@ -433,8 +493,8 @@ def _async_send(original: Callable[..., Awaitable[SendResult]]) -> Callable[...,
 def _sync_query_page(original: Callable[..., Page]) -> Callable[..., Page]:
     @functools.wraps(original)
     def query_page(self: Client, arguments: dict[str, Any], *args: Any) -> Any:
-        telemetry = _telemetry
-        if telemetry is None or not telemetry.live():
+        telemetry = _active()
+        if telemetry is None:
             return original(self, arguments, *args)
         operation, extra = _query_names(arguments)
         started = time.perf_counter()
@@ -457,8 +517,8 @@ def _sync_query_page(original: Callable[..., Page]) -> Callable[..., Page]:
 def _async_query_page(original: Callable[..., Awaitable[Page]]) -> Callable[..., Awaitable[Page]]:
     @functools.wraps(original)
     async def query_page(self: AsyncClient, arguments: dict[str, Any], *args: Any) -> Any:
-        telemetry = _telemetry
-        if telemetry is None or not telemetry.live():
+        telemetry = _active()
+        if telemetry is None:
             return await original(self, arguments, *args)
         operation, extra = _query_names(arguments)
         started = time.perf_counter()
@@ -485,17 +545,18 @@ def _confirm_extra(result: object) -> dict[str, Any] | None:
 
 def _sync_confirm(original: Callable[..., StoredMessage]) -> Callable[..., StoredMessage]:
     @functools.wraps(original)
-    def confirm(self: Client, result: SendResult, **options: Any) -> Any:
-        telemetry = _telemetry
-        if telemetry is None or not telemetry.live():
-            return original(self, result, **options)
+    def confirm(self: Client, *args: Any, **kwargs: Any) -> Any:
+        telemetry = _active()
+        if telemetry is None:
+            return original(self, *args, **kwargs)
         started = time.perf_counter()
+        result = args[0] if args else kwargs.get("result")
         topic = getattr(result, "topic", None)
         op = telemetry.start(self, "confirm", None, topic, SpanKind.INTERNAL, _confirm_extra(result))
         token = _enter(op)
         error: BaseException | None = None
         try:
-            return original(self, result, **options)
+            return original(self, *args, **kwargs)
         except BaseException as exc:
             error = exc
             raise
@@ -507,17 +568,18 @@ def _sync_confirm(original: Callable[..., StoredMessage]) -> Callable[..., Store
 
 def _async_confirm(original: Callable[..., Awaitable[StoredMessage]]) -> Callable[..., Awaitable[StoredMessage]]:
     @functools.wraps(original)
-    async def confirm(self: AsyncClient, result: SendResult, **options: Any) -> Any:
-        telemetry = _telemetry
-        if telemetry is None or not telemetry.live():
-            return await original(self, result, **options)
+    async def confirm(self: AsyncClient, *args: Any, **kwargs: Any) -> Any:
+        telemetry = _active()
+        if telemetry is None:
+            return await original(self, *args, **kwargs)
         started = time.perf_counter()
+        result = args[0] if args else kwargs.get("result")
         topic = getattr(result, "topic", None)
         op = telemetry.start(self, "confirm", None, topic, SpanKind.INTERNAL, _confirm_extra(result))
         token = _enter(op)
         error: BaseException | None = None
         try:
-            return await original(self, result, **options)
+            return await original(self, *args, **kwargs)
         except BaseException as exc:
             error = exc
             raise
@@ -533,16 +595,16 @@ def _failures(outcomes: list[Any]) -> int:
 
 def _sync_send_many(original: Callable[..., list[Any]]) -> Callable[..., list[Any]]:
     @functools.wraps(original)
-    def send_many(self: Client, messages: Any, **options: Any) -> Any:
-        telemetry = _telemetry
-        if telemetry is None or not telemetry.live():
-            return original(self, messages, **options)
+    def send_many(self: Client, *args: Any, **kwargs: Any) -> Any:
+        telemetry = _active()
+        if telemetry is None:
+            return original(self, *args, **kwargs)
         started = time.perf_counter()
         op = telemetry.start(self, "send_many", "send", None, SpanKind.INTERNAL)
         token = _enter(op)  # the worker threads start in a copy of this context (_bulk.run_threads)
         error: BaseException | None = None
         try:
-            outcomes = original(self, messages, **options)
+            outcomes = original(self, *args, **kwargs)
             _bulk_end(op.span, len(outcomes), _failures(outcomes))
             return outcomes
         except BaseException as exc:
@@ -557,16 +619,16 @@ def _sync_send_many(original: Callable[..., list[Any]]) -> Callable[..., list[An
 
 def _async_send_many(original: Callable[..., Awaitable[list[Any]]]) -> Callable[..., Awaitable[list[Any]]]:
     @functools.wraps(original)
-    async def send_many(self: AsyncClient, messages: Any, **options: Any) -> Any:
-        telemetry = _telemetry
-        if telemetry is None or not telemetry.live():
-            return await original(self, messages, **options)
+    async def send_many(self: AsyncClient, *args: Any, **kwargs: Any) -> Any:
+        telemetry = _active()
+        if telemetry is None:
+            return await original(self, *args, **kwargs)
         started = time.perf_counter()
         op = telemetry.start(self, "send_many", "send", None, SpanKind.INTERNAL)
         token = _enter(op)  # the worker tasks start in a copy of this context
         error: BaseException | None = None
         try:
-            outcomes = await original(self, messages, **options)
+            outcomes = await original(self, *args, **kwargs)
             _bulk_end(op.span, len(outcomes), _failures(outcomes))
             return outcomes
         except BaseException as exc:
@@ -580,10 +642,10 @@ def _async_send_many(original: Callable[..., Awaitable[list[Any]]]) -> Callable[
 
 def _sync_iter_send(original: Callable[..., Iterator[Any]]) -> Callable[..., Iterator[Any]]:
     @functools.wraps(original)
-    def iter_send(self: Client, messages: Any, **options: Any) -> Any:
-        telemetry = _telemetry
-        inner = original(self, messages, **options)
-        if telemetry is None or not telemetry.live():
+    def iter_send(self: Client, *args: Any, **kwargs: Any) -> Any:
+        telemetry = _active()
+        inner = original(self, *args, **kwargs)
+        if telemetry is None:
             return inner
         return _traced_iteration(telemetry, self, inner)
 
@@ -621,10 +683,10 @@ def _traced_iteration(telemetry: _Telemetry, client: Client, inner: Iterator[Any
 
 def _async_iter_send(original: Callable[..., AsyncIterator[Any]]) -> Callable[..., AsyncIterator[Any]]:
     @functools.wraps(original)
-    def iter_send(self: AsyncClient, messages: Any, **options: Any) -> Any:
-        telemetry = _telemetry
-        inner = original(self, messages, **options)
-        if telemetry is None or not telemetry.live():
+    def iter_send(self: AsyncClient, *args: Any, **kwargs: Any) -> Any:
+        telemetry = _active()
+        inner = original(self, *args, **kwargs)
+        if telemetry is None:
             return inner
         return _traced_async_iteration(telemetry, self, inner)
 
