@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import contextlib
 import signal
 import subprocess
 import sys
 import textwrap
 import time
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from types import FrameType
+from typing import Any
 
 import pytest
 from _shared.bounded import Hung, bounded
@@ -15,14 +19,26 @@ from _shared.bounded import Hung, bounded
 TESTS = Path(__file__).resolve().parents[1]
 
 
+@contextlib.contextmanager
+def _outer_alarm(handler: Callable[[int, FrameType | None], Any], seconds: float) -> Iterator[None]:
+    """A stand-in for pytest-timeout's alarm around the block; this test's own alarm is put back after."""
+    previous = signal.signal(signal.SIGALRM, handler)
+    previous_left, _ = signal.getitimer(signal.ITIMER_REAL)
+    signal.setitimer(signal.ITIMER_REAL, seconds)
+    try:
+        yield
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, previous)
+        if previous_left:
+            signal.setitimer(signal.ITIMER_REAL, previous_left)
+
+
 def test_bounded_fails_a_hang_alone_and_gives_the_outer_alarm_back_its_time() -> None:
     """A block that hangs raises Hung naming it; afterwards the outer alarm (pytest-timeout's, here a stand-in)
     is armed again with what it had left, and still fires its own handler."""
     outer: list[str] = []
-    previous = signal.signal(signal.SIGALRM, lambda signum, frame: outer.append("outer"))
-    previous_left, _ = signal.getitimer(signal.ITIMER_REAL)
-    signal.setitimer(signal.ITIMER_REAL, 5.0)
-    try:
+    with _outer_alarm(lambda signum, frame: outer.append("outer"), 5.0):
         with pytest.raises(Hung, match=r"still running after 0\.2 s: a stuck wait"), bounded(0.2, "a stuck wait"):
             time.sleep(3)
         left, _ = signal.getitimer(signal.ITIMER_REAL)
@@ -32,11 +48,6 @@ def test_bounded_fails_a_hang_alone_and_gives_the_outer_alarm_back_its_time() ->
         signal.setitimer(signal.ITIMER_REAL, 0.05)
         time.sleep(0.5)
         assert outer == ["outer"]
-    finally:
-        signal.setitimer(signal.ITIMER_REAL, 0)
-        signal.signal(signal.SIGALRM, previous)
-        if previous_left:
-            signal.setitimer(signal.ITIMER_REAL, previous_left)
 
 
 def test_bounded_lets_an_earlier_outer_alarm_decide() -> None:
@@ -48,17 +59,8 @@ def test_bounded_lets_an_earlier_outer_alarm_decide() -> None:
     def outer_handler(signum: int, frame: object) -> None:
         raise Outer
 
-    previous = signal.signal(signal.SIGALRM, outer_handler)
-    previous_left, _ = signal.getitimer(signal.ITIMER_REAL)
-    signal.setitimer(signal.ITIMER_REAL, 0.1)
-    try:
-        with pytest.raises(Outer), bounded(5.0, "long work"):
-            time.sleep(3)
-    finally:
-        signal.setitimer(signal.ITIMER_REAL, 0)
-        signal.signal(signal.SIGALRM, previous)
-        if previous_left:
-            signal.setitimer(signal.ITIMER_REAL, previous_left)
+    with _outer_alarm(outer_handler, 0.1), pytest.raises(Outer), bounded(5.0, "long work"):
+        time.sleep(3)
 
 
 def test_the_watchdog_ends_a_hung_run_with_every_stack_and_kills_its_children() -> None:
