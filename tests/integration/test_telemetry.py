@@ -419,7 +419,7 @@ def test_cli_send_get_query_and_bulk(
     tmp_path: Any,
 ) -> None:
     """The command line's send --confirm, get, query and send --file are traced like the library calls."""
-    from dms_rocketmq._cli import main
+    from dms_rocketmq.cli import main
 
     for name, value in environment(dms_emulator).items():
         monkeypatch.setenv(name, value)
