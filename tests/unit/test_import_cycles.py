@@ -133,6 +133,14 @@ def test_every_module_of_both_packages_is_read() -> None:
     assert len(names) == sum(len(list(root.rglob("*.py"))) for root in PACKAGES.values())
 
 
+def test_the_library_never_imports_its_command_line() -> None:
+    """Only `python -m dms_rocketmq` (`__main__`) imports the `cli` package: the library does not depend on it."""
+    graph = _graph()
+    command = {name for name in graph if name == "dms_rocketmq.cli" or name.startswith("dms_rocketmq.cli.")}
+    importers = {name for name, targets in graph.items() if targets & command and name not in command}
+    assert importers == {"dms_rocketmq.__main__"}
+
+
 def test_no_import_circle_in_the_wrapper_or_the_emulator() -> None:
     """No module of either package reaches itself through the imports of others."""
     circles = [c for c in _circles(_graph()) if frozenset(c) not in KNOWN]
