@@ -10,17 +10,15 @@ where this package is installed) must import without the `emulator` extra (Starl
 from __future__ import annotations
 
 import importlib
-import importlib.metadata
 from typing import TYPE_CHECKING, Any
+
+from ._version import __version__
 
 if TYPE_CHECKING:
     from ._app import EmulatorApp, create_app
     from ._config import Credential, InstanceSettings, Settings, TopicSettings
     from ._process import EmulatorProcess, start_emulator
     from .models import decode_msg_id
-
-#: The distribution's version (pyproject.toml's, read from the installed metadata).
-__version__ = importlib.metadata.version("dms-rocketmq")
 
 __all__ = [
     "Credential",

@@ -12,7 +12,6 @@ import tempfile
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from . import __version__
 from ._config import (
     DEFAULT_BODY_TIMEOUT,
     DEFAULT_DATA_DIR,
@@ -35,6 +34,7 @@ from ._config import (
 )
 from ._extras import missing_extra
 from ._process import ENDPOINT_BANNER
+from ._version import __version__
 
 if TYPE_CHECKING:
     from ._app import EmulatorApp

@@ -36,7 +36,6 @@ from starlette.requests import Request
 from starlette.responses import Response, StreamingResponse
 from starlette.routing import Route
 
-from . import __version__
 from . import _exceptions as errors
 from ._config import Settings, is_loopback
 from ._control import ControlAPI, error_json, json_response
@@ -45,6 +44,7 @@ from ._query import message_keys, message_view
 from ._query_responses import ListMessagesHandler
 from ._responses import RequestIds
 from ._store import DurableStore, Store
+from ._version import __version__
 from .models import Registry, StoredMessage
 
 __all__ = ["CONSOLE_PATH", "Console", "MessageFeed", "console_line", "send_command"]

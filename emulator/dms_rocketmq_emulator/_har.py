@@ -150,7 +150,7 @@ class Transcript:
 
     def as_har(self) -> dict[str, Any]:
         """The HAR document."""
-        from . import __version__
+        from ._version import __version__
 
         return {
             "log": {

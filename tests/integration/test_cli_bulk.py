@@ -309,16 +309,15 @@ def test_progress_and_summary_count_every_line(
     emulator: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
     """The progress bar advances once per line of the file (blank and invalid ones too); the summary agrees."""
-    from dms_rocketmq import _cli_bulk
-    from dms_rocketmq._cli import main
+    from dms_rocketmq.cli import _send_file, main
 
     advanced = []
 
-    class Counting(_cli_bulk._Progress):
+    class Counting(_send_file.Progress):
         def advance(self) -> None:
             advanced.append(1)
 
-    monkeypatch.setattr(_cli_bulk, "_Progress", Counting)
+    monkeypatch.setattr(_send_file, "Progress", Counting)
     for name, value in environment(emulator).items():
         monkeypatch.setenv(name, value)
     source = tmp_path / "in.jsonl"

@@ -305,7 +305,6 @@ def _children_of(telemetry: Telemetry, parent: ReadableSpan) -> list[ReadableSpa
     return [span for span in telemetry.spans() if span.parent and span.parent.span_id == parent.context.span_id]
 
 
-@pytest.mark.slow
 @pytest.mark.parametrize("flavour", ["Client", "AsyncClient"])
 def test_send_many_of_1000_is_one_parent_with_1000_children(otel: Telemetry, dms_emulator: Any, flavour: str) -> None:
     """send_many of 1,000 messages (threads, or tasks): one send_many span, 1,000 send spans under it, each
@@ -419,7 +418,7 @@ def test_cli_send_get_query_and_bulk(
     tmp_path: Any,
 ) -> None:
     """The command line's send --confirm, get, query and send --file are traced like the library calls."""
-    from dms_rocketmq._cli import main
+    from dms_rocketmq.cli import main
 
     for name, value in environment(dms_emulator).items():
         monkeypatch.setenv(name, value)

@@ -20,7 +20,8 @@ import dms_rocketmq as dms
 import httpx
 import pytest
 from _shared.bounded import bounded
-from dms_rocketmq._cli import _parser, main
+from dms_rocketmq.cli import main
+from dms_rocketmq.cli._parser import build_parser
 from emulators import AK, INSTANCE_ID, PROJECT_ID, SK, EmulatorProcess
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
@@ -228,7 +229,7 @@ def test_every_method_argument_refuses_hostile_values_with_a_dms_error(
 
 def _flags() -> dict[str, list[tuple[str, bool]]]:
     """Every subcommand's flags, each with whether it takes a value (from the parser itself)."""
-    parser = _parser()
+    parser = build_parser()
     subparsers = next(a for a in parser._actions if a.__class__.__name__ == "_SubParsersAction")
     found: dict[str, list[tuple[str, bool]]] = {}
     for command, sub in subparsers.choices.items():  # type: ignore[attr-defined]

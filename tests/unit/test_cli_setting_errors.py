@@ -6,8 +6,9 @@ from __future__ import annotations
 import re
 
 import pytest
-from dms_rocketmq._cli import _parser, main
 from dms_rocketmq._config import CLI_FLAGS, ENV
+from dms_rocketmq.cli import main
+from dms_rocketmq.cli._parser import build_parser
 
 GOOD = {
     "DMS_ROCKETMQ_ENDPOINT": "http://127.0.0.1:9",
@@ -92,6 +93,6 @@ def test_every_setting_has_a_spelling_and_every_flag_exists() -> None:
 
 
 def _send_help() -> str:
-    parser = _parser()
+    parser = build_parser()
     subparsers = next(a for a in parser._actions if a.dest == "command")
     return str(subparsers.choices["send"].format_help())  # type: ignore[attr-defined]

@@ -9,7 +9,8 @@ import sys
 from pathlib import Path
 
 import pytest
-from dms_rocketmq import _cli as client_cli
+from dms_rocketmq.cli._parser import build_parser as build_client_parser
+from dms_rocketmq.cli._send import read_body
 from dms_rocketmq_emulator._cli import build_parser, settings_from_args
 from dms_rocketmq_emulator._config import Settings, TopicSettings, load_toml
 from dms_rocketmq_emulator._console import TAIL_BUFFER, MessageFeed, console_line, send_command
@@ -47,10 +48,10 @@ def _run(command: str) -> tuple[list[str], str | bytes]:
     out = subprocess.run(["bash", "-s"], input=script, capture_output=True, check=True, timeout=30).stdout
     head, _, stdin = out.partition(b"STDIN\0")
     argv = [part.decode("utf-8") for part in head.split(b"\0")[:-1]]
-    args = client_cli._parser().parse_args(argv)
+    args = build_client_parser().parse_args(argv)
     with pytest.MonkeyPatch.context() as patch:
         patch.setattr(sys, "stdin", io.TextIOWrapper(io.BytesIO(stdin)))
-        return argv, client_cli._read_body(args)
+        return argv, read_body(args)
 
 
 _KEYS = st.lists(st.text(st.characters(blacklist_categories=("Cs", "Zs", "Cc", "Zl", "Zp")), min_size=1, max_size=12))
@@ -65,7 +66,7 @@ def test_the_send_line_carries_the_message_through_a_shell(body: str, keys: list
     command = send_command(_stored(body, keys, tag))
     assert command is not None
     argv, sent_body = _run(command)
-    args = client_cli._parser().parse_args(argv)
+    args = build_client_parser().parse_args(argv)
     assert (args.command, args.instance_id, args.topic) == ("send", INSTANCE, "orders")
     assert sent_body == body
     assert (args.keys or []) == list(dict.fromkeys(keys))

@@ -11,7 +11,7 @@ import dms_rocketmq_emulator
 import httpx
 import pytest
 from _shared.fake_dms import stored, sync_client
-from dms_rocketmq import _cli
+from dms_rocketmq import cli
 from dms_rocketmq_emulator import _cli as emulator_cli
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -39,7 +39,7 @@ def test_a_send_names_the_version_in_its_user_agent() -> None:
 
 @pytest.mark.parametrize(
     ("main", "prog"),
-    [(_cli.main, "dms-rocketmq"), (emulator_cli.main, "dms-rocketmq-emulator")],
+    [(cli.main, "dms-rocketmq"), (emulator_cli.main, "dms-rocketmq-emulator")],
     ids=["cli", "emulator"],
 )
 def test_both_commands_print_the_version(

@@ -8,10 +8,10 @@ from urllib.parse import urlsplit
 
 import dms_rocketmq as dms
 import pytest
-from dms_rocketmq._cli import main
 from dms_rocketmq._constants import DEFAULT_MAX_RETRIES
+from dms_rocketmq.cli import main
 
-NO_RICH = "import sys; sys.modules['rich'] = None; from dms_rocketmq._cli import main; sys.exit(main(sys.argv[1:]))"
+NO_RICH = "import sys; sys.modules['rich'] = None; from dms_rocketmq.cli import main; sys.exit(main(sys.argv[1:]))"
 
 
 @pytest.mark.parametrize("argv", [["--help"], ["send", "--help"]])

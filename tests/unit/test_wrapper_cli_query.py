@@ -7,8 +7,8 @@ import subprocess
 import sys
 
 import pytest
-from dms_rocketmq._cli_query import point_in_time, since_start
 from dms_rocketmq._exceptions import ConfigurationError
+from dms_rocketmq.cli._query import point_in_time, since_start
 from test_wrapper_cli import NO_RICH
 
 

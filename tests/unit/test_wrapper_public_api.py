@@ -72,12 +72,15 @@ def test_public_names_have_docstrings() -> None:
 
 
 def test_private_modules_declare_all() -> None:
-    """Each private module lists its exports in __all__ (the httpx habit)."""
+    """Each private module, and each subpackage (the command line's), lists its exports in __all__ (the httpx
+    habit)."""
     package = Path(dms_rocketmq.__file__).parent
-    for path in package.glob("_*.py"):
-        if path.name in ("__init__.py", "__main__.py"):
+    modules = [*package.rglob("_*.py"), *package.glob("*/__init__.py")]
+    assert any(path.parent.name == "cli" for path in modules)
+    for path in modules:
+        if path.relative_to(package).as_posix() in ("__init__.py", "__main__.py"):
             continue
-        assert "__all__" in path.read_text(encoding="utf-8"), path.name
+        assert "__all__" in path.read_text(encoding="utf-8"), path.relative_to(package).as_posix()
 
 
 def test_py_typed_marker() -> None:

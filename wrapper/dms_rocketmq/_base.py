@@ -16,9 +16,11 @@ from dms_rocketmq_api.models.send_message_properties_req_entity import SendMessa
 from dms_rocketmq_api.models.send_message_request_body import SendMessageRequestBody
 
 from ._auth import MASK, AKSKAuth, TokenAuth
+from ._bulk import may_have_been_stored
 from ._config import Settings, resolve_settings
 from ._constants import USER_AGENT
 from ._exceptions import APIError, APIStatusError, ConfigurationError, RateLimitError
+from ._flight import retrying
 from ._network import CertTypes, Network, VerifyTypes
 from ._rate import throttle_listener
 from ._retry import retry_delay, should_retry
@@ -180,7 +182,11 @@ class BaseClient:
     def _next_delay(
         self, error: APIError, retries_taken: int, max_retries: int, *, idempotent: bool = False
     ) -> float | None:
-        """Seconds to wait before retrying after `error`, or None when it must be raised."""
+        """Seconds to wait before retrying after `error`, or None when it must be raised.
+
+        The one decision of every retry loop (`_client._call_with_retries`). A send to be retried is off the
+        wire during the backoff, and in doubt from then on if this attempt may have stored it (`_flight`).
+        """
         if isinstance(error, RateLimitError):
             listener = throttle_listener.get()
             if listener is not None:  # send_many slows down on 429s, not only retries them
@@ -191,4 +197,6 @@ class BaseClient:
         delay = retry_delay(retries_taken, retry_after)
         what = "Query" if idempotent else "Send"
         logger.info("%s failed (%s); retry %d of %d in %.2f s", what, error, retries_taken + 1, max_retries, delay)
+        if not idempotent:
+            retrying(may_have_been_stored(error))
         return delay

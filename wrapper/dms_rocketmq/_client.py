@@ -6,16 +6,18 @@ through the direct aiohttp sender (`_fast_path`), or through the generated `asyn
 httpx transport. Both turn the answer into a `SendResult` or one exception (`_parsing`); `send_many` is in
 `_bulk`. Reading back (`get_message`, `query_messages`, `confirm`) calls the generated `list_messages`
 functions on the same httpx clients; the query's arguments, paging and parsing are in `_query`, the polling
-deadline and the comparison of `confirm` in `_confirm`.
+deadline and the comparison of `confirm` in `_confirm`. Every send and every query page retries through one
+loop (`_call_with_retries`, and its async twin), on the one decision of `BaseClient._next_delay`.
 """
 
 from __future__ import annotations
 
 import asyncio
+import functools
 import time
-from collections.abc import AsyncIterable, AsyncIterator, Awaitable, Iterable, Iterator, Mapping
+from collections.abc import AsyncIterable, AsyncIterator, Awaitable, Callable, Iterable, Iterator, Mapping
 from types import TracebackType
-from typing import Any, Self
+from typing import Any, Self, TypeAlias, TypeVar
 
 import attrs
 import httpx
@@ -24,7 +26,7 @@ from dms_rocketmq_api.models.send_message_request_body import SendMessageRequest
 
 from ._base import ApiClient, BaseClient
 from ._base import request_body as build_request_body
-from ._bulk import OnOutcome, iter_tasks, iter_threads, may_have_been_stored, send_many_tasks, send_many_threads
+from ._bulk import OnOutcome, iter_tasks, iter_threads, send_many_tasks, send_many_threads
 from ._config import check_connections, check_timeout
 from ._confirm import PollSchedule, checked, checked_result, not_visible
 from ._constants import (
@@ -38,7 +40,7 @@ from ._constants import (
 )
 from ._exceptions import APIError, APITimeoutError, ConfigurationError, ValidationError
 from ._fast_path import DirectSender
-from ._flight import request_leaving, request_waiting, retrying
+from ._flight import request_leaving, request_waiting
 from ._models import Message, SendOutcome, SendResult, StoredMessage
 from ._network import CertTypes, LoopPools, VerifyTypes
 from ._parsing import parse_failure, result_from_generated
@@ -58,6 +60,44 @@ from ._transport import (
 from ._validation import json_body, message_from
 
 __all__ = ["AsyncClient", "Client"]
+
+T = TypeVar("T")
+
+#: After a failed attempt, given its error and the retries taken so far: seconds to wait, or None to raise.
+DelayAfter: TypeAlias = Callable[[APIError, int], float | None]
+
+
+def _call_with_retries(attempt: Callable[[int], T], delay_after: DelayAfter) -> T:
+    """`attempt(retries_taken)` until it returns; after an `APIError`, wait `delay_after(error, retries_taken)`
+    seconds and call again, or raise the error when that is None.
+
+    The one retry loop of every operation of `Client` (a send, a page of a query); `_call_with_retries_async`
+    is the same loop for `AsyncClient`. What to retry and how long to wait is `BaseClient._next_delay`'s.
+    """
+    retries_taken = 0
+    while True:
+        try:
+            return attempt(retries_taken)
+        except APIError as error:
+            delay = delay_after(error, retries_taken)
+            if delay is None:
+                raise
+        time.sleep(delay)
+        retries_taken += 1
+
+
+async def _call_with_retries_async(attempt: Callable[[int], Awaitable[T]], delay_after: DelayAfter) -> T:
+    """`_call_with_retries` for `AsyncClient`: the attempt and the wait are awaited."""
+    retries_taken = 0
+    while True:
+        try:
+            return await attempt(retries_taken)
+        except APIError as error:
+            delay = delay_after(error, retries_taken)
+            if delay is None:
+                raise
+        await asyncio.sleep(delay)
+        retries_taken += 1
 
 
 def _check_options(timeout: object, max_connections: object, transport: object, **texts: object) -> None:
@@ -160,17 +200,10 @@ class Client(BaseClient):
         request_waiting()
         token = call_timeout.set(as_timeout(timeout).as_dict()) if timeout is not None else None
         try:
-            retries_taken = 0
-            while True:
-                try:
-                    return self._send_once(request_body, retries_taken)
-                except APIError as error:
-                    delay = self._next_delay(error, retries_taken, retries)
-                    if delay is None:
-                        raise
-                    retrying(may_have_been_stored(error))
-                time.sleep(delay)
-                retries_taken += 1
+            return _call_with_retries(
+                functools.partial(self._send_once, request_body),
+                functools.partial(self._next_delay, max_retries=retries),
+            )
         finally:
             if token is not None:
                 call_timeout.reset(token)
@@ -334,16 +367,10 @@ class Client(BaseClient):
         retries = self._retries_for(max_retries, self.max_retries)
         token = call_timeout.set(as_timeout(timeout).as_dict()) if timeout is not None else None
         try:
-            retries_taken = 0
-            while True:
-                try:
-                    return self._query_once(arguments)
-                except APIError as error:
-                    delay = self._next_delay(error, retries_taken, retries, idempotent=True)
-                    if delay is None:
-                        raise
-                time.sleep(delay)
-                retries_taken += 1
+            return _call_with_retries(
+                lambda _: self._query_once(arguments),
+                functools.partial(self._next_delay, max_retries=retries, idempotent=True),
+            )
         finally:
             if token is not None:
                 call_timeout.reset(token)
@@ -484,19 +511,11 @@ class AsyncClient(BaseClient):
         check_timeout(timeout)
         request_waiting()
         per_call = None if timeout is None else as_timeout(timeout)
-        retries_taken = 0
-        while True:
-            try:
-                if self._direct:
-                    return await self._sender.send(request_body, retries_taken, per_call)
-                return await self._send_generated(request_body, retries_taken, per_call)
-            except APIError as error:
-                delay = self._next_delay(error, retries_taken, retries)
-                if delay is None:
-                    raise
-                retrying(may_have_been_stored(error))
-            await asyncio.sleep(delay)
-            retries_taken += 1
+        attempt = self._sender.send if self._direct else self._send_generated
+        return await _call_with_retries_async(
+            lambda retries_taken: attempt(request_body, retries_taken, per_call),
+            functools.partial(self._next_delay, max_retries=retries),
+        )
 
     async def send_json(
         self,
@@ -666,16 +685,10 @@ class AsyncClient(BaseClient):
     ) -> Page:
         retries = self._retries_for(max_retries, self.max_retries)
         per_call = None if request_timeout is None else as_timeout(request_timeout)
-        retries_taken = 0
-        while True:
-            try:
-                return await self._query_once(arguments, per_call)
-            except APIError as error:
-                delay = self._next_delay(error, retries_taken, retries, idempotent=True)
-                if delay is None:
-                    raise
-            await asyncio.sleep(delay)
-            retries_taken += 1
+        return await _call_with_retries_async(
+            lambda _: self._query_once(arguments, per_call),
+            functools.partial(self._next_delay, max_retries=retries, idempotent=True),
+        )
 
     async def _query_once(self, arguments: dict[str, Any], per_call: httpx.Timeout | None) -> Page:
         settings = self._settings

@@ -16,10 +16,10 @@ import os
 import sys
 from typing import Any
 
-from ._auth import SECRET_HEADERS, authorization_header, canonical_url, signature, signing_steps
-from ._config import CLI_FLAGS, ENV, _refuse_what_is_not_text, cli_path, resolve_settings
-from ._constants import USER_AGENT
-from ._exceptions import ConfigurationError
+from dms_rocketmq import ConfigurationError
+from dms_rocketmq._auth import SECRET_HEADERS, authorization_header, canonical_url, signature, signing_steps
+from dms_rocketmq._config import CLI_FLAGS, ENV, _refuse_what_is_not_text, cli_path, resolve_settings
+from dms_rocketmq._constants import USER_AGENT
 
 __all__ = ["add_sign_command", "run_sign"]
 

@@ -1,6 +1,6 @@
 """The reading-back side of the `dms-rocketmq` command line: `get`, `query`, and `send --confirm`.
 
-`_cli` builds the parser and dispatches; the subcommands, their arguments and their output live here.
+`_parser` builds the parser and `main` dispatches; the subcommands, their arguments and their output live here.
 Output: a table on a terminal, JSON (one object per line, each a `StoredMessage.to_dict()`) when piped.
 Exit codes as for `send`: 0 done, 1 the request failed (or `get` found nothing, or `--confirm` failed),
 2 usage or configuration error.
@@ -10,34 +10,39 @@ from __future__ import annotations
 
 import argparse
 import datetime
-import json
 import re
 import sys
 import time
-from collections.abc import Callable, Iterable, Sequence
-from typing import IO, TYPE_CHECKING, Any
+from collections.abc import Callable, Iterable
+from typing import Any
 
-from ._constants import DEFAULT_CONFIRM_TIMEOUT, DEFAULT_PAGE_SIZE
-from ._exceptions import (
+from dms_rocketmq import (
     APIError,
+    Client,
     ConfigurationError,
     ConfirmationError,
     DMSError,
     MessageMismatchError,
+    SendResult,
+    StoredMessage,
     ValidationError,
 )
-from ._models import SendResult, StoredMessage
+from dms_rocketmq._constants import DEFAULT_CONFIRM_TIMEOUT, DEFAULT_PAGE_SIZE
 
-if TYPE_CHECKING:
-    from ._client import Client
+from ._output import EXIT_FAILED, EXIT_OK, print_json, print_rows
 
-__all__ = ["COMMANDS", "add_commands", "add_confirm_arguments", "confirm_sent", "run", "since_start"]
+__all__ = [
+    "COMMANDS",
+    "add_commands",
+    "add_confirm_arguments",
+    "confirm_sent",
+    "point_in_time",
+    "run",
+    "since_start",
+]
 
 #: The subcommands this module serves.
 COMMANDS = ("get", "query")
-
-EXIT_OK = 0
-EXIT_FAILED = 1
 
 _DURATION = re.compile(r"([0-9]+(?:\.[0-9]+)?)([smhd])")
 _UNIT_SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
@@ -138,11 +143,6 @@ def add_confirm_arguments(send: argparse.ArgumentParser) -> None:
     )
 
 
-def _print_json(data: Any, stream: IO[str]) -> None:
-    stream.write(json.dumps(data, ensure_ascii=False) + "\n")
-    stream.flush()
-
-
 def _timestamp(milliseconds: int | None) -> str:
     if milliseconds is None:
         return "-"
@@ -174,35 +174,15 @@ def _field_rows(message: StoredMessage) -> list[tuple[str, str]]:
     return rows
 
 
-def _print_rows(title: str, header: tuple[str, ...] | None, rows: Sequence[tuple[str, ...]]) -> None:
-    """A table on stdout: with rich when the `cli` extra is installed, plain aligned text otherwise."""
-    try:
-        from rich.console import Console
-        from rich.table import Table
-    except ImportError:
-        lines = [header, *rows] if header else rows
-        widths = [max(len(line[i]) for line in lines) for i in range(len(lines[0]))] if lines else []
-        print(title)
-        for line in lines:
-            print("  " + "  ".join(cell.ljust(width) for cell, width in zip(line, widths, strict=True)).rstrip())
-        return
-    table = Table(title=title, show_header=header is not None)
-    for name in header or ("", ""):
-        table.add_column(name, overflow="fold")
-    for row in rows:
-        table.add_row(*row)
-    Console().print(table)
-
-
 def _get(client: Client, args: argparse.Namespace, output: str) -> int:
     stored = client.get_message(args.topic, args.msg_id)
     if stored is None:
         print(f"dms-rocketmq: no message {args.msg_id} in topic {args.topic!r} (yet).", file=sys.stderr)
         return EXIT_FAILED
     if output == "json":
-        _print_json(stored.to_dict(), sys.stdout)
+        print_json(stored.to_dict(), sys.stdout)
     else:
-        _print_rows("Stored message", None, _field_rows(stored))
+        print_rows("Stored message", None, _field_rows(stored))
     return EXIT_OK
 
 
@@ -231,7 +211,7 @@ def _query(client: Client, args: argparse.Namespace, output: str) -> int:
     if output == "json":
         # Streamed: each message is written as soon as its page arrives.
         for message in _limited(messages, args.limit):
-            _print_json(message.to_dict(), sys.stdout)
+            print_json(message.to_dict(), sys.stdout)
         return EXIT_OK
     rows = [
         (
@@ -246,14 +226,12 @@ def _query(client: Client, args: argparse.Namespace, output: str) -> int:
         for m in _limited(messages, args.limit)
     ]
     header = ("msg_id", "stored_at", "queue", "offset", "keys", "tags", "body")
-    _print_rows(f"{len(rows)} message(s) in {args.topic}", header, rows)
+    print_rows(f"{len(rows)} message(s) in {args.topic}", header, rows)
     return EXIT_OK
 
 
 def run(args: argparse.Namespace, output: str, client_options: dict[str, Any]) -> int:
-    """Run `get` or `query`; return the exit code (configuration errors propagate to `_cli.main`)."""
-    from ._client import Client  # imported here so that `--help` stays fast
-
+    """Run `get` or `query`; return the exit code (configuration errors propagate to `main`)."""
     with Client(**client_options) as client:
         try:
             if args.command == "get":
