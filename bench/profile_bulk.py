@@ -1,0 +1,191 @@
+"""One bulk send, by layer: where `AsyncClient.send_many`'s client CPU goes, beside the raw aiohttp contender's.
+
+Starts the bench's minimal server, then sends N messages 64 in flight under cProfile, twice: with
+`AsyncClient.send_many` (the default direct path) and with the bulk section's raw aiohttp loop (prebuilt JSON,
+the same signing as `RawSigner`). Each function's own time (tottime) is added to the layer its file belongs to,
+and the calls of the functions that run once per message are counted. cProfile slows every call alike, so
+read the shares and the call counts, not the absolute microseconds (those are `make bench`'s). Prints Markdown
+tables; docs/performance.md quotes a run of it.
+
+Run: `.venv/bin/python bench/profile_bulk.py [--sends N]`
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import cProfile
+import pstats
+import sys
+import time
+from collections import defaultdict
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from _contenders import RawSigner, _signed_worker_loop
+from _measure import AK, IN_FLIGHT, INSTANCE_ID, PROJECT_ID, SEND_PATH, SK, TOPIC, Workload
+from _servers import start_minimal
+
+#: (layer, what a file's path contains), the first match wins.
+LAYERS: list[tuple[str, str]] = [
+    ("wrapper: bulk engine and policy (_bulk*, _flight, _rate)", "dms_rocketmq/_bulk"),
+    ("wrapper: bulk engine and policy (_bulk*, _flight, _rate)", "dms_rocketmq/_flight"),
+    ("wrapper: bulk engine and policy (_bulk*, _flight, _rate)", "dms_rocketmq/_rate"),
+    ("wrapper: signing (_auth)", "dms_rocketmq/_auth"),
+    ("wrapper: direct sender, body, 200 parser (_fast_path)", "dms_rocketmq/_fast_path"),
+    ("wrapper: validation and models (_validation, _models)", "dms_rocketmq/_validation"),
+    ("wrapper: validation and models (_validation, _models)", "dms_rocketmq/_models"),
+    ("wrapper: retry loop (_client, _base, _retry)", "dms_rocketmq/_client"),
+    ("wrapper: retry loop (_client, _base, _retry)", "dms_rocketmq/_base"),
+    ("wrapper: retry loop (_client, _base, _retry)", "dms_rocketmq/_retry"),
+    ("wrapper: the rest", "dms_rocketmq/"),
+    ("generated models (dms_rocketmq_api)", "dms_rocketmq_api"),
+    ("bench harness", "/bench/"),
+    ("aiohttp", "/aiohttp/"),
+    ("multidict, yarl", "/multidict/"),
+    ("multidict, yarl", "/yarl/"),
+    ("asyncio", "/asyncio/"),
+    ("json", "/json/"),
+]
+BUILTINS = "C functions (socket I/O, hashing, json scanning...)"
+
+#: Functions whose call counts show what runs per message: (label, file contains, function name).
+COUNTED: list[tuple[str, str, str]] = [
+    ("AsyncClient.send", "dms_rocketmq/_client", "send"),
+    ("DirectSender.send", "dms_rocketmq/_fast_path", "send"),
+    ("build_request_body", "dms_rocketmq/_validation", "build_request_body"),
+    ("encode_request", "dms_rocketmq/_fast_path", "encode_request"),
+    ("PrecomputedSigner.sign", "dms_rocketmq/_auth", "sign"),
+    ("fast_send_result", "dms_rocketmq/_fast_path", "fast_send_result"),
+    ("ClientSession._request", "/aiohttp/client.py", "_request"),
+    ("ContextVar.get / set", "~", "<method 'get' of '_contextvars.ContextVar' objects>"),
+    ("ContextVar.get / set", "~", "<method 'set' of '_contextvars.ContextVar' objects>"),
+    ("time.monotonic", "~", "<built-in method time.monotonic>"),
+    ("loop.create_task", "~", "<method 'create_task' of '_asyncio.BaseEventLoop' objects>"),
+    ("TimerHandle (call_at)", "/asyncio/base_events.py", "call_at"),
+]
+
+
+def layer_of(filename: str) -> str:
+    if filename == "~":
+        return BUILTINS
+    for layer, marker in LAYERS:
+        if marker in filename:
+            return layer
+    return "other Python (typing, enum, contextlib, attrs...)"
+
+
+class Profiled:
+    """Own time per layer and per-message call counts of one profiled run."""
+
+    def __init__(self, stats: pstats.Stats) -> None:
+        self.layers: dict[str, float] = defaultdict(float)
+        self.counts: dict[str, int] = defaultdict(int)
+        self.calls = 0
+        for (filename, _line, name), (_cc, calls, tottime, _ct, _callers) in stats.stats.items():  # type: ignore[attr-defined]
+            self.layers[layer_of(filename)] += tottime
+            self.calls += calls
+            for label, marker, counted in COUNTED:
+                if name == counted and (marker == filename if marker == "~" else marker in filename):
+                    self.counts[label] += calls
+
+
+def profile(run: Callable[[], Awaitable[None]], warm_up: Callable[[], Awaitable[None]]) -> Profiled:
+    """Profile `run()` in a fresh loop after `warm_up()` in the same loop (connections made, caches filled)."""
+    profiler = cProfile.Profile(time.process_time)  # CPU time: the wait for the server is not the client's cost
+
+    async def main() -> None:
+        await warm_up()
+        profiler.enable()
+        try:
+            await run()
+        finally:
+            profiler.disable()
+
+    asyncio.run(main())
+    return Profiled(pstats.Stats(profiler))
+
+
+def profile_wrapper(url: str, work: Workload) -> Profiled:
+    from dms_rocketmq import AsyncClient, Message, SendResult
+
+    client = AsyncClient(endpoint=url, project_id=PROJECT_ID, instance_id=INSTANCE_ID, ak=AK, sk=SK)
+
+    async def send(count: int) -> None:
+        messages = [Message(TOPIC, work.bodies[i], keys=work.keys[i]) for i in range(count)]
+        results = await client.send_many(messages, concurrency=IN_FLIGHT)
+        failed = [r for r in results if not isinstance(r, SendResult)]
+        if failed:
+            raise RuntimeError(f"{len(failed)} sends failed, first: {failed[0]!r}")
+
+    async def run() -> None:
+        try:
+            await send(len(work))
+        finally:
+            await client.aclose()
+
+    return profile(run, lambda: send(4 * IN_FLIGHT))
+
+
+def profile_raw_aiohttp(url: str, work: Workload) -> Profiled:
+    import aiohttp
+
+    signer = RawSigner(url, AK, SK)
+    target = url + SEND_PATH
+    session: list[Any] = []
+
+    async def post(payload: bytes, headers: dict[str, str]) -> tuple[int, bytes]:
+        async with session[0].post(target, data=payload, headers=headers) as response:
+            return response.status, await response.read()
+
+    async def warm_up() -> None:
+        session.append(aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=IN_FLIGHT)))
+        await _signed_worker_loop(post, signer, work.payloads[: 4 * IN_FLIGHT], "raw aiohttp")
+
+    async def run() -> None:
+        try:
+            await _signed_worker_loop(post, signer, work.payloads, "raw aiohttp")
+        finally:
+            await session[0].close()
+
+    return profile(run, warm_up)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n", 1)[0])
+    parser.add_argument("--sends", type=int, default=2000)
+    parser.add_argument("--rounds", type=int, default=1, help="profiled runs of each, interleaved; the least kept")
+    options = parser.parse_args(argv)
+    work = Workload.make(options.sends)
+    server = start_minimal()
+    results: dict[str, Profiled] = {}
+    try:
+        for _ in range(options.rounds):
+            for name, contender in (("send_many", profile_wrapper), ("raw aiohttp", profile_raw_aiohttp)):
+                found = contender(server.url, work)
+                best = results.get(name)
+                if best is None or sum(found.layers.values()) < sum(best.layers.values()):
+                    results[name] = found
+    finally:
+        server.close()
+    sends = options.sends
+    names = list(results)
+    layers = sorted({layer for found in results.values() for layer in found.layers}, key=lambda x: x)
+    print(f"| layer (own time, µs per message under cProfile, {sends:,} messages, 64 in flight) | " + " | ".join(names))
+    print("|---|" + "---:|" * len(names))
+    for layer in layers:
+        cells = [f"{results[name].layers.get(layer, 0.0) / sends * 1e6:,.1f}" for name in names]
+        print(f"| {layer} | " + " | ".join(cells) + " |")
+    totals = [f"**{sum(results[name].layers.values()) / sends * 1e6:,.1f}**" for name in names]
+    print("| **total** | " + " | ".join(totals) + " |")
+    print()
+    print("| calls per message | " + " | ".join(names) + " |")
+    print("|---|" + "---:|" * len(names))
+    print("| all Python and C functions | " + " | ".join(f"{results[n].calls / sends:,.1f}" for n in names) + " |")
+    for label in dict.fromkeys(label for label, _, _ in COUNTED):
+        print(f"| {label} | " + " | ".join(f"{results[n].counts.get(label, 0) / sends:,.2f}" for n in names) + " |")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
