@@ -16,6 +16,7 @@ import httpx
 import pytest
 from _shared.fake_dms import SETTINGS, async_client, error, stored, sync_client
 from dms_rocketmq._bulk import FailFast, SendControl, outcome_state, run_tasks, run_threads
+from dms_rocketmq._flight import request_waiting, retrying
 from dms_rocketmq._rate import MIN_RATE, RATE_RULE, SLOWEST_RATE, AdaptiveRate, check_rate
 from hypothesis import given
 from hypothesis import strategies as st
@@ -459,6 +460,57 @@ def test_run_threads_delivers_an_abandoned_send_in_doubt_with_its_input() -> Non
         if thread.name.startswith("dms-rocketmq-send-"):
             thread.join(5)
     assert len(delivered) == 1
+
+
+@pytest.mark.parametrize("engine", ["threads", "tasks"])
+def test_a_workers_next_send_does_not_inherit_the_doubt_of_its_last(engine: str) -> None:
+    """A worker's flight is reset for each input: after a send whose retried attempt may have stored its
+    message, the next send abandoned while it waits for a connection comes back not sent, not in doubt."""
+    control = SendControl()
+    release = threading.Event()
+    delivered: list[tuple[int, dms.SendOutcome]] = []
+    rate, policy = AdaptiveRate(None), FailFast(enabled=False, max_connection_failures=1)
+
+    def deliver(index: int, item: Any, outcome: dms.SendOutcome) -> None:
+        delivered.append((index, outcome))
+
+    def first_or_stuck(item: str) -> bool:
+        if item == "retried":
+            retrying(True)  # an attempt that may have stored the message, retried: the send is in doubt
+            return True
+        request_waiting()  # waiting for a connection: nothing has left
+        control.abandon("the operator gave up")
+        return False
+
+    try:
+        if engine == "threads":
+
+            def send(item: str) -> dms.SendResult:
+                if not first_or_stuck(item):
+                    release.wait(5)
+                return _result(item)
+
+            run_threads(
+                send, ["retried", "waiting"], deliver, concurrency=1, rate=rate, fail_fast=policy,
+                control=control, catch_interrupt=False,
+            )  # fmt: skip
+        else:
+
+            async def send_async(item: str) -> dms.SendResult:
+                if not first_or_stuck(item):
+                    await asyncio.Event().wait()
+                return _result(item)
+
+            async def main() -> None:
+                await run_tasks(
+                    send_async, ["retried", "waiting"], deliver, concurrency=1, rate=rate, fail_fast=policy,
+                    control=control,
+                )  # fmt: skip
+
+            asyncio.run(main())
+    finally:
+        release.set()
+    assert [(index, outcome_state(outcome)) for index, outcome in delivered] == [(0, "sent"), (1, "not_sent")]
 
 
 class _Source:

@@ -298,13 +298,23 @@ class _Window:
         self.flights: dict[int, Flight] = {}
         self.errors: list[BaseException] = []
 
-    def start(self, index: int, item: Any) -> bool:
-        """Mark an input in flight and run `before_send`; False (and delivered not sent) if that failed.
+    @staticmethod
+    def new_flight() -> Flight:
+        """A worker's `Flight`, made current in the worker's context (call it there, once per worker).
 
-        The caller's context gets the send's `Flight`: call it in the context the send runs in."""
-        self.in_flight[index] = item
-        flight = self.flights[index] = Flight()
+        One per worker, not per send: a worker sends one input at a time, and `start` resets it for the next;
+        a context variable set per send is a new context mapping per message."""
+        flight = Flight()
         current_flight.set(flight)
+        return flight
+
+    def start(self, index: int, item: Any, flight: Flight) -> bool:
+        """Mark an input in flight with its worker's `flight` (see `new_flight`) and run `before_send`; False
+        (and delivered not sent) if that failed."""
+        self.in_flight[index] = item
+        flight.on_wire = True
+        flight.doubtful = False
+        self.flights[index] = flight
         if self.before_send is None:
             return True
         try:
@@ -409,6 +419,7 @@ def run_threads(
     def work() -> None:
         nonlocal running
         throttle_listener.set(rate.on_throttled)
+        flight = window.new_flight()
         try:
             while control.stop_reason is None:
                 if rate.active:
@@ -422,7 +433,7 @@ def run_threads(
                     if taken is None:
                         break
                     index, item = taken
-                    if not window.start(index, item):
+                    if not window.start(index, item, flight):
                         break
                 try:
                     outcome: SendOutcome = send(item)
@@ -510,6 +521,7 @@ async def run_tasks(
 
     async def work() -> None:
         throttle_listener.set(rate.on_throttled)
+        flight = window.new_flight()
         while control.stop_reason is None:
             if rate.active:
                 pause = rate.delay()
@@ -528,7 +540,7 @@ async def run_tasks(
             if control.stop_reason is not None:  # stopped while an async input was awaited
                 window.not_sent(index, item)
                 return
-            if not window.start(index, item):
+            if not window.start(index, item, flight):
                 return
             outcome: SendOutcome
             try:

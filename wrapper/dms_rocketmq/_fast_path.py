@@ -42,6 +42,7 @@ __all__ = [
     "encode_request",
     "fast_send_result",
     "result_from_content",
+    "stored_result",
 ]
 
 
@@ -49,6 +50,8 @@ __all__ = [
 _ENCODER = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"), allow_nan=False)
 #: A str as that encoder writes it (ensure_ascii=False).
 _string = json.encoder.encode_basestring
+#: Each property name as JSON, written once: reading an enum member's `value` is two Python calls.
+_PROPERTY_NAMES = {member: _string(member.value) for member in MessagePropertyName}
 
 
 def encode_json(document: Any) -> bytes:
@@ -71,7 +74,7 @@ def encode_request(request: SendMessageRequestBody) -> bytes:
         name, value = entry.name, entry.value
         if entry.additional_properties or type(name) is not MessagePropertyName or type(value) is not str:
             return encode_json(request.to_dict())
-        written.append(f'{{"name":{_string(name.value)},"value":{_string(value)}}}')
+        written.append(f'{{"name":{_PROPERTY_NAMES[name]},"value":{_string(value)}}}')
     document = f'{{"topic":{_string(topic)},"body":{_string(body)},"property_list":[{",".join(written)}]}}'
     return document.encode("utf-8")
 
@@ -102,12 +105,17 @@ def fast_send_result(
     """
     if type(document) is not dict:
         return None
-    msg_id = document.get("msg_id")
-    topic = document.get("topic")
-    broker = document.get("broker_name")
-    queue_id = document.get("queue_id")
-    queue_offset = document.get("queue_offset")
-    entries = document.get("property_list")
+    # Subscripts, not `.get`: a missing field takes the generated model's path, which names it; a subscript
+    # is no call, and this runs once per message of a bulk send.
+    try:
+        msg_id = document["msg_id"]
+        topic = document["topic"]
+        broker = document["broker_name"]
+        queue_id = document["queue_id"]
+        queue_offset = document["queue_offset"]
+        entries = document["property_list"]
+    except KeyError:
+        return None
     if not (
         type(msg_id) is str
         and type(topic) is str
@@ -122,10 +130,12 @@ def fast_send_result(
     for entry in entries:
         if type(entry) is not dict:
             return None
-        name = entry.get("name")
-        value = entry.get("value")
-        if type(name) is str and type(value) is str:
-            properties[name] = value
+        # An entry without both fields as strings names no property (skipped, as `send_result` does).
+        if "name" in entry and "value" in entry:
+            name = entry["name"]
+            value = entry["value"]
+            if type(name) is str and type(value) is str:
+                properties[name] = value
     return SendResult(
         msg_id=msg_id,
         queue_id=queue_id,
@@ -138,6 +148,25 @@ def fast_send_result(
         retries_taken=retries_taken,
         request=request,
     )
+
+
+def stored_result(
+    status: int, request_id: str | None, content: bytes, retries_taken: int, request: bytes | None = None
+) -> SendResult | None:
+    """The SendResult of a 200 whose body is well formed, or None for any other answer (`result_from_content`).
+
+    Needs no `LazyResponse`: a bulk send's success path makes no closure (its cells are objects the garbage
+    collector tracks; in bulk, every tracked object kept per send in flight makes it collect more often).
+    """
+    if status != 200:
+        return None
+    try:
+        # Decoded first: `json.loads` of bytes would guess their encoding on every call. A body that is not
+        # UTF-8 (`json.loads` also reads UTF-16 and UTF-32) fails here and takes `result_from_content`.
+        document = json.loads(content.decode("utf-8"))
+    except (ValueError, RecursionError):
+        return None
+    return fast_send_result(document, request_id, retries_taken, request)
 
 
 def result_from_content(
@@ -336,7 +365,7 @@ class DirectSender:
         import aiohttp
 
         payload, headers = self.prepare(request_body)
-        if self.closed:
+        if self._pools.closed:
             raise RuntimeError("this AsyncClient is closed; create a new one to send again.")
         pool = self._pools.current(asyncio.get_running_loop())
         if pool is None:
@@ -366,16 +395,29 @@ class DirectSender:
                 content = await answer.read()
                 status = answer.status
                 request_id = answer.headers.get("X-Request-Id")
-                # The bytes as received: httpx.Response refuses str header values that are not ASCII.
-                raw_headers = answer.raw_headers
         except (aiohttp.ClientError, TimeoutError) as exc:
             raise await self._network.aiohttp_failure_async(exc) from exc
         finally:
             gate.leave()
+        stored = stored_result(status, request_id, content, retries_taken, payload)
+        if stored is not None:
+            return stored
+        lazy = self._lazy_response(status, answer.raw_headers, content, headers, payload)
+        return result_from_content(status, request_id, content, lazy, retries_taken, payload)
+
+    def _lazy_response(
+        self, status: int, raw_headers: Any, content: bytes, headers: Mapping[str, str], payload: bytes
+    ) -> LazyResponse:
+        """The answer as an httpx.Response, made only when an error or a result needs it.
+
+        A method of its own: a closure defined in `send` would give `send` a cell for each variable it reads,
+        made on every call, and bulk sends are mostly 200s that never need it.
+        """
 
         def lazy() -> httpx.Response:
             response = httpx.Response(
                 status,
+                # The bytes as received: httpx.Response refuses str header values that are not ASCII.
                 headers=list(raw_headers),
                 content=content,
                 request=httpx.Request(self.method, self.url, headers=headers, content=payload),
@@ -383,7 +425,7 @@ class DirectSender:
             mask_sent_secrets(response)
             return response
 
-        return result_from_content(status, request_id, content, lazy, retries_taken, payload)
+        return lazy
 
     async def aclose(self) -> None:
         """Close the pool of every loop still open; sending afterwards raises RuntimeError."""
