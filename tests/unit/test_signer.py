@@ -241,6 +241,18 @@ def test_precomputed_signer_matches_vector(path: Path) -> None:
     assert v["sk"] not in repr(signer)
 
 
+@pytest.mark.parametrize("length", [0, 1, 20, 40, 63, 64, 65, 128, 200])
+def test_the_precomputed_hmac_is_hmac_sha256(length: int) -> None:
+    """The signer's HMAC from precomputed key paddings equals the standard library's, for keys shorter than,
+    as long as and longer than SHA-256's block (a longer key is hashed first)."""
+    sk = "".join(chr(ord("a") + i % 26) for i in range(length))
+    keyed = _auth._KeyedSHA256(sk.encode("utf-8"))
+    for message in ("", "SDK-HMAC-SHA256\n20260101T000000Z\n" + "0" * 64, "é" * 100):
+        assert keyed.hexdigest(message.encode("utf-8")) == _auth.signature(sk, message)
+    assert keyed.hexdigest(b"twice") == keyed.hexdigest(b"twice")  # the precomputed states are not consumed
+    assert sk not in repr(keyed) or not sk
+
+
 @pytest.mark.parametrize(
     ("make", "message"),
     [
