@@ -47,7 +47,7 @@ TARGETS = [
     Target("sequential", "wrapper", "huawei_sdk", 3.0),
     Target("sequential", "wrapper", "raw_httpx", 1.4),
     Target("bulk", "wrapper", "huawei_sdk_async", 4.0),
-    Target("bulk", "wrapper", "raw_aiohttp", 0.75),
+    Target("bulk", "wrapper", "raw_aiohttp", 0.9),
     Target("server", "emulator_memory", "minimal", 0.6),
     Target("server", "emulator_durable", "emulator_memory", 0.6),
 ]
