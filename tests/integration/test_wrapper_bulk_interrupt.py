@@ -19,7 +19,7 @@ pytestmark = pytest.mark.integration
 SCRIPT = """
 import collections, json, sys, time
 import dms_rocketmq as dms
-from dms_rocketmq._bulk import outcome_state
+from dms_rocketmq._bulk_policy import outcome_state
 
 messages = [dms.Message("orders", f"many-{n}") for n in range(1000)]
 with dms.Client() as client:

@@ -22,7 +22,8 @@ from dms_rocketmq import (
     SendOutcome,
     SendResult,
 )
-from dms_rocketmq._bulk import FailFast, SendControl, outcome_state, run_threads
+from dms_rocketmq._bulk import run_threads
+from dms_rocketmq._bulk_policy import FailFast, SendControl, outcome_state
 from dms_rocketmq._rate import AdaptiveRate
 from emulators import INSTANCE_ID, PROJECT_ID, TOKEN, EmulatorFactory, EmulatorProcess
 from test_client_waits import options, stalling_server

@@ -15,7 +15,8 @@ import dms_rocketmq as dms
 import httpx
 import pytest
 from _shared.fake_dms import SETTINGS, async_client, error, stored, sync_client
-from dms_rocketmq._bulk import FailFast, SendControl, outcome_state, run_tasks, run_threads
+from dms_rocketmq._bulk import run_tasks, run_threads
+from dms_rocketmq._bulk_policy import FailFast, SendControl, outcome_state
 from dms_rocketmq._flight import request_waiting, retrying
 from dms_rocketmq._rate import MIN_RATE, RATE_RULE, SLOWEST_RATE, AdaptiveRate, check_rate
 from hypothesis import given

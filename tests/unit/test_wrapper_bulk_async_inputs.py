@@ -14,7 +14,8 @@ import dms_rocketmq as dms
 import httpx
 import pytest
 from _shared.fake_dms import async_client, stored
-from dms_rocketmq._bulk import FailFast, SendControl, outcome_state, run_tasks
+from dms_rocketmq._bulk import run_tasks
+from dms_rocketmq._bulk_policy import FailFast, SendControl, outcome_state
 from dms_rocketmq._rate import AdaptiveRate
 
 

@@ -16,7 +16,7 @@ import dms_rocketmq as dms
 import httpx
 import pytest
 from _shared.fake_dms import async_client, error, stored, sync_client
-from dms_rocketmq._bulk import FailFast, SendControl, may_have_been_stored, outcome_state
+from dms_rocketmq._bulk_policy import FailFast, SendControl, may_have_been_stored, outcome_state
 
 
 @pytest.fixture

@@ -16,7 +16,7 @@ from dms_rocketmq_api.models.send_message_properties_req_entity import SendMessa
 from dms_rocketmq_api.models.send_message_request_body import SendMessageRequestBody
 
 from ._auth import MASK, AKSKAuth, TokenAuth
-from ._bulk import may_have_been_stored
+from ._bulk_policy import may_have_been_stored
 from ._config import Settings, resolve_settings
 from ._constants import USER_AGENT
 from ._exceptions import APIError, APIStatusError, ConfigurationError, RateLimitError

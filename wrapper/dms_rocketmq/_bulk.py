@@ -22,34 +22,18 @@ import logging
 import queue
 import threading
 from collections.abc import AsyncIterable, AsyncIterator, Awaitable, Callable, Iterable, Iterator, Mapping, Sized
-from typing import Any, Literal, TypeAlias
+from typing import Any, TypeAlias
 
-from ._exceptions import (
-    APIConnectionError,
-    APIStatusError,
-    AuthenticationError,
-    ConfigurationError,
-    MalformedResponseError,
-    NotFoundError,
-    PermissionDeniedError,
-    SendCancelledError,
-    ValidationError,
-)
+from ._bulk_policy import FailFast, SendControl, bulk_policy, check_concurrency
+from ._exceptions import ConfigurationError, SendCancelledError
 from ._flight import Flight, current_flight
 from ._models import Message, SendFailure, SendOutcome, SendResult
-from ._rate import AdaptiveRate, check_rate, throttle_listener
+from ._rate import AdaptiveRate, throttle_listener
 
 __all__ = [
-    "MAX_CONCURRENCY",
-    "FailFast",
     "OnOutcome",
-    "OutcomeState",
-    "SendControl",
-    "check_concurrency",
     "iter_tasks",
     "iter_threads",
-    "may_have_been_stored",
-    "outcome_state",
     "run_tasks",
     "run_threads",
     "send_many_tasks",
@@ -64,7 +48,6 @@ Inputs: TypeAlias = Iterable[Message | Mapping[str, Any]]
 Deliver: TypeAlias = Callable[[int, Any, SendOutcome], None]
 #: `before_send(index, input)`: called just before an input's request may leave (a write-ahead journal).
 BeforeSend: TypeAlias = Callable[[int, Any], None]
-OutcomeState: TypeAlias = Literal["sent", "failed", "in_doubt", "not_sent"]
 
 
 def _workers(concurrency: int, inputs: object) -> int:
@@ -72,141 +55,6 @@ def _workers(concurrency: int, inputs: object) -> int:
     if isinstance(inputs, Sized):
         return max(1, min(concurrency, len(inputs)))
     return concurrency
-
-
-#: The most sends in flight a bulk send takes: each is a thread (`Client`) or a task (`AsyncClient`) made up
-#: front, so a mistyped huge number would exhaust memory; ten thousand is past any pool's useful width.
-MAX_CONCURRENCY = 10_000
-
-
-def check_concurrency(concurrency: object) -> int:
-    """`concurrency` when it is a whole number from 1 to MAX_CONCURRENCY; a ConfigurationError otherwise."""
-    if not isinstance(concurrency, int) or isinstance(concurrency, bool) or not 1 <= concurrency <= MAX_CONCURRENCY:
-        shown = (
-            concurrency
-            if isinstance(concurrency, int) and concurrency.bit_length() < 64
-            else type(concurrency).__name__
-        )
-        raise ConfigurationError(f"concurrency must be a whole number from 1 to {MAX_CONCURRENCY}, got {shown}.")
-    return concurrency
-
-
-def may_have_been_stored(exc: BaseException) -> bool:
-    """Whether the message of a failed send may nevertheless have been stored (so re-sending may duplicate it).
-
-    No: a refusal with a 4xx status, a connection never used, a local validation error. Yes (in doubt): no
-    answer after the request left, any 5xx (a gateway may have forwarded the request, and a broker may have
-    stored the message before failing; 503's real error code is not documented), a 200 whose body was
-    unreadable, a send abandoned in flight, and anything unexpected.
-    """
-    if isinstance(exc, SendCancelledError | APIConnectionError):
-        return exc.request_sent
-    if isinstance(exc, MalformedResponseError):
-        return True
-    if isinstance(exc, APIStatusError):
-        return exc.status_code >= 500
-    return not isinstance(exc, ValidationError | ConfigurationError)
-
-
-def outcome_state(outcome: SendOutcome) -> OutcomeState:
-    """`sent`, `failed` (certainly not stored), `in_doubt` (may be stored) or `not_sent` (sending stopped first)."""
-    if isinstance(outcome, SendResult):
-        return "sent"
-    exc = outcome.exception
-    if isinstance(exc, SendCancelledError) and not exc.request_sent:
-        return "not_sent"
-    return "in_doubt" if may_have_been_stored(exc) else "failed"
-
-
-class SendControl:
-    """Stops a running bulk send from elsewhere (a signal handler, another thread, a fail-fast check).
-
-    `stop(reason)`: take no new inputs, let the sends in flight finish. `abandon(reason)`: also give up
-    waiting for the sends in flight (their outcomes are in doubt). The first reason given is kept.
-    """
-
-    def __init__(self) -> None:
-        self.stop_reason: str | None = None
-        self.abandoned = False
-        self._listeners: list[Callable[[], None]] = []
-        self._lock = threading.Lock()
-
-    def stop(self, reason: str) -> None:
-        """Take no new inputs; the sends in flight finish."""
-        with self._lock:
-            if self.stop_reason is not None:
-                return
-            self.stop_reason = reason
-            listeners = list(self._listeners)
-        for listener in listeners:
-            listener()
-
-    def abandon(self, reason: str) -> None:
-        """Stop, and stop waiting for the sends in flight: they come back in doubt."""
-        with self._lock:
-            if self.stop_reason is None:
-                self.stop_reason = reason
-            if self.abandoned:
-                return
-            self.abandoned = True
-            listeners = list(self._listeners)
-        for listener in listeners:
-            listener()
-
-    def listen(self, listener: Callable[[], None]) -> Callable[[], None]:
-        """Call `listener` on every stop or abandon; returns the function that removes it."""
-        with self._lock:
-            self._listeners.append(listener)
-
-        def remove() -> None:
-            with self._lock, contextlib.suppress(ValueError):
-                self._listeners.remove(listener)
-
-        return remove
-
-
-def _fatal_reason(exc: BaseException) -> str | None:
-    if isinstance(exc, AuthenticationError):
-        return f"the service refused the credentials, no message can be sent ({exc})"
-    if isinstance(exc, PermissionDeniedError):
-        return f"the credentials are not allowed to send, no message can be sent ({exc})"
-    if isinstance(exc, NotFoundError):
-        return f"the instance or the URL does not exist, no message can be sent ({exc})"
-    return None
-
-
-class FailFast:
-    """Decides when sending cannot succeed: a 401, 403 or 404, or `max_connection_failures` in a row.
-
-    Disabled (`enabled=False`), it never stops. Called from one thread at a time.
-    """
-
-    def __init__(self, *, enabled: bool, max_connection_failures: int) -> None:
-        count = max_connection_failures
-        if not isinstance(count, int) or isinstance(count, bool) or count < 1:
-            raise ConfigurationError(f"max_connection_failures must be a whole number >= 1, got {count!r}.")
-        self.enabled = enabled
-        self.max_connection_failures = max_connection_failures
-        self._consecutive = 0
-
-    def on_sent(self) -> None:
-        """A message was stored: the run of connection failures is broken."""
-        self._consecutive = 0
-
-    def reason_to_stop(self, exc: BaseException) -> str | None:
-        """Why sending must stop after this failure, or None to go on."""
-        if not self.enabled or isinstance(exc, SendCancelledError):
-            return None
-        fatal = _fatal_reason(exc)
-        if fatal is not None:
-            return fatal
-        if isinstance(exc, APIConnectionError):
-            self._consecutive += 1
-            if self._consecutive >= self.max_connection_failures:
-                return f"{self._consecutive} connection failures in a row, the service cannot be reached (last: {exc})"
-        else:
-            self._consecutive = 0
-        return None
 
 
 class _Feed:
@@ -620,12 +468,6 @@ class _Collector:
             raise
 
 
-def _policy(rate: float | None, fail_fast: bool, max_connection_failures: int) -> tuple[AdaptiveRate, FailFast]:
-    if not isinstance(fail_fast, bool):
-        raise ConfigurationError(f"fail_fast must be True or False, got {type(fail_fast).__name__}.")
-    return AdaptiveRate(check_rate(rate)), FailFast(enabled=fail_fast, max_connection_failures=max_connection_failures)
-
-
 def send_many_threads(
     send: Callable[[Any], SendResult],
     messages: Inputs,
@@ -637,7 +479,7 @@ def send_many_threads(
     max_connection_failures: int,
 ) -> list[SendOutcome]:
     """`Client.send_many`: outcomes of every input, in input order (those not sent after a stop included)."""
-    limiter, policy = _policy(rate, fail_fast, max_connection_failures)
+    limiter, policy = bulk_policy(rate, fail_fast, max_connection_failures)
     collector = _Collector(on_outcome)
     with collector.kept_on_error():
         run_threads(
@@ -664,7 +506,7 @@ async def send_many_tasks(
     max_connection_failures: int,
 ) -> list[SendOutcome]:
     """`AsyncClient.send_many`: outcomes of every input, in input order (those not sent after a stop included)."""
-    limiter, policy = _policy(rate, fail_fast, max_connection_failures)
+    limiter, policy = bulk_policy(rate, fail_fast, max_connection_failures)
     collector = _Collector(on_outcome)
     with collector.kept_on_error():
         await run_tasks(
@@ -693,7 +535,7 @@ def iter_threads(
     max_connection_failures: int,
 ) -> Iterator[tuple[int, SendOutcome]]:
     """`Client.iter_send`: `(index, outcome)` pairs as sends complete; at most a window of them is kept."""
-    limiter, policy = _policy(rate, fail_fast, max_connection_failures)
+    limiter, policy = bulk_policy(rate, fail_fast, max_connection_failures)
     concurrency = check_concurrency(concurrency)
     control = SendControl()
     ready: queue.Queue[Any] = queue.Queue(maxsize=2 * concurrency)
@@ -766,7 +608,7 @@ async def iter_tasks(
     max_connection_failures: int,
 ) -> AsyncIterator[tuple[int, SendOutcome]]:
     """`AsyncClient.iter_send`: `(index, outcome)` pairs as sends complete; at most a window of them is kept."""
-    limiter, policy = _policy(rate, fail_fast, max_connection_failures)
+    limiter, policy = bulk_policy(rate, fail_fast, max_connection_failures)
     concurrency = check_concurrency(concurrency)
     control = SendControl()
     # Inputs taken and not yet handed to the consumer: a slow consumer holds the workers back.

@@ -7,7 +7,7 @@ import argparse
 import sys
 
 from dms_rocketmq import Client, ConfigurationError, DMSError, SendResult, ValidationError
-from dms_rocketmq._bulk import MAX_CONCURRENCY
+from dms_rocketmq._bulk_policy import MAX_CONCURRENCY
 from dms_rocketmq._rate import RATE_RULE, check_rate
 
 from ._connection import client_options

@@ -26,7 +26,8 @@ from collections.abc import AsyncIterator, Iterator
 from typing import IO, Any
 
 from dms_rocketmq import AsyncClient, ConfigurationError, SendResult
-from dms_rocketmq._bulk import FailFast, SendControl, run_tasks
+from dms_rocketmq._bulk import run_tasks
+from dms_rocketmq._bulk_policy import FailFast, SendControl
 from dms_rocketmq._constants import DEFAULT_MAX_CONNECTIONS
 from dms_rocketmq._journal import Journal
 from dms_rocketmq._rate import AdaptiveRate

@@ -7,7 +7,7 @@ import sys
 from typing import IO, Any
 
 from dms_rocketmq import SendCancelledError, SendFailure, SendOutcome, SendResult
-from dms_rocketmq._bulk import outcome_state
+from dms_rocketmq._bulk_policy import outcome_state
 from dms_rocketmq._journal import Journal
 from dms_rocketmq.cli._output import error_fields
 

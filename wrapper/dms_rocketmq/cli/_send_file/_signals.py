@@ -9,7 +9,7 @@ import signal
 import sys
 from collections.abc import Iterator
 
-from dms_rocketmq._bulk import SendControl
+from dms_rocketmq._bulk_policy import SendControl
 
 __all__ = ["stopping_on_signals"]
 

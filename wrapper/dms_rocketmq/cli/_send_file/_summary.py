@@ -6,7 +6,7 @@ import argparse
 import sys
 from typing import Any
 
-from dms_rocketmq._bulk import SendControl
+from dms_rocketmq._bulk_policy import SendControl
 from dms_rocketmq._journal import Journal
 from dms_rocketmq.cli._output import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK, print_fields, print_json
 
