@@ -147,11 +147,7 @@ def test_no_copy_of_a_spec_rule_in_wrapper_or_emulator() -> None:
 
 
 #: Files of the packages that still name a property by its literal, each with why.
-PROPERTY_LITERALS_ALLOWED: dict[tuple[str, str], str] = {
-    ("wrapper/dms_rocketmq/_query.py", '"KEYS"'): "being rewritten in a parallel change; to read spec_rules",
-    ("wrapper/dms_rocketmq/_query.py", '"TAGS"'): "being rewritten in a parallel change; to read spec_rules",
-    ("wrapper/dms_rocketmq/_fast_path.py", '"UNIQ_KEY"'): "being rewritten in a parallel change; to read spec_rules",
-}
+PROPERTY_LITERALS_ALLOWED: dict[tuple[str, str], str] = {}
 
 
 def _property_literals() -> set[str]:

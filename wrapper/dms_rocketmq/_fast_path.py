@@ -22,6 +22,7 @@ import httpx
 from dms_rocketmq_api.models.message_property_name import MessagePropertyName
 from dms_rocketmq_api.models.send_message_request_body import SendMessageRequestBody
 from dms_rocketmq_api.models.send_message_response import SendMessageResponse
+from dms_rocketmq_api.spec_rules import MESSAGE_ID_PROPERTY
 
 from ._auth import PrecomputedSigner, mask_sent_secrets
 from ._config import Settings
@@ -141,7 +142,7 @@ def fast_send_result(
         queue_id=queue_id,
         queue_offset=queue_offset,
         broker_name=broker,
-        uniq_key=properties.get("UNIQ_KEY"),
+        uniq_key=properties.get(MESSAGE_ID_PROPERTY),
         topic=topic,
         properties=properties,
         request_id=request_id,

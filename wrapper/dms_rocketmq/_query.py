@@ -19,7 +19,7 @@ import attrs
 import httpx
 from dms_rocketmq_api.models.list_messages_response import ListMessagesResponse
 from dms_rocketmq_api.models.message import Message as GeneratedMessage
-from dms_rocketmq_api.spec_rules import OPERATIONS, unmet_conditions
+from dms_rocketmq_api.spec_rules import KEYS_PROPERTY, OPERATIONS, TAGS_PROPERTY, unmet_conditions
 from dms_rocketmq_api.types import Response, Unset
 
 from ._constants import QUERY_END_MARGIN_MS
@@ -189,14 +189,14 @@ def stored_message(generated: GeneratedMessage, response: httpx.Response, index:
             name, value = getattr(entry, "name", None), getattr(entry, "value", None)
             if isinstance(name, str) and isinstance(value, str):
                 properties[name] = value
-                if name == "KEYS":
+                if name == KEYS_PROPERTY:
                     keys += split_keys(value)
     return StoredMessage(
         msg_id=_required_text(where, "msg_id", generated.msg_id, response),
         topic=_required_text(where, "topic", generated.topic, response),
         body=_required_text(where, "body", generated.body, response),
         keys=tuple(keys),
-        tags=properties.get("TAGS") or None,
+        tags=properties.get(TAGS_PROPERTY) or None,
         queue_id=_count(where, "queue_id", generated.queue_id, response),
         queue_offset=_count(where, "queue_offset", generated.queue_offset, response),
         store_timestamp=_count(where, "store_timestamp", generated.store_timestamp, response),
