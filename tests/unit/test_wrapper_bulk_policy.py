@@ -110,9 +110,16 @@ def test_sync_iter_send_reads_at_most_a_window_ahead(concurrency: int) -> None:
     with sync_client(echo) as client:
         stream = client.iter_send(_inputs(taken), concurrency=concurrency)
         next(stream)
-        time.sleep(0.3)
+        # The senders run ahead until the window is full, then wait on the consumer: wait for the count to
+        # settle (unchanged over 20 looks) rather than for a fixed time a slow machine could outlast.
+        deadline, last, unchanged = time.monotonic() + 30, -1, 0
+        while unchanged < 20:
+            assert time.monotonic() < deadline, f"the senders never settled ({taken[0]} taken)"
+            unchanged = unchanged + 1 if taken[0] == last else 0
+            last = taken[0]
+            time.sleep(0.01)
         # the hand-over queue (2 x concurrency), the one being handed over, one held by each other sender
-        assert taken[0] <= 3 * concurrency + 1
+        assert 2 * concurrency <= taken[0] <= 3 * concurrency + 1
         stream.close()
 
 
@@ -125,8 +132,9 @@ def test_async_iter_send_reads_at_most_a_window_ahead(concurrency: int) -> None:
         async with async_client(echo) as client:
             stream = client.iter_send(_inputs(taken), concurrency=concurrency)
             await stream.__anext__()
-            await asyncio.sleep(0.3)
-            assert taken[0] <= 2 * concurrency + 1
+            for _ in range(500):  # every task runs until it waits on the consumer: no wall clock involved
+                await asyncio.sleep(0)
+            assert 2 * concurrency <= taken[0] <= 2 * concurrency + 1
             await stream.aclose()  # type: ignore[attr-defined]
 
     asyncio.run(main())

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterable, Mapping
-from typing import Any, TypeAlias
+from typing import Any, Generic, TypeAlias, TypeVar
 
 import attrs
 import httpx
@@ -17,8 +17,8 @@ from dms_rocketmq_api.models.send_message_request_body import SendMessageRequest
 
 from ._auth import MASK, AKSKAuth, TokenAuth
 from ._bulk_policy import may_have_been_stored
-from ._config import Settings, resolve_settings
-from ._constants import USER_AGENT
+from ._config import Settings, check_connections, check_timeout, resolve_settings
+from ._constants import DEFAULT_MAX_CONNECTIONS, DEFAULT_MAX_RETRIES, DEFAULT_TIMEOUT, USER_AGENT
 from ._exceptions import APIError, APIStatusError, ConfigurationError, RateLimitError
 from ._flight import retrying
 from ._network import CertTypes, Network, VerifyTypes
@@ -32,6 +32,8 @@ __all__ = ["ApiClient", "BaseClient", "request_body"]
 logger = logging.getLogger("dms_rocketmq")
 
 ApiClient: TypeAlias = GeneratedClient | AuthenticatedClient
+#: The httpx transport a client takes in place of its own: a sync one for `Client`, an async one for `AsyncClient`.
+TransportT = TypeVar("TransportT", httpx.BaseTransport, httpx.AsyncBaseTransport)
 
 
 @attrs.define(repr=False)
@@ -57,6 +59,18 @@ def request_body(topic: str, body: str | bytes, keys: Any, tags: Any) -> SendMes
     return request
 
 
+def _check_options(timeout: object, max_connections: object, transport: object, **texts: object) -> None:
+    """Refuse, at construction, the options a send would otherwise trip over much later."""
+    check_timeout(timeout)
+    check_connections(max_connections)
+    for name, value in texts.items():  # paths and URLs: text the system can name (no NUL, no lone surrogate)
+        for part in value if isinstance(value, tuple) else (value,):
+            if isinstance(part, str) and any(char == "\x00" or 0xD800 <= ord(char) <= 0xDFFF for char in part):
+                raise ConfigurationError(f"{name} is not a path or URL the system can name (a NUL, a lone surrogate).")
+    if transport is not None and not isinstance(transport, httpx.BaseTransport | httpx.AsyncBaseTransport):
+        raise ConfigurationError(f"transport must be an httpx transport, got {type(transport).__name__}.")
+
+
 def _retry_statuses(statuses: object) -> frozenset[int]:
     """The statuses a caller opted in to retry, checked: error statuses (400-599) as whole numbers."""
     if isinstance(statuses, str | bytes | Mapping) or not isinstance(statuses, Iterable):
@@ -68,32 +82,38 @@ def _retry_statuses(statuses: object) -> frozenset[int]:
     return checked
 
 
-class BaseClient:
-    """Settings, authentication and the retry decision shared by `Client` and `AsyncClient` (no I/O here)."""
+class BaseClient(Generic[TransportT]):
+    """Settings, authentication and the retry decision shared by `Client` and `AsyncClient` (no I/O here).
+
+    The one constructor of both: every argument is checked and resolved here, then `_connect` (each client's)
+    opens what that client sends with. `TransportT` is the kind of httpx transport the client takes.
+    """
 
     _api: ApiClient
 
     def __init__(
         self,
         *,
-        region: str | None,
-        endpoint: str | None,
-        project_id: str | None,
-        instance_id: str | None,
-        ak: str | None,
-        sk: str | None,
-        security_token: str | None,
-        token: str | None,
-        engine: str | None,
-        timeout: TimeoutTypes,
-        max_retries: int,
-        environ: Mapping[str, str] | None,
+        region: str | None = None,
+        endpoint: str | None = None,
+        project_id: str | None = None,
+        instance_id: str | None = None,
+        ak: str | None = None,
+        sk: str | None = None,
+        security_token: str | None = None,
+        token: str | None = None,
+        engine: str | None = None,
+        timeout: TimeoutTypes = DEFAULT_TIMEOUT,
+        max_retries: int = DEFAULT_MAX_RETRIES,
         retry_statuses: Iterable[int] = (),
-        max_connections: int,
+        max_connections: int = DEFAULT_MAX_CONNECTIONS,
+        transport: TransportT | None = None,
+        environ: Mapping[str, str] | None = None,
         verify: VerifyTypes = True,
         cert: CertTypes = None,
         proxy: str | None = None,
     ) -> None:
+        _check_options(timeout, max_connections, transport, verify=verify, cert=cert, proxy=proxy)
         if not isinstance(max_retries, int) or isinstance(max_retries, bool) or max_retries < 0:
             raise ConfigurationError(f"max_retries must be a whole number >= 0, got {max_retries!r}.")
         self.retry_statuses = _retry_statuses(retry_statuses)
@@ -138,6 +158,11 @@ class BaseClient:
             assert settings.sk is not None
             self._auth = AKSKAuth(settings.ak, settings.sk, settings.security_token, project_id=settings.project_id)
             self._api = GeneratedClient(base_url=settings.endpoint, timeout=self.timeout)
+        self._connect(transport)
+
+    def _connect(self, transport: TransportT | None) -> None:
+        """Open what the client sends with (its HTTP clients, its direct sender), given `transport` or None."""
+        raise NotImplementedError
 
     @property
     def settings(self) -> Settings:

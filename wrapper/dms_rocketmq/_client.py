@@ -27,22 +27,19 @@ from dms_rocketmq_api.models.send_message_request_body import SendMessageRequest
 from ._base import ApiClient, BaseClient
 from ._base import request_body as build_request_body
 from ._bulk import OnOutcome, iter_tasks, iter_threads, send_many_tasks, send_many_threads
-from ._config import check_connections, check_timeout
+from ._config import check_timeout
 from ._confirm import PollSchedule, checked, checked_result, not_visible
 from ._constants import (
     DEFAULT_CONCURRENCY,
     DEFAULT_CONFIRM_TIMEOUT,
     DEFAULT_MAX_CONNECTION_FAILURES,
-    DEFAULT_MAX_CONNECTIONS,
-    DEFAULT_MAX_RETRIES,
     DEFAULT_PAGE_SIZE,
-    DEFAULT_TIMEOUT,
 )
-from ._exceptions import APIError, APITimeoutError, ConfigurationError, ValidationError
+from ._exceptions import APIError, APITimeoutError, ValidationError
 from ._fast_path import DirectSender
 from ._flight import request_leaving, request_waiting
 from ._models import Message, SendOutcome, SendResult, StoredMessage
-from ._network import CertTypes, LoopPools, VerifyTypes
+from ._network import LoopPools
 from ._parsing import parse_failure, result_from_generated
 from ._query import Page, Paging, TimeTypes, find_message, page_from_generated, query_arguments, query_parse_failure
 from ._sync_direct import direct_sender
@@ -100,19 +97,7 @@ async def _call_with_retries_async(attempt: Callable[[int], Awaitable[T]], delay
         retries_taken += 1
 
 
-def _check_options(timeout: object, max_connections: object, transport: object, **texts: object) -> None:
-    """Refuse, at construction, the options a send would otherwise trip over much later."""
-    check_timeout(timeout)
-    check_connections(max_connections)
-    for name, value in texts.items():  # paths and URLs: text the system can name (no NUL, no lone surrogate)
-        for part in value if isinstance(value, tuple) else (value,):
-            if isinstance(part, str) and any(char == "\x00" or 0xD800 <= ord(char) <= 0xDFFF for char in part):
-                raise ConfigurationError(f"{name} is not a path or URL the system can name (a NUL, a lone surrogate).")
-    if transport is not None and not isinstance(transport, httpx.BaseTransport | httpx.AsyncBaseTransport):
-        raise ConfigurationError(f"transport must be an httpx transport, got {type(transport).__name__}.")
-
-
-class Client(BaseClient):
+class Client(BaseClient[httpx.BaseTransport]):
     """A thread-safe client that sends messages to one DMS for RocketMQ instance.
 
     Every argument not given is read from the environment (see docs/wrapper.md, shipped in the package as
@@ -127,48 +112,7 @@ class Client(BaseClient):
     (at-least-once; docs/wrapper.md, "Retries").
     """
 
-    def __init__(
-        self,
-        *,
-        region: str | None = None,
-        endpoint: str | None = None,
-        project_id: str | None = None,
-        instance_id: str | None = None,
-        ak: str | None = None,
-        sk: str | None = None,
-        security_token: str | None = None,
-        token: str | None = None,
-        engine: str | None = None,
-        timeout: TimeoutTypes = DEFAULT_TIMEOUT,
-        max_retries: int = DEFAULT_MAX_RETRIES,
-        retry_statuses: Iterable[int] = (),
-        max_connections: int = DEFAULT_MAX_CONNECTIONS,
-        transport: httpx.BaseTransport | None = None,
-        environ: Mapping[str, str] | None = None,
-        verify: VerifyTypes = True,
-        cert: CertTypes = None,
-        proxy: str | None = None,
-    ) -> None:
-        _check_options(timeout, max_connections, transport, verify=verify, cert=cert, proxy=proxy)
-        super().__init__(
-            region=region,
-            endpoint=endpoint,
-            project_id=project_id,
-            instance_id=instance_id,
-            ak=ak,
-            sk=sk,
-            security_token=security_token,
-            token=token,
-            engine=engine,
-            timeout=timeout,
-            max_retries=max_retries,
-            environ=environ,
-            retry_statuses=retry_statuses,
-            max_connections=max_connections,
-            verify=verify,
-            cert=cert,
-            proxy=proxy,
-        )
+    def _connect(self, transport: httpx.BaseTransport | None) -> None:
         self._http = HTTPClient(
             **self._http_options(transport),
             transport=transport,
@@ -409,7 +353,7 @@ class Client(BaseClient):
         self.close()
 
 
-class AsyncClient(BaseClient):
+class AsyncClient(BaseClient[httpx.AsyncBaseTransport]):
     """The asyncio twin of `Client`, sending on aiohttp's connection pool so that it scales with concurrency.
 
     `send` posts the generated operation's request (its URL, method and body) with aiohttp directly, signed
@@ -426,48 +370,7 @@ class AsyncClient(BaseClient):
     transport instead of aiohttp.
     """
 
-    def __init__(
-        self,
-        *,
-        region: str | None = None,
-        endpoint: str | None = None,
-        project_id: str | None = None,
-        instance_id: str | None = None,
-        ak: str | None = None,
-        sk: str | None = None,
-        security_token: str | None = None,
-        token: str | None = None,
-        engine: str | None = None,
-        timeout: TimeoutTypes = DEFAULT_TIMEOUT,
-        max_retries: int = DEFAULT_MAX_RETRIES,
-        retry_statuses: Iterable[int] = (),
-        max_connections: int = DEFAULT_MAX_CONNECTIONS,
-        transport: httpx.AsyncBaseTransport | None = None,
-        environ: Mapping[str, str] | None = None,
-        verify: VerifyTypes = True,
-        cert: CertTypes = None,
-        proxy: str | None = None,
-    ) -> None:
-        _check_options(timeout, max_connections, transport, verify=verify, cert=cert, proxy=proxy)
-        super().__init__(
-            region=region,
-            endpoint=endpoint,
-            project_id=project_id,
-            instance_id=instance_id,
-            ak=ak,
-            sk=sk,
-            security_token=security_token,
-            token=token,
-            engine=engine,
-            timeout=timeout,
-            max_retries=max_retries,
-            environ=environ,
-            retry_statuses=retry_statuses,
-            max_connections=max_connections,
-            verify=verify,
-            cert=cert,
-            proxy=proxy,
-        )
+    def _connect(self, transport: httpx.AsyncBaseTransport | None) -> None:
         from httpx_aiohttp import HttpxAiohttpClient  # imported here: keeps `import dms_rocketmq` light
 
         self._http = HttpxAiohttpClient(
