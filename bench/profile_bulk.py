@@ -26,6 +26,7 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 from _contenders import RawSigner, _signed_worker_loop
+from _layers import layer_of, print_layer_table
 from _measure import AK, IN_FLIGHT, INSTANCE_ID, PROJECT_ID, SEND_PATH, SK, TOPIC, Workload
 from _servers import start_minimal
 
@@ -50,7 +51,6 @@ LAYERS: list[tuple[str, str]] = [
     ("asyncio", "/asyncio/"),
     ("json", "/json/"),
 ]
-BUILTINS = "C functions (socket I/O, hashing, json scanning...)"
 
 #: Functions whose call counts show what runs per message: (label, file contains, function name).
 COUNTED: list[tuple[str, str, str]] = [
@@ -69,15 +69,6 @@ COUNTED: list[tuple[str, str, str]] = [
 ]
 
 
-def layer_of(filename: str) -> str:
-    if filename == "~":
-        return BUILTINS
-    for layer, marker in LAYERS:
-        if marker in filename:
-            return layer
-    return "other Python (typing, enum, contextlib, attrs...)"
-
-
 class Profiled:
     """Own time per layer and per-message call counts of a profiled run; CPU time and garbage collections of
     an unprofiled one."""
@@ -89,7 +80,7 @@ class Profiled:
         self.counts: dict[str, int] = defaultdict(int)
         self.calls = 0
         for (filename, _line, name), (_cc, calls, tottime, _ct, _callers) in stats.stats.items():  # type: ignore[attr-defined]
-            self.layers[layer_of(filename)] += tottime
+            self.layers[layer_of(filename, LAYERS)] += tottime
             self.calls += calls
             for label, marker, counted in COUNTED:
                 if name == counted and (marker == filename if marker == "~" else marker in filename):
@@ -190,15 +181,8 @@ def main(argv: list[str] | None = None) -> int:
         server.close()
     sends = options.sends
     names = list(results)
-    layers = sorted({layer for found in results.values() for layer in found.layers})
     heading = f"layer (own time, µs per message under cProfile, {sends:,} messages, 64 in flight)"
-    print(f"| {heading} | " + " | ".join(names) + " |")
-    print("|---|" + "---:|" * len(names))
-    for layer in layers:
-        cells = [f"{results[name].layers.get(layer, 0.0) / sends * 1e6:,.1f}" for name in names]
-        print(f"| {layer} | " + " | ".join(cells) + " |")
-    totals = [f"**{sum(results[name].layers.values()) / sends * 1e6:,.1f}**" for name in names]
-    print("| **total** | " + " | ".join(totals) + " |")
+    print_layer_table(heading, {name: found.layers for name, found in results.items()}, sends, decimals=1)
     print()
     print("| unprofiled run | " + " | ".join(names) + " |")
     print("|---|" + "---:|" * len(names))

@@ -15,10 +15,10 @@ import cProfile
 import pstats
 import sys
 import time
-from collections import defaultdict
 from collections.abc import Callable
 
 import httpx
+from _layers import own_time_by_layer, print_layer_table
 from _measure import AK, INSTANCE_ID, PROJECT_ID, SK, TOPIC, Workload
 from _servers import start_minimal
 
@@ -39,16 +39,6 @@ LAYERS: list[tuple[str, str]] = [
     ("ssl, socket, selectors", "socket.py"),
     ("ssl, socket, selectors", "selectors.py"),
 ]
-BUILTINS = "C functions (socket I/O, hashing, json scanning...)"
-
-
-def layer_of(filename: str) -> str:
-    if filename == "~":
-        return BUILTINS
-    for layer, marker in LAYERS:
-        if marker in filename:
-            return layer
-    return "other Python (typing, enum, contextlib, attrs...)"
 
 
 def profile(send: Callable[[int], None], sends: int) -> dict[str, float]:
@@ -61,11 +51,7 @@ def profile(send: Callable[[int], None], sends: int) -> dict[str, float]:
     for i in range(sends):
         send(i)
     profiler.disable()
-    stats = pstats.Stats(profiler)
-    layers: dict[str, float] = defaultdict(float)
-    for (filename, _line, _name), (_cc, _nc, tottime, _ct, _callers) in stats.stats.items():  # type: ignore[attr-defined]
-        layers[layer_of(filename)] += tottime
-    return layers
+    return own_time_by_layer(pstats.Stats(profiler), LAYERS)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -92,17 +78,8 @@ def main(argv: list[str] | None = None) -> int:
                 client.close()
     finally:
         server.close()
-    layers = sorted(
-        {layer for found in results.values() for layer in found}, key=lambda x: -results["generated path"].get(x, 0)
-    )
-    paths = list(results)
-    print(f"| layer (own time, µs per send under cProfile, {options.sends:,} sends) | " + " | ".join(paths) + " |")
-    print("|---|" + "---:|" * len(paths))
-    for layer in layers:
-        cells = [f"{results[path].get(layer, 0.0) / options.sends * 1e6:,.0f}" for path in paths]
-        print(f"| {layer} | " + " | ".join(cells) + " |")
-    totals = [f"**{sum(results[path].values()) / options.sends * 1e6:,.0f}**" for path in paths]
-    print("| **total** | " + " | ".join(totals) + " |")
+    heading = f"layer (own time, µs per send under cProfile, {options.sends:,} sends)"
+    print_layer_table(heading, results, options.sends)
     return 0
 
 
