@@ -40,7 +40,11 @@ def test_make_test_runs_the_tiers_on_every_newer_python() -> None:
     test_line = next(line for line in text.splitlines() if line.startswith("test:"))
     assert " pytest-all " in test_line
     recipe = text.split("\npytest-all:", 1)[1].split("\n\n", 1)[0]
-    assert " pytest $(addprefix pytest-,$(NEWER_PYTHONS))" in recipe
+    assert " pytest-oldest-tiers pytest-oldest-rest $(addprefix pytest-,$(NEWER_PYTHONS))" in recipe
+    # the oldest Python's two halves are the whole suite: the two tiers, and testpaths without them
+    assert "$(PY) -m pytest -q tests/unit tests/integration" in text.split("pytest-oldest-tiers:", 1)[1]
+    rest = text.split("pytest-oldest-rest:", 1)[1]
+    assert "$(PY) -m pytest -q --ignore=tests/unit --ignore=tests/integration" in rest
     assert "$(addprefix pytest-,$(NEWER_PYTHONS))" in text.split("pytest-newer:", 1)[1].split("\n\n", 1)[0]
     assert "-m pytest -q tests/unit tests/integration" in text
 
