@@ -17,9 +17,9 @@ from typing import Any, NamedTuple
 import dms_rocketmq as dms
 import pytest
 from _shared.cli import command
-from _shared.network import running_proxy
+from _shared.network import HANG_UPS, running_proxy, tls_port_hanging_up
 from dms_rocketmq_emulator import start_emulator
-from dms_rocketmq_emulator._tls import issue, local_ca
+from dms_rocketmq_emulator._tls import issue, local_ca, server_files
 
 pytestmark = pytest.mark.integration
 
@@ -212,3 +212,33 @@ def test_cli_http_spoken_to_https_port(peers: Peers) -> None:
     done = _cli(peers, "--endpoint", _http_url(peers.tls))
     assert done.returncode != 0
     assert "speaks HTTPS" in done.stderr
+
+
+@pytest.fixture(scope="module")
+def tls_files(tmp_path_factory: pytest.TempPathFactory) -> Any:
+    return server_files(tmp_path_factory.mktemp("hang-up"))
+
+
+@pytest.mark.parametrize(
+    "path", ["Client.send", "Client.get_message", "AsyncClient.send", "AsyncClient.get_message", "CLI"]
+)
+@pytest.mark.parametrize("how", HANG_UPS)
+def test_http_spoken_to_https_port_is_named_however_the_server_hangs_up(
+    peers: Peers, tls_files: Any, how: str, path: str
+) -> None:
+    """A TLS server closes a plain-text request with a FIN or a reset, as timing falls: on every path, either
+    way, the message names the fix."""
+    with tls_port_hanging_up(tls_files.cert, tls_files.key, how) as port:
+        endpoint = f"http://127.0.0.1:{port}"
+        if path == "CLI":
+            done = _cli(peers, "--endpoint", endpoint)
+            assert done.returncode != 0
+            assert "speaks HTTPS" in done.stderr, done.stderr
+            assert "Traceback" not in done.stderr
+            return
+        kind, operation = path.split(".")
+        with pytest.raises(dms.TLSError) as caught:
+            _call(kind, operation, options(peers.tls, endpoint=endpoint))
+    assert "speaks HTTPS" in str(caught.value)
+    assert f"https://127.0.0.1:{port}" in str(caught.value)
+    assert caught.value.request_sent is False

@@ -23,7 +23,8 @@ goes out with what one `Network` decided, whichever HTTP library carries it. A s
   `await network.aiohttp_failure_async(exc)` decide `request_sent` and the timeout phase for those two
   libraries' exceptions first, and, when an http:// endpoint closed the connection without a word, probe
   whether its port speaks TLS (`speaks_tls`, bounded by `TLS_PROBE_SECONDS`) to say so. A sender with its own
-  HTTP code does the same: `network.failure(...)`, then `network.tls_port_error()` if `speaks_tls()`. A
+  HTTP code does the same: `network.failure(...)`, then `network.tls_port_error()` if `may_be_tls_port(exc)`
+  (closed or reset without a word) and `speaks_tls()`. A
   CONNECT answered with a status other than 2xx is `network.proxy_refused(status, reason)`.
 
 This module imports only the standard library, httpx, the wrapper's exceptions and its argument checks
@@ -346,14 +347,14 @@ class Network:
     def httpx_failure(self, exc: Exception) -> APIConnectionError:
         """Map an httpx transport exception (httpx's own transport or httpx-aiohttp's); may probe the port."""
         error = httpx_failure(exc, self)
-        if self._may_be_tls_port(exc) and self.speaks_tls():
+        if self.may_be_tls_port(exc) and self.speaks_tls():
             return self.tls_port_error()
         return error
 
     async def httpx_failure_async(self, exc: Exception) -> APIConnectionError:
         """`httpx_failure` for an event loop (the probe does not block it)."""
         error = httpx_failure(exc, self)
-        if self._may_be_tls_port(exc) and await self.speaks_tls_async():
+        if self.may_be_tls_port(exc) and await self.speaks_tls_async():
             return self.tls_port_error()
         return error
 
@@ -362,12 +363,12 @@ class Network:
     ) -> APIConnectionError:
         """Map an aiohttp exception; `request_sent` is decided from its class unless given."""
         error = aiohttp_failure(exc, self, request_sent=request_sent)
-        if self._may_be_tls_port(exc) and await self.speaks_tls_async():
+        if self.may_be_tls_port(exc) and await self.speaks_tls_async():
             return self.tls_port_error()
         return error
 
     # -- http:// spoken to an HTTPS port ----------------------------------------------------------------
-    def _may_be_tls_port(self, exc: BaseException) -> bool:
+    def may_be_tls_port(self, exc: BaseException) -> bool:
         """A TLS server closes (or resets) a connection that starts in plain text without a word: only then is
         the port probed."""
         if self.tls or self.proxy is not None:
@@ -378,8 +379,9 @@ class Network:
                 isinstance(current, httpx.RemoteProtocolError) and "without sending a response" in str(current)
             ):
                 return True
-            # The TLS server may also reset the connection, as the plain-text request reaches it.
-            if isinstance(current, ConnectionResetError):
+            # The TLS server may also reset the connection, as the plain-text request reaches it (a FIN or a
+            # reset is the operating system's choice, by timing): reading or writing then fails.
+            if isinstance(current, ConnectionResetError | BrokenPipeError):
                 return True
         return False
 

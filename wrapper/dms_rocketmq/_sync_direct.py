@@ -279,14 +279,8 @@ class SyncDirectSender:
         network = self._network
         if isinstance(exc, TimeoutError | socket.timeout):
             return network.failure(exc, request_sent=True, timeout_phase=phase)
-        if (
-            fresh
-            and isinstance(exc, http.client.RemoteDisconnected)
-            and not network.tls
-            and network.proxy is None
-            and network.speaks_tls()
-        ):
-            # A TLS server closes a connection that starts in plain text without a word.
+        if fresh and network.may_be_tls_port(exc) and network.speaks_tls():
+            # A TLS server closes (or resets) a connection that starts in plain text without a word.
             return network.tls_port_error()
         return network.failure(exc, request_sent=True)
 
