@@ -5,6 +5,7 @@ Shared by the servers, the contenders, the report and `run.py`.
 
 from __future__ import annotations
 
+import gc
 import json
 import statistics
 import time
@@ -102,6 +103,31 @@ class Timer:
 
     def sample(self, sends: int) -> Sample:
         return Sample(sends, self.seconds, self.cpu)
+
+
+class CollectorWatch:
+    """The garbage collector's passes while the watch is on: how many of each generation, and the CPU time
+    (this process's) each generation took, through `gc.callbacks`."""
+
+    def __init__(self) -> None:
+        self.passes = [0, 0, 0]
+        self.cpu = [0.0, 0.0, 0.0]
+        self._started = 0.0
+
+    def _callback(self, phase: str, info: dict[str, int]) -> None:
+        if phase == "start":
+            self._started = time.process_time()
+            return
+        generation = info["generation"]
+        self.passes[generation] += 1
+        self.cpu[generation] += time.process_time() - self._started
+
+    def __enter__(self) -> CollectorWatch:
+        gc.callbacks.append(self._callback)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        gc.callbacks.remove(self._callback)
 
 
 class SendFailed(RuntimeError):

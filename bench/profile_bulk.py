@@ -27,7 +27,7 @@ from typing import Any
 
 from _contenders import RawSigner, _signed_worker_loop
 from _layers import layer_of, print_layer_table
-from _measure import AK, IN_FLIGHT, INSTANCE_ID, PROJECT_ID, SEND_PATH, SK, TOPIC, Workload
+from _measure import AK, IN_FLIGHT, INSTANCE_ID, PROJECT_ID, SEND_PATH, SK, TOPIC, CollectorWatch, Workload
 from _servers import start_minimal
 
 #: (layer, what a file's path contains), the first match wins.
@@ -93,12 +93,7 @@ def profile(
     """In one loop: `warm_up()` (connections made, caches filled), `run()` unprofiled (its CPU time and garbage
     collections counted), `run()` under cProfile, then `close()`."""
     profiler = cProfile.Profile(time.process_time)  # CPU time: the wait for the server is not the client's cost
-    collections = [0, 0, 0]
-
-    def count(phase: str, info: dict[str, int]) -> None:
-        if phase == "start":
-            collections[info["generation"]] += 1
-
+    watch = CollectorWatch()
     cpu = 0.0
 
     async def main() -> None:
@@ -106,13 +101,10 @@ def profile(
         try:
             await warm_up()
             gc.collect()
-            gc.callbacks.append(count)
-            try:
+            with watch:
                 started = time.process_time()
                 await run()
                 cpu = time.process_time() - started
-            finally:
-                gc.callbacks.remove(count)
             profiler.enable()
             try:
                 await run()
@@ -122,7 +114,7 @@ def profile(
             await close()
 
     asyncio.run(main())
-    return Profiled(pstats.Stats(profiler), collections, cpu)
+    return Profiled(pstats.Stats(profiler), watch.passes, cpu)
 
 
 def profile_wrapper(url: str, work: Workload) -> Profiled:

@@ -53,7 +53,9 @@ def instrumented_no_provider() -> Iterator[None]:
 
 
 @contextmanager
-def instrumented_sdk() -> Iterator[None]:
+def instrumented_sdk(exporter: Any = None) -> Iterator[None]:
+    """Instrumented with the SDK: spans through a BatchSpanProcessor into `exporter` (an InMemorySpanExporter,
+    which keeps every span, unless another is given), metrics into an in-memory reader."""
     from dms_rocketmq.instrumentation import DmsRocketMQInstrumentor
     from opentelemetry.sdk.metrics import MeterProvider
     from opentelemetry.sdk.metrics.export import InMemoryMetricReader
@@ -61,7 +63,7 @@ def instrumented_sdk() -> Iterator[None]:
     from opentelemetry.sdk.trace.export import BatchSpanProcessor
     from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
-    exporter = InMemorySpanExporter()
+    exporter = InMemorySpanExporter() if exporter is None else exporter
     tracer_provider = TracerProvider()
     tracer_provider.add_span_processor(BatchSpanProcessor(exporter))
     reader = InMemoryMetricReader()
