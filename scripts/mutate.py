@@ -147,7 +147,7 @@ def main() -> int:
     scored = killed + len(survivors)
     score = killed / scored if scored else 0.0
     timing: dict[str, Any] = {
-        "finished_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        "finished_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(time.time())),
         "seconds": 0,
         "scope": ["all"],
     }
@@ -167,7 +167,7 @@ def main() -> int:
         earlier = json.loads(RESULTS.read_text(encoding="utf-8"))
         timing = {key: earlier.get(key, value) for key, value in timing.items()}
         timing["survivors_rechecked"] = {
-            "finished_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+            "finished_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(time.time())),
             "seconds": round(time.monotonic() - started),
             "mutants": len(args.mutants),
         }

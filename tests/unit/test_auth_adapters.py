@@ -236,8 +236,7 @@ def test_format_date(monkeypatch: pytest.MonkeyPatch) -> None:
     assert format_date(moment) == "20261126T093005Z"
     assert format_date(datetime.datetime(2026, 1, 2, 3, 4, 5)) == "20260102T030405Z"
     frozen = datetime.datetime(2026, 12, 7, 15, 11, 45, tzinfo=datetime.UTC).timestamp()
-    real_gmtime = time.gmtime
-    monkeypatch.setattr(time, "gmtime", lambda seconds=None: real_gmtime(frozen if seconds is None else seconds))
+    monkeypatch.setattr(time, "time", lambda: frozen + 0.999)
     assert format_date() == "20261207T151145Z"
 
 

@@ -4,12 +4,19 @@ stored-at (emulator), checked with the process in UTC+8, where Huawei Cloud's us
 from __future__ import annotations
 
 import datetime
+import math
+import re
 import time
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
-from dms_rocketmq._auth import format_date
+from dms_rocketmq._auth import DATE_FORMAT, _DateClock, format_date
 from dms_rocketmq_emulator.models import format_ms
+from hypothesis import given
+from hypothesis import strategies as st
+
+ROOT = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture
@@ -61,3 +68,29 @@ def test_a_naive_datetime_means_utc_in_queries_as_in_signing(shanghai: None) -> 
     expected = str(int(aware.timestamp() * 1000))
     assert (arguments["start_time"], arguments["end_time"]) == (expected, expected)
     assert format_date(naive) == format_date(aware) == "20261201T100000Z"
+
+
+@given(instant=st.floats(min_value=0, max_value=2**32, allow_nan=False, allow_infinity=False))
+def test_every_x_sdk_date_reads_the_one_clock(instant: float) -> None:
+    """`format_date()` and the signers' per-second clock say the same second as `datetime` for any instant: both
+    read `time.time()`, never the C library's coarser `time()` (`time.gmtime()` without an argument), which can
+    still say the previous second a few milliseconds after `datetime.now` has moved on."""
+    expected = datetime.datetime.fromtimestamp(math.floor(instant), datetime.UTC).strftime(DATE_FORMAT)
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(time, "time", lambda: instant)
+        assert format_date() == expected
+        assert _DateClock().now() == expected
+
+
+def test_no_code_reads_the_coarse_clock() -> None:
+    """`time.gmtime()`, `time.localtime()` and `time.ctime()` without an argument read the C library's `time()`:
+    a second that can lag the one every other clock of the project reads. Give them `time.time()`."""
+    coarse = re.compile(r"\btime\.(gmtime|localtime|ctime)\(\)")
+    found = [
+        f"{path.relative_to(ROOT)}:{number}"
+        for top in ("wrapper", "emulator", "bench", "scripts")
+        for path in sorted((ROOT / top).rglob("*.py"))
+        for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1)
+        if coarse.search(line)
+    ]
+    assert found == []

@@ -125,7 +125,10 @@ def _url_encode(text: str) -> str:
 def format_date(moment: datetime | None = None) -> str:
     """Format a moment (default: now) as the `X-Sdk-Date` value, `YYYYMMDDTHHMMSSZ` in UTC."""
     if moment is None:
-        return time.strftime(DATE_FORMAT, time.gmtime())
+        # `time.time()`, as the signers' `_DateClock` and `datetime.now` read it: gmtime without an
+        # argument reads the C library's `time()`, a coarser clock that can still say the previous second a few
+        # milliseconds after the others have moved on.
+        return time.strftime(DATE_FORMAT, time.gmtime(time.time()))
     if moment.tzinfo is not None:
         moment = moment.astimezone(UTC)
     return moment.strftime(DATE_FORMAT)

@@ -67,7 +67,7 @@ def send_file(args: argparse.Namespace, output: str) -> int:
         if journal is not None:
             journal.run(
                 file=shown_path(os.path.abspath(args.file)) if args.file != "-" else "-",
-                started=time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+                started=time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(time.time())),
                 resume=bool(args.resume),
                 pid=os.getpid(),
             )
