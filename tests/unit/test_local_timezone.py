@@ -8,15 +8,13 @@ import math
 import re
 import time
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
+from _shared.sources import ROOT, python_files
 from dms_rocketmq._auth import DATE_FORMAT, _DateClock, format_date
 from dms_rocketmq_emulator.models import format_ms
 from hypothesis import given
 from hypothesis import strategies as st
-
-ROOT = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture
@@ -88,8 +86,7 @@ def test_no_code_reads_the_coarse_clock() -> None:
     coarse = re.compile(r"\btime\.(gmtime|localtime|ctime)\(\)")
     found = [
         f"{path.relative_to(ROOT)}:{number}"
-        for top in ("wrapper", "emulator", "bench", "scripts")
-        for path in sorted((ROOT / top).rglob("*.py"))
+        for path in python_files("wrapper", "emulator", "bench", "scripts")
         for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1)
         if coarse.search(line)
     ]

@@ -14,9 +14,9 @@ import re
 from pathlib import Path
 from typing import Any
 
+from _shared.sources import ROOT, python_files
 from dms_rocketmq_api import spec_rules
 
-ROOT = Path(__file__).resolve().parents[2]
 SCANNED = ("wrapper", "emulator", "bench", "scripts")
 
 _REFERENCE_CORPUS = (
@@ -158,11 +158,8 @@ def _property_literals() -> set[str]:
 def test_no_property_name_literal_in_the_packages() -> None:
     """The wrapper and the emulator name the KEYS, TAGS and message-id properties through spec_rules."""
     found = set()
-    for folder in ("wrapper", "emulator"):
-        for path in sorted((ROOT / folder).rglob("*.py")):
-            text = path.read_text("utf-8")
-            found |= {
-                (path.relative_to(ROOT).as_posix(), literal) for literal in _property_literals() if literal in text
-            }
+    for path in python_files("wrapper", "emulator"):
+        text = path.read_text("utf-8")
+        found |= {(path.relative_to(ROOT).as_posix(), literal) for literal in _property_literals() if literal in text}
     assert sorted(found - set(PROPERTY_LITERALS_ALLOWED)) == []
     assert sorted(set(PROPERTY_LITERALS_ALLOWED) - found) == [], "allowed but gone: take it off the list"

@@ -11,7 +11,8 @@ from __future__ import annotations
 import ast
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[2]
+from _shared.sources import ROOT, python_files
+
 SCANNED = ("wrapper", "emulator", "tests", "scripts", "bench")
 
 
@@ -44,8 +45,7 @@ def test_no_sqlite_connection_is_left_to_the_garbage_collector() -> None:
     """No file uses a bare `sqlite3.connect(...)` as a context manager (it does not close the connection)."""
     found = [
         f"{path.relative_to(ROOT)}:{line}"
-        for top in SCANNED
-        for path in sorted((ROOT / top).rglob("*.py"))
+        for path in python_files(*SCANNED)
         for line in _connect_as_context_manager(path)
     ]
     assert found == [], "use _shared.sqlite.connect (tests) or close the connection: " + ", ".join(found)
