@@ -11,7 +11,14 @@ flight, N messages) in three states, in rounds with the order rotating:
 
 For each: the client's CPU per send in the timed part, and the collector's passes of each generation, with
 the CPU they took, per send, over the whole run (its warm-up of 256 messages included). Of the rounds, the
-one with the least client CPU is kept. Prints a Markdown table; docs/observability.md quotes a run of it.
+one with the least client CPU is kept.
+
+Then the floor: the SDK's own calls for one sent message, as the conventions ask for them and with nothing
+of this library around them (a span started with the send's attributes and made current, its message id and
+partition set, ended, one duration point recorded), N times in a loop with the same two SDK setups, no client,
+no network. No instrumentation that records a span and a point per message costs less than that, so
+`wrapper / (wrapper + floor)` is the highest CPU ratio any could reach. Prints a Markdown table;
+docs/observability.md quotes a run of it.
 
 Run: `.venv/bin/python bench/profile_telemetry.py [--sends N] [--rounds N]`
 """
@@ -22,14 +29,15 @@ import argparse
 import asyncio
 import gc
 import sys
+import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import AbstractContextManager, contextmanager
 from typing import Any, NamedTuple
 
 from _contenders import _bulk_wrapper
-from _measure import CollectorWatch, Workload
+from _measure import TOPIC, CollectorWatch, Workload
 from _servers import start_minimal
-from telemetry import instrumented_sdk, not_instrumented
+from telemetry import instrumented_sdk, not_instrumented, sdk_providers
 
 
 class KeepingOneBatch:
@@ -82,6 +90,55 @@ def run_once(url: str, work: Workload, state: Callable[[], AbstractContextManage
     return Run(sample.client_cpu / sample.sends * 1e6, watch.passes, watch.cpu)
 
 
+class Floor(NamedTuple):
+    cpu_per_message: float  # µs
+    exported: int  # spans the exporter was given (a full queue makes the batch processor drop some)
+
+
+def sdk_floor(sends: int, exporter: Any = None) -> Floor:
+    """CPU µs per message of the SDK's calls for one sent message alone (see the module's text), with the
+    bench's SDK setup (`sdk_providers`: the in-memory exporter unless `exporter` is given), and how many of
+    the spans reached the exporter. A dropped span costs less than an exported one: with drops, the floor is
+    lower than the real one, and the ceiling drawn from it higher."""
+    from dms_rocketmq import _telemetry as names
+    from opentelemetry import context, trace
+
+    with sdk_providers(exporter) as (tracer_provider, meter_provider, exporter):
+        tracer = tracer_provider.get_tracer(names.INSTRUMENTATION_NAME, schema_url=names.SEMCONV_SCHEMA_URL)
+        meter = meter_provider.get_meter(names.INSTRUMENTATION_NAME, schema_url=names.SEMCONV_SCHEMA_URL)
+        duration = meter.create_histogram(
+            names.OPERATION_DURATION, unit="s", explicit_bucket_boundaries_advisory=names.DURATION_BUCKETS
+        )
+        shared = {
+            names.MESSAGING_SYSTEM: names.ROCKETMQ,
+            names.MESSAGING_OPERATION_NAME: "send",
+            names.MESSAGING_OPERATION_TYPE: "send",
+            names.MESSAGING_DESTINATION_NAME: TOPIC,
+            names.SERVER_ADDRESS: "127.0.0.1",
+            names.SERVER_PORT: 8080,
+        }
+        span_name = f"send {TOPIC}"
+        work = Workload.make(sends)
+        gc.collect()
+        started = time.process_time()
+        for key in work.keys:
+            begun = time.perf_counter()
+            span = tracer.start_span(
+                span_name,
+                kind=trace.SpanKind.CLIENT,
+                attributes={**shared, names.MESSAGING_ROCKETMQ_MESSAGE_KEYS: [key]},
+            )
+            token = context.attach(trace.set_span_in_context(span))
+            span.set_attributes({names.MESSAGING_MESSAGE_ID: key, names.MESSAGING_DESTINATION_PARTITION_ID: "0"})
+            span.end()
+            duration.record(time.perf_counter() - begun, shared)
+            context.detach(token)
+        tracer_provider.force_flush()  # the batch processor's export of these spans is part of their cost
+        cpu = (time.process_time() - started) / sends * 1e6
+        exported = exporter.exported if isinstance(exporter, KeepingOneBatch) else len(exporter.get_finished_spans())
+        return Floor(cpu, exported)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n", 1)[0])
     parser.add_argument("--sends", type=int, default=20_000, help="messages per run (default 20,000, as make bench)")
@@ -113,6 +170,18 @@ def main(argv: list[str] | None = None) -> int:
         print(f"| generation {generation}: passes / µs per send | " + " | ".join(cells) + " |")
     total = [f"{sum(best[n].collector_cpu) / sends * 1e6:,.1f}" for n in names]
     print("| the collector, µs per send | " + " | ".join(total) + " |")
+    floors = [
+        min((sdk_floor(sends) for _ in range(options.rounds)), key=lambda floor: floor.cpu_per_message),
+        min(
+            (sdk_floor(sends, KeepingOneBatch()) for _ in range(options.rounds)),
+            key=lambda floor: floor.cpu_per_message,
+        ),
+    ]
+    wrapper = best["wrapper"].cpu_per_send
+    cells = [f"{f.cpu_per_message:,.1f} ({f.exported:,} of {sends:,} spans exported)" for f in floors]
+    print("| the SDK's calls alone (the floor), µs per message | - | " + " | ".join(cells) + " |")
+    ceilings = [f"{wrapper / (wrapper + f.cpu_per_message):.2f}x" for f in floors]
+    print("| highest CPU ratio over the wrapper, wrapper / (wrapper + floor) | - | " + " | ".join(ceilings) + " |")
     return 0
 
 

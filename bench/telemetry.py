@@ -53,10 +53,10 @@ def instrumented_no_provider() -> Iterator[None]:
 
 
 @contextmanager
-def instrumented_sdk(exporter: Any = None) -> Iterator[None]:
-    """Instrumented with the SDK: spans through a BatchSpanProcessor into `exporter` (an InMemorySpanExporter,
-    which keeps every span, unless another is given), metrics into an in-memory reader."""
-    from dms_rocketmq.instrumentation import DmsRocketMQInstrumentor
+def sdk_providers(exporter: Any = None) -> Iterator[tuple[Any, Any, Any]]:
+    """The bench's OpenTelemetry SDK: a tracer provider whose spans go through a BatchSpanProcessor into
+    `exporter` (an InMemorySpanExporter, which keeps every span, unless another is given), and a meter
+    provider with an in-memory reader. Yields (tracer provider, meter provider, exporter); shut down after."""
     from opentelemetry.sdk.metrics import MeterProvider
     from opentelemetry.sdk.metrics.export import InMemoryMetricReader
     from opentelemetry.sdk.trace import TracerProvider
@@ -66,19 +66,29 @@ def instrumented_sdk(exporter: Any = None) -> Iterator[None]:
     exporter = InMemorySpanExporter() if exporter is None else exporter
     tracer_provider = TracerProvider()
     tracer_provider.add_span_processor(BatchSpanProcessor(exporter))
-    reader = InMemoryMetricReader()
-    meter_provider = MeterProvider(metric_readers=[reader])
-    instrumentor = DmsRocketMQInstrumentor()
-    instrumentor.instrument(tracer_provider=tracer_provider, meter_provider=meter_provider)
+    meter_provider = MeterProvider(metric_readers=[InMemoryMetricReader()])
     try:
-        yield
+        yield tracer_provider, meter_provider, exporter
     finally:
-        instrumentor.uninstrument()
-        tracer_provider.force_flush()
-        if not exporter.get_finished_spans():
-            raise RuntimeError("the instrumented run exported no span: the row would measure nothing")
         tracer_provider.shutdown()
         meter_provider.shutdown()
+
+
+@contextmanager
+def instrumented_sdk(exporter: Any = None) -> Iterator[None]:
+    """Instrumented with the bench's SDK (`sdk_providers`)."""
+    from dms_rocketmq.instrumentation import DmsRocketMQInstrumentor
+
+    with sdk_providers(exporter) as (tracer_provider, meter_provider, exporter):
+        instrumentor = DmsRocketMQInstrumentor()
+        instrumentor.instrument(tracer_provider=tracer_provider, meter_provider=meter_provider)
+        try:
+            yield
+        finally:
+            instrumentor.uninstrument()
+            tracer_provider.force_flush()
+            if not exporter.get_finished_spans():
+                raise RuntimeError("the instrumented run exported no span: the row would measure nothing")
 
 
 CONTENDERS: dict[str, Callable[[], Any]] = {
