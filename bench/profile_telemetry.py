@@ -100,24 +100,21 @@ def sdk_floor(sends: int, exporter: Any = None) -> Floor:
     bench's SDK setup (`sdk_providers`: the in-memory exporter unless `exporter` is given), and how many of
     the spans reached the exporter. A dropped span costs less than an exported one: with drops, the floor is
     lower than the real one, and the ceiling drawn from it higher."""
-    from dms_rocketmq import _telemetry as names
+    from dms_rocketmq._telemetry import (
+        MESSAGING_DESTINATION_PARTITION_ID,
+        MESSAGING_MESSAGE_ID,
+        MESSAGING_ROCKETMQ_MESSAGE_KEYS,
+        _Telemetry,
+    )
     from opentelemetry import context, trace
 
     with sdk_providers(exporter) as (tracer_provider, meter_provider, exporter):
-        tracer = tracer_provider.get_tracer(names.INSTRUMENTATION_NAME, schema_url=names.SEMCONV_SCHEMA_URL)
-        meter = meter_provider.get_meter(names.INSTRUMENTATION_NAME, schema_url=names.SEMCONV_SCHEMA_URL)
-        duration = meter.create_histogram(
-            names.OPERATION_DURATION, unit="s", explicit_bucket_boundaries_advisory=names.DURATION_BUCKETS
-        )
-        shared = {
-            names.MESSAGING_SYSTEM: names.ROCKETMQ,
-            names.MESSAGING_OPERATION_NAME: "send",
-            names.MESSAGING_OPERATION_TYPE: "send",
-            names.MESSAGING_DESTINATION_NAME: TOPIC,
-            names.SERVER_ADDRESS: "127.0.0.1",
-            names.SERVER_PORT: 8080,
-        }
-        span_name = f"send {TOPIC}"
+        # The instrumentation's own tracer, histogram, span name and attributes, made once as it makes them;
+        # the loop below then makes only the SDK's calls.
+        telemetry = _Telemetry(tracer_provider, meter_provider)
+        tracer, duration = telemetry.tracer, telemetry.duration
+        names = telemetry._build_names("http://127.0.0.1:8080", "send", "send", TOPIC)
+        shared, span_name = names.metric_attributes, names.span_name
         work = Workload.make(sends)
         gc.collect()
         started = time.process_time()
@@ -126,10 +123,10 @@ def sdk_floor(sends: int, exporter: Any = None) -> Floor:
             span = tracer.start_span(
                 span_name,
                 kind=trace.SpanKind.CLIENT,
-                attributes={**shared, names.MESSAGING_ROCKETMQ_MESSAGE_KEYS: [key]},
+                attributes={**shared, MESSAGING_ROCKETMQ_MESSAGE_KEYS: [key]},
             )
             token = context.attach(trace.set_span_in_context(span))
-            span.set_attributes({names.MESSAGING_MESSAGE_ID: key, names.MESSAGING_DESTINATION_PARTITION_ID: "0"})
+            span.set_attributes({MESSAGING_MESSAGE_ID: key, MESSAGING_DESTINATION_PARTITION_ID: "0"})
             span.end()
             duration.record(time.perf_counter() - begun, shared)
             context.detach(token)
