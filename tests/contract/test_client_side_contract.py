@@ -36,7 +36,6 @@ CASES = settings(
     max_examples=50,
     derandomize=True,
     database=None,
-    deadline=None,
     suppress_health_check=[HealthCheck.too_slow],
 )
 

@@ -212,7 +212,6 @@ def test_stateful_send_then_read_back(contract_schema: OpenApiSchema, contract_t
     settings = hypothesis.settings(
         max_examples=STATEFUL_EXAMPLES,
         stateful_step_count=STATEFUL_STEPS,
-        deadline=None,
         database=None,
         suppress_health_check=list(hypothesis.HealthCheck),
     )

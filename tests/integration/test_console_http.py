@@ -207,7 +207,7 @@ def filled() -> Iterator[str]:
         yield url + "|" + path
 
 
-@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(max_examples=60, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(pairs=_QUERIES)
 def test_the_console_query_answers_as_list_messages(filled: str, pairs: list[tuple[str, str]]) -> None:
     """For any query string, the console's query and the public ListMessages answer the same status and body."""
@@ -280,7 +280,7 @@ def test_the_copied_send_command_sends_the_message_again(tmp_path: Path) -> None
 _HOSTILE = st.text(max_size=40) | st.sampled_from(["%00", "../../etc/passwd", "a" * 5000, "11c55a3e", "\udcff"])
 
 
-@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(max_examples=40, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(
     path=st.sampled_from(["/overview", "/messages", "/message", "/tail"]),
     pairs=st.lists(

@@ -92,7 +92,7 @@ def _headers(spec: list[tuple[str, str, bool, bool]]) -> list[tuple[str, str]]:
     return out
 
 
-@settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(max_examples=30, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(
     engine=st.sampled_from(["rocketmq", "reliability"]),
     path_choices=st.lists(st.integers(0, 2), min_size=1, max_size=7),

@@ -186,7 +186,7 @@ def answer(status: int, body: bytes, framing: str, request_id: str | None) -> tu
     return ("\r\n".join(lines) + "\r\n\r\n").encode() + payload, framing == "close"
 
 
-@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(max_examples=60, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(
     status=_STATUSES,
     body=_BODIES,

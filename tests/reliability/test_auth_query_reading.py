@@ -87,7 +87,7 @@ def signed_get(emulator: EmulatorProcess, query: bytes, pairs: list[tuple[str, s
     return rawhttp.exchange(emulator.url, data.replace(b"Host: 127.0.0.1", f"Host: {host}".encode()))
 
 
-@settings(max_examples=80, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=80, suppress_health_check=[HealthCheck.too_slow])
 @given(tokens=st.lists(st.sampled_from(TOKENS), min_size=1, max_size=6))
 def test_the_signature_covers_the_query_that_is_run(auth_emulator: EmulatorProcess, tokens: list[bytes]) -> None:
     """Signed over the spec's reading: never a 401 (a 200, or a 400 from the query's own rules); bytes with no

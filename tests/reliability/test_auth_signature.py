@@ -253,7 +253,7 @@ header_text = st.text(
 ).map(str.strip)
 
 
-@settings(max_examples=60, deadline=None)
+@settings(max_examples=60)
 @given(
     authorization=header_text
     | st.builds(

@@ -29,7 +29,7 @@ from rawhttp import (
     stream,
 )
 
-FUZZ = settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+FUZZ = settings(max_examples=40, suppress_health_check=[HealthCheck.too_slow])
 MAX_REQUEST_BYTES = REQUEST_MAX_BYTES
 
 

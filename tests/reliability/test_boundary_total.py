@@ -178,7 +178,7 @@ def sent(auth_emulator: EmulatorProcess) -> dms.SendResult:
 METHOD_NAMES = sorted(_calls(None, None).keys())  # type: ignore[arg-type]
 
 
-@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(max_examples=300, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(name=st.sampled_from(CONSTRUCTOR_ARGUMENTS), value=hostile, use_async=st.booleans())
 def test_every_constructor_argument_refuses_hostile_values_with_a_dms_error(
     auth_emulator: EmulatorProcess, name: str, value: Any, use_async: bool
@@ -198,7 +198,7 @@ def test_every_constructor_argument_refuses_hostile_values_with_a_dms_error(
     _check(error)
 
 
-@settings(max_examples=600, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(max_examples=600, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(name=st.sampled_from(METHOD_NAMES), value=hostile, use_async=st.booleans())
 def test_every_method_argument_refuses_hostile_values_with_a_dms_error(
     auth_emulator: EmulatorProcess, sent: dms.SendResult, name: str, value: Any, use_async: bool
@@ -298,7 +298,7 @@ def workdir() -> Iterator[str]:
         yield directory
 
 
-@settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(max_examples=400, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(case=st.sampled_from(CLI_CASES), value=cli_text)
 @example(case=("send-file", "--rate", True), value="2.4891740739635397e-215")  # was a wait without end
 def test_every_cli_flag_refuses_hostile_values_with_exit_2_and_a_sentence(

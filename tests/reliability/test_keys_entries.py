@@ -34,7 +34,7 @@ def client_for(emulator: EmulatorProcess) -> Client:
     )
 
 
-@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=40, suppress_health_check=[HealthCheck.too_slow])
 @given(entries=st.lists(ENTRY_KEYS, max_size=3), tag_first=st.booleans())
 def test_keys_entries_on_the_wire_and_back(
     open_emulator: EmulatorProcess, entries: list[list[str]], tag_first: bool

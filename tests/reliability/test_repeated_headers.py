@@ -76,7 +76,7 @@ def test_two_tokens_are_refused(auth_emulator: EmulatorProcess, order: str) -> N
     assert_repeat_refused(send(auth_emulator, with_host(auth_emulator, headers)), "x-auth-token")
 
 
-@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=40, suppress_health_check=[HealthCheck.too_slow])
 @given(
     header=st.sampled_from(sorted(SINGLE_HEADERS)),
     first=st.booleans(),

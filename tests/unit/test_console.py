@@ -59,7 +59,7 @@ _TAGS = st.none() | st.text(st.characters(blacklist_categories=("Cs", "Zs", "Cc"
 _BODIES = st.text(st.characters(blacklist_categories=("Cs",), blacklist_characters="\0"), min_size=1, max_size=200)
 
 
-@settings(max_examples=60, deadline=None)
+@settings(max_examples=60)
 @given(body=_BODIES, keys=_KEYS, tag=_TAGS)
 def test_the_send_line_carries_the_message_through_a_shell(body: str, keys: list[str], tag: str | None) -> None:
     """Run by bash, the copied line gives `dms-rocketmq send` the message's instance, topic, body, keys and tag."""

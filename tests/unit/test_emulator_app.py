@@ -187,7 +187,7 @@ _near_valid = st.fixed_dictionaries(
 )
 
 
-@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=300, suppress_health_check=[HealthCheck.too_slow])
 @given(document=st.one_of(_near_valid, _json_values), raw=st.binary(max_size=64), use_raw=st.booleans())
 def test_no_input_gives_500(document: Any, raw: bytes, use_raw: bool) -> None:
     """Property: whatever JSON or bytes are sent, the answer is 200 or a 4xx Huawei error, never a 500."""

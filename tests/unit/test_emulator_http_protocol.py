@@ -81,7 +81,7 @@ def split(data: bytes, cuts: list[int]) -> list[bytes]:
     return [data[a:b] for a, b in itertools.pairwise(points)]
 
 
-@settings(max_examples=200, deadline=None)
+@settings(max_examples=200)
 @given(cuts=st.lists(st.integers(0, HEADER_MAX_BYTES + 1), max_size=8), over=st.booleans())
 def test_the_head_limit_holds_across_any_split(cuts: list[int], over: bool) -> None:
     """A head of exactly the limit is served and one byte more refused, however the bytes arrive."""
@@ -94,7 +94,7 @@ def test_the_head_limit_holds_across_any_split(cuts: list[int], over: bool) -> N
         assert transport.written.startswith(b"HTTP/1.1 204 "), transport.written[:200]
 
 
-@settings(max_examples=200, deadline=None)
+@settings(max_examples=200)
 @given(cuts=st.lists(st.integers(0, HEADER_MAX_BYTES + 200), max_size=8), over=st.booleans())
 def test_a_pipelined_head_is_held_to_the_limit_across_any_split(cuts: list[int], over: bool) -> None:
     """A request pipelined behind another (in the same reads or not) is served at the limit and refused one

@@ -119,7 +119,7 @@ def test_huge_page_values_are_clamped_not_refused() -> None:
 _names = st.sampled_from(["topic", "queue", "limit", "offset", "key", "start_time", "end_time", "msg_id", "x"])
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=300)
 @given(st.lists(st.tuples(_names, st.text()), max_size=10) | st.text().map(lambda raw: [("raw", raw)]))
 def test_any_query_string_parses_or_is_a_400(pairs: list[tuple[str, str]]) -> None:
     """Whatever the query string holds, parsing gives a MessageQuery or a 400 BadRequestError, nothing else."""
@@ -137,7 +137,7 @@ def test_any_query_string_parses_or_is_a_400(pairs: list[tuple[str, str]]) -> No
 _values = st.text(st.sampled_from("ab +%&=é"), min_size=1, max_size=8)
 
 
-@settings(max_examples=200, deadline=None)
+@settings(max_examples=200)
 @given(topic=_values, key=_values, safe=st.sampled_from(["", "+", "+%", "+&="]))
 def test_the_query_run_is_the_query_signed(topic: str, key: str, safe: str) -> None:
     """Property: whatever a query string holds (a bare `+`, stray `%`, `&` or `=`), the parameters the query
@@ -212,7 +212,7 @@ def _list_messages(app: Any, query: dict[str, str]) -> httpx.Response:
     return asyncio.run(run())
 
 
-@settings(max_examples=150, deadline=None)
+@settings(max_examples=150)
 @given(name=st.sampled_from(_numeric_parameters), number=_numbers)
 def test_any_number_in_any_query_parameter_is_200_or_a_400_as_the_spec_says(name: str, number: str) -> None:
     """Property: a number of any length in any query parameter is never a 500; it is a 200 exactly when the
@@ -506,7 +506,7 @@ async def _answers_equal_the_definition(store: Store, queries: list[dict[str, An
         assert await store.query(query) == (len(expected), page), query
 
 
-@settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(max_examples=30, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(
     messages=_messages,
     split=st.integers(0, 25),
@@ -705,7 +705,7 @@ PRAGMA user_version = 1;
 """
 
 
-@settings(max_examples=15, deadline=None)
+@settings(max_examples=15)
 @given(
     placements=st.lists(
         st.tuples(st.sampled_from([INSTANCE, OTHER_INSTANCE]), st.sampled_from([ORDERS, PAYMENTS]), st.integers(0, 2)),

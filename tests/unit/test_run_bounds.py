@@ -90,3 +90,12 @@ def test_the_watchdog_ends_a_hung_run_with_every_stack_and_kills_its_children() 
         time.sleep(0.1)
     else:
         pytest.fail("the watchdog left its child running")
+
+
+def test_no_hypothesis_example_is_timed() -> None:
+    """Every Hypothesis test runs without a per-example deadline, the ones that name no settings as well: an
+    example that took over 200 ms on a loaded CI machine failed a property test that holds."""
+    from hypothesis import settings
+
+    assert settings.default is not None
+    assert settings.default.deadline is None

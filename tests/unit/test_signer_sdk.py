@@ -62,7 +62,7 @@ hosts = st.sampled_from(["dms.cn-north-4.myhuaweicloud.com", "127.0.0.1:8765", "
 methods = st.sampled_from(["GET", "POST", "PUT", "DELETE", "PATCH"])
 
 
-@settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=400, suppress_health_check=[HealthCheck.too_slow])
 @given(methods, hosts, segments, query_pairs, st.booleans(), header_sets, content_types, st.binary(max_size=64))
 def test_sign_request_matches_official_signer(
     method: str,
@@ -88,7 +88,7 @@ def test_sign_request_matches_official_signer(
     assert ours["Authorization"] == sdk_authorization(method, host, path, query, headers, body)
 
 
-@settings(max_examples=200, deadline=None)
+@settings(max_examples=200)
 @given(
     segments,
     query_pairs,
@@ -129,7 +129,7 @@ def _sdk_and_ours(headers: list[tuple[str, str]], body: bytes, query: list[tuple
 content_type_names = st.sampled_from(["Content-Type", "content-type", "CONTENT-TYPE", "Content-type"])
 
 
-@settings(max_examples=100, deadline=None)
+@settings(max_examples=100)
 @given(content_type_names, content_types.filter(lambda c: c is not None), st.binary(min_size=1, max_size=32))
 def test_content_type_spelling_signs_as_the_sdk(name: str, content_type: str, body: bytes) -> None:
     """A Content-Type header in any spelling makes sign_request and AKSKAuth sign what the SDK signs."""

@@ -61,7 +61,7 @@ def _settings(endpoint: str, project_id: str, instance_id: str, engine: str, aut
     }
 
 
-@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=150, suppress_health_check=[HealthCheck.too_slow])
 @given(
     endpoint=ENDPOINTS,
     project_id=st.from_regex(r"[0-9a-f]{32}", fullmatch=True),
@@ -119,7 +119,7 @@ _ENTRY = st.builds(
 _EXTRA = st.dictionaries(st.text(max_size=4), st.one_of(st.text(max_size=4), st.integers()), max_size=2)
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=300)
 @given(
     topic=st.text(max_size=8),
     body=st.text(max_size=20),
@@ -232,7 +232,7 @@ def _outcome(call: Any) -> Any:
         )
 
 
-@settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=400, suppress_health_check=[HealthCheck.too_slow])
 # Numbers the generated model reads in another JSON type (7.0; true is not an int) must agree too.
 @example(
     status=200,

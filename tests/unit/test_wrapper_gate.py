@@ -57,7 +57,7 @@ SENDER = st.tuples(
 )
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=300)
 @given(size=st.integers(1, 3), senders=st.lists(SENDER, min_size=1, max_size=12))
 def test_the_gate_is_bounded_first_come_first_served_and_loses_no_place(
     size: int, senders: list[tuple[int, int, int | None]]

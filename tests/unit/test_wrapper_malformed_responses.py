@@ -286,7 +286,7 @@ response_like = st.fixed_dictionaries(
 )
 
 
-@settings(max_examples=150, deadline=None)
+@settings(max_examples=150)
 @given(
     status=st.sampled_from([200, 200, 200, 400, 401, 403, 404, 413, 429, 500, 503, 599, 418, 302, 204]),
     content=st.binary(max_size=300)

@@ -110,7 +110,7 @@ _settings_values = {
 _inputs = st.one_of(st.none(), _any_text, st.binary(max_size=8), st.integers(), st.lists(_any_text, max_size=3))
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=300)
 @given(
     values=st.fixed_dictionaries(_settings_values),
     token=st.one_of(st.none(), _any_text),

@@ -67,7 +67,7 @@ tag_values = st.one_of(
 )
 
 
-@settings(max_examples=1500, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=1500, suppress_health_check=[HealthCheck.too_slow])
 @given(topics, st.text(max_size=8), keys_values, tag_values)
 def test_validation_agrees_with_request_schema(topic: str, body: str, keys: str | None, tags: str | None) -> None:
     """For any topic, body, KEYS and TAGS value, the wrapper accepts the message iff the spec's schema does."""
