@@ -276,3 +276,34 @@ def test_a_message_mapping_becomes_the_message_it_spells() -> None:
     with pytest.raises(dms.ValidationError) as caught:
         message_from(42)
     assert str(caught.value) == "each message must be a Message or a mapping, got int."
+
+
+class _StrSubclass(str):
+    pass
+
+
+message_keys = st.one_of(
+    st.none(),
+    st.text(max_size=5),
+    st.text(max_size=5).map(_StrSubclass),
+    st.binary(max_size=5),
+    st.lists(st.text(max_size=5), max_size=3),
+    st.lists(st.text(max_size=5), max_size=3).map(tuple),
+    st.frozensets(st.text(max_size=5), max_size=3),
+    st.dictionaries(st.text(max_size=3), st.text(max_size=3), max_size=2),
+    st.integers(),
+)
+
+
+@given(message_keys)
+def test_message_keys_become_a_tuple_only_when_they_are_a_collection_of_keys(keys: Any) -> None:
+    """Message keeps one key (a str or subclass), None, bytes, a mapping or a non-iterable as given, and turns
+    any other iterable into a tuple, so that a Message built from a list stays hashable."""
+    message = dms.Message("orders", "body", keys=keys)
+    collection = not isinstance(keys, str | bytes | bytearray | dict | int | type(None))
+    if collection:
+        assert type(message.keys) is tuple
+        assert message.keys == tuple(keys)
+        hash(message)
+    else:
+        assert message.keys is keys

@@ -173,9 +173,11 @@ MAX_TIMEOUT = threading.TIMEOUT_MAX
 def check_timeout(timeout: object, name: str = "timeout") -> None:
     """Refuse a timeout that is not None, a number of seconds or an httpx.Timeout with each part in
     [0, MAX_TIMEOUT] (None: no timeout); a ConfigurationError naming the argument."""
+    if timeout is None:  # every send without a per-call timeout: nothing to check
+        return
     if isinstance(timeout, httpx.Timeout):
         parts = {"connect": timeout.connect, "read": timeout.read, "write": timeout.write, "pool": timeout.pool}
-    elif timeout is None or (isinstance(timeout, int | float) and not isinstance(timeout, bool)):
+    elif isinstance(timeout, int | float) and not isinstance(timeout, bool):
         parts = {"": timeout}
     else:
         raise ConfigurationError(

@@ -20,7 +20,11 @@ def split_keys(value: str) -> list[str]:
 
 def _keys_converter(keys: Any) -> Any:
     # Lists become tuples so that a Message stays hashable and immutable; anything else is kept as given
-    # and checked by validation when the message is sent.
+    # and checked by validation when the message is sent. One key or none, the common cases, are answered
+    # before the ABC checks, which cost more than the rest of building a Message (bulk callers build one per
+    # message).
+    if keys is None or type(keys) is str:
+        return keys
     if isinstance(keys, Iterable) and not isinstance(keys, str | bytes | bytearray | Mapping):
         return tuple(keys)
     return keys
