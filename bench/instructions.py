@@ -27,6 +27,10 @@ step by step the work per message that `send_many` must do and the raw loop does
 What is left between `kept` and `send_many` is the bulk engine and the client's layers: the retry loop, the
 per-call timeouts, the fair gate, cancellation and stop handling, the rate and fail-fast policies.
 
+Then the two contenders of `make bench`'s `bulk_tls` section (bench/tls.py: the raw loop and `send_many` over
+HTTPS, against the same minimal app served over TLS, trusting its CA through `SSL_CERT_FILE`); their ratio is
+to the raw loop over HTTPS.
+
 Instructions are not time (a cache miss costs more than an add), but the ratio of the counts tracks the ratio
 of client CPU that `make bench` measures. Under valgrind the client runs tens of times slower while the server
 does not, so it finds every answer waiting: the event loop's share per message is a little smaller than in a
@@ -51,6 +55,7 @@ import shutil
 import statistics
 import subprocess
 import sys
+import tempfile
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -71,6 +76,8 @@ from _measure import (
     warm_up_of,
 )
 from _servers import start_minimal
+from tls import bulk_raw_aiohttp as bulk_raw_aiohttp_tls
+from tls import tls_server, trusting
 
 BENCH = Path(__file__).resolve().parent
 RESULTS = BENCH / "instructions.json"
@@ -185,7 +192,16 @@ CONTENDERS: dict[str, tuple[str, Callable[[str, Workload], Any]]] = {
         _steps_contender(Steps(client_headers=True, messages=True, checked=True, results=True, kept=True)),
     ),
     "send_many": ("AsyncClient.send_many (make bench's contender)", bulk_wrapper),
+    "raw_tls": ("raw aiohttp loop over HTTPS (make bench's bulk_tls contender)", bulk_raw_aiohttp_tls),
+    "send_many_tls": ("AsyncClient.send_many over HTTPS (make bench's bulk_tls contender)", bulk_wrapper),
 }
+#: The contenders sent over HTTPS, to the TLS server; each one's ratio is to the raw loop's over HTTPS.
+HTTPS = ("raw_tls", "send_many_tls")
+
+
+def baseline(name: str) -> str:
+    """The contender whose count `name`'s ratio is taken against: the raw loop over the same protocol."""
+    return "raw_tls" if name in HTTPS else "raw"
 
 
 def instructions_of(command: Sequence[str]) -> int:
@@ -241,19 +257,27 @@ def main(argv: Sequence[str] | None = None) -> int:
         print("bench/instructions.py: valgrind is not installed (Debian: apt-get install valgrind).", file=sys.stderr)
         return 2
     started = datetime.datetime.now(datetime.UTC)
-    server = start_minimal()
     found: dict[str, list[float]] = {}
-    try:
-        for name in CONTENDERS:
-            found[name] = [per_message(name, options.sends, server.url) for _ in range(options.repeat)]
+
+    def count(names: Sequence[str], url: str) -> None:
+        for name in names:
+            found[name] = [per_message(name, options.sends, url) for _ in range(options.repeat)]
             shown = ", ".join(f"{count:,.0f}" for count in found[name])
             print(f"  {name}: {shown} instructions per message (the workload's not yet taken off)", flush=True)
+
+    server = start_minimal()
+    try:
+        count([name for name in CONTENDERS if name not in HTTPS], server.url)
     finally:
         server.close()
+    with tempfile.TemporaryDirectory(prefix="dms-bench-instructions-") as folder, tls_server(Path(folder)) as secure:
+        assert secure.ca_file is not None
+        with trusting(secure.ca_file):  # the children inherit it
+            count(HTTPS, secure.url)
     building = statistics.median(found.pop("workload"))
     net = {name: [count - building for count in counts] for name, counts in found.items()}
     median = {name: statistics.median(counts) for name, counts in net.items()}
-    raw = median["raw"]
+    ratio = {name: median[baseline(name)] / median[name] for name in median}
     results = {
         "run": {
             "command": "python bench/instructions.py" + "".join(f" {arg}" for arg in argv or sys.argv[1:]),
@@ -271,7 +295,8 @@ def main(argv: Sequence[str] | None = None) -> int:
                 "label": CONTENDERS[name][0],
                 "instructions_per_message": round(median[name]),
                 "range": [round(min(counts)), round(max(counts))],
-                "raw_over_this": round(raw / median[name], 3),
+                "baseline": baseline(name),
+                "raw_over_this": round(ratio[name], 3),
             }
             for name, counts in net.items()
         },
@@ -279,11 +304,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     options.output.write_text(json.dumps(results, indent=2) + "\n", encoding="utf-8")
     print()
     heading = f"contender ({options.sends:,} messages, {IN_FLIGHT} in flight; median of {options.repeat})"
-    print(f"| {heading} | instructions per message | range | raw / this |")
+    print(f"| {heading} | instructions per message | range | raw (same protocol) / this |")
     print("|---|---:|---:|---:|")
     for name, counts in net.items():
         span = f"{min(counts):,.0f} to {max(counts):,.0f}"
-        print(f"| {CONTENDERS[name][0]} | {median[name]:,.0f} | {span} | {raw / median[name]:.3f} |")
+        print(f"| {CONTENDERS[name][0]} | {median[name]:,.0f} | {span} | {ratio[name]:.3f} |")
     return 0
 
 
