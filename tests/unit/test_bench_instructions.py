@@ -21,8 +21,9 @@ def counts(*programs: str) -> list[int]:
         f"sys.path.insert(0, {str(SCRIPT.parent)!r})\n"
         "import instructions\n"
         "for program in sys.argv[1:]:\n"
-        # -I -S: no site-packages or environment to import at start-up, which valgrind makes slow.
-        "    print(instructions.instructions_of([sys.executable, '-I', '-S', '-c', program]))\n"
+        # -S: no site-packages to import at start-up, which valgrind makes slow. Not -I or -E: they would
+        # ignore PYTHONHASHSEED, and with a random seed the same program counts a few percent apart.
+        "    print(instructions.instructions_of([sys.executable, '-S', '-c', program]))\n"
     )
     done = subprocess.run(
         [sys.executable, "-c", code, *programs], capture_output=True, text=True, timeout=300, check=True
