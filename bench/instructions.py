@@ -75,6 +75,7 @@ from _measure import (
     check_status,
     warm_up_of,
 )
+from _report import git_commit
 from _servers import start_minimal
 from tls import bulk_raw_aiohttp as bulk_raw_aiohttp_tls
 from tls import tls_server, trusting
@@ -231,13 +232,6 @@ def per_message(name: str, sends: int, url: str) -> float:
 
 def valgrind_version() -> str:
     return subprocess.run(["valgrind", "--version"], capture_output=True, text=True, check=True).stdout.strip()
-
-
-def git_commit() -> str | None:
-    found = subprocess.run(
-        ["git", "rev-parse", "--short", "HEAD"], cwd=BENCH, capture_output=True, text=True, check=False
-    )
-    return found.stdout.strip() or None
 
 
 def main(argv: Sequence[str] | None = None) -> int:
