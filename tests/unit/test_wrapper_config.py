@@ -109,3 +109,13 @@ def test_invalid_timeout(timeout: object) -> None:
     """A timeout that is not a positive number of seconds (or None, or an httpx.Timeout) is refused."""
     with pytest.raises(dms.ConfigurationError, match="timeout"):
         dms.Client(**BASE, ak="a", sk="s", timeout=timeout, environ={})  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize("endpoint", ["http://[", "https://]x", "http://a]b", "https://[::1]x"])
+def test_an_endpoint_the_standard_library_cannot_split_is_refused(endpoint: str) -> None:
+    """An unbalanced bracket (which httpx lets through, and the signer, the proxy lookup and the telemetry's
+    `urlsplit` refuse) is a ConfigurationError naming the endpoint, when the client is made."""
+    with pytest.raises(dms.ConfigurationError, match="is not a valid URL"):
+        resolve_settings(endpoint=endpoint, project_id="p", instance_id="i", ak="a", sk="s", environ={})
+    with pytest.raises(dms.ConfigurationError, match="is not a valid URL"):
+        dms.Client(endpoint=endpoint, project_id="p", instance_id="i", ak="a", sk="s", environ={})

@@ -7,6 +7,7 @@ import math
 import os
 import threading
 from collections.abc import Mapping
+from urllib.parse import urlsplit
 
 import attrs
 import httpx
@@ -291,7 +292,10 @@ def resolve_settings(
         )
     try:
         host = httpx.URL(endpoint).host
-    except httpx.InvalidURL as exc:  # an IDNA host it cannot encode, a bad port...
+        # The signer, the proxy lookup and the telemetry split the endpoint with the standard library, which
+        # refuses what httpx lets through (an unbalanced `[` or `]`): it must be a URL to both.
+        urlsplit(endpoint).port  # noqa: B018 - read for the ValueError it raises
+    except (httpx.InvalidURL, ValueError) as exc:  # an IDNA host it cannot encode, a bad port...
         raise ConfigurationError(
             f"endpoint {endpoint!r} (from {_origin('endpoint', sp)}) is not a valid URL: {exc}."
         ) from None
